@@ -1,0 +1,50 @@
+// Builds the gateway's Fastify instance from ready dependencies (no I/O here), so tests can
+// drive it with inject() and main.ts only wires processes and signals.
+
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Logger } from '../shared/logger.ts';
+import type { Check } from '../shared/health.ts';
+import type { Decider } from './decide/decider.ts';
+import { installErrorHandler } from './http/error-handler.ts';
+import { authorizeRoute } from './routes/authorize.ts';
+import { healthRoutes } from './routes/health.ts';
+
+export interface GatewayAppOptions {
+  readonly log: Logger;
+  readonly decider: Decider;
+  readonly basic_auth_user: string;
+  readonly basic_auth_password: string;
+  readonly program_time_zone: string;
+  readonly body_limit_bytes: number;
+  readonly checks: Readonly<Record<string, Check>>;
+  readonly readiness: Readonly<Record<string, Check>>;
+  readonly isShuttingDown: () => boolean;
+}
+
+export async function buildGatewayApp(options: GatewayAppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: options.log as FastifyBaseLogger,
+    disableRequestLogging: true,
+    bodyLimit: options.body_limit_bytes,
+    // Marqeta waits 3 s at most; nothing we answer may take longer than that.
+    connectionTimeout: 10_000,
+    requestTimeout: 3_000,
+    keepAliveTimeout: 65_000,
+    return503OnClosing: true,
+    requestIdHeader: 'x-request-id',
+    ajv: { customOptions: { allErrors: true, coerceTypes: false } },
+  });
+  installErrorHandler(app);
+  await app.register(authorizeRoute, {
+    decider: options.decider,
+    basic_auth_user: options.basic_auth_user,
+    basic_auth_password: options.basic_auth_password,
+    program_time_zone: options.program_time_zone,
+  });
+  await app.register(healthRoutes, {
+    checks: options.checks,
+    readiness: options.readiness,
+    isShuttingDown: options.isShuttingDown,
+  });
+  return app;
+}

@@ -1,0 +1,163 @@
+// The decision: one Redis script call on the hot path. A cache miss loads the card from the
+// databases (bounded by its own budget) and calls the script again. Redis errors become a
+// `system_error` decline; a call slower than the budget becomes a `timeout` decline, and a
+// void call then makes Redis agree with that answer (releasing a hold made too late).
+
+import type { Logger } from '../../shared/logger.ts';
+import { maskToken } from '../../shared/logger.ts';
+import { DecisionStatus, type DecisionStatusCode } from '../../shared/decision-status.ts';
+import type { CardKind, DecisionRequest } from '../../shared/messages.ts';
+import { CACHE_TTL_S, decisionKeys, type DecisionKeys, type KeyLayout } from '../../shared/redis-keys.ts';
+import type { CacheLoader } from './cache-loader.ts';
+import type { DecisionScripts } from './scripts.ts';
+
+const CACHE_MISS = -1;
+/** A miss that survives this many fills is a bug or a racing invalidation storm: fail safe. */
+const FILL_ATTEMPTS_MAX = 2;
+
+export interface DecisionBudgets {
+  readonly decision_budget_ms: number;
+  readonly cache_fill_budget_ms: number;
+  readonly idempotency_ttl_s: number;
+}
+
+export interface DecisionOutcome {
+  readonly status_code: DecisionStatusCode;
+  readonly approved_amount_minor: bigint;
+  readonly replayed: boolean;
+  readonly kind: CardKind;
+  /** Which path produced it, for the decision trace and metrics. */
+  readonly source: 'script' | 'timeout' | 'redis_error' | 'fill_error';
+}
+
+class BudgetExceeded extends Error {
+  readonly code = 'GW_ERR_BUDGET_EXCEEDED';
+}
+
+function withBudget<T>(work: Promise<T>, budget_ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expiry = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new BudgetExceeded(`over ${budget_ms} ms`)), budget_ms);
+  });
+  return Promise.race([work, expiry]).finally(() => clearTimeout(timer));
+}
+
+export class Decider {
+  readonly #scripts: DecisionScripts;
+  readonly #loader: CacheLoader;
+  readonly #layout: KeyLayout;
+  readonly #budgets: DecisionBudgets;
+  readonly #log: Logger;
+
+  constructor(scripts: DecisionScripts, loader: CacheLoader, layout: KeyLayout, budgets: DecisionBudgets, log: Logger) {
+    this.#scripts = scripts;
+    this.#loader = loader;
+    this.#layout = layout;
+    this.#budgets = budgets;
+    this.#log = log;
+  }
+
+  /** Decides one request. Never throws: every failure is a decline with its memo. */
+  async decide(request: DecisionRequest, forced_status?: DecisionStatusCode): Promise<DecisionOutcome> {
+    const keys = decisionKeys(this.#layout, request.user_token, request.card_token, request.jit_token);
+    const request_json = JSON.stringify(request);
+    for (let attempt = 0; attempt <= FILL_ATTEMPTS_MAX; attempt++) {
+      let reply: Array<string | number>;
+      try {
+        reply = (await withBudget(
+          this.#call(keys, request, request_json, forced_status),
+          this.#budgets.decision_budget_ms,
+        )) as Array<string | number>;
+      } catch (error) {
+        return this.#failed(error, keys, request, request_json);
+      }
+      const status = Number(reply[0]);
+      if (status !== CACHE_MISS) {
+        return {
+          status_code: status as DecisionStatusCode,
+          approved_amount_minor: BigInt(reply[1] ?? 0),
+          replayed: Number(reply[2]) === 1,
+          kind: (String(reply[3]) || 'unknown') as CardKind,
+          source: 'script',
+        };
+      }
+      if (attempt === FILL_ATTEMPTS_MAX) break;
+      try {
+        await withBudget(
+          this.#loader.fill(keys, request.card_token, { day_id: request.day_id, month_id: request.month_id }),
+          this.#budgets.cache_fill_budget_ms,
+        );
+      } catch (error) {
+        this.#log.error(
+          { err: error, card_token: maskToken(request.card_token), jit_token: request.jit_token },
+          'cache fill failed',
+        );
+        const status_code = error instanceof BudgetExceeded ? DecisionStatus.TIMEOUT : DecisionStatus.SYSTEM_ERROR;
+        this.#void(keys, request_json, request.jit_token);
+        return { status_code, approved_amount_minor: 0n, replayed: false, kind: 'unknown', source: 'fill_error' };
+      }
+    }
+    this.#log.error({ jit_token: request.jit_token }, 'cache still incomplete after fills');
+    this.#void(keys, request_json, request.jit_token);
+    return {
+      status_code: DecisionStatus.SYSTEM_ERROR,
+      approved_amount_minor: 0n,
+      replayed: false,
+      kind: 'unknown',
+      source: 'fill_error',
+    };
+  }
+
+  #call(keys: DecisionKeys, request: DecisionRequest, request_json: string, forced_status?: DecisionStatusCode) {
+    return this.#scripts.decide(
+      keys.user,
+      keys.card,
+      keys.limits,
+      keys.balance,
+      keys.ledger,
+      keys.decision,
+      keys.outbox,
+      request.user_token,
+      request.currency_code,
+      request.amount_minor,
+      request.merchant.mcc ?? '',
+      request.merchant.mid ?? '',
+      request.day_id,
+      request.month_id,
+      forced_status ?? -1,
+      this.#budgets.idempotency_ttl_s,
+      CACHE_TTL_S.ledger_idle,
+      request_json,
+    );
+  }
+
+  #failed(error: unknown, keys: DecisionKeys, request: DecisionRequest, request_json: string): DecisionOutcome {
+    if (error instanceof BudgetExceeded) {
+      this.#log.warn({ jit_token: request.jit_token }, 'decision over budget: answering timeout');
+      this.#void(keys, request_json, request.jit_token);
+      return {
+        status_code: DecisionStatus.TIMEOUT,
+        approved_amount_minor: 0n,
+        replayed: false,
+        kind: 'unknown',
+        source: 'timeout',
+      };
+    }
+    this.#log.error({ err: error, jit_token: request.jit_token }, 'decision failed: answering system_error');
+    return {
+      status_code: DecisionStatus.SYSTEM_ERROR,
+      approved_amount_minor: 0n,
+      replayed: false,
+      kind: 'unknown',
+      source: 'redis_error',
+    };
+  }
+
+  /** Sent on the same connection after the decide call, so Redis runs it afterwards. */
+  #void(keys: DecisionKeys, request_json: string, jit_token: string): void {
+    this.#scripts.void(keys.ledger, keys.decision, keys.outbox, request_json, DecisionStatus.TIMEOUT, this.#budgets.idempotency_ttl_s).then(
+      (reply) => this.#log.warn({ jit_token, reply }, 'voided decision after timeout'),
+      (error: unknown) => this.#log.error({ err: error, jit_token }, 'void after timeout failed; webhook reconciliation will correct'),
+    );
+  }
+}

@@ -1,0 +1,113 @@
+// Wires one gateway: stores, decision scripts, HTTP app and outbox relay. main.ts runs it as
+// a process; tests run it in-process with their own configuration.
+
+import { hostname } from 'node:os';
+import type { FastifyInstance } from 'fastify';
+import type { Redis } from 'ioredis';
+import type { MongoClient } from 'mongodb';
+import type { Connection } from 'rabbitmq-client';
+import { request as httpRequest } from 'undici';
+import { connectRabbit } from '../shared/broker/connection.ts';
+import { QUEUE_DECISIONS } from '../shared/broker/topology.ts';
+import type { GatewayConfig } from '../shared/config.ts';
+import type { Logger } from '../shared/logger.ts';
+import { outboxKeys, type KeyLayout } from '../shared/redis-keys.ts';
+import { connectMongo } from '../shared/stores/mongo.ts';
+import { connectPostgres, type PgSql } from '../shared/stores/postgres.ts';
+import { connectRedis } from '../shared/stores/redis.ts';
+import { buildGatewayApp } from './app.ts';
+import { CacheLoader } from './decide/cache-loader.ts';
+import { Decider } from './decide/decider.ts';
+import { loadScripts } from './decide/scripts.ts';
+import { OutboxRelay, RELAY_DEFAULTS } from './outbox/relay.ts';
+
+export interface Gateway {
+  readonly app: FastifyInstance;
+  readonly relay: OutboxRelay;
+  readonly redis: Redis;
+  readonly sql: PgSql;
+  readonly mongo: MongoClient;
+  readonly rabbit: Connection;
+  readonly layout: KeyLayout;
+  /** Stops taking requests, finishes those in flight, relays what is in hand, closes everything. */
+  close(): Promise<void>;
+}
+
+export interface GatewayRuntime {
+  readonly relay_consumer_name?: string;
+  /** Tests that check the outbox itself start without the relay. */
+  readonly relay_enabled?: boolean;
+}
+
+export async function createGateway(config: GatewayConfig, log: Logger, runtime: GatewayRuntime = {}): Promise<Gateway> {
+  const sql = connectPostgres({ url: config.database_url, application_name: 'afc-gateway' });
+  const mongo = connectMongo({ uri: config.mongodb_uri, app_name: 'afc-gateway' });
+  // Hot path connection: a 1 s backstop per command; the decision budget is enforced above it.
+  const redis = connectRedis({ url: config.redis_url, connection_name: 'afc-gateway', command_timeout_ms: 1_000 });
+  // The relay blocks on its reads, so it gets a connection of its own.
+  const relay_redis = connectRedis({ url: config.redis_url, connection_name: 'afc-gateway-relay' });
+  const rabbit = connectRabbit(config.rabbitmq_url, 'afc-gateway', log);
+  for (const client of [redis, relay_redis]) client.on('error', (error) => log.warn({ err: error }, 'redis error'));
+  // Not fatal: requests are declined `system_error` until Redis answers, and ioredis reconnects.
+  await redis.connect().catch((error: unknown) => log.error({ err: error }, 'redis not reachable at start'));
+  await relay_redis.connect().catch(() => {});
+
+  const scripts = loadScripts(redis);
+  const layout: KeyLayout = { prefix: config.redis_key_prefix, shards: config.redis_shards };
+  const loader = new CacheLoader(sql, mongo.db(), scripts, log);
+  const decider = new Decider(scripts, loader, layout, config, log);
+
+  let shutting_down = false;
+  const app = await buildGatewayApp({
+    log,
+    decider,
+    basic_auth_user: config.basic_auth_user,
+    basic_auth_password: config.basic_auth_password,
+    program_time_zone: config.program_time_zone,
+    body_limit_bytes: config.body_limit_bytes,
+    checks: {
+      postgresql: () => sql`SELECT 1`,
+      mongodb: () => mongo.db().command({ ping: 1 }),
+      redis: () => redis.ping(),
+      rabbitmq: () => rabbit.queueDeclare({ queue: QUEUE_DECISIONS, passive: true }),
+      marqeta_api: () =>
+        httpRequest(config.marqeta_base_url, { method: 'GET', headersTimeout: 2_000, bodyTimeout: 2_000 }).then(
+          (response) => response.body.dump(),
+        ),
+    },
+    readiness: { redis: () => redis.ping() },
+    isShuttingDown: () => shutting_down,
+  });
+
+  const relay = new OutboxRelay(
+    relay_redis,
+    rabbit,
+    {
+      streams: outboxKeys(layout),
+      consumer_name: runtime.relay_consumer_name ?? hostname(),
+      batch_max: config.outbox_batch_max,
+      claim_idle_ms: config.outbox_claim_idle_ms,
+      ...RELAY_DEFAULTS,
+    },
+    log,
+  );
+  if (runtime.relay_enabled ?? true) relay.start();
+
+  return {
+    app,
+    relay,
+    redis,
+    sql,
+    mongo,
+    rabbit,
+    layout,
+    async close() {
+      shutting_down = true;
+      await app.close();
+      await relay.stop();
+      await Promise.allSettled([rabbit.close(), sql.end({ timeout: 5 }), mongo.close()]);
+      redis.disconnect();
+      relay_redis.disconnect();
+    },
+  };
+}

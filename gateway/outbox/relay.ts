@@ -1,0 +1,230 @@
+// Outbox relay: moves decisions from the Redis outbox streams (written by the decision
+// script) to RabbitMQ in batches, with publisher confirms, then acknowledges and deletes
+// them from Redis. At-least-once: an entry leaves Redis only after the broker confirmed it;
+// the worker deduplicates on the JIT token.
+//
+// Survives restarts: entries read but not confirmed stay pending in the consumer group.
+// A relay first re-reads its own pending entries (stable consumer name), and periodically
+// claims entries left pending by a relay that died (XAUTOCLAIM after claim_idle_ms).
+
+import type { Redis } from 'ioredis';
+import type { Connection, Publisher } from 'rabbitmq-client';
+import { statusInfo, DecisionStatus } from '../../shared/decision-status.ts';
+import { EXCHANGE_EVENTS, exchanges, queueBindings, queues } from '../../shared/broker/topology.ts';
+import type { Logger } from '../../shared/logger.ts';
+import { decisionRoutingKey, type CardKind, type DecisionEvent, type DecisionRequest } from '../../shared/messages.ts';
+
+export const RELAY_GROUP = 'relay';
+
+export interface RelayOptions {
+  readonly streams: readonly string[];
+  readonly consumer_name: string;
+  readonly batch_max: number;
+  readonly claim_idle_ms: number;
+  /** How long one blocking read waits for new entries. */
+  readonly block_ms: number;
+  /** Backoff after a failed publish or read, doubling up to retry_max_ms. */
+  readonly retry_min_ms: number;
+  readonly retry_max_ms: number;
+}
+
+export const RELAY_DEFAULTS = Object.freeze({ block_ms: 500, retry_min_ms: 100, retry_max_ms: 5_000 });
+
+type StreamEntry = [id: string, fields: string[]];
+type StreamReply = Array<[stream: string, entries: StreamEntry[]]> | null;
+
+export interface RelayStats {
+  published_total: number;
+  /** Outbox entry age at publish time (ms), last batch's maximum. */
+  last_lag_ms: number;
+}
+
+function fieldsOf(flat: string[]): Record<string, string> {
+  const fields: Record<string, string> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i]!] = flat[i + 1]!;
+  return fields;
+}
+
+export function eventFromEntry(id: string, flat: string[]): DecisionEvent {
+  const f = fieldsOf(flat);
+  const status_code = Number(f.s);
+  const info = statusInfo(status_code);
+  return {
+    v: 1,
+    request: JSON.parse(f.r!) as DecisionRequest,
+    kind: (f.k || 'unknown') as CardKind,
+    card_id: f.ci || null,
+    user_id: f.ui || null,
+    status_code,
+    approved: status_code === DecisionStatus.APPROVED,
+    memo: info.memo,
+    decline_reason: info.decline_reason ?? null,
+    approved_amount_minor: f.a ?? '0',
+    released_amount_minor: f.released ?? '0',
+    revision: Number(f.rev ?? '1'),
+    decided_at_ms: Number(f.t),
+    outbox_id: id,
+  };
+}
+
+export class OutboxRelay {
+  readonly #redis: Redis;
+  readonly #publisher: Publisher;
+  /** Message ids the broker returned as unroutable (mandatory flag) in the current batch. */
+  readonly #returned = new Set<string>();
+  readonly #options: RelayOptions;
+  readonly #log: Logger;
+  #running = false;
+  #stopped: Promise<void> = Promise.resolve();
+  readonly stats: RelayStats = { published_total: 0, last_lag_ms: 0 };
+
+  /** `redis` must be a connection of its own: the relay blocks on it. */
+  constructor(redis: Redis, rabbit: Connection, options: RelayOptions, log: Logger) {
+    this.#redis = redis;
+    // The topology is declared on every (re)connect, before the first publish.
+    this.#publisher = rabbit.createPublisher({
+      confirm: true,
+      maxAttempts: 1,
+      exchanges: exchanges.map((e) => ({ ...e })),
+      queues: queues.map((q) => ({ ...q, arguments: { ...q.arguments } })),
+      queueBindings: queueBindings.map((b) => ({ ...b })),
+      onReturn: (message) => {
+        if (message.messageId) this.#returned.add(message.messageId);
+      },
+    });
+    this.#options = options;
+    this.#log = log;
+  }
+
+  start(): void {
+    this.#running = true;
+    this.#stopped = this.#loop();
+  }
+
+  async #ensureGroups(): Promise<void> {
+    for (const stream of this.#options.streams) {
+      try {
+        // From id 0: entries written before the group existed are relayed too.
+        await this.#redis.xgroup('CREATE', stream, RELAY_GROUP, '0', 'MKSTREAM');
+      } catch (error) {
+        if (!String(error).includes('BUSYGROUP')) throw error;
+      }
+    }
+  }
+
+  /** Finishes the batch in hand, then returns. */
+  async stop(): Promise<void> {
+    this.#running = false;
+    await this.#stopped;
+    await this.#publisher.close();
+  }
+
+  async #loop(): Promise<void> {
+    let own_pending = true;
+    let backoff_ms = this.#options.retry_min_ms;
+    let next_claim_ms = 0;
+    let groups_ready = false;
+    while (this.#running) {
+      try {
+        if (!groups_ready) {
+          await this.#ensureGroups();
+          groups_ready = true;
+        }
+        if (Date.now() >= next_claim_ms) {
+          await this.#claimAbandoned();
+          next_claim_ms = Date.now() + Math.max(1_000, this.#options.claim_idle_ms / 2);
+        }
+        const entries = await this.#read(own_pending ? '0' : '>');
+        if (own_pending && entries.length === 0) own_pending = false;
+        if (entries.length > 0) await this.#relay(entries);
+        backoff_ms = this.#options.retry_min_ms;
+      } catch (error) {
+        this.#log.error({ err: error, backoff_ms }, 'outbox relay failed; will retry');
+        // A Redis that lost its data has lost the consumer group too.
+        if (String(error).includes('NOGROUP')) groups_ready = false;
+        // Whatever was read stays pending in the group; re-read it after the backoff.
+        own_pending = true;
+        await new Promise((resolve) => setTimeout(resolve, backoff_ms));
+        backoff_ms = Math.min(backoff_ms * 2, this.#options.retry_max_ms);
+      }
+    }
+  }
+
+  async #read(from: '0' | '>'): Promise<Array<{ stream: string; id: string; fields: string[] }>> {
+    const { streams, consumer_name, batch_max, block_ms } = this.#options;
+    const args: Array<string | number> = ['GROUP', RELAY_GROUP, consumer_name, 'COUNT', batch_max];
+    if (from === '>') args.push('BLOCK', block_ms);
+    args.push('STREAMS', ...streams, ...streams.map(() => from));
+    const reply = (await this.#redis.call('XREADGROUP', ...args)) as StreamReply;
+    const entries: Array<{ stream: string; id: string; fields: string[] }> = [];
+    for (const [stream, list] of reply ?? []) {
+      for (const [id, fields] of list) {
+        // A pending entry deleted meanwhile comes back with null fields: ack it away.
+        if (fields === null) await this.#redis.xack(stream, RELAY_GROUP, id);
+        else entries.push({ stream, id, fields });
+      }
+    }
+    return entries;
+  }
+
+  async #claimAbandoned(): Promise<void> {
+    const { streams, consumer_name, claim_idle_ms, batch_max } = this.#options;
+    for (const stream of streams) {
+      const reply = (await this.#redis.call(
+        'XAUTOCLAIM',
+        stream,
+        RELAY_GROUP,
+        consumer_name,
+        claim_idle_ms,
+        '0',
+        'COUNT',
+        batch_max,
+      )) as [string, StreamEntry[], string[]?];
+      const claimed = reply[1].filter(([, fields]) => fields !== null);
+      if (claimed.length > 0) {
+        this.#log.warn({ stream, claimed: claimed.length }, 'claimed outbox entries of a dead relay');
+        await this.#relay(claimed.map(([id, fields]) => ({ stream, id, fields })));
+      }
+    }
+  }
+
+  async #relay(entries: Array<{ stream: string; id: string; fields: string[] }>): Promise<void> {
+    const now_ms = Date.now();
+    let lag_ms = 0;
+    this.#returned.clear();
+    const message_ids: string[] = [];
+    await Promise.all(
+      entries.map(({ id, fields }) => {
+        const event = eventFromEntry(id, fields);
+        lag_ms = Math.max(lag_ms, now_ms - event.decided_at_ms);
+        const message_id = `${event.request.jit_token}:${event.revision}`;
+        message_ids.push(message_id);
+        return this.#publisher.send(
+          {
+            exchange: EXCHANGE_EVENTS,
+            routingKey: decisionRoutingKey(event),
+            durable: true,
+            mandatory: true,
+            contentType: 'application/json',
+            messageId: message_id,
+            timestamp: Math.floor(event.decided_at_ms / 1000),
+          },
+          event,
+        );
+      }),
+    );
+    // A returned message reached no queue: keep the batch pending and retry (duplicates are fine).
+    if (message_ids.some((id) => this.#returned.has(id))) {
+      throw new Error('broker returned unroutable decisions; is the decisions queue bound?');
+    }
+    // Confirmed by the broker: now the entries may leave Redis.
+    const pipeline = this.#redis.pipeline();
+    for (const { stream, id } of entries) {
+      pipeline.xack(stream, RELAY_GROUP, id);
+      pipeline.xdel(stream, id);
+    }
+    await pipeline.exec();
+    this.stats.published_total += entries.length;
+    this.stats.last_lag_ms = lag_ms;
+  }
+}

@@ -1,0 +1,59 @@
+// POST /api/transactions/authorize: Marqeta's Gateway JIT Funding request in, 200 (approve)
+// or 402 (decline) out. The hot path: Basic auth, compiled schema validation, exact amount
+// parsing, then one Redis script call. Nothing else is awaited before the answer.
+
+import type { FastifyInstance } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { ApiError } from '../../shared/errors.ts';
+import { DecisionStatus } from '../../shared/decision-status.ts';
+import { maskToken } from '../../shared/logger.ts';
+import type { Decider } from '../decide/decider.ts';
+import { basicAuthVerifier } from '../http/basic-auth.ts';
+import { JitRequest, JitResponse } from '../jit/schema.ts';
+import { answer, DECIDED_METHODS, parseJit } from '../jit/translate.ts';
+
+export interface AuthorizeRouteOptions {
+  readonly decider: Decider;
+  readonly basic_auth_user: string;
+  readonly basic_auth_password: string;
+  readonly program_time_zone: string;
+}
+
+export async function authorizeRoute(app: FastifyInstance, options: AuthorizeRouteOptions): Promise<void> {
+  const verify = basicAuthVerifier(options.basic_auth_user, options.basic_auth_password);
+  app.withTypeProvider<TypeBoxTypeProvider>().post(
+    '/api/transactions/authorize',
+    {
+      schema: { body: JitRequest, response: { 200: JitResponse, 402: JitResponse } },
+      onRequest: async (request) => {
+        if (!verify(request.headers.authorization)) throw new ApiError('GW_ERR_UNAUTHORIZED');
+      },
+    },
+    async (request, reply) => {
+      const started_ms = performance.now();
+      const parsed = parseJit(request.body, Date.now(), options.program_time_zone);
+      const { request: decision_request } = parsed;
+      const supported = DECIDED_METHODS.has(decision_request.method);
+      if (!supported) {
+        request.log.warn({ method: decision_request.method, jit_token: decision_request.jit_token }, 'unsupported JIT method declined');
+      }
+      const outcome = await options.decider.decide(
+        decision_request,
+        supported ? undefined : DecisionStatus.UNSUPPORTED_METHOD,
+      );
+      const jit = (request.body.gpa_order ?? request.body.gpa_order_unload)!.jit_funding;
+      const { status_code, body } = answer(parsed, outcome, jit.user_token);
+      request.log.info(
+        {
+          jit_token: decision_request.jit_token,
+          card_token: maskToken(decision_request.card_token),
+          status: body.jit_funding.memo,
+          replayed: outcome.replayed,
+          decision_ms: performance.now() - started_ms,
+        },
+        'decision',
+      );
+      return reply.status(status_code).send(body);
+    },
+  );
+}

@@ -1,0 +1,25 @@
+// GET /api/health: every dependency's status (2 s timeout each).
+// GET /api/health/ready: 200 only while this gateway can decide (Redis answers) and is not
+// shutting down; load balancers stop sending traffic otherwise.
+
+import type { FastifyInstance } from 'fastify';
+import { runChecks, type Check } from '../../shared/health.ts';
+
+export interface HealthRouteOptions {
+  readonly checks: Readonly<Record<string, Check>>;
+  /** The checks without which no decision can be made. */
+  readonly readiness: Readonly<Record<string, Check>>;
+  readonly isShuttingDown: () => boolean;
+}
+
+export async function healthRoutes(app: FastifyInstance, options: HealthRouteOptions): Promise<void> {
+  app.get('/api/health', async (_request, reply) => {
+    const report = await runChecks(options.checks);
+    return reply.status(200).send(report);
+  });
+  app.get('/api/health/ready', async (_request, reply) => {
+    if (options.isShuttingDown()) return reply.status(503).send({ status: 'shutting_down', checks: {} });
+    const report = await runChecks(options.readiness);
+    return reply.status(report.status === 'ok' ? 200 : 503).send(report);
+  });
+}

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Every test: typecheck, lint, unit, integration (real services), faults (stop/kill services).
+# Starts any service that is down and applies migrations first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/dev-env.sh
+export LOG_LEVEL="${TEST_LOG_LEVEL:-silent}"
+bash scripts/services.sh
+node migrations/cli.ts
+tsc --noEmit -p .
+biome lint .
+vitest run --project unit --project integration
+vitest run --project faults

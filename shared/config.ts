@@ -1,0 +1,165 @@
+// Configuration: read from the environment once at startup, validated, frozen.
+// A bad or missing value stops the process with the variable's name in the message.
+// Secrets never have defaults; the demo start script supplies demo values explicitly.
+
+export class ConfigError extends Error {
+  readonly code = 'CFG_ERR_INVALID';
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+function read(env: Env, name: string): string | undefined {
+  const value = env[name];
+  return value === undefined || value === '' ? undefined : value;
+}
+
+function required(env: Env, name: string): string {
+  const value = read(env, name);
+  if (value === undefined) throw new ConfigError(`${name} is required but not set`);
+  return value;
+}
+
+function url(env: Env, name: string, protocols: readonly string[]): string {
+  const value = required(env, name);
+  let parsed: URL;
+  try {
+    parsed = new URL(value);
+  } catch {
+    throw new ConfigError(`${name} is not a valid URL`);
+  }
+  if (!protocols.includes(parsed.protocol)) {
+    throw new ConfigError(`${name} must use one of ${protocols.join(', ')} (got ${parsed.protocol})`);
+  }
+  return value;
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = read(env, name);
+  if (raw === undefined) return fallback;
+  if (!/^-?\d+$/.test(raw)) throw new ConfigError(`${name} must be an integer (got "${raw}")`);
+  const value = Number(raw);
+  if (value < min || value > max) throw new ConfigError(`${name} must be between ${min} and ${max} (got ${value})`);
+  return value;
+}
+
+function oneOf<T extends string>(env: Env, name: string, fallback: T, allowed: readonly T[]): T {
+  const raw = read(env, name) ?? fallback;
+  if (!(allowed as readonly string[]).includes(raw)) {
+    throw new ConfigError(`${name} must be one of ${allowed.join(', ')} (got "${raw}")`);
+  }
+  return raw as T;
+}
+
+function secret(env: Env, name: string, min_length: number): string {
+  const value = required(env, name);
+  if (value.length < min_length) throw new ConfigError(`${name} must be at least ${min_length} characters`);
+  return value;
+}
+
+function timeZone(env: Env, name: string): string {
+  const value = read(env, name) ?? 'UTC';
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: value });
+  } catch {
+    throw new ConfigError(`${name} is not a known IANA time zone (got "${value}")`);
+  }
+  return value;
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+const NODE_ENVS = ['production', 'development', 'test'] as const;
+
+export interface CommonConfig {
+  readonly node_env: (typeof NODE_ENVS)[number];
+  readonly log_level: (typeof LOG_LEVELS)[number];
+  readonly database_url: string;
+  readonly mongodb_uri: string;
+  readonly redis_url: string;
+  readonly rabbitmq_url: string;
+  readonly marqeta_base_url: string;
+  /** Prefix of every Redis key this deployment owns. */
+  readonly redis_key_prefix: string;
+  /** Number of hash-tag shards; fixed per deployment (changing it means a rebuild from the ledger). */
+  readonly redis_shards: number;
+  /** Program time zone for spend windows (day/month boundaries). */
+  readonly program_time_zone: string;
+}
+
+export interface GatewayConfig extends CommonConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly basic_auth_user: string;
+  readonly basic_auth_password: string;
+  /** Budget for the Redis decision call; past it the answer is a `timeout` decline. */
+  readonly decision_budget_ms: number;
+  /** Budget for loading a missed card from PostgreSQL/MongoDB into Redis. */
+  readonly cache_fill_budget_ms: number;
+  readonly body_limit_bytes: number;
+  /** How long a JIT token's decision is remembered (replays get the first answer). */
+  readonly idempotency_ttl_s: number;
+  readonly outbox_batch_max: number;
+  /** Outbox entries pending longer than this on a dead relay are claimed by a live one. */
+  readonly outbox_claim_idle_ms: number;
+}
+
+export interface WorkerConfig extends CommonConfig {
+  readonly marqeta_app_token: string;
+  readonly marqeta_admin_token: string;
+  readonly health_port: number;
+  readonly prefetch: number;
+}
+
+function common(env: Env): CommonConfig {
+  return {
+    node_env: oneOf(env, 'NODE_ENV', 'production', NODE_ENVS),
+    log_level: oneOf(env, 'LOG_LEVEL', 'info', LOG_LEVELS),
+    database_url: url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']),
+    mongodb_uri: url(env, 'MONGODB_URI', ['mongodb:', 'mongodb+srv:']),
+    redis_url: url(env, 'REDIS_URL', ['redis:', 'rediss:']),
+    rabbitmq_url: url(env, 'RABBITMQ_URL', ['amqp:', 'amqps:']),
+    marqeta_base_url: url(env, 'MARQETA_BASE_URL', ['http:', 'https:']),
+    redis_key_prefix: read(env, 'REDIS_KEY_PREFIX') ?? 'afc',
+    redis_shards: integer(env, 'REDIS_SHARDS', 64, 1, 16384),
+    program_time_zone: timeZone(env, 'PROGRAM_TIME_ZONE'),
+  };
+}
+
+export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
+  return Object.freeze({
+    ...common(env),
+    host: read(env, 'GATEWAY_HOST') ?? '0.0.0.0',
+    port: integer(env, 'GATEWAY_PORT', 8080, 0, 65535),
+    basic_auth_user: required(env, 'GATEWAY_BASIC_AUTH_USER'),
+    // Marqeta requires 20-50 characters for the funding source password.
+    basic_auth_password: secret(env, 'GATEWAY_BASIC_AUTH_PASSWORD', 20),
+    decision_budget_ms: integer(env, 'DECISION_BUDGET_MS', 50, 1, 2500),
+    cache_fill_budget_ms: integer(env, 'CACHE_FILL_BUDGET_MS', 500, 1, 2500),
+    body_limit_bytes: integer(env, 'BODY_LIMIT_BYTES', 64 * 1024, 1024, 1024 * 1024),
+    idempotency_ttl_s: integer(env, 'IDEMPOTENCY_TTL_S', 8 * 24 * 3600, 3600, 90 * 24 * 3600),
+    outbox_batch_max: integer(env, 'OUTBOX_BATCH_MAX', 512, 1, 10_000),
+    outbox_claim_idle_ms: integer(env, 'OUTBOX_CLAIM_IDLE_MS', 30_000, 1000, 3_600_000),
+  });
+}
+
+export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
+  return Object.freeze({
+    ...common(env),
+    marqeta_app_token: required(env, 'MARQETA_APP_TOKEN'),
+    marqeta_admin_token: required(env, 'MARQETA_ADMIN_TOKEN'),
+    health_port: integer(env, 'WORKER_HEALTH_PORT', 8081, 0, 65535),
+    prefetch: integer(env, 'WORKER_PREFETCH', 256, 1, 10_000),
+  });
+}
+
+/** Runs a loader and turns a ConfigError into a one-line message and exit code 78 (EX_CONFIG). */
+export function loadOrExit<T>(load: () => T): T {
+  try {
+    return load();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`configuration error: ${error.message}\n`);
+      process.exit(78);
+    }
+    throw error;
+  }
+}

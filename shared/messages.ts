@@ -1,0 +1,51 @@
+// Messages that cross RabbitMQ. Amounts travel as decimal strings of minor units (bigint-safe).
+
+export type CardKind = 'business' | 'personal' | 'unknown';
+
+/** What the gateway knew about the request before deciding; written into the outbox as is. */
+export interface DecisionRequest {
+  readonly jit_token: string;
+  readonly method: string;
+  readonly transaction_token: string;
+  readonly card_token: string;
+  readonly user_token: string;
+  readonly acting_user_token: string;
+  readonly amount_minor: string;
+  readonly currency_code: string;
+  readonly network: string | null;
+  readonly merchant: {
+    readonly mid: string | null;
+    readonly mcc: string | null;
+    readonly name: string | null;
+    readonly country_code: string | null;
+  };
+  /** Window ids the decision counted spend in (program time zone). */
+  readonly day_id: string;
+  readonly month_id: string;
+}
+
+/** One decision, as the worker receives it (routing key `decision.<kind>.<approved|declined>`). */
+export interface DecisionEvent {
+  readonly v: 1;
+  readonly request: DecisionRequest;
+  readonly kind: CardKind;
+  /** Ids from the card cache; null when the card is unknown. */
+  readonly card_id: string | null;
+  readonly user_id: string | null;
+  readonly status_code: number;
+  readonly approved: boolean;
+  readonly memo: string;
+  readonly decline_reason: string | null;
+  readonly approved_amount_minor: string;
+  /** Revision 2 voids an approval the gateway answered as `timeout`: this much was released. */
+  readonly released_amount_minor: string;
+  /** 1 for the decision; a higher revision supersedes a lower one for the same JIT token. */
+  readonly revision: number;
+  readonly decided_at_ms: number;
+  /** Redis stream entry id in the outbox shard: unique, for tracing only. */
+  readonly outbox_id: string;
+}
+
+export function decisionRoutingKey(event: Pick<DecisionEvent, 'kind' | 'approved'>): string {
+  return `decision.${event.kind}.${event.approved ? 'approved' : 'declined'}`;
+}

@@ -1,0 +1,74 @@
+// Redis key layout. Every key of one cardholder carries the same hash tag `{<shard>}`,
+// and so does that shard's outbox stream: the decision script touches one slot only and
+// runs unchanged on Redis Cluster. The shard is a stable hash of the cardholder's user token.
+
+export interface KeyLayout {
+  readonly prefix: string;
+  readonly shards: number;
+}
+
+/** FNV-1a 32-bit: stable across processes and versions (never change it: keys would move). */
+export function shardOf(user_token: string, shards: number): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < user_token.length; i++) {
+    hash ^= user_token.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash % shards;
+}
+
+function tag(layout: KeyLayout, shard: number): string {
+  return `${layout.prefix}:{${shard}}`;
+}
+
+/** The keys one decision touches, in the order of the decision script's KEYS. */
+export interface DecisionKeys {
+  /** Cache (TTL 3600 s): cardholder hash {status}. */
+  readonly user: string;
+  /** Cache (TTL 900 s): card hash {status, kind, user_token, currency, card_id, user_id, ...} or {missing}. */
+  readonly card: string;
+  /** Cache (TTL 300 s): limits and merchant rules of the card. */
+  readonly limits: string;
+  /** Cache (TTL 600 s): posted balance in minor units (personal cards). */
+  readonly balance: string;
+  /** Live state, rebuilt from the ledger when lost: held amount and windowed spend counters. */
+  readonly ledger: string;
+  /** Idempotency record of one JIT token: the first answer, and the hold it made. */
+  readonly decision: string;
+  /** The shard's outbox stream, relayed to RabbitMQ. */
+  readonly outbox: string;
+}
+
+export function decisionKeys(
+  layout: KeyLayout,
+  user_token: string,
+  card_token: string,
+  jit_token: string,
+): DecisionKeys {
+  const t = tag(layout, shardOf(user_token, layout.shards));
+  return {
+    user: `${t}:user:${user_token}`,
+    card: `${t}:card:${card_token}`,
+    limits: `${t}:limits:${card_token}`,
+    balance: `${t}:balance:${card_token}`,
+    ledger: `${t}:ledger:${card_token}`,
+    decision: `${t}:jit:${jit_token}`,
+    outbox: `${t}:outbox`,
+  };
+}
+
+export function outboxKeys(layout: KeyLayout): string[] {
+  return Array.from({ length: layout.shards }, (_, shard) => `${tag(layout, shard)}:outbox`);
+}
+
+/** Seed TTLs of the cached parts (seconds). */
+export const CACHE_TTL_S = Object.freeze({
+  user: 3600,
+  card: 900,
+  limits: 300,
+  balance: 600,
+  /** A card found in neither store is remembered as missing this long. */
+  missing_card: 30,
+  /** The live ledger hash of an idle card; it is rebuilt from the ledger after expiry. */
+  ledger_idle: 40 * 24 * 3600,
+});
