@@ -1,7 +1,7 @@
 // Builds the gateway's Fastify instance from ready dependencies (no I/O here), so tests can
 // drive it with inject() and main.ts only wires processes and signals.
 
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from '../shared/logger.ts';
 import type { Check } from '../shared/health.ts';
 import type { Decider } from './decide/decider.ts';
@@ -24,7 +24,8 @@ export interface GatewayAppOptions {
 export async function buildGatewayApp(options: GatewayAppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: options.log as FastifyBaseLogger,
-    disableRequestLogging: true,
+    // Decisions are logged once by the route; per-request access logs would double the I/O.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: options.body_limit_bytes,
     // Marqeta waits 3 s at most; nothing we answer may take longer than that.
     connectionTimeout: 10_000,

@@ -1,24 +1,70 @@
 // RabbitMQ topology, declared idempotently at startup by both processes (the gateway must
 // not publish into an exchange with no bound queue: unroutable decisions would be dropped).
 // Declarations must be identical everywhere, so this module is their only source.
+//
+// Work queues are quorum queues. Each has a retry path and a dead-letter queue:
+//   <queue>.retry.<n>  classic durable queue with a fixed message TTL; on expiry RabbitMQ
+//                      dead-letters the message back to <queue> through the default exchange
+//   <queue>.dlq        quorum queue holding what failed every attempt, with its reason
+// A consumer that fails a message republishes it (confirmed) to the next retry queue with
+// header x-attempt, or to the DLQ when the attempts are used up, then acks the original.
 
 import type { Connection } from 'rabbitmq-client';
 
 export const EXCHANGE_EVENTS = 'afc.events';
 
 export const QUEUE_DECISIONS = 'afc.decisions';
+export const QUEUE_WEBHOOKS = 'afc.webhooks';
+
+/** Delays of the retry path of each work queue, in order (3 retries for decisions). */
+export const RETRY_DELAYS_MS: Readonly<Record<string, readonly number[]>> = Object.freeze({
+  [QUEUE_DECISIONS]: [100, 200, 400],
+  [QUEUE_WEBHOOKS]: [1_000, 5_000, 30_000, 120_000, 600_000],
+});
+
+export const HEADER_ATTEMPT = 'x-attempt';
+export const HEADER_LAST_ERROR = 'x-last-error';
+export const HEADER_FAILED_AT = 'x-failed-at';
+
+export function retryQueueName(queue: string, attempt: number): string {
+  return `${queue}.retry.${attempt}`;
+}
+
+export function deadLetterQueueName(queue: string): string {
+  return `${queue}.dlq`;
+}
 
 export const exchanges = [{ exchange: EXCHANGE_EVENTS, type: 'topic', durable: true }] as const;
 
-export const queues = [
-  {
-    queue: QUEUE_DECISIONS,
-    durable: true,
-    arguments: { 'x-queue-type': 'quorum' },
-  },
-] as const;
+const WORK_QUEUES = [QUEUE_DECISIONS, QUEUE_WEBHOOKS] as const;
 
-export const queueBindings = [{ queue: QUEUE_DECISIONS, exchange: EXCHANGE_EVENTS, routingKey: 'decision.#' }] as const;
+export interface QueueDeclaration {
+  readonly queue: string;
+  readonly durable: true;
+  readonly arguments: Readonly<Record<string, string | number>>;
+}
+
+export const queues: readonly QueueDeclaration[] = WORK_QUEUES.flatMap((queue) => [
+  { queue, durable: true, arguments: { 'x-queue-type': 'quorum' } },
+  { queue: deadLetterQueueName(queue), durable: true, arguments: { 'x-queue-type': 'quorum' } },
+  ...(RETRY_DELAYS_MS[queue] ?? []).map((delay_ms, i) => ({
+    queue: retryQueueName(queue, i + 1),
+    durable: true as const,
+    arguments: {
+      'x-queue-type': 'classic',
+      'x-message-ttl': delay_ms,
+      'x-dead-letter-exchange': '',
+      'x-dead-letter-routing-key': queue,
+    },
+  })),
+]);
+
+export const queueBindings = [
+  { queue: QUEUE_DECISIONS, exchange: EXCHANGE_EVENTS, routingKey: 'decision.#' },
+  // Program webhooks receive every event: decisions and card lifecycle events.
+  { queue: QUEUE_WEBHOOKS, exchange: EXCHANGE_EVENTS, routingKey: 'decision.#' },
+  { queue: QUEUE_WEBHOOKS, exchange: EXCHANGE_EVENTS, routingKey: 'card.#' },
+] as const;
 
 export async function declareTopology(rabbit: Connection): Promise<void> {
   for (const e of exchanges) await rabbit.exchangeDeclare({ ...e });

@@ -1,0 +1,28 @@
+// An in-process gateway on the real services, with a key prefix of its own so tests never
+// see each other's Redis state.
+import { randomUUID } from 'node:crypto';
+import { loadGatewayConfig, type GatewayConfig } from '../../shared/config.ts';
+import { createLogger } from '../../shared/logger.ts';
+import { createGateway, type Gateway, type GatewayRuntime } from '../../gateway/gateway.ts';
+
+export function testGatewayConfig(overrides: Record<string, string> = {}): GatewayConfig {
+  return loadGatewayConfig({
+    ...process.env,
+    REDIS_KEY_PREFIX: `t${randomUUID().slice(0, 8)}`,
+    REDIS_SHARDS: '4',
+    GATEWAY_PORT: '0',
+    ...overrides,
+  });
+}
+
+export async function startTestGateway(
+  overrides: Record<string, string> = {},
+  runtime: GatewayRuntime = { relay_enabled: false },
+): Promise<Gateway & { config: GatewayConfig }> {
+  const config = testGatewayConfig(overrides);
+  const gateway = await createGateway(config, createLogger('gateway-test', process.env.LOG_LEVEL ?? 'silent'), {
+    relay_consumer_name: `test-${randomUUID().slice(0, 8)}`,
+    ...runtime,
+  });
+  return Object.assign(gateway, { config });
+}
