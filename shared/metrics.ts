@@ -1,0 +1,113 @@
+// Prometheus metrics (prom-client). Each process creates one registry with the metrics it
+// uses; names and labels are defined once here so dashboards and alerts match every process.
+
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export function createRegistry(process_name: string): Registry {
+  const registry = new Registry();
+  registry.setDefaultLabels({ process: process_name });
+  collectDefaultMetrics({ register: registry });
+  return registry;
+}
+
+const LATENCY_BUCKETS_S = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 3];
+
+export function gatewayMetrics(registry: Registry) {
+  return {
+    decisions: new Counter({
+      name: 'afc_decisions_total',
+      help: 'Gateway decisions by result (approved/declined) and memo (reason code)',
+      labelNames: ['result', 'memo', 'method'] as const,
+      registers: [registry],
+    }),
+    decision_duration: new Histogram({
+      name: 'afc_decision_duration_seconds',
+      help: 'Time from parsed request to decision, including cache fills',
+      buckets: LATENCY_BUCKETS_S,
+      registers: [registry],
+    }),
+    script_duration: new Histogram({
+      name: 'afc_redis_script_duration_seconds',
+      help: 'Round trip of one Redis Lua script call',
+      labelNames: ['script'] as const,
+      buckets: LATENCY_BUCKETS_S,
+      registers: [registry],
+    }),
+    cache_lookups: new Counter({
+      name: 'afc_cache_lookups_total',
+      help: 'Decision script calls by cache result (hit: decided from Redis alone; miss: loaded from a database)',
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
+    outbox_depth: new Gauge({
+      name: 'afc_outbox_depth',
+      help: 'Decisions in the Redis outbox not yet confirmed by RabbitMQ',
+      registers: [registry],
+    }),
+    relay_lag: new Histogram({
+      name: 'afc_outbox_relay_lag_seconds',
+      help: 'Age of an outbox entry when RabbitMQ confirmed it',
+      buckets: LATENCY_BUCKETS_S,
+      registers: [registry],
+    }),
+    relayed: new Counter({
+      name: 'afc_outbox_relayed_total',
+      help: 'Outbox entries published to RabbitMQ and confirmed',
+      registers: [registry],
+    }),
+  };
+}
+
+export function workerMetrics(registry: Registry) {
+  return {
+    consumer_lag: new Histogram({
+      name: 'afc_consumer_lag_seconds',
+      help: 'Age of a message (since its decision) when the worker committed it',
+      labelNames: ['queue'] as const,
+      buckets: [...LATENCY_BUCKETS_S, 10, 60, 300],
+      registers: [registry],
+    }),
+    processed: new Counter({
+      name: 'afc_messages_processed_total',
+      help: 'Messages committed and acked by the worker',
+      labelNames: ['queue'] as const,
+      registers: [registry],
+    }),
+    retries: new Counter({
+      name: 'afc_message_retries_total',
+      help: 'Messages sent to a retry queue after a failure',
+      labelNames: ['queue'] as const,
+      registers: [registry],
+    }),
+    dead_letters: new Counter({
+      name: 'afc_dead_letters_total',
+      help: 'Messages moved to a dead-letter queue after their last attempt',
+      labelNames: ['queue'] as const,
+      registers: [registry],
+    }),
+    webhook_deliveries: new Counter({
+      name: 'afc_webhook_deliveries_total',
+      help: 'Outbound webhook delivery attempts by result',
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
+    marqeta_calls: new Counter({
+      name: 'afc_marqeta_api_calls_total',
+      help: 'Marqeta API calls by operation and outcome',
+      labelNames: ['operation', 'outcome'] as const,
+      registers: [registry],
+    }),
+  };
+}
+
+/** Connection pool statistics, for both processes. */
+export function poolMetrics(registry: Registry) {
+  return {
+    pool_connections: new Gauge({
+      name: 'afc_pool_connections',
+      help: 'Connections of each store pool by state',
+      labelNames: ['store', 'state'] as const,
+      registers: [registry],
+    }),
+  };
+}
