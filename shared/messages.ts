@@ -49,3 +49,35 @@ export interface DecisionEvent {
 export function decisionRoutingKey(event: Pick<DecisionEvent, 'kind' | 'approved'>): string {
   return `decision.${event.kind}.${event.approved ? 'approved' : 'declined'}`;
 }
+
+/** Routing key of the card-issue command (management API -> worker queue `afc.marqeta`). */
+export const CARD_ISSUE_ROUTING_KEY = 'command.card.issue';
+
+/** Issue a card at Marqeta for a card the management API inserted as `pending`. */
+export interface CardIssueCommand {
+  readonly v: 1;
+  readonly kind: 'business' | 'personal';
+  /** Our id: PostgreSQL `cards.id` (uuid) or MongoDB `personal_cards._id` (hex). */
+  readonly card_id: string;
+  /** Client-chosen Marqeta tokens, reused on every retry so creates stay idempotent. */
+  readonly card_token: string;
+  readonly user_token: string;
+  /** Marqeta card product; the worker's MARQETA_CARD_PRODUCT_TOKEN when absent. */
+  readonly card_product_token?: string;
+  readonly requested_at_ms: number;
+}
+
+/** Routing key of the event published once an issued card is active. */
+export const CARD_ACTIVATED_ROUTING_KEY = 'card.activated';
+
+export interface CardActivatedEvent {
+  readonly v: 1;
+  readonly kind: 'business' | 'personal';
+  readonly card_id: string;
+  readonly card_token: string;
+  readonly user_token: string;
+  /** Business cards only: lets company-scoped webhook endpoints receive the event. */
+  readonly company_id: string | null;
+  readonly last_four: string;
+  readonly activated_at_ms: number;
+}

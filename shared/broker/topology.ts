@@ -15,11 +15,14 @@ export const EXCHANGE_EVENTS = 'afc.events';
 
 export const QUEUE_DECISIONS = 'afc.decisions';
 export const QUEUE_WEBHOOKS = 'afc.webhooks';
+/** Commands for the Marqeta API (card issuance), routed by `command.#`. */
+export const QUEUE_MARQETA = 'afc.marqeta';
 
 /** Delays of the retry path of each work queue, in order (3 retries for decisions). */
 export const RETRY_DELAYS_MS: Readonly<Record<string, readonly number[]>> = Object.freeze({
   [QUEUE_DECISIONS]: [100, 200, 400],
   [QUEUE_WEBHOOKS]: [1_000, 5_000, 30_000, 120_000, 600_000],
+  [QUEUE_MARQETA]: [1_000, 5_000, 30_000],
 });
 
 export const HEADER_ATTEMPT = 'x-attempt';
@@ -36,7 +39,7 @@ export function deadLetterQueueName(queue: string): string {
 
 export const exchanges = [{ exchange: EXCHANGE_EVENTS, type: 'topic', durable: true }] as const;
 
-const WORK_QUEUES = [QUEUE_DECISIONS, QUEUE_WEBHOOKS] as const;
+const WORK_QUEUES = [QUEUE_DECISIONS, QUEUE_WEBHOOKS, QUEUE_MARQETA] as const;
 
 export interface QueueDeclaration {
   readonly queue: string;
@@ -44,26 +47,34 @@ export interface QueueDeclaration {
   readonly arguments: Readonly<Record<string, string | number>>;
 }
 
-export const queues: readonly QueueDeclaration[] = WORK_QUEUES.flatMap((queue) => [
-  { queue, durable: true, arguments: { 'x-queue-type': 'quorum' } },
-  { queue: deadLetterQueueName(queue), durable: true, arguments: { 'x-queue-type': 'quorum' } },
-  ...(RETRY_DELAYS_MS[queue] ?? []).map((delay_ms, i) => ({
-    queue: retryQueueName(queue, i + 1),
-    durable: true as const,
-    arguments: {
-      'x-queue-type': 'classic',
-      'x-message-ttl': delay_ms,
-      'x-dead-letter-exchange': '',
-      'x-dead-letter-routing-key': queue,
-    },
-  })),
-]);
+/** A work queue, its DLQ and its retry queues (also used by tests with short delays). */
+export function workQueueDeclarations(queue: string, retry_delays_ms: readonly number[]): QueueDeclaration[] {
+  return [
+    { queue, durable: true, arguments: { 'x-queue-type': 'quorum' } },
+    { queue: deadLetterQueueName(queue), durable: true, arguments: { 'x-queue-type': 'quorum' } },
+    ...retry_delays_ms.map((delay_ms, i) => ({
+      queue: retryQueueName(queue, i + 1),
+      durable: true as const,
+      arguments: {
+        'x-queue-type': 'classic',
+        'x-message-ttl': delay_ms,
+        'x-dead-letter-exchange': '',
+        'x-dead-letter-routing-key': queue,
+      },
+    })),
+  ];
+}
+
+export const queues: readonly QueueDeclaration[] = WORK_QUEUES.flatMap((queue) =>
+  workQueueDeclarations(queue, RETRY_DELAYS_MS[queue] ?? []),
+);
 
 export const queueBindings = [
   { queue: QUEUE_DECISIONS, exchange: EXCHANGE_EVENTS, routingKey: 'decision.#' },
   // Program webhooks receive every event: decisions and card lifecycle events.
   { queue: QUEUE_WEBHOOKS, exchange: EXCHANGE_EVENTS, routingKey: 'decision.#' },
   { queue: QUEUE_WEBHOOKS, exchange: EXCHANGE_EVENTS, routingKey: 'card.#' },
+  { queue: QUEUE_MARQETA, exchange: EXCHANGE_EVENTS, routingKey: 'command.#' },
 ] as const;
 
 export async function declareTopology(rabbit: Connection): Promise<void> {
