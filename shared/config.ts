@@ -151,6 +151,32 @@ export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
   });
 }
 
+export interface ApiConfig extends CommonConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly body_limit_bytes: number;
+  /** Requests per API key per window (@fastify/rate-limit, counted in Redis). */
+  readonly rate_limit_max: number;
+  readonly rate_limit_window_ms: number;
+  /**
+   * Delay of the second cache delete after an update: a gateway fill that read the database
+   * before the commit may still write the old state after the first delete. 0 disables it.
+   */
+  readonly cache_redelete_ms: number;
+}
+
+export function loadApiConfig(env: Env = process.env): ApiConfig {
+  return Object.freeze({
+    ...common(env),
+    host: read(env, 'API_HOST') ?? '0.0.0.0',
+    port: integer(env, 'API_PORT', 8082, 0, 65535),
+    body_limit_bytes: integer(env, 'API_BODY_LIMIT_BYTES', 64 * 1024, 1024, 1024 * 1024),
+    rate_limit_max: integer(env, 'API_RATE_LIMIT_MAX', 300, 1, 1_000_000),
+    rate_limit_window_ms: integer(env, 'API_RATE_LIMIT_WINDOW_MS', 60_000, 1_000, 3_600_000),
+    cache_redelete_ms: integer(env, 'API_CACHE_REDELETE_MS', 1_000, 0, 10_000),
+  });
+}
+
 /** Runs a loader and turns a ConfigError into a one-line message and exit code 78 (EX_CONFIG). */
 export function loadOrExit<T>(load: () => T): T {
   try {
