@@ -8,6 +8,7 @@ import type { Decider } from './decide/decider.ts';
 import { installErrorHandler } from './http/error-handler.ts';
 import { authorizeRoute } from './routes/authorize.ts';
 import { healthRoutes } from './routes/health.ts';
+import { metricsRoute, type MetricsRouteOptions } from './routes/metrics.ts';
 
 export interface GatewayAppOptions {
   readonly log: Logger;
@@ -19,6 +20,7 @@ export interface GatewayAppOptions {
   readonly checks: Readonly<Record<string, Check>>;
   readonly readiness: Readonly<Record<string, Check>>;
   readonly isShuttingDown: () => boolean;
+  readonly metrics: Omit<MetricsRouteOptions, 'log'>;
 }
 
 export async function buildGatewayApp(options: GatewayAppOptions): Promise<FastifyInstance> {
@@ -47,5 +49,6 @@ export async function buildGatewayApp(options: GatewayAppOptions): Promise<Fasti
     readiness: options.readiness,
     isShuttingDown: options.isShuttingDown,
   });
+  await app.register(metricsRoute, { ...options.metrics, log: options.log });
   return app;
 }

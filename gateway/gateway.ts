@@ -11,6 +11,7 @@ import { connectRabbit } from '../shared/broker/connection.ts';
 import { QUEUE_DECISIONS } from '../shared/broker/topology.ts';
 import type { GatewayConfig } from '../shared/config.ts';
 import type { Logger } from '../shared/logger.ts';
+import { createRegistry, gatewayMetrics, poolMetrics } from '../shared/metrics.ts';
 import { outboxKeys, type KeyLayout } from '../shared/redis-keys.ts';
 import { connectMongo } from '../shared/stores/mongo.ts';
 import { connectPostgres, type PgSql } from '../shared/stores/postgres.ts';
@@ -20,6 +21,10 @@ import { CacheLoader } from './decide/cache-loader.ts';
 import { Decider } from './decide/decider.ts';
 import { loadScripts } from './decide/scripts.ts';
 import { OutboxRelay, RELAY_DEFAULTS } from './outbox/relay.ts';
+import { sampleOutboxDepth, sampleRedisPool, trackPools } from './routes/metrics.ts';
+
+/** A scrape waits at most this long for the sampled gauges (outbox depth). */
+const METRICS_SAMPLE_TIMEOUT_MS = 1_000;
 
 export interface Gateway {
   readonly app: FastifyInstance;
@@ -35,7 +40,7 @@ export interface Gateway {
 
 export interface GatewayRuntime {
   readonly relay_consumer_name?: string;
-  /** Tests that check the outbox itself start without the relay. */
+  /** Overrides OUTBOX_RELAY_ENABLED (tests that inspect the outbox itself start without the relay). */
   readonly relay_enabled?: boolean;
 }
 
@@ -52,10 +57,16 @@ export async function createGateway(config: GatewayConfig, log: Logger, runtime:
   await redis.connect().catch((error: unknown) => log.error({ err: error }, 'redis not reachable at start'));
   await relay_redis.connect().catch(() => {});
 
+  const registry = createRegistry('gateway');
+  const metrics = gatewayMetrics(registry);
+  const pools = poolMetrics(registry);
+  trackPools(mongo, sql.options.max, pools.pool_connections);
+
   const scripts = loadScripts(redis);
   const layout: KeyLayout = { prefix: config.redis_key_prefix, shards: config.redis_shards };
+  const streams = outboxKeys(layout);
   const loader = new CacheLoader(sql, mongo.db(), scripts, log);
-  const decider = new Decider(scripts, loader, layout, config, log);
+  const decider = new Decider(scripts, loader, layout, config, log, metrics);
 
   let shutting_down = false;
   const app = await buildGatewayApp({
@@ -77,21 +88,30 @@ export async function createGateway(config: GatewayConfig, log: Logger, runtime:
     },
     readiness: { redis: () => redis.ping() },
     isShuttingDown: () => shutting_down,
+    metrics: {
+      registry,
+      sample_timeout_ms: METRICS_SAMPLE_TIMEOUT_MS,
+      sample: () => {
+        sampleRedisPool([redis, relay_redis], pools.pool_connections);
+        return sampleOutboxDepth(redis, streams, metrics.outbox_depth);
+      },
+    },
   });
 
   const relay = new OutboxRelay(
     relay_redis,
     rabbit,
     {
-      streams: outboxKeys(layout),
+      streams,
       consumer_name: runtime.relay_consumer_name ?? hostname(),
       batch_max: config.outbox_batch_max,
       claim_idle_ms: config.outbox_claim_idle_ms,
       ...RELAY_DEFAULTS,
     },
     log,
+    metrics,
   );
-  if (runtime.relay_enabled ?? true) relay.start();
+  if (runtime.relay_enabled ?? config.outbox_relay_enabled) relay.start();
 
   return {
     app,

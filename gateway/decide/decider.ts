@@ -5,8 +5,9 @@
 
 import type { Logger } from '../../shared/logger.ts';
 import { maskToken } from '../../shared/logger.ts';
-import { DecisionStatus, type DecisionStatusCode } from '../../shared/decision-status.ts';
+import { DecisionStatus, statusInfo, type DecisionStatusCode } from '../../shared/decision-status.ts';
 import type { CardKind, DecisionRequest } from '../../shared/messages.ts';
+import type { gatewayMetrics } from '../../shared/metrics.ts';
 import { CACHE_TTL_S, decisionKeys, type DecisionKeys, type KeyLayout } from '../../shared/redis-keys.ts';
 import type { CacheLoader } from './cache-loader.ts';
 import type { DecisionScripts } from './scripts.ts';
@@ -20,6 +21,11 @@ export interface DecisionBudgets {
   readonly cache_fill_budget_ms: number;
   readonly idempotency_ttl_s: number;
 }
+
+export type DecisionMetrics = Pick<
+  ReturnType<typeof gatewayMetrics>,
+  'decisions' | 'decision_duration' | 'script_duration' | 'cache_lookups'
+>;
 
 export interface DecisionOutcome {
   readonly status_code: DecisionStatusCode;
@@ -48,17 +54,39 @@ export class Decider {
   readonly #layout: KeyLayout;
   readonly #budgets: DecisionBudgets;
   readonly #log: Logger;
+  readonly #metrics: DecisionMetrics;
 
-  constructor(scripts: DecisionScripts, loader: CacheLoader, layout: KeyLayout, budgets: DecisionBudgets, log: Logger) {
+  constructor(
+    scripts: DecisionScripts,
+    loader: CacheLoader,
+    layout: KeyLayout,
+    budgets: DecisionBudgets,
+    log: Logger,
+    metrics: DecisionMetrics,
+  ) {
     this.#scripts = scripts;
     this.#loader = loader;
     this.#layout = layout;
     this.#budgets = budgets;
     this.#log = log;
+    this.#metrics = metrics;
   }
 
   /** Decides one request. Never throws: every failure is a decline with its memo. */
   async decide(request: DecisionRequest, forced_status?: DecisionStatusCode): Promise<DecisionOutcome> {
+    const started_ms = performance.now();
+    const outcome = await this.#decide(request, forced_status);
+    // In-memory updates only: nothing here waits on I/O.
+    this.#metrics.decision_duration.observe((performance.now() - started_ms) / 1000);
+    this.#metrics.decisions.inc({
+      result: outcome.status_code === DecisionStatus.APPROVED ? 'approved' : 'declined',
+      memo: statusInfo(outcome.status_code).memo,
+      method: request.method,
+    });
+    return outcome;
+  }
+
+  async #decide(request: DecisionRequest, forced_status?: DecisionStatusCode): Promise<DecisionOutcome> {
     const keys = decisionKeys(this.#layout, request.user_token, request.card_token, request.jit_token);
     const request_json = JSON.stringify(request);
     for (let attempt = 0; attempt <= FILL_ATTEMPTS_MAX; attempt++) {
@@ -72,6 +100,8 @@ export class Decider {
         return this.#failed(error, keys, request, request_json);
       }
       const status = Number(reply[0]);
+      // Counted once per decision: answered from Redis alone, or only after a fill.
+      if (attempt === 0) this.#metrics.cache_lookups.inc({ result: status === CACHE_MISS ? 'miss' : 'hit' });
       if (status !== CACHE_MISS) {
         return {
           status_code: status as DecisionStatusCode,
@@ -109,7 +139,8 @@ export class Decider {
   }
 
   #call(keys: DecisionKeys, request: DecisionRequest, request_json: string, forced_status?: DecisionStatusCode) {
-    return this.#scripts.decide(
+    const started_ms = performance.now();
+    const call = this.#scripts.decide(
       keys.user,
       keys.card,
       keys.limits,
@@ -129,6 +160,14 @@ export class Decider {
       CACHE_TTL_S.ledger_idle,
       request_json,
     );
+    // Observed when Redis answers, even past the budget: the script's own latency.
+    const observe = () => this.#observeScript('decide', started_ms);
+    call.then(observe, observe);
+    return call;
+  }
+
+  #observeScript(script: 'decide' | 'void', started_ms: number): void {
+    this.#metrics.script_duration.observe({ script }, (performance.now() - started_ms) / 1000);
   }
 
   #failed(error: unknown, keys: DecisionKeys, request: DecisionRequest, request_json: string): DecisionOutcome {
@@ -155,9 +194,16 @@ export class Decider {
 
   /** Sent on the same connection after the decide call, so Redis runs it afterwards. */
   #void(keys: DecisionKeys, request_json: string, jit_token: string): void {
+    const started_ms = performance.now();
     this.#scripts.void(keys.ledger, keys.decision, keys.outbox, request_json, DecisionStatus.TIMEOUT, this.#budgets.idempotency_ttl_s).then(
-      (reply) => this.#log.warn({ jit_token, reply }, 'voided decision after timeout'),
-      (error: unknown) => this.#log.error({ err: error, jit_token }, 'void after timeout failed; webhook reconciliation will correct'),
+      (reply) => {
+        this.#observeScript('void', started_ms);
+        this.#log.warn({ jit_token, reply }, 'voided decision after timeout');
+      },
+      (error: unknown) => {
+        this.#observeScript('void', started_ms);
+        this.#log.error({ err: error, jit_token }, 'void after timeout failed; webhook reconciliation will correct');
+      },
     );
   }
 }

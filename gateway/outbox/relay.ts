@@ -12,6 +12,7 @@ import type { Connection, Publisher } from 'rabbitmq-client';
 import { statusInfo, DecisionStatus } from '../../shared/decision-status.ts';
 import { EXCHANGE_EVENTS, exchanges, queueBindings, queues } from '../../shared/broker/topology.ts';
 import type { Logger } from '../../shared/logger.ts';
+import type { gatewayMetrics } from '../../shared/metrics.ts';
 import { decisionRoutingKey, type CardKind, type DecisionEvent, type DecisionRequest } from '../../shared/messages.ts';
 
 export const RELAY_GROUP = 'relay';
@@ -32,6 +33,8 @@ export const RELAY_DEFAULTS = Object.freeze({ block_ms: 500, retry_min_ms: 100, 
 
 type StreamEntry = [id: string, fields: string[]];
 type StreamReply = Array<[stream: string, entries: StreamEntry[]]> | null;
+
+export type RelayMetrics = Pick<ReturnType<typeof gatewayMetrics>, 'relay_lag' | 'relayed'>;
 
 export interface RelayStats {
   published_total: number;
@@ -74,12 +77,13 @@ export class OutboxRelay {
   readonly #returned = new Set<string>();
   readonly #options: RelayOptions;
   readonly #log: Logger;
+  readonly #metrics: RelayMetrics;
   #running = false;
   #stopped: Promise<void> = Promise.resolve();
   readonly stats: RelayStats = { published_total: 0, last_lag_ms: 0 };
 
   /** `redis` must be a connection of its own: the relay blocks on it. */
-  constructor(redis: Redis, rabbit: Connection, options: RelayOptions, log: Logger) {
+  constructor(redis: Redis, rabbit: Connection, options: RelayOptions, log: Logger, metrics: RelayMetrics) {
     this.#redis = redis;
     // The topology is declared on every (re)connect, before the first publish.
     this.#publisher = rabbit.createPublisher({
@@ -94,6 +98,7 @@ export class OutboxRelay {
     });
     this.#options = options;
     this.#log = log;
+    this.#metrics = metrics;
   }
 
   start(): void {
@@ -155,7 +160,9 @@ export class OutboxRelay {
     const args: Array<string | number> = ['GROUP', RELAY_GROUP, consumer_name, 'COUNT', batch_max];
     if (from === '>') args.push('BLOCK', block_ms);
     args.push('STREAMS', ...streams, ...streams.map(() => from));
-    const reply = (await this.#redis.call('XREADGROUP', ...args)) as StreamReply;
+    // Lower case on purpose: ioredis (RESP3) reshapes stream replies into [stream, entries]
+    // pairs only for the lower-case command name; 'XREADGROUP' returns a flat map.
+    const reply = (await this.#redis.call('xreadgroup', ...args)) as StreamReply;
     const entries: Array<{ stream: string; id: string; fields: string[] }> = [];
     for (const [stream, list] of reply ?? []) {
       for (const [id, fields] of list) {
@@ -193,10 +200,12 @@ export class OutboxRelay {
     let lag_ms = 0;
     this.#returned.clear();
     const message_ids: string[] = [];
+    const decided_at_ms: number[] = [];
     await Promise.all(
       entries.map(({ id, fields }) => {
         const event = eventFromEntry(id, fields);
         lag_ms = Math.max(lag_ms, now_ms - event.decided_at_ms);
+        decided_at_ms.push(event.decided_at_ms);
         const message_id = `${event.request.jit_token}:${event.revision}`;
         message_ids.push(message_id);
         return this.#publisher.send(
@@ -226,5 +235,8 @@ export class OutboxRelay {
     await pipeline.exec();
     this.stats.published_total += entries.length;
     this.stats.last_lag_ms = lag_ms;
+    const confirmed_ms = Date.now();
+    for (const decided_ms of decided_at_ms) this.#metrics.relay_lag.observe((confirmed_ms - decided_ms) / 1000);
+    this.#metrics.relayed.inc(entries.length);
   }
 }
