@@ -102,7 +102,30 @@ export interface GatewayConfig extends CommonConfig {
   readonly outbox_claim_idle_ms: number;
 }
 
-export interface WorkerConfig extends CommonConfig {
+/** Marqeta Core API client (worker). Per-attempt timeouts; retries only on 429, 5xx and network errors. */
+export interface MarqetaClientConfig {
+  readonly marqeta_app_token: string;
+  readonly marqeta_admin_token: string;
+  readonly marqeta_connect_timeout_ms: number;
+  /** Wait for response headers, then again for the body, per attempt. */
+  readonly marqeta_timeout_ms: number;
+  readonly marqeta_max_retries: number;
+  readonly marqeta_connections: number;
+  /** Card product used when a card-issue command names none (not a secret). */
+  readonly marqeta_card_product_token: string;
+}
+
+/** Outbound webhooks (worker). */
+export interface WebhookConfig {
+  /** One delivery attempt: connect, headers and body together. */
+  readonly webhook_timeout_ms: number;
+  /** A delivery is retried until this long after its first attempt, then dead-lettered. */
+  readonly webhook_retry_horizon_ms: number;
+  /** Deliveries in flight at once per consumer. */
+  readonly webhook_concurrency: number;
+}
+
+export interface WorkerConfig extends CommonConfig, MarqetaClientConfig, WebhookConfig {
   readonly marqeta_app_token: string;
   readonly marqeta_admin_token: string;
   readonly health_port: number;
@@ -141,11 +164,31 @@ export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
   });
 }
 
+function marqetaClient(env: Env): MarqetaClientConfig {
+  return {
+    marqeta_app_token: required(env, 'MARQETA_APP_TOKEN'),
+    marqeta_admin_token: required(env, 'MARQETA_ADMIN_TOKEN'),
+    marqeta_connect_timeout_ms: integer(env, 'MARQETA_CONNECT_TIMEOUT_MS', 2_000, 100, 30_000),
+    marqeta_timeout_ms: integer(env, 'MARQETA_TIMEOUT_MS', 5_000, 100, 60_000),
+    marqeta_max_retries: integer(env, 'MARQETA_MAX_RETRIES', 3, 0, 3),
+    marqeta_connections: integer(env, 'MARQETA_CONNECTIONS', 10, 1, 256),
+    marqeta_card_product_token: read(env, 'MARQETA_CARD_PRODUCT_TOKEN') ?? 'afc_virtual_card',
+  };
+}
+
+function webhooks(env: Env): WebhookConfig {
+  return {
+    webhook_timeout_ms: integer(env, 'WEBHOOK_TIMEOUT_MS', 5_000, 100, 30_000),
+    webhook_retry_horizon_ms: integer(env, 'WEBHOOK_RETRY_HORIZON_MS', 24 * 3_600_000, 0, 12 * 24 * 3_600_000),
+    webhook_concurrency: integer(env, 'WEBHOOK_CONCURRENCY', 16, 1, 256),
+  };
+}
+
 export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
   return Object.freeze({
     ...common(env),
-    marqeta_app_token: required(env, 'MARQETA_APP_TOKEN'),
-    marqeta_admin_token: required(env, 'MARQETA_ADMIN_TOKEN'),
+    ...marqetaClient(env),
+    ...webhooks(env),
     health_port: integer(env, 'WORKER_HEALTH_PORT', 8081, 0, 65535),
     prefetch: integer(env, 'WORKER_PREFETCH', 256, 1, 10_000),
   });
@@ -174,6 +217,28 @@ export function loadApiConfig(env: Env = process.env): ApiConfig {
     rate_limit_max: integer(env, 'API_RATE_LIMIT_MAX', 300, 1, 1_000_000),
     rate_limit_window_ms: integer(env, 'API_RATE_LIMIT_WINDOW_MS', 60_000, 1_000, 3_600_000),
     cache_redelete_ms: integer(env, 'API_CACHE_REDELETE_MS', 1_000, 0, 10_000),
+  });
+}
+
+export interface FakeMarqetaConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly base_path: string;
+  readonly app_token: string;
+  readonly admin_token: string;
+  readonly log_level: (typeof LOG_LEVELS)[number];
+}
+
+/** The fake Marqeta API (tests and demo) listens where MARQETA_BASE_URL points, by default. */
+export function loadFakeMarqetaConfig(env: Env = process.env): FakeMarqetaConfig {
+  const base = new URL(url(env, 'MARQETA_BASE_URL', ['http:']));
+  return Object.freeze({
+    host: read(env, 'FAKE_MARQETA_HOST') ?? '127.0.0.1',
+    port: integer(env, 'FAKE_MARQETA_PORT', Number(base.port || 80), 0, 65535),
+    base_path: base.pathname.replace(/\/$/, '') || '/v3',
+    app_token: required(env, 'MARQETA_APP_TOKEN'),
+    admin_token: required(env, 'MARQETA_ADMIN_TOKEN'),
+    log_level: oneOf(env, 'LOG_LEVEL', 'info', LOG_LEVELS),
   });
 }
 
