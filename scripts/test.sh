@@ -3,6 +3,8 @@
 # Starts any service that is down and applies migrations first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Node 24 and the tools come from node_modules, also when this script is run without npm.
+export PATH="$PWD/node_modules/.bin:$PATH"
 source scripts/dev-env.sh
 export LOG_LEVEL="${TEST_LOG_LEVEL:-silent}"
 bash scripts/services.sh

@@ -97,6 +97,8 @@ export interface GatewayConfig extends CommonConfig {
   readonly body_limit_bytes: number;
   /** How long a JIT token's decision is remembered (replays get the first answer). */
   readonly idempotency_ttl_s: number;
+  /** Off lets an operator run the relay elsewhere; every gateway relays by default. */
+  readonly outbox_relay_enabled: boolean;
   readonly outbox_batch_max: number;
   /** Outbox entries pending longer than this on a dead relay are claimed by a live one. */
   readonly outbox_claim_idle_ms: number;
@@ -125,7 +127,19 @@ export interface WebhookConfig {
   readonly webhook_concurrency: number;
 }
 
-export interface WorkerConfig extends CommonConfig, MarqetaClientConfig, WebhookConfig {
+/** Decision consumer (worker): how many messages are held, worked on and written at once. */
+export interface DecisionConsumerConfig {
+  /** Work queue; another name isolates a test or a replay run (it is then not bound to afc.events). */
+  readonly decisions_queue: string;
+  /** Messages in flight per consumer (at most WORKER_PREFETCH). */
+  readonly concurrency: number;
+  /** Decisions written per SQL transaction / bulkWrite. */
+  readonly batch_max: number;
+  /** How long the first message of a batch waits for company before the batch is written. */
+  readonly batch_linger_ms: number;
+}
+
+export interface WorkerConfig extends CommonConfig, MarqetaClientConfig, WebhookConfig, DecisionConsumerConfig {
   readonly marqeta_app_token: string;
   readonly marqeta_admin_token: string;
   readonly health_port: number;
@@ -159,6 +173,7 @@ export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
     cache_fill_budget_ms: integer(env, 'CACHE_FILL_BUDGET_MS', 500, 1, 2500),
     body_limit_bytes: integer(env, 'BODY_LIMIT_BYTES', 64 * 1024, 1024, 1024 * 1024),
     idempotency_ttl_s: integer(env, 'IDEMPOTENCY_TTL_S', 8 * 24 * 3600, 3600, 90 * 24 * 3600),
+    outbox_relay_enabled: oneOf(env, 'OUTBOX_RELAY_ENABLED', 'true', ['true', 'false'] as const) === 'true',
     outbox_batch_max: integer(env, 'OUTBOX_BATCH_MAX', 512, 1, 10_000),
     outbox_claim_idle_ms: integer(env, 'OUTBOX_CLAIM_IDLE_MS', 30_000, 1000, 3_600_000),
   });
@@ -184,13 +199,29 @@ function webhooks(env: Env): WebhookConfig {
   };
 }
 
+function decisionConsumer(env: Env, prefetch: number): DecisionConsumerConfig {
+  const decisions_queue = read(env, 'WORKER_DECISIONS_QUEUE') ?? 'afc.decisions';
+  if (!/^[A-Za-z0-9_.:-]{1,200}$/.test(decisions_queue)) {
+    throw new ConfigError(`WORKER_DECISIONS_QUEUE must be 1-200 of A-Z a-z 0-9 _ . : - (got "${decisions_queue}")`);
+  }
+  return {
+    decisions_queue,
+    // Messages beyond the prefetch window never arrive, so more concurrency would sit idle.
+    concurrency: integer(env, 'WORKER_CONCURRENCY', Math.min(128, prefetch), 1, prefetch),
+    batch_max: integer(env, 'WORKER_BATCH_MAX', 100, 1, 1_000),
+    batch_linger_ms: integer(env, 'WORKER_BATCH_LINGER_MS', 5, 0, 1_000),
+  };
+}
+
 export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
+  const prefetch = integer(env, 'WORKER_PREFETCH', 256, 1, 10_000);
   return Object.freeze({
     ...common(env),
     ...marqetaClient(env),
     ...webhooks(env),
     health_port: integer(env, 'WORKER_HEALTH_PORT', 8081, 0, 65535),
-    prefetch: integer(env, 'WORKER_PREFETCH', 256, 1, 10_000),
+    prefetch,
+    ...decisionConsumer(env, prefetch),
   });
 }
 

@@ -74,7 +74,7 @@ local function record(status, approved_amount)
   rcall('EXPIRE', decision_key, decision_ttl_s)
   rcall('XADD', outbox_key, '*', 'r', request_json, 's', status, 'a', approved_amount, 'k', kind,
     'ci', card_id, 'ui', card_user_id, 't', now_ms, 'rev', 1)
-  return {status, approved_amount, 0, kind, 0}
+  return {status, tonumber(approved_amount), 0, kind, 0}
 end
 
 if forced >= 0 then

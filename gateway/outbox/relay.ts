@@ -31,8 +31,17 @@ export interface RelayOptions {
 
 export const RELAY_DEFAULTS = Object.freeze({ block_ms: 500, retry_min_ms: 100, retry_max_ms: 5_000 });
 
-type StreamEntry = [id: string, fields: string[]];
-type StreamReply = Array<[stream: string, entries: StreamEntry[]]> | null;
+type StreamEntry = [id: string, fields: string[] | null];
+/** RESP2 gives [[stream, entries], ...]; RESP3 (a map) comes flattened as [stream, entries, ...]. */
+type StreamReply = Array<[string, StreamEntry[]]> | Array<string | StreamEntry[]> | null;
+
+function streamsOf(reply: StreamReply): Array<[string, StreamEntry[]]> {
+  if (reply === null || reply.length === 0) return [];
+  if (Array.isArray(reply[0])) return reply as Array<[string, StreamEntry[]]>;
+  const pairs: Array<[string, StreamEntry[]]> = [];
+  for (let i = 0; i + 1 < reply.length; i += 2) pairs.push([reply[i] as string, reply[i + 1] as StreamEntry[]]);
+  return pairs;
+}
 
 export type RelayMetrics = Pick<ReturnType<typeof gatewayMetrics>, 'relay_lag' | 'relayed'>;
 
@@ -164,7 +173,7 @@ export class OutboxRelay {
     // pairs only for the lower-case command name; 'XREADGROUP' returns a flat map.
     const reply = (await this.#redis.call('xreadgroup', ...args)) as StreamReply;
     const entries: Array<{ stream: string; id: string; fields: string[] }> = [];
-    for (const [stream, list] of reply ?? []) {
+    for (const [stream, list] of streamsOf(reply)) {
       for (const [id, fields] of list) {
         // A pending entry deleted meanwhile comes back with null fields: ack it away.
         if (fields === null) await this.#redis.xack(stream, RELAY_GROUP, id);
@@ -187,7 +196,7 @@ export class OutboxRelay {
         'COUNT',
         batch_max,
       )) as [string, StreamEntry[], string[]?];
-      const claimed = reply[1].filter(([, fields]) => fields !== null);
+      const claimed = reply[1].filter((entry): entry is [string, string[]] => entry[1] !== null);
       if (claimed.length > 0) {
         this.#log.warn({ stream, claimed: claimed.length }, 'claimed outbox entries of a dead relay');
         await this.#relay(claimed.map(([id, fields]) => ({ stream, id, fields })));

@@ -1,0 +1,145 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DecisionStatus } from '../../shared/decision-status.ts';
+import { uniqueToken } from '../support/cardholders.ts';
+import { scriptHarness } from '../support/script-harness.ts';
+
+let h: Awaited<ReturnType<typeof scriptHarness>>;
+beforeAll(async () => {
+  h = await scriptHarness();
+});
+afterAll(async () => {
+  await h.close();
+});
+
+function cardholder() {
+  return { user_token: uniqueToken('u'), card_token: uniqueToken('c') };
+}
+
+describe('decide-7.lua against Redis', () => {
+  it('reports a cache miss with the mask of missing parts and writes nothing', async () => {
+    const c = cardholder();
+    const r = await h.decide({ ...c, jit_token: uniqueToken('j'), amount_minor: 100n });
+    expect(r.status).toBe(-1);
+    expect(r.missing).toBe(2 + 1 + 4 + 16);
+    expect(await h.redis.exists(r.keys.decision)).toBe(0);
+    expect(await h.redis.xlen(r.keys.outbox)).toBe(0);
+  });
+
+  it('a personal card without its cached balance is a miss (8), not an approval', async () => {
+    const c = cardholder();
+    await h.seedCard(c.user_token, c.card_token, { kind: 'personal' });
+    const r = await h.decide({ ...c, jit_token: uniqueToken('j'), amount_minor: 100n });
+    expect(r.status).toBe(-1);
+    expect(r.missing).toBe(8);
+  });
+
+  it('approves, reserves the amount, counts it in the windows and writes one outbox entry', async () => {
+    const c = cardholder();
+    await h.seedCard(c.user_token, c.card_token, { kind: 'personal', balance_minor: 10_000n });
+    const r = await h.decide({ ...c, jit_token: uniqueToken('j'), amount_minor: 2_500n });
+    expect(r).toMatchObject({ status: DecisionStatus.APPROVED, approved: 2500, replayed: false, kind: 'personal' });
+    expect(await h.ledger(c.user_token, c.card_token)).toMatchObject({ held: '2500', ds: '2500', ms: '2500' });
+    const jit_token = r.keys.decision.split(':jit:')[1]!;
+    const entries = await h.redis.xrange(r.keys.outbox, '-', '+');
+    const mine = entries.filter(([, fields]) => fields[1]!.includes(jit_token));
+    expect(mine).toHaveLength(1);
+    expect(mine[0]![1]).toEqual(expect.arrayContaining(['s', '0', 'a', '2500', 'k', 'personal']));
+  });
+
+  it('a replayed token returns the first answer and changes nothing', async () => {
+    const c = cardholder();
+    await h.seedCard(c.user_token, c.card_token, { kind: 'personal', balance_minor: 1_000n });
+    const jit_token = uniqueToken('j');
+    const first = await h.decide({ ...c, jit_token, amount_minor: 600n });
+    const outbox_len = await h.redis.xlen(first.keys.outbox);
+    const replay = await h.decide({ ...c, jit_token, amount_minor: 600n });
+    expect(replay).toMatchObject({ status: first.status, approved: first.approved, replayed: true });
+    expect(await h.redis.xlen(first.keys.outbox)).toBe(outbox_len);
+    expect((await h.ledger(c.user_token, c.card_token)).held).toBe('600');
+  });
+
+  it.each([
+    ['card not active', { status: 'suspended' }, {}, DecisionStatus.CARD_INACTIVE],
+    ['cardholder not active', { user_status: 'suspended' }, {}, DecisionStatus.CARDHOLDER_INACTIVE],
+    ['currency differs', { currency: 'EUR' }, {}, DecisionStatus.CURRENCY_MISMATCH],
+    ['zero amount', {}, { amount_minor: 0n }, DecisionStatus.INVALID_AMOUNT],
+    ['per-transaction limit', { limits: { per_txn: '999' } }, {}, DecisionStatus.LIMIT_PER_TRANSACTION],
+    ['daily limit', { limits: { daily: '999' } }, {}, DecisionStatus.LIMIT_DAILY],
+    ['monthly limit', { limits: { monthly: '999' } }, {}, DecisionStatus.LIMIT_MONTHLY],
+    ['blocked MCC', { limits: { mcc_block: ',5812,7995,' } }, {}, DecisionStatus.MERCHANT_RESTRICTED],
+    ['MCC not in allow list', { limits: { mcc_allow: ',5411,' } }, {}, DecisionStatus.MERCHANT_RESTRICTED],
+    ['allow list and no MCC (fail closed)', { limits: { mcc_allow: ',5812,' } }, { mcc: '' }, DecisionStatus.MERCHANT_RESTRICTED],
+    ['blocked merchant id', { limits: { mid_block: ',mid-1,' } }, {}, DecisionStatus.MERCHANT_RESTRICTED],
+    ['insufficient balance', { kind: 'personal' as const, balance_minor: 999n }, {}, DecisionStatus.INSUFFICIENT_BALANCE],
+  ])('declines: %s', async (_name, state, args, expected) => {
+    const c = cardholder();
+    await h.seedCard(c.user_token, c.card_token, state);
+    const r = await h.decide({ ...c, jit_token: uniqueToken('j'), amount_minor: 1_000n, ...args });
+    expect(r.status).toBe(expected);
+    expect(r.approved).toBe(0);
+    expect((await h.ledger(c.user_token, c.card_token)).held).toBe('0');
+    expect(await h.redis.hget(r.keys.decision, 's')).toBe(String(expected));
+  });
+
+  it('declines a card that belongs to another cardholder', async () => {
+    const c = cardholder();
+    const keys = await h.seedCard(c.user_token, c.card_token);
+    // The cached card names its real owner; the request claims another cardholder.
+    await h.redis.hset(keys.card, 'user_token', 'someone-else');
+    const r = await h.decide({ ...c, jit_token: uniqueToken('j'), amount_minor: 100n });
+    expect(r.status).toBe(DecisionStatus.CARD_USER_MISMATCH);
+  });
+
+  it('starts a new day window at zero without touching the month', async () => {
+    const c = cardholder();
+    await h.seedCard(c.user_token, c.card_token, { limits: { daily: '1000', monthly: '1500' } });
+    expect((await h.decide({ ...c, jit_token: uniqueToken('j'), amount_minor: 1000n, day_id: '20261125' })).status).toBe(0);
+    expect((await h.decide({ ...c, jit_token: uniqueToken('j'), amount_minor: 1n, day_id: '20261125' })).status).toBe(
+      DecisionStatus.LIMIT_DAILY,
+    );
+    expect((await h.decide({ ...c, jit_token: uniqueToken('j'), amount_minor: 500n, day_id: '20261126' })).status).toBe(0);
+    expect((await h.decide({ ...c, jit_token: uniqueToken('j'), amount_minor: 1n, day_id: '20261126' })).status).toBe(
+      DecisionStatus.LIMIT_MONTHLY,
+    );
+    expect(await h.ledger(c.user_token, c.card_token)).toMatchObject({ dw: '20261126', ds: '500', ms: '1500' });
+  });
+
+  it('records a forced status without checks (unsupported method)', async () => {
+    const c = cardholder();
+    const r = await h.decide({ ...c, jit_token: uniqueToken('j'), amount_minor: 100n, forced: DecisionStatus.UNSUPPORTED_METHOD });
+    expect(r.status).toBe(DecisionStatus.UNSUPPORTED_METHOD);
+    expect(await h.redis.xlen(r.keys.outbox)).toBeGreaterThan(0);
+  });
+
+  it('void after a timeout releases an approval exactly once and turns it into a TIMEOUT decline', async () => {
+    const c = cardholder();
+    await h.seedCard(c.user_token, c.card_token, { kind: 'personal', balance_minor: 5_000n });
+    const jit_token = uniqueToken('j');
+    const r = await h.decide({ ...c, jit_token, amount_minor: 1_200n });
+    const voided = await h.scripts.void(r.keys.ledger, r.keys.decision, r.keys.outbox, '{}', DecisionStatus.TIMEOUT, 3600);
+    expect(voided).toEqual([0, 1200]);
+    const again = await h.scripts.void(r.keys.ledger, r.keys.decision, r.keys.outbox, '{}', DecisionStatus.TIMEOUT, 3600);
+    expect(again).toEqual([DecisionStatus.TIMEOUT, 0]);
+    expect(await h.ledger(c.user_token, c.card_token)).toMatchObject({ held: '0', ds: '0', ms: '0' });
+    const replay = await h.decide({ ...c, jit_token, amount_minor: 1_200n });
+    expect(replay).toMatchObject({ status: DecisionStatus.TIMEOUT, replayed: true });
+  });
+
+  it('void before any decision leaves a TIMEOUT tombstone so a late decide is a replay', async () => {
+    const c = cardholder();
+    await h.seedCard(c.user_token, c.card_token);
+    const jit_token = uniqueToken('j');
+    const keys = (await h.decide({ ...c, jit_token: uniqueToken('x'), amount_minor: 1n })).keys;
+    const tomb = { ...keys, decision: keys.decision.replace(/:jit:.*$/, `:jit:${jit_token}`) };
+    expect(await h.scripts.void(tomb.ledger, tomb.decision, tomb.outbox, '{}', DecisionStatus.TIMEOUT, 3600)).toEqual([-1, 0]);
+    const late = await h.decide({ ...c, jit_token, amount_minor: 100n });
+    expect(late).toMatchObject({ status: DecisionStatus.TIMEOUT, replayed: true });
+  });
+
+  it('fill never overwrites an existing live ledger', async () => {
+    const c = cardholder();
+    await h.seedCard(c.user_token, c.card_token, { held_minor: 700n });
+    await h.seedCard(c.user_token, c.card_token, { held_minor: 0n });
+    expect((await h.ledger(c.user_token, c.card_token)).held).toBe('700');
+  });
+});
