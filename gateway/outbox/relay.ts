@@ -169,9 +169,7 @@ export class OutboxRelay {
     const args: Array<string | number> = ['GROUP', RELAY_GROUP, consumer_name, 'COUNT', batch_max];
     if (from === '>') args.push('BLOCK', block_ms);
     args.push('STREAMS', ...streams, ...streams.map(() => from));
-    // Lower case on purpose: ioredis (RESP3) reshapes stream replies into [stream, entries]
-    // pairs only for the lower-case command name; 'XREADGROUP' returns a flat map.
-    const reply = (await this.#redis.call('xreadgroup', ...args)) as StreamReply;
+    const reply = (await this.#redis.call('XREADGROUP', ...args)) as StreamReply;
     const entries: Array<{ stream: string; id: string; fields: string[] }> = [];
     for (const [stream, list] of streamsOf(reply)) {
       for (const [id, fields] of list) {
