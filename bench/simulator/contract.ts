@@ -1,0 +1,116 @@
+// The Gateway JIT Funding contract, checked on every answer: HTTP 200 approves and 402
+// declines; the `jit_funding` object echoes token, method, user_token, acting_user_token and
+// amount; a decline carries a `decline_reason` from Marqeta's enum, an approval none; a memo
+// is always present. Must-decline classes must decline for their own reason, and a replayed
+// JIT token must get the first answer again, byte for byte in meaning.
+
+import { isDeepStrictEqual } from 'node:util';
+import { MoneyError, toMinor } from '../../shared/money.ts';
+import type { PlannedRequest } from './traffic.ts';
+
+/** Marqeta's `decline_reason` values (marqeta-jit.md). */
+export const MARQETA_DECLINE_REASONS: ReadonlySet<string> = new Set([
+  'INVALID_AMOUNT',
+  'INSUFFICIENT_FUNDS',
+  'TRANSACTION_NOT_PERMITTED',
+  'SUSPECTED_FRAUD',
+  'AMOUNT_LIMIT_EXCEEDED',
+  'TRANSACTION_COUNT_LIMIT_EXCEEDED',
+  'DUPLICATE_TRANSACTION',
+  'INVALID_MERCHANT',
+  'INVALID_CARD',
+  'NO_CREDIT_ACCOUNT',
+  'EXPIRED_CARD',
+  'NO_CHECKING_ACCOUNT',
+  'NO_SAVINGS_ACCOUNT',
+  'STOP_PAYMENT',
+  'REVOCATION_AUTHORIZATION_ORDER',
+  'REVOCATION_ALL_AUTHORIZATION_ORDER',
+  'SOFT_DECLINE_AUTHENTICATION_REQUIRED',
+  'SOFT_DECLINE_PIN_REQUIRED',
+  'CLOSED_ACCOUNT',
+  'CARD_NOT_ACTIVE',
+  'CARDHOLDER_NOT_ACTIVE',
+]);
+
+export const UNSUPPORTED_METHOD_MEMO = 'unsupported_method';
+
+export interface Verdict {
+  /** What the answer said: 'approved' or the decline memo (our reason code). */
+  readonly outcome: string;
+  /** Why the answer breaks the contract; absent when it keeps it. */
+  readonly violation?: string;
+  /** The parsed body, kept for replays. */
+  readonly answer: unknown;
+}
+
+interface JitAnswer {
+  token?: unknown;
+  method?: unknown;
+  user_token?: unknown;
+  acting_user_token?: unknown;
+  amount?: unknown;
+  decline_reason?: unknown;
+  memo?: unknown;
+}
+
+function shapeViolation(request: PlannedRequest, status_code: number, jit: JitAnswer): string | undefined {
+  if (status_code !== 200 && status_code !== 402) return `HTTP ${status_code} (expected 200 or 402)`;
+  if (jit.token !== request.jit_token) return 'token not echoed';
+  if (jit.method !== request.method) return 'method not echoed';
+  if (jit.user_token !== request.card.user_token) return 'user_token not echoed';
+  if (jit.acting_user_token !== request.card.user_token) return 'acting_user_token not echoed';
+  if (typeof jit.amount !== 'number') return 'amount missing';
+  try {
+    if (toMinor(jit.amount, 'USD') !== request.amount_minor)
+      return `amount ${jit.amount} does not echo the request`;
+  } catch (error) {
+    if (error instanceof MoneyError) return `amount ${jit.amount} is not a valid USD amount`;
+    throw error;
+  }
+  if (typeof jit.memo !== 'string' || jit.memo === '') return 'memo missing';
+  if (status_code === 402) {
+    if (typeof jit.decline_reason !== 'string') return '402 without decline_reason';
+    if (!MARQETA_DECLINE_REASONS.has(jit.decline_reason))
+      return `decline_reason ${jit.decline_reason} not in Marqeta's enum`;
+  } else if (jit.decline_reason !== undefined) {
+    return '200 with a decline_reason';
+  }
+  return undefined;
+}
+
+export function checkAnswer(request: PlannedRequest, status_code: number, body_text: string): Verdict {
+  let answer: unknown;
+  try {
+    answer = JSON.parse(body_text);
+  } catch {
+    return {
+      outcome: `http_${status_code}`,
+      violation: `HTTP ${status_code} with a non-JSON body`,
+      answer: undefined,
+    };
+  }
+  const jit = ((answer as { jit_funding?: JitAnswer } | null)?.jit_funding ?? {}) as JitAnswer;
+  const outcome =
+    status_code === 200 ? 'approved' : typeof jit.memo === 'string' ? jit.memo : `http_${status_code}`;
+  const shape = shapeViolation(request, status_code, jit);
+  if (shape !== undefined) return { outcome, violation: shape, answer };
+  const expect = request.expect;
+  if (
+    expect.kind === 'decline' &&
+    (status_code !== 402 || jit.decline_reason !== expect.decline_reason || jit.memo !== expect.memo)
+  ) {
+    return {
+      outcome,
+      violation: `${request.cls} answered ${outcome}, expected ${expect.memo} (${expect.decline_reason})`,
+      answer,
+    };
+  }
+  if (
+    expect.kind === 'replay' &&
+    (status_code !== expect.first.status_code || !isDeepStrictEqual(answer, expect.first.answer))
+  ) {
+    return { outcome, violation: `replayed JIT token answered differently (${outcome})`, answer };
+  }
+  return { outcome, answer };
+}
