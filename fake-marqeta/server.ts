@@ -4,7 +4,7 @@
 //   GET  /                              200 (the gateway's health check; no auth)
 //   POST /users, GET /users/:token
 //   POST /cards, GET /cards/:token
-//   POST /cardtransitions, GET /cardtransitions/card/:card_token
+//   POST /cardtransitions, GET /cardtransitions/:token, GET /cardtransitions/card/:card_token
 //   GET  /transactions/:token
 // Control routes (no auth, never faulted; the fake only ever listens on a local port):
 //   POST /__fake/faults  {path_prefix, method?, mode, count, delay_ms, retry_after_s, phase}
@@ -131,6 +131,9 @@ export async function buildFakeMarqeta(options: FakeMarqetaOptions): Promise<Fak
         const { object, replayed } = store.createTransition(bodyOf(request));
         return reply.code(replayed ? 200 : 201).send(object);
       });
+      api.get<{ Params: { token: string } }>('/cardtransitions/:token', async (request) =>
+        store.getTransition(request.params.token),
+      );
       api.get<{ Params: { card_token: string } }>('/cardtransitions/card/:card_token', async (request) => {
         const data = store.transitionsOf(request.params.card_token);
         return { count: data.length, start_index: 0, end_index: Math.max(0, data.length - 1), is_more: false, data };

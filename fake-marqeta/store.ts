@@ -198,6 +198,12 @@ export class FakeMarqetaStore {
     });
   }
 
+  getTransition(token: string): Json {
+    const found = this.#transitions.get(token);
+    if (!found) throw new FakeError(404, '404004', 'Card transition not found');
+    return found.object;
+  }
+
   transitionsOf(card_token: string): Json[] {
     return [...this.#transitions.values()].map((t) => t.object).filter((t) => t.card_token === card_token);
   }
