@@ -48,9 +48,11 @@ function client(overrides: Partial<MarqetaClientOptions> = {}) {
   });
   clients.push(marqeta);
   const calls = async (operation: string) =>
-    (await metrics.marqeta_calls.get()).values
-      .filter((v) => v.labels.operation === operation)
-      .reduce<Record<string, number>>((sum, v) => ({ ...sum, [String(v.labels.outcome)]: v.value }), {});
+    Object.fromEntries(
+      (await metrics.marqeta_calls.get()).values
+        .filter((v) => v.labels.operation === operation)
+        .map((v) => [String(v.labels.outcome), v.value]),
+    );
   return { marqeta, delays_ms, calls };
 }
 
