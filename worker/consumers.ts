@@ -1,0 +1,7 @@
+// Every consumer a worker process runs, started and stopped together. A new consumer
+// (webhook fan-out on afc.webhooks, Marqeta commands on afc.marqeta) is one line here.
+
+import type { ConsumerStarter } from './consumer.ts';
+import { startDecisionConsumer } from './decisions/consumer.ts';
+
+export const WORKER_CONSUMERS: readonly ConsumerStarter[] = [startDecisionConsumer];

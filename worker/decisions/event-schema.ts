@@ -1,0 +1,96 @@
+// Decision events as the worker accepts them (shared/messages.ts DecisionEvent), checked with
+// a compiled TypeBox schema. Anything else is dead-lettered at once: retrying cannot fix it.
+
+import { Buffer } from 'node:buffer';
+import Type from 'typebox';
+import { Compile } from 'typebox/compile';
+import type { DecisionEvent } from '../../shared/messages.ts';
+import { WorkerError } from '../errors.ts';
+
+const Token = Type.String({ minLength: 1, maxLength: 255 });
+const Minor = Type.String({ pattern: '^\\d{1,16}$' });
+const Text = (max_length: number) => Type.Union([Type.String({ maxLength: max_length }), Type.Null()]);
+const WindowId = (digits: number) => Type.String({ pattern: `^\\d{${digits}}$` });
+const Uuid = '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$';
+const ObjectIdHex = '^[0-9a-f]{24}$';
+const UUID_RE = new RegExp(Uuid);
+const OBJECT_ID_RE = new RegExp(ObjectIdHex);
+
+const Request = Type.Object({
+  jit_token: Token,
+  method: Type.String({ minLength: 1, maxLength: 80 }),
+  transaction_token: Token,
+  card_token: Type.String({ minLength: 1, maxLength: 255 }),
+  user_token: Type.String({ maxLength: 255 }),
+  acting_user_token: Type.String({ maxLength: 255 }),
+  amount_minor: Minor,
+  currency_code: Type.String({ pattern: '^[A-Z]{3}$' }),
+  network: Text(64),
+  merchant: Type.Object({
+    mid: Text(64),
+    mcc: Type.Union([Type.String({ pattern: '^\\d{4}$' }), Type.Null()]),
+    name: Text(255),
+    country_code: Text(3),
+  }),
+  day_id: WindowId(8),
+  month_id: WindowId(6),
+});
+
+const Event = Type.Object({
+  v: Type.Literal(1),
+  request: Request,
+  kind: Type.Union([Type.Literal('business'), Type.Literal('personal'), Type.Literal('unknown')]),
+  card_id: Type.Union([Type.String({ pattern: `${Uuid}|${ObjectIdHex}` }), Type.Null()]),
+  user_id: Type.Union([Type.String({ pattern: `${Uuid}|${ObjectIdHex}` }), Type.Null()]),
+  status_code: Type.Integer({ minimum: 0, maximum: 255 }),
+  approved: Type.Boolean(),
+  memo: Type.String({ minLength: 1, maxLength: 64 }),
+  decline_reason: Text(64),
+  approved_amount_minor: Minor,
+  released_amount_minor: Minor,
+  revision: Type.Integer({ minimum: 1, maximum: 2 }),
+  decided_at_ms: Type.Integer({ minimum: 0 }),
+  outbox_id: Type.String({ maxLength: 64 }),
+});
+
+const check = Compile(Event);
+
+/** The event in a message body (rabbitmq-client has already parsed application/json). */
+export function parseDecisionEvent(body: unknown): DecisionEvent {
+  const value = Buffer.isBuffer(body) || typeof body === 'string' ? parseJson(String(body)) : body;
+  if (!check.Check(value)) {
+    const first = [...check.Errors(value)][0];
+    throw new WorkerError(
+      'WK_ERR_INVALID_MESSAGE',
+      first ? `${first.instancePath || '/'} ${first.message}` : 'bad shape',
+    );
+  }
+  const event = value as DecisionEvent;
+  // Cross-field rules the schema cannot say: where each kind of card lives.
+  const id_format = event.kind === 'personal' ? OBJECT_ID_RE : UUID_RE;
+  for (const id of [event.card_id, event.user_id]) {
+    if (id !== null && !id_format.test(id)) {
+      throw new WorkerError('WK_ERR_INVALID_MESSAGE', `${event.kind} event with a foreign id format`);
+    }
+  }
+  if (event.kind !== 'unknown' && (event.card_id === null || event.user_id === null)) {
+    throw new WorkerError('WK_ERR_INVALID_MESSAGE', `${event.kind} event without card_id/user_id`);
+  }
+  if (event.approved && event.card_id === null) {
+    throw new WorkerError('WK_ERR_INVALID_MESSAGE', 'approval without a card');
+  }
+  return event;
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new WorkerError('WK_ERR_INVALID_MESSAGE', 'body is not JSON');
+  }
+}
+
+/** The idempotency key of one event: a JIT token's revisions are distinct writes. */
+export function eventKey(event: DecisionEvent): string {
+  return `${event.request.jit_token}:${event.revision}`;
+}

@@ -1,0 +1,82 @@
+// Wires one worker: store pools, the RabbitMQ connection, its consumers and the health server.
+// main.ts runs it as a process; tests run it in-process with their own configuration.
+// Every connection reconnects by itself (rabbitmq-client, postgres.js, the MongoDB driver):
+// consumers resume when RabbitMQ is back, and writes wait out a store outage (decision-ledger.ts).
+
+import type { MongoClient } from 'mongodb';
+import type { Connection } from 'rabbitmq-client';
+import { connectRabbit } from '../shared/broker/connection.ts';
+import type { WorkerConfig } from '../shared/config.ts';
+import type { Logger } from '../shared/logger.ts';
+import { createRegistry, poolMetrics, workerMetrics } from '../shared/metrics.ts';
+import { trackStorePools } from '../shared/pool-stats.ts';
+import { connectMongo } from '../shared/stores/mongo.ts';
+import { connectPostgres, type PgSql } from '../shared/stores/postgres.ts';
+import type { ConsumerHandle, ConsumerStarter } from './consumer.ts';
+import { WORKER_CONSUMERS } from './consumers.ts';
+import { startHealthServer } from './http/health-server.ts';
+
+export interface Worker {
+  readonly sql: PgSql;
+  readonly mongo: MongoClient;
+  readonly rabbit: Connection;
+  readonly consumers: readonly ConsumerHandle[];
+  /** Port of the health server (useful when configured as 0). */
+  readonly health_port: number;
+  /** Stops consuming, finishes or requeues in-flight messages, closes every connection. */
+  close(): Promise<void>;
+}
+
+export interface WorkerRuntime {
+  /** Which consumers to run; all of WORKER_CONSUMERS by default. */
+  readonly consumers?: readonly ConsumerStarter[];
+}
+
+export async function createWorker(
+  config: WorkerConfig,
+  log: Logger,
+  runtime: WorkerRuntime = {},
+): Promise<Worker> {
+  const sql = connectPostgres({ url: config.database_url, application_name: 'afc-worker' });
+  const mongo = connectMongo({ uri: config.mongodb_uri, app_name: 'afc-worker' });
+  const rabbit = connectRabbit(config.rabbitmq_url, 'afc-worker', log);
+  const registry = createRegistry('worker');
+  const metrics = workerMetrics(registry);
+  trackStorePools(mongo, sql.options.max, poolMetrics(registry).pool_connections);
+
+  const deps = { config, log, rabbit, sql, mongo, metrics };
+  const consumers = (runtime.consumers ?? WORKER_CONSUMERS).map((start) => start(deps));
+  let closing = false;
+  const health = await startHealthServer({
+    host: '0.0.0.0',
+    port: config.health_port,
+    checks: {
+      postgresql: () => sql`SELECT 1`,
+      mongodb: () => mongo.db().command({ ping: 1 }),
+      rabbitmq: () => rabbit.queueDeclare({ queue: config.decisions_queue, passive: true }),
+    },
+    isReady: () => !closing && consumers.every((c) => c.isReady()),
+    registry,
+    log,
+  });
+  log.info({ health_port: health.port, consumers: consumers.map((c) => c.name) }, 'worker started');
+
+  return {
+    sql,
+    mongo,
+    rabbit,
+    consumers,
+    health_port: health.port,
+    async close() {
+      closing = true;
+      const stopped = await Promise.allSettled(consumers.map((c) => c.close()));
+      stopped.forEach((result, i) => {
+        if (result.status === 'rejected')
+          log.error({ err: result.reason, consumer: consumers[i]!.name }, 'consumer close failed');
+      });
+      health.server.closeAllConnections();
+      await new Promise((resolve) => health.server.close(resolve));
+      await Promise.allSettled([rabbit.close(), sql.end({ timeout: 5 }), mongo.close()]);
+    },
+  };
+}
