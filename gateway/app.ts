@@ -16,6 +16,7 @@ export interface GatewayAppOptions {
   readonly basic_auth_user: string;
   readonly basic_auth_password: string;
   readonly program_time_zone: string;
+  readonly partial_approval_enabled: boolean;
   readonly body_limit_bytes: number;
   readonly checks: Readonly<Record<string, Check>>;
   readonly readiness: Readonly<Record<string, Check>>;
@@ -43,6 +44,7 @@ export async function buildGatewayApp(options: GatewayAppOptions): Promise<Fasti
     basic_auth_user: options.basic_auth_user,
     basic_auth_password: options.basic_auth_password,
     program_time_zone: options.program_time_zone,
+    partial_approval_enabled: options.partial_approval_enabled,
   });
   await app.register(healthRoutes, {
     checks: options.checks,

@@ -75,6 +75,7 @@ export async function createGateway(config: GatewayConfig, log: Logger, runtime:
     basic_auth_user: config.basic_auth_user,
     basic_auth_password: config.basic_auth_password,
     program_time_zone: config.program_time_zone,
+    partial_approval_enabled: config.partial_approval_enabled,
     body_limit_bytes: config.body_limit_bytes,
     checks: {
       postgresql: () => sql`SELECT 1`,

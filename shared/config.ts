@@ -95,6 +95,8 @@ export interface GatewayConfig extends CommonConfig {
   /** Budget for loading a missed card from PostgreSQL/MongoDB into Redis. */
   readonly cache_fill_budget_ms: number;
   readonly body_limit_bytes: number;
+  /** Answer a smaller approved amount when pos.partial_approval_capable (Marqeta's side is unconfirmed). */
+  readonly partial_approval_enabled: boolean;
   /** How long a JIT token's decision is remembered (replays get the first answer). */
   readonly idempotency_ttl_s: number;
   /** Off lets an operator run the relay elsewhere; every gateway relays by default. */
@@ -172,6 +174,7 @@ export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
     decision_budget_ms: integer(env, 'DECISION_BUDGET_MS', 50, 1, 2500),
     cache_fill_budget_ms: integer(env, 'CACHE_FILL_BUDGET_MS', 500, 1, 2500),
     body_limit_bytes: integer(env, 'BODY_LIMIT_BYTES', 64 * 1024, 1024, 1024 * 1024),
+    partial_approval_enabled: oneOf(env, 'PARTIAL_APPROVAL_ENABLED', 'false', ['true', 'false'] as const) === 'true',
     idempotency_ttl_s: integer(env, 'IDEMPOTENCY_TTL_S', 8 * 24 * 3600, 3600, 90 * 24 * 3600),
     outbox_relay_enabled: oneOf(env, 'OUTBOX_RELAY_ENABLED', 'true', ['true', 'false'] as const) === 'true',
     outbox_batch_max: integer(env, 'OUTBOX_BATCH_MAX', 512, 1, 10_000),

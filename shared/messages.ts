@@ -2,6 +2,29 @@
 
 export type CardKind = 'business' | 'personal' | 'unknown';
 
+/**
+ * What a JIT message does to the ledger:
+ * auth/incremental hold; capture posts at once; force_* book what the network already did;
+ * reversal releases a hold; clearing posts and releases the hold; refund_post credits;
+ * refund_pending/refund_cancel change nothing until cleared; balance answers the available
+ * balance; verify checks the card only; void is the gateway's own timeout tombstone;
+ * unsupported is declined.
+ */
+export type LedgerMode =
+  | 'auth'
+  | 'incremental'
+  | 'force_auth'
+  | 'capture'
+  | 'force_capture'
+  | 'reversal'
+  | 'clearing'
+  | 'refund_post'
+  | 'refund_pending'
+  | 'refund_cancel'
+  | 'balance'
+  | 'verify'
+  | 'unsupported';
+
 /** What the gateway knew about the request before deciding; written into the outbox as is. */
 export interface DecisionRequest {
   readonly jit_token: string;
@@ -21,7 +44,15 @@ export interface DecisionRequest {
   };
   /** Window ids the decision counted spend in (program time zone). */
   readonly day_id: string;
+  readonly week_id: string;
   readonly month_id: string;
+  readonly year_id: string;
+  /** The authorization a lifecycle message belongs to (Marqeta's original_jit_funding_token). */
+  readonly original_jit_token: string | null;
+  /** What the message does to the ledger (gateway/jit/methods.ts). */
+  readonly mode: LedgerMode;
+  /** Merchant category group for per-category limits ("" when none; shared/mcc-groups.ts). */
+  readonly mcc_group: string;
 }
 
 /** One decision, as the worker receives it (routing key `decision.<kind>.<approved|declined>`). */
@@ -37,8 +68,13 @@ export interface DecisionEvent {
   readonly memo: string;
   readonly decline_reason: string | null;
   readonly approved_amount_minor: string;
-  /** Revision 2 voids an approval the gateway answered as `timeout`: this much was released. */
+  /**
+   * Hold released by this message: by a reversal, by a clearing (the whole remaining hold), or
+   * by a revision-2 void of an approval the gateway answered as `timeout`.
+   */
   readonly released_amount_minor: string;
+  /** Balance inquiries: the available balance answered, minor units. */
+  readonly available_minor: string;
   /** 1 for the decision; a higher revision supersedes a lower one for the same JIT token. */
   readonly revision: number;
   readonly decided_at_ms: number;

@@ -37,6 +37,10 @@ export interface DecisionKeys {
   readonly decision: string;
   /** The shard's outbox stream, relayed to RabbitMQ. */
   readonly outbox: string;
+  /** Authorization group of the original JIT token: the hold that reversals and clearings settle. */
+  readonly auth: string;
+  /** Approval times of the card (sorted set), for the sliding velocity window. */
+  readonly velocity: string;
 }
 
 export function decisionKeys(
@@ -44,6 +48,7 @@ export function decisionKeys(
   user_token: string,
   card_token: string,
   jit_token: string,
+  original_jit_token: string | null = null,
 ): DecisionKeys {
   const t = tag(layout, shardOf(user_token, layout.shards));
   return {
@@ -54,6 +59,8 @@ export function decisionKeys(
     ledger: `${t}:ledger:${card_token}`,
     decision: `${t}:jit:${jit_token}`,
     outbox: `${t}:outbox`,
+    auth: `${t}:auth:${original_jit_token ?? jit_token}`,
+    velocity: `${t}:velocity:${card_token}`,
   };
 }
 

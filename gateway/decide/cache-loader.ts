@@ -3,14 +3,14 @@
 // Redis with the seed's TTLs. Concurrent misses on one card share a single load.
 
 import type { Db, ObjectId } from 'mongodb';
-import type { PgSql } from '../../shared/stores/postgres.ts';
-import type { Logger } from '../../shared/logger.ts';
+import { maskToken, type Logger } from '../../shared/logger.ts';
 import { CACHE_TTL_S, type DecisionKeys } from '../../shared/redis-keys.ts';
-import { timed } from '../../shared/stores/postgres.ts';
-import { windowStartDate, type WindowIds } from '../../shared/spend-windows.ts';
+import { periodStartDate, type Period, type WindowIds } from '../../shared/spend-windows.ts';
+import { timed, type PgSql } from '../../shared/stores/postgres.ts';
 import type { DecisionScripts } from './scripts.ts';
 
 type Fields = Record<string, string>;
+type Windows = Pick<WindowIds, 'day_id' | 'week_id' | 'month_id' | 'year_id'>;
 
 export interface CacheParts {
   readonly card: Fields;
@@ -20,39 +20,113 @@ export interface CacheParts {
   readonly ledger?: Fields;
 }
 
+const PERIODS: ReadonlyArray<readonly [Period, string]> = [
+  ['day', 'd'],
+  ['week', 'w'],
+  ['month', 'm'],
+  ['year', 'y'],
+  ['all', 'a'],
+];
+
+function windowOf(period: Period, windows: Windows): string {
+  switch (period) {
+    case 'day':
+      return windows.day_id;
+    case 'week':
+      return windows.week_id;
+    case 'month':
+      return windows.month_id;
+    case 'year':
+      return windows.year_id;
+    case 'all':
+      return 'all';
+  }
+}
+
 /** Merchant lists are stored as ",a,b," so the script can test membership with one find. */
 function list(values: readonly string[] | null | undefined): string {
   return values && values.length > 0 ? `,${values.join(',')},` : '';
 }
 
-function amount(value: bigint | number | null | undefined): string {
+function amount(value: bigint | number | string | null | undefined): string {
   return value === null || value === undefined ? '' : BigInt(value).toString();
 }
 
-function spentIn(window_id: string, stored_window: string | null | undefined, spent: bigint | number | null | undefined) {
-  return stored_window === window_id ? amount(spent ?? 0) : '0';
+interface Spend {
+  readonly spent_minor: bigint;
+  readonly txn_count: number;
 }
 
-interface BusinessRow {
+/** The live ledger hash of a card: holds, unpersisted postings (none after a load) and spend. */
+function ledgerFields(held: bigint | number, windows: Windows, spend: (period: Period) => Spend | undefined): Fields {
+  const fields: Fields = { held: amount(held), pend: '0' };
+  for (const [period, p] of PERIODS) {
+    const current = spend(period);
+    fields[`${p}w`] = windowOf(period, windows);
+    fields[`${p}s`] = amount(current?.spent_minor ?? 0n);
+    fields[`${p}n`] = String(current?.txn_count ?? 0);
+  }
+  return fields;
+}
+
+interface Controls {
+  per_transaction_limit_minor?: bigint | number | null;
+  daily_limit_minor?: bigint | number | null;
+  weekly_limit_minor?: bigint | number | null;
+  monthly_limit_minor?: bigint | number | null;
+  yearly_limit_minor?: bigint | number | null;
+  lifetime_limit_minor?: bigint | number | null;
+  velocity_count_max?: number | null;
+  velocity_window_s?: number | null;
+  /** Per MCC group (shared/mcc-groups.ts): {"dining": {"day": 5000, "month": 20000}}. */
+  category_limits?: Record<string, { day?: number | string; month?: number | string }> | null;
+  mcc_allow?: string[] | null;
+  mcc_block?: string[] | null;
+  merchant_allow?: string[] | null;
+  merchant_block?: string[] | null;
+  country_allow?: string[] | null;
+  country_block?: string[] | null;
+}
+
+/** The limits hash the decision script reads (decide-9.lua KEYS[3]). */
+function limitFields(c: Controls): Fields {
+  const fields: Fields = {
+    v: '2',
+    per_txn: amount(c.per_transaction_limit_minor),
+    d_amt: amount(c.daily_limit_minor),
+    w_amt: amount(c.weekly_limit_minor),
+    m_amt: amount(c.monthly_limit_minor),
+    y_amt: amount(c.yearly_limit_minor),
+    a_amt: amount(c.lifetime_limit_minor),
+    vel_max: c.velocity_count_max ? String(c.velocity_count_max) : '',
+    vel_win_s: c.velocity_window_s ? String(c.velocity_window_s) : '',
+    mcc_allow: list(c.mcc_allow),
+    mcc_block: list(c.mcc_block),
+    mid_allow: list(c.merchant_allow),
+    mid_block: list(c.merchant_block),
+    cc_allow: list(c.country_allow),
+    cc_block: list(c.country_block),
+  };
+  for (const [group, limits] of Object.entries(c.category_limits ?? {})) {
+    if (limits.day !== undefined) fields[`g:${group}:d`] = amount(limits.day);
+    if (limits.month !== undefined) fields[`g:${group}:m`] = amount(limits.month);
+  }
+  return fields;
+}
+
+interface BusinessRow extends Controls {
   card_id: string;
   status: string;
   currency_code: string;
-  per_transaction_limit_minor: bigint | null;
-  daily_limit_minor: bigint | null;
-  monthly_limit_minor: bigint | null;
   user_id: string;
   user_token: string;
   user_status: string;
-  mcc_allow: string[] | null;
-  mcc_block: string[] | null;
-  merchant_allow: string[] | null;
-  merchant_block: string[] | null;
-  day_spent: bigint | null;
-  month_spent: bigint | null;
   held: bigint;
+  spend: Array<{ period: Period; spent_minor: string; txn_count: number }> | null;
+  group_spend: Array<{ mcc_group: string; period: 'day' | 'month'; spent_minor: string }> | null;
 }
 
-export interface PersonalCardDoc {
+export interface PersonalCardDoc extends Controls {
   _id: ObjectId;
   user_id: ObjectId;
   card_token: string;
@@ -60,17 +134,8 @@ export interface PersonalCardDoc {
   currency_code: string;
   balance_minor: bigint | number;
   held_minor?: bigint | number;
-  per_transaction_limit_minor?: bigint | number | null;
-  daily_limit_minor?: bigint | number | null;
-  monthly_limit_minor?: bigint | number | null;
-  mcc_allow?: string[];
-  mcc_block?: string[];
-  merchant_allow?: string[];
-  merchant_block?: string[];
-  spend_day_window?: string;
-  spend_day_minor?: bigint | number;
-  spend_month_window?: string;
-  spend_month_minor?: bigint | number;
+  /** spend_<period>_window / _minor / _count, maintained by the worker. */
+  [spend_field: `spend_${string}`]: string | bigint | number | undefined;
 }
 
 export interface PersonalUserDoc {
@@ -95,7 +160,7 @@ export class CacheLoader {
   }
 
   /** Loads and writes the card's parts; concurrent calls for one card share one load. */
-  fill(keys: DecisionKeys, card_token: string, windows: WindowIds): Promise<void> {
+  fill(keys: DecisionKeys, card_token: string, windows: Windows): Promise<void> {
     const running = this.#in_flight.get(card_token);
     if (running) return running;
     const work = this.#load(card_token, windows)
@@ -105,7 +170,7 @@ export class CacheLoader {
     return work;
   }
 
-  async #load(card_token: string, windows: WindowIds): Promise<CacheParts> {
+  async #load(card_token: string, windows: Windows): Promise<CacheParts> {
     const business = await this.#loadBusiness(card_token, windows);
     if (business) return business;
     const personal = await this.#loadPersonal(card_token, windows);
@@ -113,21 +178,40 @@ export class CacheLoader {
     return { card: { missing: '1' } };
   }
 
-  async #loadBusiness(card_token: string, windows: WindowIds): Promise<CacheParts | null> {
-    const day = windowStartDate(windows.day_id);
-    const month = windowStartDate(windows.month_id);
+  async #loadBusiness(card_token: string, windows: Windows): Promise<CacheParts | null> {
+    const periods = PERIODS.map(([period]) => period);
+    const starts = PERIODS.map(([period]) => periodStartDate(period, windowOf(period, windows)));
+    const day_start = periodStartDate('day', windows.day_id);
+    const month_start = periodStartDate('month', windows.month_id);
     const rows = await timed(this.#log, 'gateway.load_business_card', () =>
       this.#sql<BusinessRow[]>`
         SELECT c.id AS card_id, c.status, c.currency_code,
-               c.per_transaction_limit_minor, c.daily_limit_minor, c.monthly_limit_minor,
+               c.per_transaction_limit_minor, c.daily_limit_minor, c.weekly_limit_minor, c.monthly_limit_minor,
+               c.yearly_limit_minor, c.lifetime_limit_minor, c.velocity_count_max, c.velocity_window_s,
+               c.category_limits,
                u.id AS user_id, u.user_token, u.status AS user_status,
-               cc.mcc_allow, cc.mcc_block, cc.merchant_allow, cc.merchant_block,
-               (SELECT spent_minor FROM spending_controls
-                 WHERE card_id = c.id AND period = 'day' AND window_start = ${day}) AS day_spent,
-               (SELECT spent_minor FROM spending_controls
-                 WHERE card_id = c.id AND period = 'month' AND window_start = ${month}) AS month_spent,
-               (SELECT coalesce(sum(approved_amount_minor), 0)::bigint FROM transactions
-                 WHERE card_id = c.id AND status = 'pending') AS held
+               cc.mcc_allow, cc.mcc_block, cc.merchant_allow, cc.merchant_block, cc.country_allow, cc.country_block,
+               (SELECT coalesce(sum(held_amount_minor), 0)::bigint FROM transactions
+                 WHERE card_id = c.id AND status = 'pending') AS held,
+               (SELECT json_agg(json_build_object('period', s.period, 'spent_minor', s.spent_minor::text,
+                                                  'txn_count', s.txn_count))
+                  FROM spending_controls s
+                  JOIN unnest(${periods}::text[], ${starts}::date[]) AS w(period, start)
+                    ON w.period = s.period AND w.start = s.window_start
+                 WHERE s.card_id = c.id) AS spend,
+               (SELECT json_agg(json_build_object('mcc_group', g.mcc_group, 'period', g.period,
+                                                  'spent_minor', g.spent_minor::text))
+                  FROM (SELECT t.mcc_group, 'day' AS period, sum(t.approved_amount_minor) AS spent_minor
+                          FROM transactions t
+                         WHERE t.card_id = c.id AND t.mcc_group <> '' AND t.day_window = ${day_start}::date
+                           AND t.status IN ('pending', 'completed', 'posted') AND t.mode IN ('auth', 'incremental', 'capture')
+                         GROUP BY t.mcc_group
+                        UNION ALL
+                        SELECT t.mcc_group, 'month', sum(t.approved_amount_minor)
+                          FROM transactions t
+                         WHERE t.card_id = c.id AND t.mcc_group <> '' AND t.month_window = ${month_start}::date
+                           AND t.status IN ('pending', 'completed', 'posted') AND t.mode IN ('auth', 'incremental', 'capture')
+                         GROUP BY t.mcc_group) g) AS group_spend
           FROM cards c
           JOIN users u ON u.id = c.user_id
           LEFT JOIN card_controls cc ON cc.card_id = c.id
@@ -135,6 +219,15 @@ export class CacheLoader {
     );
     const row = rows[0];
     if (row === undefined) return null;
+    const ledger = ledgerFields(row.held, windows, (period) => {
+      const found = row.spend?.find((s) => s.period === period);
+      return found ? { spent_minor: BigInt(found.spent_minor), txn_count: found.txn_count } : undefined;
+    });
+    for (const g of row.group_spend ?? []) {
+      const p = g.period === 'day' ? 'd' : 'm';
+      ledger[`g:${g.mcc_group}:${p}w`] = windowOf(g.period, windows);
+      ledger[`g:${g.mcc_group}:${p}s`] = BigInt(g.spent_minor).toString();
+    }
     return {
       card: {
         status: row.status,
@@ -145,32 +238,17 @@ export class CacheLoader {
         user_id: row.user_id,
       },
       user: { status: row.user_status },
-      limits: {
-        v: '1',
-        per_txn: amount(row.per_transaction_limit_minor),
-        daily: amount(row.daily_limit_minor),
-        monthly: amount(row.monthly_limit_minor),
-        mcc_allow: list(row.mcc_allow),
-        mcc_block: list(row.mcc_block),
-        mid_allow: list(row.merchant_allow),
-        mid_block: list(row.merchant_block),
-      },
-      ledger: {
-        held: amount(row.held),
-        dw: windows.day_id,
-        ds: amount(row.day_spent ?? 0n),
-        mw: windows.month_id,
-        ms: amount(row.month_spent ?? 0n),
-      },
+      limits: limitFields(row),
+      ledger,
     };
   }
 
-  async #loadPersonal(card_token: string, windows: WindowIds): Promise<CacheParts | null> {
+  async #loadPersonal(card_token: string, windows: Windows): Promise<CacheParts | null> {
     const card = await this.#mongo.collection<PersonalCardDoc>('personal_cards').findOne({ card_token });
     if (card === null) return null;
     const user = await this.#mongo.collection<PersonalUserDoc>('personal_users').findOne({ _id: card.user_id });
     if (user === null) {
-      this.#log.error({ card_token }, 'personal card has no cardholder document');
+      this.#log.error({ card_token: maskToken(card_token) }, 'personal card has no cardholder document');
       return null;
     }
     // A personal cardholder may spend only while active and KYC-verified.
@@ -185,24 +263,16 @@ export class CacheLoader {
         user_id: String(user._id),
       },
       user: { status: user_status },
-      limits: {
-        v: '1',
-        per_txn: amount(card.per_transaction_limit_minor),
-        daily: amount(card.daily_limit_minor),
-        monthly: amount(card.monthly_limit_minor),
-        mcc_allow: list(card.mcc_allow),
-        mcc_block: list(card.mcc_block),
-        mid_allow: list(card.merchant_allow),
-        mid_block: list(card.merchant_block),
-      },
+      limits: limitFields(card),
       balance: amount(card.balance_minor),
-      ledger: {
-        held: amount(card.held_minor ?? 0),
-        dw: windows.day_id,
-        ds: spentIn(windows.day_id, card.spend_day_window, card.spend_day_minor),
-        mw: windows.month_id,
-        ms: spentIn(windows.month_id, card.spend_month_window, card.spend_month_minor),
-      },
+      ledger: ledgerFields(card.held_minor ?? 0, windows, (period) =>
+        card[`spend_${period}_window`] === windowOf(period, windows)
+          ? {
+              spent_minor: BigInt(card[`spend_${period}_minor`] ?? 0),
+              txn_count: Number(card[`spend_${period}_count`] ?? 0),
+            }
+          : undefined,
+      ),
     };
   }
 

@@ -29,11 +29,25 @@ export type DecisionMetrics = Pick<
 
 export interface DecisionOutcome {
   readonly status_code: DecisionStatusCode;
-  readonly approved_amount_minor: bigint;
+  /** Approved (purchases), released (reversals) or posted (clearings, refunds) amount. */
+  readonly amount_minor: bigint;
+  /** Balance inquiries: the available balance answered. */
+  readonly available_minor: bigint;
   readonly replayed: boolean;
   readonly kind: CardKind;
   /** Which path produced it, for the decision trace and metrics. */
   readonly source: 'script' | 'timeout' | 'redis_error' | 'fill_error';
+}
+
+export interface DecideOptions {
+  /** Record this status without running the rules (unsupported methods). */
+  readonly forced_status?: DecisionStatusCode;
+  /** A smaller amount may be approved (program setting and the network's capability). */
+  readonly partial_capable: boolean;
+}
+
+function declined(status_code: DecisionStatusCode, source: DecisionOutcome['source']): DecisionOutcome {
+  return { status_code, amount_minor: 0n, available_minor: 0n, replayed: false, kind: 'unknown', source };
 }
 
 class BudgetExceeded extends Error {
@@ -73,9 +87,9 @@ export class Decider {
   }
 
   /** Decides one request. Never throws: every failure is a decline with its memo. */
-  async decide(request: DecisionRequest, forced_status?: DecisionStatusCode): Promise<DecisionOutcome> {
+  async decide(request: DecisionRequest, options: DecideOptions): Promise<DecisionOutcome> {
     const started_ms = performance.now();
-    const outcome = await this.#decide(request, forced_status);
+    const outcome = await this.#decide(request, options);
     // In-memory updates only: nothing here waits on I/O.
     this.#metrics.decision_duration.observe((performance.now() - started_ms) / 1000);
     this.#metrics.decisions.inc({
@@ -86,14 +100,20 @@ export class Decider {
     return outcome;
   }
 
-  async #decide(request: DecisionRequest, forced_status?: DecisionStatusCode): Promise<DecisionOutcome> {
-    const keys = decisionKeys(this.#layout, request.user_token, request.card_token, request.jit_token);
+  async #decide(request: DecisionRequest, options: DecideOptions): Promise<DecisionOutcome> {
+    const keys = decisionKeys(
+      this.#layout,
+      request.user_token,
+      request.card_token,
+      request.jit_token,
+      request.original_jit_token,
+    );
     const request_json = JSON.stringify(request);
     for (let attempt = 0; attempt <= FILL_ATTEMPTS_MAX; attempt++) {
       let reply: Array<string | number>;
       try {
         reply = (await withBudget(
-          this.#call(keys, request, request_json, forced_status),
+          this.#call(keys, request, request_json, options),
           this.#budgets.decision_budget_ms,
         )) as Array<string | number>;
       } catch (error) {
@@ -105,7 +125,8 @@ export class Decider {
       if (status !== CACHE_MISS) {
         return {
           status_code: status as DecisionStatusCode,
-          approved_amount_minor: BigInt(reply[1] ?? 0),
+          amount_minor: BigInt(reply[1] ?? 0),
+          available_minor: BigInt(reply[5] ?? 0),
           replayed: Number(reply[2]) === 1,
           kind: (String(reply[3]) || 'unknown') as CardKind,
           source: 'script',
@@ -114,7 +135,7 @@ export class Decider {
       if (attempt === FILL_ATTEMPTS_MAX) break;
       try {
         await withBudget(
-          this.#loader.fill(keys, request.card_token, { day_id: request.day_id, month_id: request.month_id }),
+          this.#loader.fill(keys, request.card_token, request),
           this.#budgets.cache_fill_budget_ms,
         );
       } catch (error) {
@@ -124,21 +145,15 @@ export class Decider {
         );
         const status_code = error instanceof BudgetExceeded ? DecisionStatus.TIMEOUT : DecisionStatus.SYSTEM_ERROR;
         this.#void(keys, request_json, request.jit_token);
-        return { status_code, approved_amount_minor: 0n, replayed: false, kind: 'unknown', source: 'fill_error' };
+        return declined(status_code, 'fill_error');
       }
     }
     this.#log.error({ jit_token: request.jit_token }, 'cache still incomplete after fills');
     this.#void(keys, request_json, request.jit_token);
-    return {
-      status_code: DecisionStatus.SYSTEM_ERROR,
-      approved_amount_minor: 0n,
-      replayed: false,
-      kind: 'unknown',
-      source: 'fill_error',
-    };
+    return declined(DecisionStatus.SYSTEM_ERROR, 'fill_error');
   }
 
-  #call(keys: DecisionKeys, request: DecisionRequest, request_json: string, forced_status?: DecisionStatusCode) {
+  #call(keys: DecisionKeys, request: DecisionRequest, request_json: string, options: DecideOptions) {
     const started_ms = performance.now();
     const call = this.#scripts.decide(
       keys.user,
@@ -148,16 +163,26 @@ export class Decider {
       keys.ledger,
       keys.decision,
       keys.outbox,
+      keys.auth,
+      keys.velocity,
       request.user_token,
       request.currency_code,
       request.amount_minor,
       request.merchant.mcc ?? '',
       request.merchant.mid ?? '',
+      request.merchant.country_code ?? '',
+      request.mcc_group,
       request.day_id,
+      request.week_id,
       request.month_id,
-      forced_status ?? -1,
+      request.year_id,
+      'all',
+      request.mode,
+      options.forced_status ?? -1,
+      options.partial_capable ? 1 : 0,
       this.#budgets.idempotency_ttl_s,
       CACHE_TTL_S.ledger_idle,
+      Date.now(),
       request_json,
     );
     // Observed when Redis answers, even past the budget: the script's own latency.
@@ -174,28 +199,27 @@ export class Decider {
     if (error instanceof BudgetExceeded) {
       this.#log.warn({ jit_token: request.jit_token }, 'decision over budget: answering timeout');
       this.#void(keys, request_json, request.jit_token);
-      return {
-        status_code: DecisionStatus.TIMEOUT,
-        approved_amount_minor: 0n,
-        replayed: false,
-        kind: 'unknown',
-        source: 'timeout',
-      };
+      return declined(DecisionStatus.TIMEOUT, 'timeout');
     }
     this.#log.error({ err: error, jit_token: request.jit_token }, 'decision failed: answering system_error');
-    return {
-      status_code: DecisionStatus.SYSTEM_ERROR,
-      approved_amount_minor: 0n,
-      replayed: false,
-      kind: 'unknown',
-      source: 'redis_error',
-    };
+    return declined(DecisionStatus.SYSTEM_ERROR, 'redis_error');
   }
 
   /** Sent on the same connection after the decide call, so Redis runs it afterwards. */
   #void(keys: DecisionKeys, request_json: string, jit_token: string): void {
     const started_ms = performance.now();
-    this.#scripts.void(keys.ledger, keys.decision, keys.outbox, request_json, DecisionStatus.TIMEOUT, this.#budgets.idempotency_ttl_s).then(
+    this.#scripts
+      .void(
+        keys.ledger,
+        keys.decision,
+        keys.outbox,
+        keys.auth,
+        request_json,
+        DecisionStatus.TIMEOUT,
+        this.#budgets.idempotency_ttl_s,
+        Date.now(),
+      )
+      .then(
       (reply) => {
         this.#observeScript('void', started_ms);
         this.#log.warn({ jit_token, reply }, 'voided decision after timeout');

@@ -55,6 +55,9 @@ export const JitRequest = Type.Object(
     gpa_order: Type.Optional(GpaOrder),
     gpa_order_unload: Type.Optional(GpaOrder),
     card_acceptor: Type.Optional(CardAcceptor),
+    pos: Type.Optional(
+      Type.Object({ partial_approval_capable: Type.Optional(Type.Boolean()) }, { additionalProperties: true }),
+    ),
   },
   { additionalProperties: true },
 );
@@ -72,6 +75,12 @@ export const JitResponse = Type.Object({
     memo: Type.String(),
     tags: Type.Optional(Type.String()),
     original_jit_funding_token: Type.Optional(Type.String()),
+    balances: Type.Optional(
+      Type.Record(
+        Type.String(),
+        Type.Object({ currency_code: Type.String(), available_balance: Type.Number(), ledger_balance: Type.Number() }),
+      ),
+    ),
   }),
 });
 

@@ -3,18 +3,21 @@
 
 import { ApiError } from '../../shared/errors.ts';
 import { MoneyError, toMajorNumber, toMinor } from '../../shared/money.ts';
+import { mccGroup } from '../../shared/mcc-groups.ts';
 import { statusInfo, DecisionStatus } from '../../shared/decision-status.ts';
 import type { DecisionRequest } from '../../shared/messages.ts';
 import { windowIds } from '../../shared/spend-windows.ts';
 import type { DecisionOutcome } from '../decide/decider.ts';
+import { DECIDED_AMOUNT_MODES, ledgerMode } from './methods.ts';
 import type { JitRequestBody, JitResponseBody } from './schema.ts';
-
-/** Methods the gateway decides on today; anything else is declined as `unsupported_method`. */
-export const DECIDED_METHODS: ReadonlySet<string> = new Set(['pgfs.authorization']);
 
 export interface ParsedJit {
   readonly request: DecisionRequest;
   readonly amount_minor: bigint;
+  /** The network accepts a smaller approved amount (pos.partial_approval_capable). */
+  readonly partial_capable: boolean;
+  /** Marqeta's jit_funding.user_token, echoed as received. */
+  readonly jit_user_token: string;
 }
 
 export function parseJit(body: JitRequestBody, now_ms: number, time_zone: string): ParsedJit {
@@ -52,32 +55,50 @@ export function parseJit(body: JitRequestBody, now_ms: number, time_zone: string
       country_code: acceptor?.country_code ?? null,
     },
     day_id: windows.day_id,
+    week_id: windows.week_id,
     month_id: windows.month_id,
+    year_id: windows.year_id,
+    original_jit_token: jit.original_jit_funding_token ?? null,
+    mode: ledgerMode(jit.method),
+    mcc_group: mccGroup(acceptor?.mcc),
   };
-  return { request, amount_minor };
+  return {
+    request,
+    amount_minor,
+    partial_capable: body.pos?.partial_approval_capable === true,
+    jit_user_token: jit.user_token,
+  };
 }
 
 /** 200 with the echo for an approval; 402 with `decline_reason` for a decline. */
-export function answer(
-  parsed: ParsedJit,
-  outcome: DecisionOutcome,
-  jit_user_token: string,
-): { status_code: 200 | 402; body: JitResponseBody } {
+export function answer(parsed: ParsedJit, outcome: DecisionOutcome): { status_code: 200 | 402; body: JitResponseBody } {
   const { request } = parsed;
   const info = statusInfo(outcome.status_code);
   const approved = outcome.status_code === DecisionStatus.APPROVED;
-  const amount_minor = approved ? outcome.approved_amount_minor : parsed.amount_minor;
+  // A purchase answers what it approved (smaller on a partial approval); other messages echo.
+  const amount_minor = approved && DECIDED_AMOUNT_MODES.has(request.mode) ? outcome.amount_minor : parsed.amount_minor;
   const body: JitResponseBody = {
     jit_funding: {
       token: request.jit_token,
       method: request.method,
-      user_token: jit_user_token,
+      user_token: parsed.jit_user_token,
       acting_user_token: request.acting_user_token,
       amount: toMajorNumber(amount_minor, request.currency_code),
       memo: info.memo,
       ...(info.decline_reason ? { decline_reason: info.decline_reason } : {}),
       tags: `afc_status:${info.name}`,
+      ...(request.original_jit_token ? { original_jit_funding_token: request.original_jit_token } : {}),
     },
   };
+  if (approved && request.mode === 'balance') {
+    const available = toMajorNumber(outcome.available_minor, request.currency_code);
+    body.jit_funding.balances = {
+      [request.currency_code]: {
+        currency_code: request.currency_code,
+        available_balance: available,
+        ledger_balance: available,
+      },
+    };
+  }
   return { status_code: approved ? 200 : 402, body };
 }

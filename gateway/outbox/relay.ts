@@ -73,6 +73,7 @@ export function eventFromEntry(id: string, flat: string[]): DecisionEvent {
     decline_reason: info.decline_reason ?? null,
     approved_amount_minor: f.a ?? '0',
     released_amount_minor: f.released ?? '0',
+    available_minor: f.av ?? '0',
     revision: Number(f.rev ?? '1'),
     decided_at_ms: Number(f.t),
     outbox_id: id,

@@ -10,13 +10,15 @@ import { maskToken } from '../../shared/logger.ts';
 import type { Decider } from '../decide/decider.ts';
 import { basicAuthVerifier } from '../http/basic-auth.ts';
 import { JitRequest, JitResponse } from '../jit/schema.ts';
-import { answer, DECIDED_METHODS, parseJit } from '../jit/translate.ts';
+import { answer, parseJit } from '../jit/translate.ts';
 
 export interface AuthorizeRouteOptions {
   readonly decider: Decider;
   readonly basic_auth_user: string;
   readonly basic_auth_password: string;
   readonly program_time_zone: string;
+  /** Program setting: answer a partial amount when the network allows it. */
+  readonly partial_approval_enabled: boolean;
 }
 
 export async function authorizeRoute(app: FastifyInstance, options: AuthorizeRouteOptions): Promise<void> {
@@ -33,16 +35,15 @@ export async function authorizeRoute(app: FastifyInstance, options: AuthorizeRou
       const started_ms = performance.now();
       const parsed = parseJit(request.body, Date.now(), options.program_time_zone);
       const { request: decision_request } = parsed;
-      const supported = DECIDED_METHODS.has(decision_request.method);
+      const supported = decision_request.mode !== 'unsupported';
       if (!supported) {
         request.log.warn({ method: decision_request.method, jit_token: decision_request.jit_token }, 'unsupported JIT method declined');
       }
-      const outcome = await options.decider.decide(
-        decision_request,
-        supported ? undefined : DecisionStatus.UNSUPPORTED_METHOD,
-      );
-      const jit = (request.body.gpa_order ?? request.body.gpa_order_unload)!.jit_funding;
-      const { status_code, body } = answer(parsed, outcome, jit.user_token);
+      const outcome = await options.decider.decide(decision_request, {
+        forced_status: supported ? undefined : DecisionStatus.UNSUPPORTED_METHOD,
+        partial_capable: options.partial_approval_enabled && parsed.partial_capable,
+      });
+      const { status_code, body } = answer(parsed, outcome);
       request.log.info(
         {
           jit_token: decision_request.jit_token,

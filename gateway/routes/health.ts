@@ -1,6 +1,8 @@
 // GET /api/health: every dependency's status (2 s timeout each).
 // GET /api/health/ready: 200 only while this gateway can decide (Redis answers) and is not
 // shutting down; load balancers stop sending traffic otherwise.
+// GET /api/health/live: 200 while the process answers at all (liveness probe): no dependency
+// is checked, so an outage elsewhere never gets healthy gateways restarted.
 
 import type { FastifyInstance } from 'fastify';
 import { runChecks, type Check } from '../../shared/health.ts';
@@ -17,6 +19,7 @@ export async function healthRoutes(app: FastifyInstance, options: HealthRouteOpt
     const report = await runChecks(options.checks);
     return reply.status(200).send(report);
   });
+  app.get('/api/health/live', async () => ({ status: 'alive' }));
   app.get('/api/health/ready', async (_request, reply) => {
     if (options.isShuttingDown()) return reply.status(503).send({ status: 'shutting_down', checks: {} });
     const report = await runChecks(options.readiness);

@@ -15,7 +15,7 @@ function cardholder() {
   return { user_token: uniqueToken('u'), card_token: uniqueToken('c') };
 }
 
-describe('decide-7.lua against Redis', () => {
+describe('decide-9.lua against Redis', () => {
   it('reports a cache miss with the mask of missing parts and writes nothing', async () => {
     const c = cardholder();
     const r = await h.decide({ ...c, jit_token: uniqueToken('j'), amount_minor: 100n });
@@ -64,8 +64,8 @@ describe('decide-7.lua against Redis', () => {
     ['currency differs', { currency: 'EUR' }, {}, DecisionStatus.CURRENCY_MISMATCH],
     ['zero amount', {}, { amount_minor: 0n }, DecisionStatus.INVALID_AMOUNT],
     ['per-transaction limit', { limits: { per_txn: '999' } }, {}, DecisionStatus.LIMIT_PER_TRANSACTION],
-    ['daily limit', { limits: { daily: '999' } }, {}, DecisionStatus.LIMIT_DAILY],
-    ['monthly limit', { limits: { monthly: '999' } }, {}, DecisionStatus.LIMIT_MONTHLY],
+    ['daily limit', { limits: { d_amt: '999' } }, {}, DecisionStatus.LIMIT_DAILY],
+    ['monthly limit', { limits: { m_amt: '999' } }, {}, DecisionStatus.LIMIT_MONTHLY],
     ['blocked MCC', { limits: { mcc_block: ',5812,7995,' } }, {}, DecisionStatus.MERCHANT_RESTRICTED],
     ['MCC not in allow list', { limits: { mcc_allow: ',5411,' } }, {}, DecisionStatus.MERCHANT_RESTRICTED],
     ['allow list and no MCC (fail closed)', { limits: { mcc_allow: ',5812,' } }, { mcc: '' }, DecisionStatus.MERCHANT_RESTRICTED],
@@ -92,7 +92,7 @@ describe('decide-7.lua against Redis', () => {
 
   it('starts a new day window at zero without touching the month', async () => {
     const c = cardholder();
-    await h.seedCard(c.user_token, c.card_token, { limits: { daily: '1000', monthly: '1500' } });
+    await h.seedCard(c.user_token, c.card_token, { limits: { d_amt: '1000', m_amt: '1500' } });
     expect((await h.decide({ ...c, jit_token: uniqueToken('j'), amount_minor: 1000n, day_id: '20261125' })).status).toBe(0);
     expect((await h.decide({ ...c, jit_token: uniqueToken('j'), amount_minor: 1n, day_id: '20261125' })).status).toBe(
       DecisionStatus.LIMIT_DAILY,
@@ -116,9 +116,10 @@ describe('decide-7.lua against Redis', () => {
     await h.seedCard(c.user_token, c.card_token, { kind: 'personal', balance_minor: 5_000n });
     const jit_token = uniqueToken('j');
     const r = await h.decide({ ...c, jit_token, amount_minor: 1_200n });
-    const voided = await h.scripts.void(r.keys.ledger, r.keys.decision, r.keys.outbox, '{}', DecisionStatus.TIMEOUT, 3600);
+    const voidArgs = [r.keys.ledger, r.keys.decision, r.keys.outbox, r.keys.auth, '{}', DecisionStatus.TIMEOUT, 3600, Date.now()];
+    const voided = await h.scripts.void(...voidArgs);
     expect(voided).toEqual([0, 1200]);
-    const again = await h.scripts.void(r.keys.ledger, r.keys.decision, r.keys.outbox, '{}', DecisionStatus.TIMEOUT, 3600);
+    const again = await h.scripts.void(...voidArgs);
     expect(again).toEqual([DecisionStatus.TIMEOUT, 0]);
     expect(await h.ledger(c.user_token, c.card_token)).toMatchObject({ held: '0', ds: '0', ms: '0' });
     const replay = await h.decide({ ...c, jit_token, amount_minor: 1_200n });
@@ -131,7 +132,9 @@ describe('decide-7.lua against Redis', () => {
     const jit_token = uniqueToken('j');
     const keys = (await h.decide({ ...c, jit_token: uniqueToken('x'), amount_minor: 1n })).keys;
     const tomb = { ...keys, decision: keys.decision.replace(/:jit:.*$/, `:jit:${jit_token}`) };
-    expect(await h.scripts.void(tomb.ledger, tomb.decision, tomb.outbox, '{}', DecisionStatus.TIMEOUT, 3600)).toEqual([-1, 0]);
+    expect(
+      await h.scripts.void(tomb.ledger, tomb.decision, tomb.outbox, tomb.auth, '{}', DecisionStatus.TIMEOUT, 3600, Date.now()),
+    ).toEqual([-1, 0]);
     const late = await h.decide({ ...c, jit_token, amount_minor: 100n });
     expect(late).toMatchObject({ status: DecisionStatus.TIMEOUT, replayed: true });
   });

@@ -20,7 +20,7 @@ export async function scriptHarness() {
   const scripts: DecisionScripts = loadScripts(redis);
   const layout: KeyLayout = { prefix: `s${randomUUID().slice(0, 8)}`, shards: 8 };
 
-  async function seedCard(user_token: string, card_token: string, state: CardState = {}, day_id = '20261125', month_id = '202611') {
+  async function seedCard(user_token: string, card_token: string, state: CardState = {}) {
     const keys = decisionKeys(layout, user_token, card_token, 'seed');
     const parts = {
       card: {
@@ -32,9 +32,9 @@ export async function scriptHarness() {
         user_id: `id-${user_token}`,
       },
       user: { status: state.user_status ?? 'active' },
-      limits: { v: '1', per_txn: '', daily: '', monthly: '', mcc_allow: '', mcc_block: '', mid_allow: '', mid_block: '', ...state.limits },
+      limits: { v: '2', per_txn: '', d_amt: '', m_amt: '', ...state.limits },
       balance: state.balance_minor === undefined ? undefined : state.balance_minor.toString(),
-      ledger: { held: (state.held_minor ?? 0n).toString(), dw: day_id, ds: '0', mw: month_id, ms: '0' },
+      ledger: { held: (state.held_minor ?? 0n).toString(), pend: '0', dw: '20261125', ds: '0', dn: '0' },
     };
     await scripts.fill(keys.user, keys.card, keys.limits, keys.balance, keys.ledger, JSON.stringify(parts),
       CACHE_TTL_S.user, CACHE_TTL_S.card, CACHE_TTL_S.limits, CACHE_TTL_S.balance, CACHE_TTL_S.ledger_idle, CACHE_TTL_S.missing_card);
@@ -46,23 +46,40 @@ export async function scriptHarness() {
     card_token: string;
     jit_token: string;
     amount_minor: bigint;
+    original_jit_token?: string;
+    mode?: string;
     currency?: string;
     mcc?: string;
     mid?: string;
+    country?: string;
+    mcc_group?: string;
     day_id?: string;
+    week_id?: string;
     month_id?: string;
+    year_id?: string;
     forced?: number;
+    partial?: boolean;
+    now_ms?: number;
   }
 
   async function decide(args: DecideArgs) {
-    const keys: DecisionKeys = decisionKeys(layout, args.user_token, args.card_token, args.jit_token);
+    const keys: DecisionKeys = decisionKeys(layout, args.user_token, args.card_token, args.jit_token, args.original_jit_token);
     const reply = (await scripts.decide(
-      keys.user, keys.card, keys.limits, keys.balance, keys.ledger, keys.decision, keys.outbox,
+      keys.user, keys.card, keys.limits, keys.balance, keys.ledger, keys.decision, keys.outbox, keys.auth, keys.velocity,
       args.user_token, args.currency ?? 'USD', args.amount_minor.toString(), args.mcc ?? '5812', args.mid ?? 'mid-1',
-      args.day_id ?? '20261125', args.month_id ?? '202611', args.forced ?? -1, 3600, 3600,
-      JSON.stringify({ jit_token: args.jit_token }),
-    )) as [number, number, number, string, number];
-    return { status: reply[0], approved: reply[1], replayed: reply[2] === 1, kind: reply[3], missing: reply[4], keys };
+      args.country ?? 'USA', args.mcc_group ?? '', args.day_id ?? '20261125', args.week_id ?? '2026-W48',
+      args.month_id ?? '202611', args.year_id ?? '2026', 'all', args.mode ?? 'auth', args.forced ?? -1,
+      args.partial ? 1 : 0, 3600, 3600, args.now_ms ?? Date.now(), JSON.stringify({ jit_token: args.jit_token }),
+    )) as [number, number, number, string, number, number];
+    return {
+      status: reply[0],
+      approved: reply[1],
+      replayed: reply[2] === 1,
+      kind: reply[3],
+      missing: reply[4],
+      available: reply[5],
+      keys,
+    };
   }
 
   async function ledger(user_token: string, card_token: string) {

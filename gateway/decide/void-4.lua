@@ -1,0 +1,73 @@
+--[[
+  void: the gateway answered `timeout` for this JIT token because the decision did not come
+  back within the budget. Make Redis agree with that answer. The gateway sends this on the
+  same connection right after the decide call, so Redis runs it afterwards.
+
+  - no decision recorded yet: record a TIMEOUT decline (a late decide call becomes a replay);
+  - an approved purchase (auth, incremental, capture): undo its hold or posting and its spend,
+    turn it into a TIMEOUT decline (revision 2) and tell the worker through the outbox;
+  - anything else (a decline, or a reversal/clearing/refund, which report what the network
+    already did): nothing to undo.
+
+  KEYS[1] ledger    live hash (see decide-9.lua)
+  KEYS[2] decision  hash {s, a, k, ci, ui, mode, dw ww mw yw aw g}
+  KEYS[3] outbox    stream
+  KEYS[4] auth      hash: the authorization group the decision held in
+
+  ARGV[1] request summary JSON (as given to decide)
+  ARGV[2] TIMEOUT status code
+  ARGV[3] decision record TTL, seconds
+  ARGV[4] now, unix ms
+
+  Returns {previous status or -1, released amount minor}
+]]
+local rcall = redis.call
+local ledger_key, decision_key, outbox_key, auth_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local request_json, timeout_status, decision_ttl_s, now_ms = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+local APPROVED = 0
+local UNDONE_MODES = {auth = true, incremental = true, capture = true}
+
+local d = rcall('HMGET', decision_key, 's', 'a', 'k', 'ci', 'ui', 'mode', 'dw', 'ww', 'mw', 'yw', 'aw', 'g')
+if not d[1] then
+  rcall('HSET', decision_key, 's', timeout_status, 'a', 0, 'k', 'unknown', 'ci', '', 'ui', '', 'rev', 1, 'mode', 'void')
+  rcall('EXPIRE', decision_key, decision_ttl_s)
+  rcall('XADD', outbox_key, '*', 'r', request_json, 's', timeout_status, 'a', 0, 'k', 'unknown',
+    'ci', '', 'ui', '', 't', now_ms, 'rev', 1, 'mode', 'void')
+  return {-1, 0}
+end
+
+local previous = tonumber(d[1])
+if previous ~= APPROVED or not UNDONE_MODES[d[6]] then
+  return {previous, 0}
+end
+
+local released = tonumber(d[2])
+local text = string.format('%d', released)
+if d[6] == 'capture' then
+  rcall('HINCRBY', ledger_key, 'pend', text)
+else
+  rcall('HINCRBY', ledger_key, 'held', '-' .. text)
+  rcall('HINCRBY', auth_key, 'held', '-' .. text)
+end
+local periods = {'d', 'w', 'm', 'y', 'a'}
+for i, p in ipairs(periods) do
+  local current = rcall('HMGET', ledger_key, p .. 'w', p .. 's', p .. 'n')
+  if current[1] == d[6 + i] then
+    rcall('HSET', ledger_key, p .. 's', string.format('%d', math.max(0, tonumber(current[2] or '0') - released)),
+      p .. 'n', math.max(0, tonumber(current[3] or '0') - 1))
+  end
+end
+local group = d[12]
+if group and group ~= '' then
+  for _, pair in ipairs({{'d', d[7]}, {'m', d[9]}}) do
+    local gw, gs = 'g:' .. group .. ':' .. pair[1] .. 'w', 'g:' .. group .. ':' .. pair[1] .. 's'
+    local g = rcall('HMGET', ledger_key, gw, gs)
+    if g[1] == pair[2] then
+      rcall('HSET', ledger_key, gs, string.format('%d', math.max(0, tonumber(g[2] or '0') - released)))
+    end
+  end
+end
+rcall('HSET', decision_key, 's', timeout_status, 'a', 0, 'rev', 2)
+rcall('XADD', outbox_key, '*', 'r', request_json, 's', timeout_status, 'a', 0, 'k', d[3],
+  'ci', d[4], 'ui', d[5], 't', now_ms, 'rev', 2, 'mode', d[6], 'released', text)
+return {previous, released}
