@@ -1,0 +1,90 @@
+// Wires one management API: stores, cache writers, command publisher, services, HTTP app.
+// main.ts runs it as a process; tests run it in-process with their own configuration.
+
+import type { FastifyInstance } from 'fastify';
+import type { Redis } from 'ioredis';
+import type { MongoClient } from 'mongodb';
+import type { Connection } from 'rabbitmq-client';
+import { connectRabbit } from '../shared/broker/connection.ts';
+import type { ApiConfig } from '../shared/config.ts';
+import type { Logger } from '../shared/logger.ts';
+import type { KeyLayout } from '../shared/redis-keys.ts';
+import { connectMongo } from '../shared/stores/mongo.ts';
+import { connectPostgres, type PgSql } from '../shared/stores/postgres.ts';
+import { connectRedis } from '../shared/stores/redis.ts';
+import { buildApiApp } from './app.ts';
+import { CardCommandPublisher } from './broker/card-commands.ts';
+import { BalanceCache } from './cache/balance-cache.ts';
+import { CacheInvalidator } from './cache/invalidator.ts';
+import { createServices, type ApiServices } from './services/services.ts';
+
+export interface Api {
+  readonly app: FastifyInstance;
+  readonly services: ApiServices;
+  readonly sql: PgSql;
+  readonly mongo: MongoClient;
+  readonly redis: Redis;
+  readonly rabbit: Connection;
+  /** Stops taking requests, finishes those in flight, runs pending cache deletes, closes all. */
+  close(): Promise<void>;
+}
+
+export async function createApi(config: ApiConfig, log: Logger): Promise<Api> {
+  const sql = connectPostgres({ url: config.database_url, application_name: 'afc-api' });
+  const mongo = connectMongo({ uri: config.mongodb_uri, app_name: 'afc-api' });
+  const redis = connectRedis({ url: config.redis_url, connection_name: 'afc-api', command_timeout_ms: 2_000 });
+  redis.on('error', (error) => log.warn({ err: error }, 'redis error'));
+  await redis.connect().catch((error: unknown) => log.error({ err: error }, 'redis not reachable at start'));
+  const rabbit = connectRabbit(config.rabbitmq_url, 'afc-api', log);
+
+  const layout: KeyLayout = { prefix: config.redis_key_prefix, shards: config.redis_shards };
+  const invalidator = new CacheInvalidator(redis, layout, config.cache_redelete_ms, log);
+  const commands = new CardCommandPublisher(rabbit, log);
+  const services = createServices({
+    sql,
+    db: mongo.db(),
+    invalidator,
+    balance_cache: new BalanceCache(redis, layout),
+    commands,
+    log,
+  });
+
+  let shutting_down = false;
+  const app = await buildApiApp({
+    log,
+    sql,
+    redis,
+    services,
+    body_limit_bytes: config.body_limit_bytes,
+    redis_key_prefix: config.redis_key_prefix,
+    rate_limit_max: config.rate_limit_max,
+    rate_limit_window_ms: config.rate_limit_window_ms,
+    health: {
+      checks: {
+        postgresql: () => sql`SELECT 1`,
+        mongodb: () => mongo.db().command({ ping: 1 }),
+        redis: () => redis.ping(),
+        rabbitmq: () => rabbit.exchangeDeclare({ exchange: 'afc.events', type: 'topic', durable: true, passive: true }),
+      },
+      readiness: { postgresql: () => sql`SELECT 1` },
+      isShuttingDown: () => shutting_down,
+    },
+  });
+
+  return {
+    app,
+    services,
+    sql,
+    mongo,
+    redis,
+    rabbit,
+    async close() {
+      shutting_down = true;
+      await app.close();
+      await invalidator.flush();
+      await commands.close();
+      await Promise.allSettled([rabbit.close(), sql.end({ timeout: 5 }), mongo.close()]);
+      redis.disconnect();
+    },
+  };
+}

@@ -1,0 +1,84 @@
+// Builds the management API's Fastify instance from ready dependencies (no I/O here), so
+// tests drive it with inject() and main.ts only wires the process.
+
+import helmet from '@fastify/helmet';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import { TypeBoxValidatorCompiler, registerAjvFormats } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Redis } from 'ioredis';
+import pkg from '../package.json' with { type: 'json' };
+import type { Logger } from '../shared/logger.ts';
+import type { PgSql } from '../shared/stores/postgres.ts';
+import { installAuthentication } from './http/authenticate.ts';
+import { installErrorHandler } from './http/error-handler.ts';
+import { installRateLimit } from './http/rate-limit.ts';
+import { apiKeyRoutes } from './routes/api-keys.ts';
+import { balanceRoutes } from './routes/balances.ts';
+import { cardRoutes } from './routes/cards.ts';
+import { cardholderRoutes } from './routes/cardholders.ts';
+import { healthRoutes, type HealthOptions } from './routes/health.ts';
+import { transactionRoutes } from './routes/transactions.ts';
+import type { ApiServices } from './services/services.ts';
+
+export interface ApiAppOptions {
+  readonly log: Logger;
+  readonly sql: PgSql;
+  readonly redis: Redis;
+  readonly services: ApiServices;
+  readonly body_limit_bytes: number;
+  readonly redis_key_prefix: string;
+  readonly rate_limit_max: number;
+  readonly rate_limit_window_ms: number;
+  readonly health: HealthOptions;
+}
+
+registerAjvFormats();
+
+export async function buildApiApp(options: ApiAppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: options.log as FastifyBaseLogger,
+    bodyLimit: options.body_limit_bytes,
+    connectionTimeout: 10_000,
+    requestTimeout: 30_000,
+    keepAliveTimeout: 65_000,
+    return503OnClosing: true,
+    requestIdHeader: 'x-request-id',
+  });
+  app.setValidatorCompiler(TypeBoxValidatorCompiler);
+  installErrorHandler(app);
+  // JSON only: the Swagger UI sets its own CSP on its static files (staticCSP below).
+  await app.register(helmet, { contentSecurityPolicy: false });
+  await app.register(swagger, {
+    openapi: {
+      info: {
+        title: 'Atlanticfrewaycard management API',
+        version: pkg.version,
+        description:
+          'Companies, cardholders, cards, limits, balances and transactions. Bearer API keys; ' +
+          'amounts are integer minor units of the currency next to them. Errors: {error: {code, message, fields?}, request_id}.',
+      },
+      components: { securitySchemes: { api_key: { type: 'http', scheme: 'bearer' } } },
+      security: [{ api_key: [] }],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
+  await app.register(healthRoutes, options.health);
+
+  await app.register(async (secured) => {
+    installAuthentication(secured, options.sql);
+    await installRateLimit(secured, {
+      redis: options.redis,
+      key_prefix: options.redis_key_prefix,
+      max: options.rate_limit_max,
+      window_ms: options.rate_limit_window_ms,
+    });
+    const routes = { services: options.services };
+    await secured.register(cardholderRoutes, routes);
+    await secured.register(cardRoutes, routes);
+    await secured.register(balanceRoutes, routes);
+    await secured.register(transactionRoutes, routes);
+    await secured.register(apiKeyRoutes, routes);
+  });
+  return app;
+}

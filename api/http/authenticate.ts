@@ -1,0 +1,61 @@
+// Bearer API key authentication and the access rules every route relies on:
+// 401 without a valid, unrevoked key; 403 outside the key's scope or tenant.
+// The scope a request needs follows from its method (GET/HEAD read, anything else write);
+// key management asks for admin on top.
+
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { ApiError } from '../../shared/errors.ts';
+import type { PgSql } from '../../shared/stores/postgres.ts';
+import { hasScope, keyMatches, parseKey, type Principal, type Scope } from '../auth/api-keys.ts';
+import { findApiKeyByPrefix } from '../repos/api-keys.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal: Principal;
+  }
+}
+
+const BEARER = /^Bearer ([!-~]{1,200})$/;
+
+async function principalOf(sql: PgSql, header: string | undefined): Promise<Principal> {
+  const presented = BEARER.exec(header ?? '')?.[1];
+  const parsed = presented === undefined ? null : parseKey(presented);
+  if (parsed === null) throw new ApiError('API_ERR_UNAUTHORIZED');
+  const row = await findApiKeyByPrefix(sql, parsed.prefix);
+  if (!keyMatches(parsed.key, row?.key_sha256 ?? null) || row === null || row.revoked_at !== null) {
+    throw new ApiError('API_ERR_UNAUTHORIZED');
+  }
+  return { key_id: row.id, company_id: row.company_id, scopes: row.scopes };
+}
+
+/** Adds the onRequest hook to every route of `app` (an encapsulated plugin). */
+export function installAuthentication(app: FastifyInstance, sql: PgSql): void {
+  app.decorateRequest('principal', null as unknown as Principal);
+  app.addHook('onRequest', async (request) => {
+    request.principal = await principalOf(sql, request.headers.authorization);
+    requireScope(request, request.method === 'GET' || request.method === 'HEAD' ? 'read' : 'write');
+  });
+}
+
+export function requireScope(request: FastifyRequest, scope: Scope): void {
+  if (!hasScope(request.principal.scopes, scope)) {
+    throw new ApiError('API_ERR_FORBIDDEN', `This API key lacks the ${scope} scope.`);
+  }
+}
+
+export function isProgramKey(principal: Principal): boolean {
+  return principal.company_id === null;
+}
+
+/** Personal (MongoDB) resources and program-level actions need a program-wide key. */
+export function requireProgramKey(principal: Principal): void {
+  if (!isProgramKey(principal)) throw new ApiError('API_ERR_FORBIDDEN', 'This needs a program-wide API key.');
+}
+
+/** A company key sees its own company only. */
+export function requireCompanyAccess(principal: Principal, company_id: string | null): void {
+  if (isProgramKey(principal)) return;
+  if (company_id === null || company_id !== principal.company_id) {
+    throw new ApiError('API_ERR_FORBIDDEN', 'This resource belongs to another tenant.');
+  }
+}
