@@ -81,6 +81,42 @@ describe('decide-9.lua against Redis', () => {
     expect(await h.redis.hget(r.keys.decision, 's')).toBe(String(expected));
   });
 
+  it.each([
+    ['weekly limit', { w_amt: '999' }, DecisionStatus.LIMIT_WEEKLY],
+    ['yearly limit', { y_amt: '999' }, DecisionStatus.LIMIT_YEARLY],
+    ['all-time limit', { a_amt: '999' }, DecisionStatus.LIMIT_ALL_TIME],
+    ['blocked country', { cc_block: ',USA,' }, DecisionStatus.COUNTRY_RESTRICTED],
+    ['country not allowed', { cc_allow: ',CAN,MEX,' }, DecisionStatus.COUNTRY_RESTRICTED],
+    ['dining category limit', { 'g:dining:d': '999' }, DecisionStatus.LIMIT_CATEGORY],
+  ])('declines: %s', async (_name, limits, expected) => {
+    const c = cardholder();
+    await h.seedCard(c.user_token, c.card_token, { limits });
+    const r = await h.decide({ ...c, jit_token: uniqueToken('j'), amount_minor: 1_000n, mcc_group: 'dining' });
+    expect(r.status).toBe(expected);
+  });
+
+  it('velocity: at most N approvals within the sliding window, then room again after it', async () => {
+    const c = cardholder();
+    await h.seedCard(c.user_token, c.card_token, { limits: { vel_max: '2', vel_win_s: '60' } });
+    const at = Date.parse('2026-11-25T12:00:00Z');
+    expect((await h.decide({ ...c, jit_token: uniqueToken('j'), amount_minor: 1n, now_ms: at })).status).toBe(0);
+    expect((await h.decide({ ...c, jit_token: uniqueToken('j'), amount_minor: 1n, now_ms: at + 1_000 })).status).toBe(0);
+    expect((await h.decide({ ...c, jit_token: uniqueToken('j'), amount_minor: 1n, now_ms: at + 2_000 })).status).toBe(
+      DecisionStatus.LIMIT_VELOCITY,
+    );
+    expect((await h.decide({ ...c, jit_token: uniqueToken('j'), amount_minor: 1n, now_ms: at + 60_500 })).status).toBe(0);
+  });
+
+  it('a category limit counts only its own category', async () => {
+    const c = cardholder();
+    await h.seedCard(c.user_token, c.card_token, { limits: { 'g:dining:d': '1500' } });
+    expect((await h.decide({ ...c, jit_token: uniqueToken('j'), amount_minor: 1_000n, mcc_group: 'dining' })).status).toBe(0);
+    expect((await h.decide({ ...c, jit_token: uniqueToken('j'), amount_minor: 1_000n, mcc_group: 'grocery' })).status).toBe(0);
+    expect((await h.decide({ ...c, jit_token: uniqueToken('j'), amount_minor: 600n, mcc_group: 'dining' })).status).toBe(
+      DecisionStatus.LIMIT_CATEGORY,
+    );
+  });
+
   it('declines a card that belongs to another cardholder', async () => {
     const c = cardholder();
     const keys = await h.seedCard(c.user_token, c.card_token);

@@ -15,6 +15,9 @@ export interface JitOptions {
   readonly currency_code?: string;
   readonly mcc?: string;
   readonly mid?: string;
+  readonly country_code?: string;
+  readonly original_jit_token?: string;
+  readonly partial_approval_capable?: boolean;
 }
 
 interface MutableRequest {
@@ -40,7 +43,12 @@ export function jitRequest(options: JitOptions): Record<string, unknown> {
     user_token: options.user_token,
     acting_user_token: options.user_token,
     amount: options.amount,
+    ...(options.original_jit_token ? { original_jit_funding_token: options.original_jit_token } : {}),
   };
+  if (options.country_code !== undefined) body.card_acceptor.country_code = options.country_code;
+  if (options.partial_approval_capable !== undefined) {
+    (body.pos as Record<string, unknown>).partial_approval_capable = options.partial_approval_capable;
+  }
   if (options.mcc !== undefined) body.card_acceptor.mcc = options.mcc;
   if (options.mid !== undefined) body.card_acceptor.mid = options.mid;
   return body;

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { windowIds, windowStartDate } from '../../shared/spend-windows.ts';
+import { periodStartDate, windowIds, windowStartDate } from '../../shared/spend-windows.ts';
 
 describe('spend windows', () => {
   it('23:59:59.999 and 00:00:00 fall in different days of the program time zone', () => {
-    expect(windowIds(Date.parse('2026-11-25T23:59:59.999Z'), 'UTC')).toEqual({ day_id: '20261125', month_id: '202611' });
-    expect(windowIds(Date.parse('2026-11-26T00:00:00.000Z'), 'UTC')).toEqual({ day_id: '20261126', month_id: '202611' });
+    expect(windowIds(Date.parse('2026-11-25T23:59:59.999Z'), 'UTC')).toMatchObject({ day_id: '20261125', month_id: '202611' });
+    expect(windowIds(Date.parse('2026-11-26T00:00:00.000Z'), 'UTC')).toMatchObject({ day_id: '20261126', month_id: '202611' });
   });
 
   it('month end rolls the month window', () => {
@@ -27,5 +27,21 @@ describe('spend windows', () => {
   it('gives each window its first day as an ISO date', () => {
     expect(windowStartDate('20261125')).toBe('2026-11-25');
     expect(windowStartDate('202611')).toBe('2026-11-01');
+  });
+});
+
+describe('week, year and all-time windows', () => {
+  it('uses ISO weeks: Monday starts a week, and the first days of January may belong to the last year', () => {
+    expect(windowIds(Date.parse('2026-11-29T23:59:59Z'), 'UTC').week_id).toBe('2026-W48');
+    expect(windowIds(Date.parse('2026-11-30T00:00:00Z'), 'UTC').week_id).toBe('2026-W49');
+    expect(windowIds(Date.parse('2027-01-01T12:00:00Z'), 'UTC').week_id).toBe('2026-W53');
+    expect(windowIds(Date.parse('2027-01-01T12:00:00Z'), 'UTC').year_id).toBe('2027');
+    expect(windowIds(Date.parse('2027-01-01T12:00:00Z'), 'UTC').all_id).toBe('all');
+  });
+
+  it('gives a week window its Monday', () => {
+    expect(periodStartDate('week', '2026-W48')).toBe('2026-11-23');
+    expect(periodStartDate('week', '2026-W53')).toBe('2026-12-28');
+    expect(periodStartDate('year', '2026')).toBe('2026-01-01');
   });
 });
