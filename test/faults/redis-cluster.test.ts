@@ -10,21 +10,22 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { Cluster, type Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CacheLoader } from '../../gateway/decide/cache-loader.ts';
 import { Decider } from '../../gateway/decide/decider.ts';
 import { loadScripts } from '../../gateway/decide/scripts.ts';
+import type { JitRequestBody } from '../../gateway/jit/schema.ts';
+import { parseJit } from '../../gateway/jit/translate.ts';
 import { DecisionStatus } from '../../shared/decision-status.ts';
 import { createLogger } from '../../shared/logger.ts';
-import type { DecisionRequest } from '../../shared/messages.ts';
 import { gatewayMetrics } from '../../shared/metrics.ts';
 import { decisionKeys, type KeyLayout } from '../../shared/redis-keys.ts';
-import { windowIds } from '../../shared/spend-windows.ts';
 import { connectMongo } from '../../shared/stores/mongo.ts';
 import { connectPostgres } from '../../shared/stores/postgres.ts';
 import { type CreatedCard, createBusinessCard, uniqueToken } from '../support/cardholders.ts';
+import { jitRequest } from '../support/jit-requests.ts';
 
 const run = promisify(execFile);
 const MASTERS = 3;
@@ -69,6 +70,10 @@ const mongo = connectMongo({ uri: process.env.MONGODB_URI!, app_name: 'afc-test-
 const layout: KeyLayout = { prefix: `c${randomUUID().slice(0, 8)}`, shards: 64 };
 const log = createLogger('cluster-test', process.env.LOG_LEVEL ?? 'silent');
 let decider: Decider;
+/** Same scripts and cluster, a budget short enough to answer `timeout` behind a paused node. */
+let impatient: Decider;
+const IMPATIENT_BUDGET_MS = 100;
+const PAUSE_MS = 1_000;
 
 beforeAll(async () => {
   ports = await freeClusterPorts(MASTERS);
@@ -99,6 +104,8 @@ beforeAll(async () => {
   const loader = new CacheLoader(sql, mongo.db(), scripts, log);
   const budgets = { decision_budget_ms: 2_000, cache_fill_budget_ms: 2_000, idempotency_ttl_s: 3600 };
   decider = new Decider(scripts, loader, layout, budgets, log, gatewayMetrics(new Registry()));
+  const impatient_budgets = { ...budgets, decision_budget_ms: IMPATIENT_BUDGET_MS };
+  impatient = new Decider(scripts, loader, layout, impatient_budgets, log, gatewayMetrics(new Registry()));
 });
 
 afterAll(async () => {
@@ -110,23 +117,12 @@ afterAll(async () => {
   await mongo.close();
 });
 
-function request(card: CreatedCard, amount_minor: bigint, jit_token = uniqueToken('jit')): DecisionRequest {
-  const windows = windowIds(Date.now(), 'UTC');
-  return {
-    jit_token,
-    method: 'pgfs.authorization',
-    transaction_token: uniqueToken('txn'),
-    card_token: card.card_token,
-    user_token: card.user_token,
-    acting_user_token: card.user_token,
-    amount_minor: amount_minor.toString(),
-    currency_code: 'USD',
-    network: 'VISA',
-    merchant: { mid: 'mid-1', mcc: '5812', name: 'Cluster Cafe', country_code: 'USA' },
-    day_id: windows.day_id,
-    month_id: windows.month_id,
-  };
+/** A JIT authorization as the gateway parses it from Marqeta's request. */
+function request(card: CreatedCard, amount: number, jit_token = uniqueToken('jit')) {
+  return parseJit(jitRequest({ ...card, amount, jit_token }) as unknown as JitRequestBody, Date.now(), 'UTC').request;
 }
+
+const AUTHORIZE = { partial_capable: false } as const;
 
 /** The master that serves a key's slot, by its port. */
 async function masterOf(key: string): Promise<number> {
@@ -153,34 +149,41 @@ describe('decision scripts on a 3-master Redis Cluster', () => {
     expect(masters.size).toBe(MASTERS);
 
     for (const card of cards) {
-      const first = request(card, 3_000n);
-      const approved = await decider.decide(first); // cache miss: fill script, then decide again
-      expect(approved).toMatchObject({ status_code: DecisionStatus.APPROVED, approved_amount_minor: 3_000n, source: 'script' });
-      const replay = await decider.decide(first);
+      const first = request(card, 30);
+      const approved = await decider.decide(first, AUTHORIZE); // cache miss: fill script, then decide again
+      expect(approved).toMatchObject({ status_code: DecisionStatus.APPROVED, amount_minor: 3_000n, source: 'script' });
+      const replay = await decider.decide(first, AUTHORIZE);
       expect(replay).toMatchObject({ status_code: DecisionStatus.APPROVED, replayed: true });
-      const over = await decider.decide(request(card, 2_001n)); // 30.00 + 20.01 > 50.00 daily
+      const over = await decider.decide(request(card, 20.01), AUTHORIZE); // 30.00 + 20.01 > 50.00 daily
       expect(over).toMatchObject({ status_code: DecisionStatus.LIMIT_DAILY, replayed: false, source: 'script' });
-      const ledger = await cluster.hgetall(decisionKeys(layout, card.user_token, card.card_token, '').ledger);
-      expect(ledger.ds).toBe('3000');
+      const within = await decider.decide(request(card, 20), AUTHORIZE); // exactly at the limit
+      expect(within).toMatchObject({ status_code: DecisionStatus.APPROVED, replayed: false });
     }
-    // Each decision reached its own shard's outbox: two entries (approve, decline) per cardholder.
+    // Each decision reached its own shard's outbox: three entries (2 approvals, 1 decline) per cardholder.
     const outboxes = new Map<string, number>();
     for (const card of cards) {
       const { outbox } = decisionKeys(layout, card.user_token, card.card_token, '');
-      outboxes.set(outbox, (outboxes.get(outbox) ?? 0) + 2);
+      outboxes.set(outbox, (outboxes.get(outbox) ?? 0) + 3);
     }
     for (const [outbox, expected] of outboxes) expect(await cluster.xlen(outbox)).toBe(expected);
   });
 
-  it('the timeout void script releases a hold on a cluster shard', async () => {
+  it('a decision answered `timeout` behind a paused master is voided on its shard: the hold is released', async () => {
     const card = await createBusinessCard(sql, { daily_limit_minor: 5_000n });
-    const decision = request(card, 4_000n);
-    expect((await decider.decide(decision)).status_code).toBe(DecisionStatus.APPROVED);
-    const keys = decisionKeys(layout, card.user_token, card.card_token, decision.jit_token);
-    const scripts = loadScripts(cluster as unknown as Redis);
-    const reply = await scripts.void(keys.ledger, keys.decision, keys.outbox, JSON.stringify(decision), DecisionStatus.TIMEOUT, 3600);
-    expect(reply).toEqual([DecisionStatus.APPROVED, 4_000]);
-    expect((await decider.decide(decision)).status_code).toBe(DecisionStatus.TIMEOUT);
-    expect((await decider.decide(request(card, 5_000n))).status_code).toBe(DecisionStatus.APPROVED);
+    expect((await decider.decide(request(card, 10), AUTHORIZE)).status_code).toBe(DecisionStatus.APPROVED);
+    const node = new Redis({ host: '127.0.0.1', port: await masterOf(decisionKeys(layout, card.user_token, card.card_token, '').ledger) });
+    const late = request(card, 40);
+    try {
+      // Scripts that write wait while the node is paused: the decision misses its budget,
+      // then runs (and holds), then the void the gateway queued behind it undoes the hold.
+      await node.call('CLIENT', 'PAUSE', PAUSE_MS, 'WRITE');
+      expect(await impatient.decide(late, AUTHORIZE)).toMatchObject({ status_code: DecisionStatus.TIMEOUT, source: 'timeout' });
+    } finally {
+      node.disconnect();
+    }
+    const replay = await decider.decide(late, AUTHORIZE);
+    expect(replay).toMatchObject({ status_code: DecisionStatus.TIMEOUT, replayed: true });
+    // 10.00 spent: 40.00 fits again only because the timed-out 40.00 was released.
+    expect((await decider.decide(request(card, 40), AUTHORIZE)).status_code).toBe(DecisionStatus.APPROVED);
   });
 });
