@@ -12,6 +12,7 @@ import { QUEUE_DECISIONS } from '../shared/broker/topology.ts';
 import type { GatewayConfig } from '../shared/config.ts';
 import type { Logger } from '../shared/logger.ts';
 import { createRegistry, gatewayMetrics, poolMetrics } from '../shared/metrics.ts';
+import { trackStorePools } from '../shared/pool-stats.ts';
 import { outboxKeys, type KeyLayout } from '../shared/redis-keys.ts';
 import { connectMongo } from '../shared/stores/mongo.ts';
 import { connectPostgres, type PgSql } from '../shared/stores/postgres.ts';
@@ -21,7 +22,7 @@ import { CacheLoader } from './decide/cache-loader.ts';
 import { Decider } from './decide/decider.ts';
 import { loadScripts } from './decide/scripts.ts';
 import { OutboxRelay, RELAY_DEFAULTS } from './outbox/relay.ts';
-import { sampleOutboxDepth, sampleRedisPool, trackPools } from './routes/metrics.ts';
+import { sampleOutboxDepth, sampleRedisPool } from './routes/metrics.ts';
 
 /** A scrape waits at most this long for the sampled gauges (outbox depth). */
 const METRICS_SAMPLE_TIMEOUT_MS = 1_000;
@@ -60,7 +61,7 @@ export async function createGateway(config: GatewayConfig, log: Logger, runtime:
   const registry = createRegistry('gateway');
   const metrics = gatewayMetrics(registry);
   const pools = poolMetrics(registry);
-  trackPools(mongo, sql.options.max, pools.pool_connections);
+  trackStorePools(mongo, sql.options.max, pools.pool_connections);
 
   const scripts = loadScripts(redis);
   const layout: KeyLayout = { prefix: config.redis_key_prefix, shards: config.redis_shards };

@@ -4,7 +4,6 @@
 
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
-import type { MongoClient } from 'mongodb';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../../shared/logger.ts';
 import type { gatewayMetrics, poolMetrics } from '../../shared/metrics.ts';
@@ -49,20 +48,4 @@ export async function sampleOutboxDepth(redis: Redis, streams: readonly string[]
 /** Connected Redis clients of this process ('open'). */
 export function sampleRedisPool(clients: readonly Redis[], gauge: PoolGauge): void {
   gauge.set({ store: 'redis', state: 'open' }, clients.filter((client) => client.status === 'ready').length);
-}
-
-/**
- * MongoDB pool from the driver's connection-pool events ('open', 'in_use'), kept up to date
- * as they happen. postgres.js exposes no pool statistics: its configured maximum is reported.
- */
-export function trackPools(mongo: MongoClient, postgres_max_connections: number, gauge: PoolGauge): void {
-  const open = { store: 'mongodb', state: 'open' } as const;
-  const in_use = { store: 'mongodb', state: 'in_use' } as const;
-  gauge.set(open, 0);
-  gauge.set(in_use, 0);
-  gauge.set({ store: 'postgresql', state: 'max' }, postgres_max_connections);
-  mongo.on('connectionCreated', () => gauge.inc(open));
-  mongo.on('connectionClosed', () => gauge.dec(open));
-  mongo.on('connectionCheckedOut', () => gauge.inc(in_use));
-  mongo.on('connectionCheckedIn', () => gauge.dec(in_use));
 }
