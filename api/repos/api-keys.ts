@@ -29,7 +29,7 @@ export async function insertApiKey(sql: PgSql, input: NewApiKey): Promise<ApiKey
   const [row] = await sql<ApiKeyRow[]>`
     INSERT INTO api_keys (id, company_id, name, prefix, key_sha256, scopes)
     VALUES (${randomUUID()}, ${input.company_id}, ${input.name}, ${parsed.prefix}, ${keySha256(input.key)},
-            ${sql.array([...input.scopes])})
+            ${[...input.scopes]})
     RETURNING *`;
   return row!;
 }

@@ -1,0 +1,31 @@
+// An in-process management API on the real services. Pass the gateway's REDIS_KEY_PREFIX
+// and REDIS_SHARDS to share its cache; otherwise it gets a prefix of its own.
+import { randomUUID } from 'node:crypto';
+import { createApi, type Api } from '../../api/api.ts';
+import type { Scope } from '../../api/auth/api-keys.ts';
+import { createApiKey } from '../../api/services/api-key-service.ts';
+import { loadApiConfig, type ApiConfig } from '../../shared/config.ts';
+import { createLogger } from '../../shared/logger.ts';
+
+export type TestApi = Api & { config: ApiConfig };
+
+export async function startTestApi(overrides: Record<string, string> = {}): Promise<TestApi> {
+  const config = loadApiConfig({
+    ...process.env,
+    REDIS_KEY_PREFIX: `t${randomUUID().slice(0, 8)}`,
+    REDIS_SHARDS: '4',
+    API_PORT: '0',
+    ...overrides,
+  });
+  const api = await createApi(config, createLogger('api-test', process.env.LOG_LEVEL ?? 'silent'));
+  return Object.assign(api, { config });
+}
+
+export async function apiKey(api: Api, company_id: string | null, scopes: Scope[] = ['admin']): Promise<string> {
+  const { key } = await createApiKey(api.sql, { name: `test-${randomUUID().slice(0, 8)}`, company_id, scopes });
+  return key;
+}
+
+export function bearer(key: string): { authorization: string } {
+  return { authorization: `Bearer ${key}` };
+}
