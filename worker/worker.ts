@@ -4,6 +4,7 @@
 // consumers resume when RabbitMQ is back, and writes wait out a store outage (decision-ledger.ts).
 
 import type { MongoClient } from 'mongodb';
+import type { Registry } from 'prom-client';
 import type { Connection } from 'rabbitmq-client';
 import { connectRabbit } from '../shared/broker/connection.ts';
 import type { WorkerConfig } from '../shared/config.ts';
@@ -21,6 +22,7 @@ export interface Worker {
   readonly mongo: MongoClient;
   readonly rabbit: Connection;
   readonly consumers: readonly ConsumerHandle[];
+  readonly registry: Registry;
   /** Port of the health server (useful when configured as 0). */
   readonly health_port: number;
   /** Stops consuming, finishes or requeues in-flight messages, closes every connection. */
@@ -66,6 +68,7 @@ export async function createWorker(
     mongo,
     rabbit,
     consumers,
+    registry,
     health_port: health.port,
     async close() {
       closing = true;

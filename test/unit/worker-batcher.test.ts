@@ -45,7 +45,10 @@ describe('worker batcher', () => {
   });
 
   it('drain hands over waiting items without waiting for the linger', async () => {
-    const batcher = new Batcher<number, number>(async (items) => [...items], { batch_max: 100, linger_ms: 60_000 });
+    const batcher = new Batcher<number, number>(async (items) => [...items], {
+      batch_max: 100,
+      linger_ms: 60_000,
+    });
     const pending = batcher.submit(5);
     expect(batcher.waiting).toBe(1);
     await batcher.drain();

@@ -10,21 +10,51 @@ import {
 
 const fresh: CardLedgerState = { applied_tokens: [], spend_day_window: null, spend_month_window: null };
 
-function approval(jit_token: string, amount_minor: bigint, day_id = '20260115', recorded_revision = 0): CardEffectInput {
-  return { jit_token, revision: 1, approved: true, amount_minor, day_id, month_id: day_id.slice(0, 6), recorded_revision };
+function approval(
+  jit_token: string,
+  amount_minor: bigint,
+  day_id = '20260115',
+  recorded_revision = 0,
+): CardEffectInput {
+  return {
+    jit_token,
+    revision: 1,
+    approved: true,
+    amount_minor,
+    day_id,
+    month_id: day_id.slice(0, 6),
+    recorded_revision,
+  };
 }
 
-function voidOf(jit_token: string, amount_minor: bigint, day_id = '20260115', recorded_revision = 0): CardEffectInput {
-  return { jit_token, revision: 2, approved: false, amount_minor, day_id, month_id: day_id.slice(0, 6), recorded_revision };
+function voidOf(
+  jit_token: string,
+  amount_minor: bigint,
+  day_id = '20260115',
+  recorded_revision = 0,
+): CardEffectInput {
+  return {
+    jit_token,
+    revision: 2,
+    approved: false,
+    amount_minor,
+    day_id,
+    month_id: day_id.slice(0, 6),
+    recorded_revision,
+  };
 }
 
 /** Applies an update to a state the way the MongoDB update does. */
-function apply(state: CardLedgerState & { held: bigint; day: bigint; month: bigint }, effects: CardEffectInput[]) {
+function apply(
+  state: CardLedgerState & { held: bigint; day: bigint; month: bigint },
+  effects: CardEffectInput[],
+) {
   const u = cardUpdate(state, effects);
   const next = { ...state, applied_tokens: u.applied_tokens, held: state.held + u.held_delta_minor };
   if (u.day.mode === 'set') Object.assign(next, { spend_day_window: u.day.window, day: u.day.spent_minor });
   else next.day += u.day.delta_minor;
-  if (u.month.mode === 'set') Object.assign(next, { spend_month_window: u.month.window, month: u.month.spent_minor });
+  if (u.month.mode === 'set')
+    Object.assign(next, { spend_month_window: u.month.window, month: u.month.spent_minor });
   else next.month += u.month.delta_minor;
   return next;
 }
@@ -50,14 +80,23 @@ describe('personal card ledger effects', () => {
 
   it('spend in the current window is added; an older window is ignored; a newer one restarts', () => {
     const state = { ...fresh, spend_day_window: '20260115', spend_month_window: '202601' };
-    const u = cardUpdate(state, [approval('a', 100n), approval('b', 50n, '20260114'), approval('c', 7n, '20260116')]);
+    const u = cardUpdate(state, [
+      approval('a', 100n),
+      approval('b', 50n, '20260114'),
+      approval('c', 7n, '20260116'),
+    ]);
     expect(u.held_delta_minor).toBe(157n);
     expect(u.day).toEqual({ mode: 'set', window: '20260116', spent_minor: 7n });
     expect(u.month).toEqual({ mode: 'inc', delta_minor: 157n });
   });
 
   it('a void after its approval releases the hold and the spend exactly once', () => {
-    const state = { ...fresh, spend_day_window: '20260115', spend_month_window: '202601', applied_tokens: ['j1'] };
+    const state = {
+      ...fresh,
+      spend_day_window: '20260115',
+      spend_month_window: '202601',
+      applied_tokens: ['j1'],
+    };
     const u = cardUpdate(state, [voidOf('j1', 500n), voidOf('j1', 500n)]);
     expect(u.held_delta_minor).toBe(-500n);
     expect(u.day).toEqual({ mode: 'inc', delta_minor: -500n });
@@ -86,31 +125,35 @@ describe('personal card ledger effects', () => {
       voided: fc.boolean(),
     });
     fc.assert(
-      fc.property(fc.array(effect, { maxLength: 12 }), fc.array(fc.integer({ min: 1, max: 5 }), { maxLength: 12 }), (specs, cuts) => {
-        // One approval per token (first amount wins), optionally followed by its void.
-        const amounts = new Map<string, bigint>();
-        const stream: CardEffectInput[] = [];
-        for (const { token, amount, voided } of specs) {
-          const jit = `j${token}`;
-          if (!amounts.has(jit)) amounts.set(jit, amount);
-          stream.push(approval(jit, amounts.get(jit)!));
-          if (voided) stream.push(voidOf(jit, amounts.get(jit)!));
-        }
-        const expected = [...amounts].reduce((sum, [jit, amount]) => {
-          return stream.some((e) => e.jit_token === jit && e.revision === 2) ? sum : sum + amount;
-        }, 0n);
-        let state = { ...fresh, held: 0n, day: 0n, month: 0n };
-        let at = 0;
-        for (const size of [...cuts, stream.length]) {
-          const batch = stream.slice(at, at + size);
-          state = apply(state, [...batch, ...batch]); // every message delivered twice
-          at += size;
-          if (at >= stream.length) break;
-        }
-        expect(state.held).toBe(expected);
-        expect(state.day).toBe(expected);
-        expect(state.month).toBe(expected);
-      }),
+      fc.property(
+        fc.array(effect, { maxLength: 12 }),
+        fc.array(fc.integer({ min: 1, max: 5 }), { maxLength: 12 }),
+        (specs, cuts) => {
+          // One approval per token (first amount wins), optionally followed by its void.
+          const amounts = new Map<string, bigint>();
+          const stream: CardEffectInput[] = [];
+          for (const { token, amount, voided } of specs) {
+            const jit = `j${token}`;
+            if (!amounts.has(jit)) amounts.set(jit, amount);
+            stream.push(approval(jit, amounts.get(jit)!));
+            if (voided) stream.push(voidOf(jit, amounts.get(jit)!));
+          }
+          const expected = [...amounts].reduce((sum, [jit, amount]) => {
+            return stream.some((e) => e.jit_token === jit && e.revision === 2) ? sum : sum + amount;
+          }, 0n);
+          let state = { ...fresh, held: 0n, day: 0n, month: 0n };
+          let at = 0;
+          for (const size of [...cuts, stream.length]) {
+            const batch = stream.slice(at, at + size);
+            state = apply(state, [...batch, ...batch]); // every message delivered twice
+            at += size;
+            if (at >= stream.length) break;
+          }
+          expect(state.held).toBe(expected);
+          expect(state.day).toBe(expected);
+          expect(state.month).toBe(expected);
+        },
+      ),
     );
   });
 });

@@ -16,7 +16,11 @@ describe('worker retry path', () => {
   });
 
   it('sends a permanent failure straight to the DLQ', () => {
-    expect(nextHop('afc.webhooks', DELAYS, 0, true)).toEqual({ queue: 'afc.webhooks.dlq', attempt: 1, dead: true });
+    expect(nextHop('afc.webhooks', DELAYS, 0, true)).toEqual({
+      queue: 'afc.webhooks.dlq',
+      attempt: 1,
+      dead: true,
+    });
   });
 
   it('reads the attempt header defensively', () => {

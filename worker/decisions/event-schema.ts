@@ -1,5 +1,8 @@
 // Decision events as the worker accepts them (shared/messages.ts DecisionEvent), checked with
 // a compiled TypeBox schema. Anything else is dead-lettered at once: retrying cannot fix it.
+// Unknown extra fields are accepted (the gateway adds fields over time). An approval whose
+// ledger `mode` this worker cannot book yet (capture, clearing, reversal, refunds...) is
+// dead-lettered too, never booked as a hold: `dlq replay --all` once a worker books it.
 
 import { Buffer } from 'node:buffer';
 import Type from 'typebox';
@@ -34,7 +37,11 @@ const Request = Type.Object({
   }),
   day_id: WindowId(8),
   month_id: WindowId(6),
+  mode: Type.Optional(Type.String({ maxLength: 32 })),
 });
+
+/** Ledger modes whose approval is a hold on the card: what this worker books. */
+const HOLD_MODES: ReadonlySet<string> = new Set(['auth', 'incremental', 'force_auth']);
 
 const Event = Type.Object({
   v: Type.Literal(1),
@@ -75,6 +82,10 @@ export function parseDecisionEvent(body: unknown): DecisionEvent {
   }
   if (event.kind !== 'unknown' && (event.card_id === null || event.user_id === null)) {
     throw new WorkerError('WK_ERR_INVALID_MESSAGE', `${event.kind} event without card_id/user_id`);
+  }
+  const mode = (event.request as { mode?: string }).mode;
+  if (event.approved && mode !== undefined && !HOLD_MODES.has(mode)) {
+    throw new WorkerError('WK_ERR_UNSUPPORTED_MODE', mode);
   }
   if (event.approved && event.card_id === null) {
     throw new WorkerError('WK_ERR_INVALID_MESSAGE', 'approval without a card');

@@ -151,17 +151,30 @@ export class BusinessLedger {
   }
 
   async #applySpend(tx: Tx, deltas: Map<string, SpendDelta>) {
-    const rows = [...deltas.values()]
-      .filter((d) => d.spent_minor !== 0n || d.txn_count !== 0)
-      .sort((a, b) =>
-        a.card_id + a.period + a.window_start < b.card_id + b.period + b.window_start ? -1 : 1,
-      );
-    if (rows.length === 0) return;
-    await tx`
-      INSERT INTO spending_controls ${tx(rows, 'card_id', 'period', 'window_start', 'spent_minor', 'txn_count')}
-      ON CONFLICT (card_id, period, window_start) DO UPDATE
-         SET spent_minor = spending_controls.spent_minor + excluded.spent_minor,
-             txn_count = spending_controls.txn_count + excluded.txn_count,
-             updated_at = now()`;
+    // A fixed order keeps two workers' batches from locking the same rows in opposite orders.
+    const rows = [...deltas.values()].sort((a, b) =>
+      a.card_id + a.period + a.window_start < b.card_id + b.period + b.window_start ? -1 : 1,
+    );
+    const added = rows.filter(
+      (d) => d.spent_minor >= 0n && d.txn_count >= 0 && (d.spent_minor > 0n || d.txn_count > 0),
+    );
+    if (added.length > 0) {
+      await tx`
+        INSERT INTO spending_controls ${tx(added, 'card_id', 'period', 'window_start', 'spent_minor', 'txn_count')}
+        ON CONFLICT (card_id, period, window_start) DO UPDATE
+           SET spent_minor = spending_controls.spent_minor + excluded.spent_minor,
+               txn_count = spending_controls.txn_count + excluded.txn_count,
+               updated_at = now()`;
+    }
+    // Taking spend back (voids, rare) is an UPDATE: PostgreSQL checks `spent_minor >= 0` on
+    // the proposed row of an INSERT even when it ends in ON CONFLICT DO UPDATE.
+    for (const d of rows.filter((r) => r.spent_minor < 0n || r.txn_count < 0)) {
+      const updated = await tx`
+        UPDATE spending_controls
+           SET spent_minor = spent_minor + ${d.spent_minor}, txn_count = txn_count + ${d.txn_count}, updated_at = now()
+         WHERE card_id = ${d.card_id} AND period = ${d.period} AND window_start = ${d.window_start}`;
+      if (updated.count === 0)
+        this.#log.error({ card_id: d.card_id, period: d.period }, 'void found no spend row to take back');
+    }
   }
 }

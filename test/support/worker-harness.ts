@@ -1,0 +1,142 @@
+// An in-process worker on the real services, synthetic decision events, and helpers to
+// publish them and wait for their rows. Tests that need isolation consume a queue of their
+// own (WORKER_DECISIONS_QUEUE) and delete it afterwards.
+import { randomUUID } from 'node:crypto';
+import type { Connection } from 'rabbitmq-client';
+import {
+  deadLetterQueueName,
+  QUEUE_DECISIONS,
+  RETRY_DELAYS_MS,
+  retryQueueName,
+} from '../../shared/broker/topology.ts';
+import { loadWorkerConfig, type WorkerConfig } from '../../shared/config.ts';
+import { DecisionStatus, statusInfo } from '../../shared/decision-status.ts';
+import { createLogger } from '../../shared/logger.ts';
+import type { CardKind, DecisionEvent } from '../../shared/messages.ts';
+import { windowIds } from '../../shared/spend-windows.ts';
+import { startDecisionConsumer } from '../../worker/decisions/consumer.ts';
+import { createWorker, type Worker } from '../../worker/worker.ts';
+import { type CreatedCard, uniqueToken } from './cardholders.ts';
+
+export function uniqueQueue(): string {
+  return `afc.decisions.t${randomUUID().slice(0, 8)}`;
+}
+
+export function testWorkerConfig(overrides: Record<string, string> = {}): WorkerConfig {
+  return loadWorkerConfig({ ...process.env, WORKER_HEALTH_PORT: '0', ...overrides });
+}
+
+export async function startTestWorker(
+  overrides: Record<string, string> = {},
+): Promise<Worker & { config: WorkerConfig }> {
+  const config = testWorkerConfig(overrides);
+  const worker = await createWorker(config, createLogger('worker-test', process.env.LOG_LEVEL ?? 'silent'), {
+    consumers: [startDecisionConsumer],
+  });
+  return Object.assign(worker, { config });
+}
+
+/** Deletes a test's work queue with its retry queues and DLQ. */
+export async function deleteWorkQueue(rabbit: Connection, queue: string): Promise<void> {
+  const delays = RETRY_DELAYS_MS[QUEUE_DECISIONS]!;
+  const names = [queue, deadLetterQueueName(queue), ...delays.map((_, i) => retryQueueName(queue, i + 1))];
+  for (const name of names) await rabbit.queueDelete({ queue: name });
+}
+
+export interface EventOptions {
+  readonly card: CreatedCard | null;
+  readonly kind: CardKind;
+  readonly amount_minor: bigint;
+  readonly approved?: boolean;
+  readonly status_code?: number;
+  readonly jit_token?: string;
+  readonly revision?: number;
+  readonly at_ms?: number;
+}
+
+/** A decision event as the gateway's relay would publish it. */
+export function decisionEvent(options: EventOptions): DecisionEvent {
+  const approved = options.approved ?? true;
+  const status_code =
+    options.revision === 2
+      ? DecisionStatus.TIMEOUT
+      : (options.status_code ?? (approved ? 0 : DecisionStatus.INSUFFICIENT_BALANCE));
+  const info = statusInfo(status_code);
+  const at_ms = options.at_ms ?? Date.now();
+  const { day_id, week_id, month_id, year_id } = windowIds(at_ms, 'UTC');
+  const card_token = options.card?.card_token ?? uniqueToken('nocard');
+  const user_token = options.card?.user_token ?? uniqueToken('nouser');
+  return {
+    v: 1,
+    request: {
+      jit_token: options.jit_token ?? uniqueToken('jit'),
+      method: 'pgfs.authorization',
+      transaction_token: uniqueToken('txn'),
+      card_token,
+      user_token,
+      acting_user_token: user_token,
+      amount_minor: options.amount_minor.toString(),
+      currency_code: 'USD',
+      network: 'VISA',
+      merchant: { mid: '000000000011111', mcc: '5411', name: 'Test Grocer', country_code: 'USA' },
+      day_id,
+      week_id,
+      month_id,
+      year_id,
+      original_jit_token: null,
+      mode: 'auth',
+      mcc_group: '',
+    },
+    kind: options.kind,
+    card_id: options.card?.card_id ?? null,
+    user_id: options.card?.user_id ?? null,
+    status_code,
+    approved: options.revision === 2 ? false : approved,
+    memo: info.memo,
+    decline_reason: info.decline_reason ?? null,
+    approved_amount_minor: approved && options.revision !== 2 ? options.amount_minor.toString() : '0',
+    released_amount_minor: options.revision === 2 ? options.amount_minor.toString() : '0',
+    available_minor: '0',
+    revision: options.revision ?? 1,
+    decided_at_ms: at_ms,
+    outbox_id: `${at_ms}-0`,
+  };
+}
+
+/** Publishes straight to a queue (default exchange), confirmed, in bounded chunks. */
+export async function publishEvents(
+  rabbit: Connection,
+  queue: string,
+  events: readonly unknown[],
+  chunk = 500,
+): Promise<void> {
+  const publisher = rabbit.createPublisher({ confirm: true, maxAttempts: 3 });
+  try {
+    for (let at = 0; at < events.length; at += chunk) {
+      await Promise.all(
+        events.slice(at, at + chunk).map((event) => {
+          const e = event as Partial<DecisionEvent>;
+          const message_id = e.request ? `${e.request.jit_token}:${e.revision}` : randomUUID();
+          return publisher.send(
+            { exchange: '', routingKey: queue, durable: true, messageId: message_id },
+            event,
+          );
+        }),
+      );
+    }
+  } finally {
+    await publisher.close();
+  }
+}
+
+/** Polls until `check` returns true (a test timeout bounds it). */
+export async function waitUntil(check: () => Promise<boolean>, poll_ms = 100): Promise<void> {
+  while (!(await check())) await new Promise((resolve) => setTimeout(resolve, poll_ms));
+}
+
+/** Messages the worker committed and acked on `queue` (afc_messages_processed_total). */
+export async function processedCount(worker: Worker, queue: string): Promise<number> {
+  const metric = worker.registry.getSingleMetric('afc_messages_processed_total');
+  const values = (await metric?.get())?.values ?? [];
+  return values.filter((v) => v.labels.queue === queue).reduce((sum, v) => sum + v.value, 0);
+}
