@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXCHANGE_EVENTS } from '../../shared/broker/topology.ts';
 import type { CardIssueCommand } from '../../shared/messages.ts';
 import { uniqueToken } from '../support/cardholders.ts';
-import { apiKey, bearer, startTestApi, type TestApi } from '../support/api-harness.ts';
+import { apiKey, bearer, callApi, startTestApi, type Method, type TestApi } from '../support/api-harness.ts';
 
 let api: TestApi;
 let admin: Record<string, string>;
@@ -16,11 +16,8 @@ afterAll(async () => {
   await api.close();
 });
 
-type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
-
-async function call(method: Method, url: string, headers: Record<string, string>, payload?: unknown) {
-  const response = await api.app.inject({ method, url, headers, ...(payload === undefined ? {} : { payload }) });
-  return { status: response.statusCode, body: response.json(), headers: response.headers };
+function call(method: Method, url: string, headers: Record<string, string>, payload?: Record<string, unknown>) {
+  return callApi(api, method, url, headers, payload);
 }
 
 async function businessUser() {

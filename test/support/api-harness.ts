@@ -29,3 +29,24 @@ export async function apiKey(api: Api, company_id: string | null, scopes: Scope[
 export function bearer(key: string): { authorization: string } {
   return { authorization: `Bearer ${key}` };
 }
+
+export type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
+
+export interface ApiAnswer {
+  readonly status: number;
+  // biome-ignore lint/suspicious/noExplicitAny: tests read arbitrary JSON answers
+  readonly body: any;
+  readonly headers: Record<string, string | string[] | number | undefined>;
+}
+
+/** One request through inject(); the payload, when given, is sent as JSON. */
+export async function callApi(
+  api: Api,
+  method: Method,
+  url: string,
+  headers: Record<string, string>,
+  payload?: Record<string, unknown>,
+): Promise<ApiAnswer> {
+  const response = await api.app.inject({ method, url, headers, ...(payload === undefined ? {} : { payload }) });
+  return { status: response.statusCode, body: response.json(), headers: response.headers };
+}
