@@ -1,0 +1,99 @@
+// The retry path and the DLQ: a message that keeps failing is retried 3 times, then parked in
+// <queue>.dlq with its reason and attempt count; once the cause is fixed, `dlq replay`
+// persists it, once. An undecodable message goes to the DLQ at once.
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listDeadLetters } from '../../worker/broker/dead-letters.ts';
+import { uniqueToken } from '../support/cardholders.ts';
+import {
+  decisionEvent,
+  deleteWorkQueue,
+  publishEvents,
+  startTestWorker,
+  uniqueQueue,
+  waitUntil,
+} from '../support/worker-harness.ts';
+
+const run = promisify(execFile);
+const queue = uniqueQueue();
+let worker: Awaited<ReturnType<typeof startTestWorker>>;
+
+beforeAll(async () => {
+  worker = await startTestWorker({ WORKER_DECISIONS_QUEUE: queue });
+});
+afterAll(async () => {
+  if (!worker) return;
+  await deleteWorkQueue(worker.rabbit, queue);
+  await worker.close();
+});
+
+function dlq(...args: string[]) {
+  return run('node_modules/.bin/node', ['worker/dlq-cli.ts', ...args, '--queue', queue], {
+    env: process.env,
+  });
+}
+
+describe('worker retry path and dead-letter queue', () => {
+  it('parks a failing decision after 3 retries with its reason, and replay persists it once fixed', async () => {
+    // A business card the database does not know yet: the foreign key rejects the row.
+    const card = {
+      card_id: randomUUID(),
+      user_id: randomUUID(),
+      card_token: uniqueToken('card'),
+      user_token: uniqueToken('user'),
+    };
+    const poison = decisionEvent({ card, kind: 'business', amount_minor: 2_500n });
+    const garbage = { hello: 'not a decision' };
+    await publishEvents(worker.rabbit, queue, [garbage]);
+    await waitUntil(async () => (await listDeadLetters(worker.rabbit, queue)).length === 1);
+    await publishEvents(worker.rabbit, queue, [poison]);
+    await waitUntil(async () => (await listDeadLetters(worker.rabbit, queue)).length === 2);
+
+    const [undecodable, parked] = await listDeadLetters(worker.rabbit, queue);
+    expect(undecodable).toMatchObject({ attempts: 1, routing_key: queue });
+    expect(undecodable!.reason).toMatch(/^WK_ERR_INVALID_MESSAGE/);
+    expect(parked).toMatchObject({
+      position: 2,
+      message_id: `${poison.request.jit_token}:1`,
+      attempts: 4,
+      routing_key: queue,
+    });
+    expect(parked!.reason).toMatch(/^23503: .*foreign key/);
+
+    const listed = await dlq('list');
+    expect(listed.stdout).toContain(`${poison.request.jit_token}:1`);
+    expect(listed.stdout).toContain('2 message(s)');
+
+    // The fix: the cardholder now exists.
+    const company_id = randomUUID();
+    await worker.sql.begin(async (tx) => {
+      await tx`INSERT INTO companies (id, name) VALUES (${company_id}, 'DLQ Co')`;
+      await tx`INSERT INTO users (id, company_id, user_token, email, role, status)
+               VALUES (${card.user_id}, ${company_id}, ${card.user_token}, ${`${card.user_token}@example.test`}, 'employee', 'active')`;
+      await tx`INSERT INTO cards (id, user_id, card_token, status, currency_code)
+               VALUES (${card.card_id}, ${card.user_id}, ${card.card_token}, 'active', 'USD')`;
+    });
+    const replayed = await dlq('replay', '2');
+    expect(replayed.stdout).toContain('replayed 1 message(s)');
+    await waitUntil(async () => {
+      const rows = await worker.sql`SELECT 1 FROM transactions WHERE jit_token = ${poison.request.jit_token}`;
+      return rows.length === 1;
+    });
+    const [spend] = await worker.sql<{ spent_minor: bigint; txn_count: number }[]>`
+      SELECT spent_minor, txn_count FROM spending_controls WHERE card_id = ${card.card_id} AND period = 'day'`;
+    expect(spend).toEqual({ spent_minor: 2_500n, txn_count: 1 });
+
+    // Only the undecodable message is left; purge removes it.
+    expect((await listDeadLetters(worker.rabbit, queue)).map((l) => l.message_id)).toEqual([
+      undecodable!.message_id,
+    ]);
+    expect((await dlq('purge')).stdout).toContain('purged 1 message(s)');
+    expect(await listDeadLetters(worker.rabbit, queue)).toEqual([]);
+  });
+
+  it('the CLI rejects a bad command with the usage and exit code 64', async () => {
+    await expect(dlq('replay')).rejects.toMatchObject({ code: 64 });
+  });
+});
