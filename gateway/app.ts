@@ -8,6 +8,7 @@ import type { Decider } from './decide/decider.ts';
 import { installErrorHandler } from './http/error-handler.ts';
 import { authorizeRoute } from './routes/authorize.ts';
 import { healthRoutes } from './routes/health.ts';
+import { marqetaWebhookRoute, type MarqetaWebhookOptions } from './routes/marqeta-webhooks.ts';
 import { metricsRoute, type MetricsRouteOptions } from './routes/metrics.ts';
 
 export interface GatewayAppOptions {
@@ -22,6 +23,7 @@ export interface GatewayAppOptions {
   readonly readiness: Readonly<Record<string, Check>>;
   readonly isShuttingDown: () => boolean;
   readonly metrics: Omit<MetricsRouteOptions, 'log'>;
+  readonly marqeta_webhooks: Omit<MarqetaWebhookOptions, 'decider' | 'program_time_zone'>;
 }
 
 export async function buildGatewayApp(options: GatewayAppOptions): Promise<FastifyInstance> {
@@ -50,6 +52,11 @@ export async function buildGatewayApp(options: GatewayAppOptions): Promise<Fasti
     checks: options.checks,
     readiness: options.readiness,
     isShuttingDown: options.isShuttingDown,
+  });
+  await app.register(marqetaWebhookRoute, {
+    ...options.marqeta_webhooks,
+    decider: options.decider,
+    program_time_zone: options.program_time_zone,
   });
   await app.register(metricsRoute, { ...options.metrics, log: options.log });
   return app;

@@ -8,7 +8,8 @@ import type { MongoClient } from 'mongodb';
 import type { Connection } from 'rabbitmq-client';
 import { request as httpRequest } from 'undici';
 import { connectRabbit } from '../shared/broker/connection.ts';
-import { QUEUE_DECISIONS } from '../shared/broker/topology.ts';
+import { EXCHANGE_EVENTS, QUEUE_DECISIONS, exchanges, queueBindings, queues } from '../shared/broker/topology.ts';
+import { MARQETA_NOTIFICATION_ROUTING_KEY } from '../shared/messages.ts';
 import type { GatewayConfig } from '../shared/config.ts';
 import type { Logger } from '../shared/logger.ts';
 import { createRegistry, gatewayMetrics, poolMetrics } from '../shared/metrics.ts';
@@ -69,6 +70,15 @@ export async function createGateway(config: GatewayConfig, log: Logger, runtime:
   const loader = new CacheLoader(sql, mongo.db(), scripts, log);
   const decider = new Decider(scripts, loader, layout, config, log, metrics);
 
+  // Notifications are not the JIT hot path: each is confirmed by the broker before the 200.
+  const notifications = rabbit.createPublisher({
+    confirm: true,
+    maxAttempts: 2,
+    exchanges: exchanges.map((e) => ({ ...e })),
+    queues: queues.map((q) => ({ ...q, arguments: { ...q.arguments } })),
+    queueBindings: queueBindings.map((b) => ({ ...b })),
+  });
+
   let shutting_down = false;
   const app = await buildGatewayApp({
     log,
@@ -90,6 +100,26 @@ export async function createGateway(config: GatewayConfig, log: Logger, runtime:
     },
     readiness: { redis: () => redis.ping() },
     isShuttingDown: () => shutting_down,
+    marqeta_webhooks: {
+      redis,
+      key_prefix: config.redis_key_prefix,
+      publish: (event) =>
+        notifications.send(
+          {
+            exchange: EXCHANGE_EVENTS,
+            routingKey: MARQETA_NOTIFICATION_ROUTING_KEY,
+            durable: true,
+            contentType: 'application/json',
+            messageId: event.event_token,
+          },
+          event,
+        ),
+      user: config.webhook_user,
+      password: config.webhook_password,
+      hmac_secret: config.webhook_hmac_secret,
+      signature_header: config.webhook_signature_header,
+      hmac_algorithm: config.webhook_hmac_algorithm,
+    },
     metrics: {
       registry,
       sample_timeout_ms: METRICS_SAMPLE_TIMEOUT_MS,
@@ -127,6 +157,7 @@ export async function createGateway(config: GatewayConfig, log: Logger, runtime:
       shutting_down = true;
       await app.close();
       await relay.stop();
+      await notifications.close();
       await Promise.allSettled([rabbit.close(), sql.end({ timeout: 5 }), mongo.close()]);
       redis.disconnect();
       relay_redis.disconnect();

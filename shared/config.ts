@@ -90,6 +90,13 @@ export interface GatewayConfig extends CommonConfig {
   readonly port: number;
   readonly basic_auth_user: string;
   readonly basic_auth_password: string;
+  /** Basic-auth credentials Marqeta uses for webhook notifications. */
+  readonly webhook_user: string;
+  readonly webhook_password: string;
+  /** Optional HMAC secret: when set, notifications must carry a valid signature of the raw body. */
+  readonly webhook_hmac_secret: string | null;
+  readonly webhook_signature_header: string;
+  readonly webhook_hmac_algorithm: 'sha1' | 'sha256';
   /** Budget for the Redis decision call; past it the answer is a `timeout` decline. */
   readonly decision_budget_ms: number;
   /** Budget for loading a missed card from PostgreSQL/MongoDB into Redis. */
@@ -171,6 +178,11 @@ export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
     basic_auth_user: required(env, 'GATEWAY_BASIC_AUTH_USER'),
     // Marqeta requires 20-50 characters for the funding source password.
     basic_auth_password: secret(env, 'GATEWAY_BASIC_AUTH_PASSWORD', 20),
+    webhook_user: required(env, 'MARQETA_WEBHOOK_USER'),
+    webhook_password: secret(env, 'MARQETA_WEBHOOK_PASSWORD', 20),
+    webhook_hmac_secret: read(env, 'MARQETA_WEBHOOK_HMAC_SECRET') ?? null,
+    webhook_signature_header: (read(env, 'MARQETA_WEBHOOK_SIGNATURE_HEADER') ?? 'x-marqeta-signature').toLowerCase(),
+    webhook_hmac_algorithm: oneOf(env, 'MARQETA_WEBHOOK_HMAC_ALGORITHM', 'sha256', ['sha1', 'sha256'] as const),
     decision_budget_ms: integer(env, 'DECISION_BUDGET_MS', 50, 1, 2500),
     cache_fill_budget_ms: integer(env, 'CACHE_FILL_BUDGET_MS', 500, 1, 2500),
     body_limit_bytes: integer(env, 'BODY_LIMIT_BYTES', 64 * 1024, 1024, 1024 * 1024),

@@ -7,8 +7,8 @@ export type CardKind = 'business' | 'personal' | 'unknown';
  * auth/incremental hold; capture posts at once; force_* book what the network already did;
  * reversal releases a hold; clearing posts and releases the hold; refund_post credits;
  * refund_pending/refund_cancel change nothing until cleared; balance answers the available
- * balance; verify checks the card only; void is the gateway's own timeout tombstone;
- * unsupported is declined.
+ * balance; verify checks the card only; release frees the whole remaining hold of an
+ * authorization (Marqeta timed it out or declined it, or it expired); unsupported is declined.
  */
 export type LedgerMode =
   | 'auth'
@@ -23,6 +23,7 @@ export type LedgerMode =
   | 'refund_cancel'
   | 'balance'
   | 'verify'
+  | 'release'
   | 'unsupported';
 
 /** What the gateway knew about the request before deciding; written into the outbox as is. */
@@ -116,4 +117,19 @@ export interface CardActivatedEvent {
   readonly company_id: string | null;
   readonly last_four: string;
   readonly activated_at_ms: number;
+}
+
+/** Routing key of a Marqeta notification received on our webhook (worker stores it for reconciliation). */
+export const MARQETA_NOTIFICATION_ROUTING_KEY = 'notification.marqeta';
+
+/** One Marqeta notification as received (the raw transaction object), with our dedupe key. */
+export interface MarqetaNotificationEvent {
+  readonly v: 1;
+  /** `<transaction token>:<state>`: unique per notification of a transaction state. */
+  readonly event_token: string;
+  readonly kind: 'transaction';
+  readonly received_at_ms: number;
+  /** What the gateway did to the ledger for it (e.g. released a timed-out hold). */
+  readonly ledger_actions: readonly string[];
+  readonly payload: Record<string, unknown>;
 }

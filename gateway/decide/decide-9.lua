@@ -27,7 +27,8 @@
   ARGV[7]  MCC group ("" when none)
   ARGV[8..12] window ids: day, week, month, year, all-time (program time zone)
   ARGV[13] mode: auth | incremental | force_auth | reversal | clearing | capture | force_capture |
-                 refund_post | refund_pending | refund_cancel | balance | verify
+                 refund_post | refund_pending | refund_cancel | balance | verify |
+                 release (the whole remaining hold: Marqeta timed out or declined it, or it expired)
   ARGV[14] forced status: -1 to decide, else record this status without checks
   ARGV[15] 1 when a partial approval may be answered (program setting and pos.partial_approval_capable)
   ARGV[16] decision record TTL, s            ARGV[17] ledger idle TTL, s
@@ -273,12 +274,12 @@ if mode == 'force_auth' or mode == 'force_capture' then
   return record(APPROVED, amount)
 end
 
-if mode == 'reversal' or mode == 'clearing' then
+if mode == 'reversal' or mode == 'clearing' or mode == 'release' then
   local auth = rcall('HMGET', auth_key, 'dw', 'ww', 'mw', 'yw', 'aw', 'g', 'held', 'state')
   local auth_held = num(auth[7]) or 0
-  if mode == 'reversal' then
+  if mode == 'reversal' or mode == 'release' then
     -- Releases at most what is still held: a second or oversized reversal releases nothing more.
-    local released = math.min(amount, auth_held)
+    local released = (mode == 'release') and auth_held or math.min(amount, auth_held)
     if released > 0 then
       add('held', -released)
       uncount_spend(auth, released)

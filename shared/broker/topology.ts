@@ -17,12 +17,15 @@ export const QUEUE_DECISIONS = 'afc.decisions';
 export const QUEUE_WEBHOOKS = 'afc.webhooks';
 /** Commands for the Marqeta API (card issuance), routed by `command.#`. */
 export const QUEUE_MARQETA = 'afc.marqeta';
+/** Marqeta notifications received on our webhook, stored by the worker for reconciliation. */
+export const QUEUE_NOTIFICATIONS = 'afc.notifications';
 
 /** Delays of the retry path of each work queue, in order (3 retries for decisions). */
 export const RETRY_DELAYS_MS: Readonly<Record<string, readonly number[]>> = Object.freeze({
   [QUEUE_DECISIONS]: [100, 200, 400],
   [QUEUE_WEBHOOKS]: [1_000, 5_000, 30_000, 120_000, 600_000],
   [QUEUE_MARQETA]: [1_000, 5_000, 30_000],
+  [QUEUE_NOTIFICATIONS]: [100, 200, 400],
 });
 
 export const HEADER_ATTEMPT = 'x-attempt';
@@ -39,7 +42,7 @@ export function deadLetterQueueName(queue: string): string {
 
 export const exchanges = [{ exchange: EXCHANGE_EVENTS, type: 'topic', durable: true }] as const;
 
-const WORK_QUEUES = [QUEUE_DECISIONS, QUEUE_WEBHOOKS, QUEUE_MARQETA] as const;
+const WORK_QUEUES = [QUEUE_DECISIONS, QUEUE_WEBHOOKS, QUEUE_MARQETA, QUEUE_NOTIFICATIONS] as const;
 
 export interface QueueDeclaration {
   readonly queue: string;
@@ -75,6 +78,7 @@ export const queueBindings = [
   { queue: QUEUE_WEBHOOKS, exchange: EXCHANGE_EVENTS, routingKey: 'decision.#' },
   { queue: QUEUE_WEBHOOKS, exchange: EXCHANGE_EVENTS, routingKey: 'card.#' },
   { queue: QUEUE_MARQETA, exchange: EXCHANGE_EVENTS, routingKey: 'command.#' },
+  { queue: QUEUE_NOTIFICATIONS, exchange: EXCHANGE_EVENTS, routingKey: 'notification.#' },
 ] as const;
 
 export async function declareTopology(rabbit: Connection): Promise<void> {

@@ -9,6 +9,8 @@ const valid = {
   MARQETA_BASE_URL: 'https://sandbox.marqeta.com/v3',
   GATEWAY_BASIC_AUTH_USER: 'marqeta',
   GATEWAY_BASIC_AUTH_PASSWORD: 'a-long-enough-password-1',
+  MARQETA_WEBHOOK_USER: 'marqeta-webhooks',
+  MARQETA_WEBHOOK_PASSWORD: 'another-long-password-2',
 };
 
 describe('gateway config', () => {

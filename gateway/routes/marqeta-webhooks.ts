@@ -1,0 +1,149 @@
+// POST /api/webhooks/marqeta: Marqeta's notifications (what really happened to each
+// transaction). Basic auth, plus an HMAC of the raw body when a secret is configured.
+// Each transaction notification is deduplicated by its event token, its ledger consequences
+// (timed-out or declined holds released, stand-in approvals booked) run through the decision
+// script, and the notification goes to the worker through RabbitMQ (confirmed) for storage
+// and reconciliation. Answered 200 quickly; 503 when the ledger or the broker is unavailable,
+// so Marqeta retries (it does for up to 12 days).
+
+import type { FastifyInstance } from 'fastify';
+import type { Redis } from 'ioredis';
+import { DecisionStatus } from '../../shared/decision-status.ts';
+import { ApiError } from '../../shared/errors.ts';
+import { maskToken } from '../../shared/logger.ts';
+import type { DecisionRequest, MarqetaNotificationEvent } from '../../shared/messages.ts';
+import { toMinor } from '../../shared/money.ts';
+import { windowIds } from '../../shared/spend-windows.ts';
+import type { Decider } from '../decide/decider.ts';
+import { basicAuthVerifier } from '../http/basic-auth.ts';
+import { ledgerCommands, notificationEventToken, type LedgerCommand, type MarqetaTransaction } from '../webhooks/notification-ledger.ts';
+import { type HmacAlgorithm, signatureMatches } from '../webhooks/signature.ts';
+
+/** Marqeta retries a notification for up to 12 days: remember what we processed a bit longer. */
+const DEDUPE_TTL_S = 14 * 24 * 3600;
+const TRANSACTIONS_PER_BODY_MAX = 1_000;
+
+export interface MarqetaWebhookOptions {
+  readonly decider: Decider;
+  readonly redis: Redis;
+  readonly key_prefix: string;
+  readonly publish: (event: MarqetaNotificationEvent) => Promise<void>;
+  readonly program_time_zone: string;
+  readonly user: string;
+  readonly password: string;
+  readonly hmac_secret: string | null;
+  readonly signature_header: string;
+  readonly hmac_algorithm: HmacAlgorithm;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    raw_body?: Buffer;
+  }
+}
+
+function commandRequest(command: LedgerCommand, now_ms: number, time_zone: string): DecisionRequest {
+  const windows = windowIds(now_ms, time_zone);
+  return {
+    jit_token: command.jit_token,
+    method: command.method,
+    transaction_token: command.jit_token,
+    card_token: command.card_token,
+    user_token: command.user_token,
+    acting_user_token: command.user_token,
+    amount_minor: toMinor(command.amount, command.currency_code).toString(),
+    currency_code: command.currency_code,
+    network: null,
+    merchant: { mid: null, mcc: null, name: null, country_code: null },
+    day_id: windows.day_id,
+    week_id: windows.week_id,
+    month_id: windows.month_id,
+    year_id: windows.year_id,
+    original_jit_token: command.original_jit_token,
+    mode: command.mode,
+    mcc_group: '',
+  };
+}
+
+export async function marqetaWebhookRoute(app: FastifyInstance, options: MarqetaWebhookOptions): Promise<void> {
+  const verify = basicAuthVerifier(options.user, options.password);
+  // Encapsulated: only this route keeps the raw bytes (the signature is over them).
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    request.raw_body = body as Buffer;
+    try {
+      done(null, JSON.parse((body as Buffer).toString('utf8')));
+    } catch {
+      done(new ApiError('GW_ERR_BAD_REQUEST', 'The body is not valid JSON.'), undefined);
+    }
+  });
+
+  app.post(
+    '/api/webhooks/marqeta',
+    {
+      schema: {
+        body: {
+          type: 'object',
+          properties: { transactions: { type: 'array', maxItems: TRANSACTIONS_PER_BODY_MAX, items: { type: 'object' } } },
+        },
+      },
+      onRequest: async (request) => {
+        if (!verify(request.headers.authorization)) throw new ApiError('GW_ERR_UNAUTHORIZED');
+      },
+      preValidation: async (request) => {
+        if (options.hmac_secret === null) return;
+        const header = request.headers[options.signature_header];
+        const value = Array.isArray(header) ? header[0] : header;
+        if (!signatureMatches(request.raw_body ?? Buffer.alloc(0), value, options.hmac_secret, options.hmac_algorithm)) {
+          throw new ApiError('GW_ERR_UNAUTHORIZED', 'The webhook signature does not match.');
+        }
+      },
+    },
+    async (request, reply) => {
+      const transactions = ((request.body as { transactions?: MarqetaTransaction[] }).transactions ?? []).filter(
+        (t) => typeof t === 'object' && t !== null,
+      );
+      let processed = 0;
+      let duplicates = 0;
+      try {
+        for (const txn of transactions) {
+        const event_token = notificationEventToken(txn);
+        const marker = `${options.key_prefix}:webhook:${event_token}`;
+        if ((await options.redis.exists(marker)) === 1) {
+          duplicates++;
+          continue;
+        }
+        const actions: string[] = [];
+        for (const command of ledgerCommands(txn)) {
+          const outcome = await options.decider.decide(commandRequest(command, Date.now(), options.program_time_zone), {
+            partial_capable: false,
+          });
+          if (outcome.status_code === DecisionStatus.SYSTEM_ERROR || outcome.status_code === DecisionStatus.TIMEOUT) {
+            throw new ApiError('GW_ERR_UNAVAILABLE', 'The ledger is unavailable; retry later.');
+          }
+          actions.push(`${command.action}:${outcome.amount_minor}`);
+          request.log.info(
+            { action: command.action, jit_token: command.jit_token, card_token: maskToken(command.card_token) },
+            'marqeta notification applied to the ledger',
+          );
+        }
+        await options.publish({
+          v: 1,
+          event_token,
+          kind: 'transaction',
+          received_at_ms: Date.now(),
+          ledger_actions: actions,
+          payload: txn as Record<string, unknown>,
+        });
+        // Marked only once stored: a crash before this makes Marqeta's retry redo it (idempotent).
+        await options.redis.set(marker, '1', 'EX', DEDUPE_TTL_S);
+        processed++;
+        }
+      } catch (error) {
+        if (error instanceof ApiError) throw error;
+        request.log.error({ err: error }, 'marqeta notification not stored; asking Marqeta to retry');
+        throw new ApiError('GW_ERR_UNAVAILABLE', 'Temporarily unable to store the notification; retry later.');
+      }
+      return reply.status(200).send({ received: transactions.length, processed, duplicates });
+    },
+  );
+}
