@@ -2,6 +2,8 @@
 // merchant rules live on the card document, as the gateway's cache loader reads them.
 
 import { ObjectId, type Db } from 'mongodb';
+import { withDocumentLock } from '../../shared/stores/document-lock.ts';
+import type { PgSql } from '../../shared/stores/postgres.ts';
 import type { CardFilter, CardRecord, CardState, CardStore, NewCard } from '../services/card-model.ts';
 import type { CardStatus } from '../services/card-status.ts';
 
@@ -69,9 +71,11 @@ export function objectIdOrNull(id: string): ObjectId | null {
 
 export class PersonalCardStore implements CardStore {
   readonly kind = 'personal' as const;
+  readonly #sql: PgSql;
   readonly #db: Db;
 
-  constructor(db: Db) {
+  constructor(sql: PgSql, db: Db) {
+    this.#sql = sql;
     this.#db = db;
   }
 
@@ -183,10 +187,13 @@ export class PersonalCardStore implements CardStore {
     if (_id === null) return null;
     const version_filter =
       expected_version === 1 ? { $or: [{ version: 1 }, { version: { $exists: false } }] } : { version: expected_version };
-    const doc = await this.collection.findOneAndUpdate(
-      { _id, ...version_filter },
-      { $set: { status: state.status, ...stateFields(state), version: expected_version + 1, updated_at: new Date() } },
-      { returnDocument: 'after' },
+    // Under the document lock: a concurrent balance load must not be overwritten.
+    const doc = await withDocumentLock(this.#sql, 'personal_cards', id, () =>
+      this.collection.findOneAndUpdate(
+        { _id, ...version_filter },
+        { $set: { status: state.status, ...stateFields(state), version: expected_version + 1, updated_at: new Date() } },
+        { returnDocument: 'after' },
+      ),
     );
     return this.#one(doc);
   }

@@ -1,7 +1,8 @@
 // Personal card balances: read (posted, held, available) and idempotent loads.
 //
 // FerretDB has no multi-document transactions, so a load is three single-document steps,
-// each safe to repeat: (1) record the load under its unique (card, Idempotency-Key);
+// each safe to repeat (the card update under the card's document lock: FerretDB loses
+// concurrent updates of one document, see shared/stores/document-lock.ts): (1) record the load under its unique (card, Idempotency-Key);
 // (2) $inc the card's balance, guarded by the card's bounded list of applied load ids;
 // (3) mark the load applied. A retry with the same key resumes where a crash stopped.
 // Then the committed balance goes to the gateway cache (versioned, see balance-set-2.lua).
@@ -9,6 +10,8 @@
 import { ObjectId, type Db } from 'mongodb';
 import { ApiError } from '../../shared/errors.ts';
 import type { Logger } from '../../shared/logger.ts';
+import { withDocumentLock } from '../../shared/stores/document-lock.ts';
+import type { PgSql } from '../../shared/stores/postgres.ts';
 import { AMOUNT_MINOR_MAX } from '../../shared/money.ts';
 import type { Principal } from '../auth/api-keys.ts';
 import type { BalanceCache } from '../cache/balance-cache.ts';
@@ -50,12 +53,14 @@ export interface LoadResult {
 const LOADABLE = new Set(['pending', 'active', 'suspended']);
 
 export class BalanceService {
+  readonly #sql: PgSql;
   readonly #db: Db;
   readonly #cards: CardService;
   readonly #cache: BalanceCache;
   readonly #log: Logger;
 
-  constructor(db: Db, cards: CardService, cache: BalanceCache, log: Logger) {
+  constructor(sql: PgSql, db: Db, cards: CardService, cache: BalanceCache, log: Logger) {
+    this.#sql = sql;
     this.#db = db;
     this.#cards = cards;
     this.#cache = cache;
@@ -96,13 +101,15 @@ export class BalanceService {
     const replayed = load.state === 'applied';
     const _id = new ObjectId(card.id);
     if (!replayed) {
-      await this.#cardDocs.updateOne(
-        { _id, applied_loads: { $ne: load._id } },
-        {
-          $inc: { balance_minor: amount_minor, balance_version: 1n },
-          $push: { applied_loads: { $each: [load._id], $slice: -APPLIED_LOADS_KEPT } },
-          $set: { updated_at: new Date() },
-        },
+      await withDocumentLock(this.#sql, 'personal_cards', card.id, () =>
+        this.#cardDocs.updateOne(
+          { _id, applied_loads: { $ne: load._id } },
+          {
+            $inc: { balance_minor: amount_minor, balance_version: 1n },
+            $push: { applied_loads: { $each: [load._id], $slice: -APPLIED_LOADS_KEPT } },
+            $set: { updated_at: new Date() },
+          },
+        ),
       );
       await this.#loads.updateOne({ _id: load._id }, { $set: { state: 'applied', applied_at: new Date() } });
     }

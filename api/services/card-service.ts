@@ -120,7 +120,7 @@ export class CardService {
 
   constructor(deps: CardServiceDeps) {
     this.#deps = deps;
-    this.#stores = { business: new BusinessCardStore(deps.sql), personal: new PersonalCardStore(deps.db) };
+    this.#stores = { business: new BusinessCardStore(deps.sql), personal: new PersonalCardStore(deps.sql, deps.db) };
   }
 
   store(kind: CardKind): CardStore {

@@ -35,7 +35,7 @@ export function createServices(deps: ServiceDeps): ApiServices {
   return {
     cards,
     cardholders,
-    balances: new BalanceService(deps.db, cards, deps.balance_cache, deps.log),
+    balances: new BalanceService(deps.sql, deps.db, cards, deps.balance_cache, deps.log),
     transactions: new TransactionService(deps.sql, deps.db, cards, cardholders),
     api_keys: new ApiKeyService(deps.sql),
   };
