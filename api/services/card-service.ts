@@ -177,6 +177,11 @@ export class CardService {
     const kind: CardKind = query.user_id !== undefined ? kindOfId(query.user_id) : (query.kind ?? 'business');
     if (kind === 'personal') requireProgramKey(principal);
     if (query.company_id !== undefined) requireCompanyAccess(principal, query.company_id);
+    if (kind === 'business' && query.user_id !== undefined) {
+      const user = await getBusinessUser(this.#deps.sql, query.user_id);
+      if (user === null) throw new ApiError('API_ERR_NOT_FOUND', 'No such user.');
+      requireCompanyAccess(principal, user.company_id);
+    }
     const company_id = kind === 'business' ? (principal.company_id ?? query.company_id) : undefined;
     const limit = query.limit ?? 50;
     const after = decodeCursor(query.cursor, kind === 'business' ? UUID_ID : OBJECT_ID);
