@@ -112,7 +112,8 @@ describe('Kubernetes base', () => {
     expect(container.livenessProbe.httpGet).toMatchObject({ path: '/api/health/live', port: 'http' });
     const worker = find('Deployment', 'afc-worker').spec.template.spec.containers[0];
     expect(worker.readinessProbe.httpGet.path).toBe('/ready');
-    expect(worker.livenessProbe.httpGet.path).toBe('/health');
+    // Liveness must not depend on other services (the worker's /health does).
+    expect(worker.livenessProbe.httpGet.path).toBe('/metrics');
   });
 
   it('keeps Secrets out of the kustomization, and the Secret templates hold placeholders only', () => {
