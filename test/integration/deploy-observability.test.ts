@@ -80,6 +80,7 @@ describe('Grafana dashboard', () => {
     for (const panel of dashboard.panels) {
       expect(panel.gridPos.w).toBeGreaterThan(0);
       expect(panel.gridPos.x + panel.gridPos.w).toBeLessThanOrEqual(24);
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: Grafana's variable syntax, not a JS template
       if (panel.type !== 'row') expect(panel.datasource?.uid).toBe('${datasource}');
     }
   });
