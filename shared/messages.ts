@@ -26,6 +26,8 @@ export type LedgerMode =
   | 'release'
   | 'unsupported';
 
+import type { LedgerEffectsJson } from './ledger-effects.ts';
+
 /** What the gateway knew about the request before deciding; written into the outbox as is. */
 export interface DecisionRequest {
   readonly jit_token: string;
@@ -76,6 +78,10 @@ export interface DecisionEvent {
   readonly released_amount_minor: string;
   /** Balance inquiries: the available balance answered, minor units. */
   readonly available_minor: string;
+  /** The authorization group (original JIT token) the message settled or held in. */
+  readonly group_token: string;
+  /** What the decision changed in the live ledger, as applied: the worker mirrors exactly this. */
+  readonly effects: LedgerEffectsJson;
   /** 1 for the decision; a higher revision supersedes a lower one for the same JIT token. */
   readonly revision: number;
   readonly decided_at_ms: number;

@@ -75,15 +75,25 @@ local card = rcall('HMGET', card_key, 'missing', 'status', 'kind', 'user_token',
 local card_missing, card_status, kind = card[1], card[2], card[3] or 'unknown'
 local card_id, card_user_id = card[6] or '', card[7] or ''
 local available_reply = 0
+-- The authorization group this message belongs to (the original JIT token).
+local group_token = string.match(auth_key, ':auth:(.*)$') or ''
+
+-- Every change made to the live state, as applied, travels with the outbox entry (`fx`), so
+-- the worker's ledger mirrors Redis exactly (shared/ledger-effects.ts parses it):
+--   held:<d>  pend:<d>  spend:<p>:<window>:<d>:<n>  gspend:<group>:<p>:<window>:<d>  hold:<d>  hold_state:<s>
+local effects = {}
+local function effect(text)
+  effects[#effects + 1] = text
+end
 
 -- Appends the decision to the outbox and records it for replays.
 local function record(status, moved, extra)
   rcall('HSET', decision_key, 's', status, 'a', moved, 'av', available_reply, 'k', kind,
     'ci', card_id, 'ui', card_user_id, 'rev', 1, 'mode', mode,
-    'dw', window.d, 'ww', window.w, 'mw', window.m, 'yw', window.y, 'aw', window.a, 'g', group)
+    'dw', window.d, 'ww', window.w, 'mw', window.m, 'yw', window.y, 'aw', window.a, 'g', group, 'grp', group_token)
   rcall('EXPIRE', decision_key, decision_ttl_s)
   local entry = {'r', request_json, 's', status, 'a', moved, 'k', kind, 'ci', card_id, 'ui', card_user_id,
-    't', now_ms, 'rev', 1, 'mode', mode, 'av', available_reply}
+    't', now_ms, 'rev', 1, 'mode', mode, 'av', available_reply, 'grp', group_token, 'fx', table.concat(effects, ';')}
   for i = 1, #(extra or {}) do entry[#entry + 1] = extra[i] end
   rcall('XADD', outbox_key, '*', unpack(entry))
   return {status, moved, 0, kind, 0, available_reply}
@@ -135,6 +145,7 @@ local function count_spend(delta, n)
   for _, p in ipairs(PERIODS) do
     local next_spent = math.max(0, spent[p] + delta)
     rcall('HSET', ledger_key, p .. 'w', window[p], p .. 's', string.format('%d', next_spent), p .. 'n', count[p] + n)
+    effect(string.format('spend:%s:%s:%d:%d', p, window[p], next_spent - spent[p], n))
     spent[p], count[p] = next_spent, count[p] + n
   end
   if group ~= '' then
@@ -142,7 +153,9 @@ local function count_spend(delta, n)
       local gw, gs = 'g:' .. group .. ':' .. p .. 'w', 'g:' .. group .. ':' .. p .. 's'
       local g = rcall('HMGET', ledger_key, gw, gs)
       local base = (g[1] == window[p]) and (num(g[2]) or 0) or 0
-      rcall('HSET', ledger_key, gw, window[p], gs, string.format('%d', math.max(0, base + delta)))
+      local next_spent = math.max(0, base + delta)
+      rcall('HSET', ledger_key, gw, window[p], gs, string.format('%d', next_spent))
+      effect(string.format('gspend:%s:%s:%s:%d', group, p, window[p], next_spent - base))
     end
   end
 end
@@ -151,8 +164,10 @@ end
 local function uncount_spend(auth, delta)
   for i, p in ipairs(PERIODS) do
     if auth[i] == window[p] and lv[3 * i] == window[p] then
-      spent[p] = math.max(0, spent[p] - delta)
-      rcall('HSET', ledger_key, p .. 's', string.format('%d', spent[p]))
+      local next_spent = math.max(0, spent[p] - delta)
+      rcall('HSET', ledger_key, p .. 's', string.format('%d', next_spent))
+      effect(string.format('spend:%s:%s:%d:0', p, window[p], next_spent - spent[p]))
+      spent[p] = next_spent
     end
   end
   local auth_group = auth[6]
@@ -161,7 +176,10 @@ local function uncount_spend(auth, delta)
       local gw, gs = 'g:' .. auth_group .. ':' .. p .. 'w', 'g:' .. auth_group .. ':' .. p .. 's'
       local g = rcall('HMGET', ledger_key, gw, gs)
       if g[1] == auth[j == 1 and 1 or 3] then
-        rcall('HSET', ledger_key, gs, string.format('%d', math.max(0, (num(g[2]) or 0) - delta)))
+        local base = num(g[2]) or 0
+        local next_spent = math.max(0, base - delta)
+        rcall('HSET', ledger_key, gs, string.format('%d', next_spent))
+        effect(string.format('gspend:%s:%s:%s:%d', auth_group, p, g[1], next_spent - base))
       end
     end
   end
@@ -169,6 +187,17 @@ end
 
 local function add(field, delta)
   rcall('HINCRBY', ledger_key, field, string.format('%d', delta))
+  effect(string.format('%s:%d', field, delta))
+end
+
+local function hold_delta(delta)
+  rcall('HINCRBY', auth_key, 'held', string.format('%d', delta))
+  effect(string.format('hold:%d', delta))
+end
+
+local function hold_state(state)
+  rcall('HSET', auth_key, 'state', state)
+  effect('hold_state:' .. state)
 end
 
 local function touch()
@@ -182,7 +211,7 @@ local function hold(value)
     rcall('HSET', auth_key, 'held', 0, 'state', 'pending', 'dw', window.d, 'ww', window.w, 'mw', window.m,
       'yw', window.y, 'aw', window.a, 'g', group)
   end
-  rcall('HINCRBY', auth_key, 'held', string.format('%d', value))
+  hold_delta(value)
   rcall('EXPIRE', auth_key, decision_ttl_s)
 end
 
@@ -283,8 +312,8 @@ if mode == 'reversal' or mode == 'clearing' or mode == 'release' then
     if released > 0 then
       add('held', -released)
       uncount_spend(auth, released)
-      rcall('HINCRBY', auth_key, 'held', string.format('%d', -released))
-      if auth_held - released == 0 then rcall('HSET', auth_key, 'state', 'reversed') end
+      hold_delta(-released)
+      if auth_held - released == 0 then hold_state(mode == 'release' and 'released' or 'reversed') end
     end
     touch()
     return record(APPROVED, released, {'released', released})
@@ -294,7 +323,8 @@ if mode == 'reversal' or mode == 'clearing' or mode == 'release' then
   if auth[8] then
     add('held', -auth_held)
     if amount >= auth_held then count_spend(amount - auth_held, 0) else uncount_spend(auth, auth_held - amount) end
-    rcall('HSET', auth_key, 'held', 0, 'state', 'cleared')
+    if auth_held ~= 0 then hold_delta(-auth_held) end
+    hold_state('cleared')
   else
     count_spend(amount, 1)
   end

@@ -41,20 +41,28 @@ if previous ~= APPROVED or not UNDONE_MODES[d[6]] then
   return {previous, 0}
 end
 
+-- The changes undone, as applied, for the worker's ledger (same format as decide-9.lua's `fx`).
+local effects = {}
 local released = tonumber(d[2])
 local text = string.format('%d', released)
 if d[6] == 'capture' then
   rcall('HINCRBY', ledger_key, 'pend', text)
+  effects[#effects + 1] = 'pend:' .. text
 else
   rcall('HINCRBY', ledger_key, 'held', '-' .. text)
   rcall('HINCRBY', auth_key, 'held', '-' .. text)
+  effects[#effects + 1] = 'held:-' .. text
+  effects[#effects + 1] = 'hold:-' .. text
 end
 local periods = {'d', 'w', 'm', 'y', 'a'}
 for i, p in ipairs(periods) do
   local current = rcall('HMGET', ledger_key, p .. 'w', p .. 's', p .. 'n')
   if current[1] == d[6 + i] then
-    rcall('HSET', ledger_key, p .. 's', string.format('%d', math.max(0, tonumber(current[2] or '0') - released)),
-      p .. 'n', math.max(0, tonumber(current[3] or '0') - 1))
+    local before_spent, before_count = tonumber(current[2] or '0'), tonumber(current[3] or '0')
+    local after_spent, after_count = math.max(0, before_spent - released), math.max(0, before_count - 1)
+    rcall('HSET', ledger_key, p .. 's', string.format('%d', after_spent), p .. 'n', after_count)
+    effects[#effects + 1] = string.format('spend:%s:%s:%d:%d', p, current[1], after_spent - before_spent,
+      after_count - before_count)
   end
 end
 local group = d[12]
@@ -63,11 +71,15 @@ if group and group ~= '' then
     local gw, gs = 'g:' .. group .. ':' .. pair[1] .. 'w', 'g:' .. group .. ':' .. pair[1] .. 's'
     local g = rcall('HMGET', ledger_key, gw, gs)
     if g[1] == pair[2] then
-      rcall('HSET', ledger_key, gs, string.format('%d', math.max(0, tonumber(g[2] or '0') - released)))
+      local before = tonumber(g[2] or '0')
+      local after = math.max(0, before - released)
+      rcall('HSET', ledger_key, gs, string.format('%d', after))
+      effects[#effects + 1] = string.format('gspend:%s:%s:%s:%d', group, pair[1], g[1], after - before)
     end
   end
 end
 rcall('HSET', decision_key, 's', timeout_status, 'a', 0, 'rev', 2)
 rcall('XADD', outbox_key, '*', 'r', request_json, 's', timeout_status, 'a', 0, 'k', d[3],
-  'ci', d[4], 'ui', d[5], 't', now_ms, 'rev', 2, 'mode', d[6], 'released', text)
+  'ci', d[4], 'ui', d[5], 't', now_ms, 'rev', 2, 'mode', d[6], 'released', text,
+  'grp', string.match(auth_key, ':auth:(.*)$') or '', 'fx', table.concat(effects, ';'))
 return {previous, released}

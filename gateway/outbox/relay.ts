@@ -11,6 +11,7 @@ import type { Redis } from 'ioredis';
 import type { Connection, Publisher } from 'rabbitmq-client';
 import { statusInfo, DecisionStatus } from '../../shared/decision-status.ts';
 import { EXCHANGE_EVENTS, exchanges, queueBindings, queues } from '../../shared/broker/topology.ts';
+import { effectsToJson, parseLedgerEffects } from '../../shared/ledger-effects.ts';
 import type { Logger } from '../../shared/logger.ts';
 import type { gatewayMetrics } from '../../shared/metrics.ts';
 import { decisionRoutingKey, type CardKind, type DecisionEvent, type DecisionRequest } from '../../shared/messages.ts';
@@ -74,6 +75,8 @@ export function eventFromEntry(id: string, flat: string[]): DecisionEvent {
     approved_amount_minor: f.a ?? '0',
     released_amount_minor: f.released ?? '0',
     available_minor: f.av ?? '0',
+    group_token: f.grp ?? '',
+    effects: effectsToJson(parseLedgerEffects(f.fx)),
     revision: Number(f.rev ?? '1'),
     decided_at_ms: Number(f.t),
     outbox_id: id,

@@ -44,6 +44,11 @@ describe('decide-9.lua against Redis', () => {
     const mine = entries.filter(([, fields]) => fields[1]!.includes(jit_token));
     expect(mine).toHaveLength(1);
     expect(mine[0]![1]).toEqual(expect.arrayContaining(['s', '0', 'a', '2500', 'k', 'personal']));
+    const fields = mine[0]![1];
+    const fx = fields[fields.indexOf('fx') + 1]!;
+    expect(fx.split(';')).toEqual(
+      expect.arrayContaining(['spend:d:20261125:2500:1', 'spend:a:all:2500:1', 'held:2500', 'hold:2500']),
+    );
   });
 
   it('a replayed token returns the first answer and changes nothing', async () => {
