@@ -33,7 +33,11 @@ export const MARQETA_DECLINE_REASONS: ReadonlySet<string> = new Set([
   'CARDHOLDER_NOT_ACTIVE',
 ]);
 
-export const UNSUPPORTED_METHOD_MEMO = 'unsupported_method';
+/** Methods whose approval may answer a smaller amount (partial approval; the fixture's POS allows it). */
+const PARTIAL_APPROVAL_METHODS: ReadonlySet<string> = new Set([
+  'pgfs.authorization',
+  'pgfs.authorization.incremental',
+]);
 
 export interface Verdict {
   /** What the answer said: 'approved' or the decline memo (our reason code). */

@@ -1,0 +1,324 @@
+// `npm run bench` (quick, under 2 minutes) and `npm run bench -- --full`: one command that
+// seeds a card program, measures a bare Fastify baseline and then the gateway (and the worker
+// when it exists) with the Marqeta traffic simulator, checks every answer against the JIT
+// contract and the ledger against the answers, and writes bench/RESULTS.md and bench/report/.
+// Every figure stands beside the baseline measured in the same run: the machine is shared.
+
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { migrateMongo, migratePostgres } from '../migrations/migrate.ts';
+import { connectMongo } from '../shared/stores/mongo.ts';
+import { connectPostgres } from '../shared/stores/postgres.ts';
+import { newCardProgram, removeProgram, seedProgram } from './simulator/cards.ts';
+import { LedgerExpectations, type LedgerReport } from './simulator/ledger.ts';
+import type { LoadTarget } from './simulator/load.ts';
+import { writeReports } from './render/write-reports.ts';
+import { BacklogSampler } from './runner/backlog.ts';
+import { BrokerProbe, createVhost, deleteVhost } from './runner/broker.ts';
+import { summarizeCpuProfiles } from './runner/cpu-profile.ts';
+import { devEnvironment, withDatabase, withVhost } from './runner/env.ts';
+import { machineInfo } from './runner/machine.ts';
+import { type MeasureContext, type MeasuredPhase, measurePhase } from './runner/measure.ts';
+import { type BenchPlan, PlanError, parsePlan } from './runner/plan.ts';
+import { type Child, freePort, startChild } from './runner/processes.ts';
+import { pidsByCommand, ProcSampler } from './runner/proc-sampler.ts';
+import { BENCH_DATABASE, ensurePostgresDatabase, removeRedisKeys } from './runner/stores.ts';
+
+const root = new URL('..', import.meta.url).pathname;
+const REPORT_DIR = join(root, 'bench/report');
+const WORK_DIR = join(root, '.run/bench');
+const SAMPLE_INTERVAL_MS = 500;
+const READY_TIMEOUT_MS = 30_000;
+const OUTBOX_DRAIN_MAX_MS = 60_000;
+const REDIS_SHARDS = 64;
+const OPEN_LOOP_CONNECTIONS = 1_000;
+
+let plan: BenchPlan;
+try {
+  plan = parsePlan(process.argv.slice(2));
+} catch (error) {
+  if (!(error instanceof PlanError)) throw error;
+  process.stderr.write(`bench: ${error.message}\n`);
+  process.exit(64);
+}
+
+const origin_ms = performance.now();
+function progress(line: string): void {
+  process.stderr.write(`[${((performance.now() - origin_ms) / 1000).toFixed(1).padStart(6)} s] ${line}\n`);
+}
+
+const env = devEnvironment();
+const run_id = `bn${Date.now().toString(36).slice(-6)}`;
+const vhost = `afc-bench-${run_id}`;
+const database_url = withDatabase(env.DATABASE_URL!, BENCH_DATABASE);
+const mongodb_uri = withDatabase(env.MONGODB_URI!, BENCH_DATABASE);
+const amqp_url = withVhost(env.RABBITMQ_URL!, vhost);
+const worker_script = join(root, 'worker/main.ts');
+const with_worker = plan.worker && existsSync(worker_script);
+mkdirSync(WORK_DIR, { recursive: true });
+mkdirSync(REPORT_DIR, { recursive: true });
+
+progress(
+  `bench ${plan.profile} run ${run_id}: cards ${plan.card_sets.join(' + ')}, ${plan.phase_ms / 1000} s phases`,
+);
+await ensurePostgresDatabase(env.DATABASE_URL!);
+const sql = connectPostgres({ url: database_url, application_name: 'afc-bench', max_connections: 4 });
+const mongo = connectMongo({ uri: mongodb_uri, app_name: 'afc-bench', server_selection_timeout_ms: 10_000 });
+const redis = new Redis(env.REDIS_URL!, { connectionName: 'afc-bench', maxRetriesPerRequest: 2 });
+await migratePostgres(sql);
+await migrateMongo(mongo.db());
+await createVhost(vhost);
+const machine = await machineInfo(sql, mongo.db(), redis);
+const program = newCardProgram(
+  run_id,
+  plan.card_sets.reduce((a, b) => a + b, 0),
+);
+
+const sampler = new ProcSampler(
+  [
+    { name: 'bench (load generator)', pids: () => [process.pid] },
+    { name: 'redis', pids: () => pidsByCommand(['redis-server']) },
+    { name: 'postgresql', pids: () => pidsByCommand(['postgres']) },
+    { name: 'rabbitmq', pids: () => pidsByCommand(['beam.smp']) },
+    { name: 'ferretdb', pids: () => pidsByCommand(['ferretdb']) },
+  ],
+  origin_ms,
+);
+const backlog = new BacklogSampler(redis, { prefix: run_id, shards: REDIS_SHARDS }, origin_ms);
+const phases: MeasuredPhase[] = [];
+const children: Child[] = [];
+let probe: BrokerProbe | null = null;
+let ledger: LedgerReport | null = null;
+let cpu_profile: Awaited<ReturnType<typeof summarizeCpuProfiles>> = null;
+const expectations = new LedgerExpectations(run_id);
+let failure: unknown;
+
+function context(metrics_url: string | null): MeasureContext {
+  return {
+    origin_ms,
+    run_id,
+    seed: plan.seed,
+    warmup_ms: plan.warmup_ms,
+    sampler,
+    redis,
+    metrics_url,
+    probe,
+    listener: expectations.listener,
+    progress,
+  };
+}
+
+function target(port: number, authorization: string): LoadTarget {
+  return { origin: `http://127.0.0.1:${port}`, path: '/api/transactions/authorize', authorization };
+}
+
+async function stopChildren(): Promise<void> {
+  while (children.length > 0) {
+    const child = children.pop()!;
+    const code = await child.stop();
+    progress(`${child.name} stopped (exit ${code})`);
+  }
+}
+
+try {
+  progress(`seeding ${program.ordinary_count} cards (PostgreSQL COPY + MongoDB insertMany)`);
+  const seeded = await seedProgram(sql, mongo.db(), program);
+  progress(
+    `seeded ${seeded.business_cards} business + ${seeded.personal_cards} personal cards in ${(seeded.duration_ms / 1000).toFixed(1)} s`,
+  );
+  sampler.start(SAMPLE_INTERVAL_MS);
+  backlog.start(SAMPLE_INTERVAL_MS);
+
+  // Baseline: a bare Fastify server with the same schema validation, same client, same mix.
+  const baseline_port = await freePort();
+  const baseline = await startChild({
+    name: 'baseline',
+    script: join(root, 'bench/baseline-server.ts'),
+    env: { ...env, BASELINE_PORT: String(baseline_port) },
+    ready_url: `http://127.0.0.1:${baseline_port}/ready`,
+    ready_timeout_ms: READY_TIMEOUT_MS,
+    log_path: join(WORK_DIR, `${run_id}-baseline.log`),
+  });
+  children.push(baseline);
+  sampler.add({ name: 'baseline', pids: () => [baseline.pid] });
+  const first_cards = plan.card_sets[0]!;
+  for (const [i, connections] of plan.connections.entries()) {
+    phases.push(
+      await measurePhase(
+        context(null),
+        {
+          label: `baseline closed ${connections}c`,
+          tag: `B${i}`,
+          target: 'baseline',
+          load: target(baseline_port, 'Basic none'),
+          phase: {
+            name: `baseline ${connections}c`,
+            mode: 'closed',
+            duration_ms: plan.phase_ms,
+            connections,
+          },
+          card_offset: 0,
+          cards: first_cards,
+        },
+        phases.length,
+      ),
+    );
+  }
+  await stopChildren();
+
+  // The gateway (and the worker) on the bench's own databases, Redis prefix and vhost.
+  const gateway_port = await freePort();
+  const profile_dir = join(WORK_DIR, `${run_id}-profile`);
+  const service_env = {
+    ...env,
+    NODE_ENV: 'production',
+    LOG_LEVEL: 'warn',
+    DATABASE_URL: database_url,
+    MONGODB_URI: mongodb_uri,
+    RABBITMQ_URL: amqp_url,
+    REDIS_KEY_PREFIX: run_id,
+    REDIS_SHARDS: String(REDIS_SHARDS),
+  };
+  const gateway = await startChild({
+    name: 'gateway',
+    script: join(root, 'gateway/main.ts'),
+    env: {
+      ...service_env,
+      GATEWAY_HOST: '127.0.0.1',
+      GATEWAY_PORT: String(gateway_port),
+      RELAY_CONSUMER_NAME: `bench-${run_id}`,
+    },
+    ready_url: `http://127.0.0.1:${gateway_port}/api/health/ready`,
+    ready_timeout_ms: READY_TIMEOUT_MS,
+    log_path: join(WORK_DIR, `${run_id}-gateway.log`),
+    node_args: plan.cpu_profile ? ['--cpu-prof', '--cpu-prof-dir', profile_dir] : [],
+  });
+  children.push(gateway);
+  sampler.add({ name: 'gateway', pids: () => [gateway.pid] });
+  if (with_worker) {
+    const health_port = await freePort();
+    const worker = await startChild({
+      name: 'worker',
+      script: worker_script,
+      env: { ...service_env, WORKER_HEALTH_PORT: String(health_port) },
+      ready_url: `http://127.0.0.1:${health_port}/ready`,
+      ready_timeout_ms: READY_TIMEOUT_MS,
+      log_path: join(WORK_DIR, `${run_id}-worker.log`),
+    });
+    children.push(worker);
+    sampler.add({ name: 'worker', pids: () => [worker.pid] });
+  }
+  probe = new BrokerProbe(amqp_url, run_id);
+  await probe.startTap();
+  backlog.watch(probe);
+
+  const authorization = `Basic ${Buffer.from(`${env.GATEWAY_BASIC_AUTH_USER}:${env.GATEWAY_BASIC_AUTH_PASSWORD}`).toString('base64')}`;
+  const metrics_url = `http://127.0.0.1:${gateway_port}/metrics`;
+  let card_offset = 0;
+  for (const [set_index, cards] of plan.card_sets.entries()) {
+    const every_level = set_index === 0 || plan.profile === 'full';
+    const levels = every_level ? plan.connections : plan.connections.slice(0, 1);
+    let closed_throughput = 0;
+    for (const connections of levels) {
+      const measured = await measurePhase(
+        context(metrics_url),
+        {
+          label: `gateway closed ${connections}c, ${cards} cards`,
+          tag: `G${set_index}c${connections}`,
+          target: 'gateway',
+          load: target(gateway_port, authorization),
+          phase: { name: `gateway ${connections}c`, mode: 'closed', duration_ms: plan.phase_ms, connections },
+          card_offset,
+          cards,
+        },
+        phases.length,
+      );
+      phases.push(measured);
+      if (connections === plan.connections[0]) closed_throughput = measured.result.throughput_per_s;
+    }
+    const open_loop = set_index === 0 || (plan.profile === 'full' && set_index === plan.card_sets.length - 1);
+    if (open_loop && closed_throughput > 0) {
+      const rate_per_s = Math.max(1, Math.round(closed_throughput * plan.open_loop_share));
+      phases.push(
+        await measurePhase(
+          context(metrics_url),
+          {
+            label: `gateway open ${rate_per_s}/s, ${cards} cards`,
+            tag: `G${set_index}o`,
+            target: 'gateway',
+            load: target(gateway_port, authorization),
+            phase: {
+              name: `gateway open ${rate_per_s}/s`,
+              mode: 'open',
+              duration_ms: plan.phase_ms,
+              connections: OPEN_LOOP_CONNECTIONS,
+              rate_per_s,
+            },
+            card_offset,
+            cards,
+          },
+          phases.length,
+        ),
+      );
+    }
+    card_offset += cards;
+  }
+
+  progress('draining the outbox');
+  const drain_deadline_ms = performance.now() + OUTBOX_DRAIN_MAX_MS;
+  while ((await backlog.outboxDepth()) > 0 && performance.now() < drain_deadline_ms) {
+    await new Promise((resolve) => setTimeout(resolve, SAMPLE_INTERVAL_MS));
+  }
+  if (with_worker) {
+    progress(`verifying the ledger against ${expectations.size} answered decisions`);
+    ledger = await expectations.verify(sql, mongo.db(), plan.ledger_wait_max_ms, progress);
+    progress(
+      `ledger: ${ledger.persisted}/${ledger.expected} persisted, ${ledger.missing} missing, ${ledger.mismatched} mismatched, ` +
+        `${ledger.in_both_stores} in both stores`,
+    );
+  }
+  // A little backlog after the load, for the chart.
+  await new Promise((resolve) => setTimeout(resolve, 2 * SAMPLE_INTERVAL_MS));
+} catch (error) {
+  failure = error;
+  progress(`bench failed: ${error instanceof Error ? error.message : String(error)}`);
+} finally {
+  sampler.stop();
+  backlog.stop();
+  await probe?.close().catch(() => {});
+  await stopChildren();
+  if (plan.cpu_profile) cpu_profile = await summarizeCpuProfiles(join(WORK_DIR, `${run_id}-profile`));
+  if (!plan.keep) {
+    progress('cleaning up the run (cards, Redis keys, vhost)');
+    await removeProgram(sql, mongo.db(), program).catch((error) =>
+      progress(`cleanup (databases) failed: ${String(error)}`),
+    );
+    await removeRedisKeys(redis, run_id).catch((error) =>
+      progress(`cleanup (redis) failed: ${String(error)}`),
+    );
+    await deleteVhost(vhost).catch((error) => progress(`cleanup (vhost) failed: ${String(error)}`));
+  }
+  await sql.end({ timeout: 5 });
+  await mongo.close();
+  redis.disconnect();
+}
+
+if (phases.length > 0) {
+  const written = await writeReports(REPORT_DIR, join(root, 'bench/RESULTS.md'), {
+    run_id,
+    plan,
+    machine,
+    with_worker,
+    phases,
+    usage: sampler.samples,
+    backlog: backlog.samples,
+    ledger,
+    cpu_profile,
+    failure: failure === undefined ? null : String(failure instanceof Error ? failure.message : failure),
+    finished_at: new Date().toISOString(),
+    duration_s: (performance.now() - origin_ms) / 1000,
+  });
+  progress(`wrote ${written.join(', ')}`);
+}
+process.exit(failure === undefined ? 0 : 1);

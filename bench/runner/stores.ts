@@ -1,0 +1,34 @@
+// The bench's own data: a PostgreSQL database and a MongoDB database named `afc_bench` (so a
+// million bench cards never slow another engineer's tests), migrated like production, and the
+// run's Redis keys, all under the run id.
+
+import type { Redis } from 'ioredis';
+import { connectPostgres } from '../../shared/stores/postgres.ts';
+
+export const BENCH_DATABASE = 'afc_bench';
+const SCAN_COUNT = 5_000;
+const UNLINK_BATCH = 5_000;
+
+export async function ensurePostgresDatabase(server_url: string): Promise<void> {
+  const admin = connectPostgres({ url: server_url, application_name: 'afc-bench-admin', max_connections: 1 });
+  try {
+    const found = await admin`SELECT 1 FROM pg_database WHERE datname = ${BENCH_DATABASE}`;
+    if (found.length === 0) await admin.unsafe(`CREATE DATABASE ${BENCH_DATABASE}`);
+  } finally {
+    await admin.end();
+  }
+}
+
+/** Removes every Redis key of the run (cache, ledger, decisions, outbox), in bounded batches. */
+export async function removeRedisKeys(redis: Redis, prefix: string): Promise<number> {
+  let removed = 0;
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', SCAN_COUNT);
+    cursor = next;
+    for (let i = 0; i < keys.length; i += UNLINK_BATCH) {
+      removed += await redis.unlink(...keys.slice(i, i + UNLINK_BATCH));
+    }
+  } while (cursor !== '0');
+  return removed;
+}
