@@ -16,6 +16,7 @@ export interface GatewayAppOptions {
   readonly decider: Decider;
   readonly basic_auth_user: string;
   readonly basic_auth_password: string;
+  readonly basic_auth_password_next: string | null;
   readonly program_time_zone: string;
   readonly partial_approval_enabled: boolean;
   readonly body_limit_bytes: number;
@@ -45,6 +46,7 @@ export async function buildGatewayApp(options: GatewayAppOptions): Promise<Fasti
     decider: options.decider,
     basic_auth_user: options.basic_auth_user,
     basic_auth_password: options.basic_auth_password,
+    basic_auth_password_next: options.basic_auth_password_next,
     program_time_zone: options.program_time_zone,
     partial_approval_enabled: options.partial_approval_enabled,
   });

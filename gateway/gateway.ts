@@ -22,6 +22,7 @@ import { buildGatewayApp } from './app.ts';
 import { CacheLoader } from './decide/cache-loader.ts';
 import { Decider } from './decide/decider.ts';
 import { loadScripts } from './decide/scripts.ts';
+import { HoldExpiry } from './jobs/hold-expiry.ts';
 import { OutboxRelay, RELAY_DEFAULTS } from './outbox/relay.ts';
 import { sampleOutboxDepth, sampleRedisPool } from './routes/metrics.ts';
 
@@ -31,6 +32,7 @@ const METRICS_SAMPLE_TIMEOUT_MS = 1_000;
 export interface Gateway {
   readonly app: FastifyInstance;
   readonly relay: OutboxRelay;
+  readonly hold_expiry: HoldExpiry;
   readonly redis: Redis;
   readonly sql: PgSql;
   readonly mongo: MongoClient;
@@ -44,6 +46,8 @@ export interface GatewayRuntime {
   readonly relay_consumer_name?: string;
   /** Overrides OUTBOX_RELAY_ENABLED (tests that inspect the outbox itself start without the relay). */
   readonly relay_enabled?: boolean;
+  /** Tests drive hold expiry themselves. */
+  readonly hold_expiry_enabled?: boolean;
 }
 
 export async function createGateway(config: GatewayConfig, log: Logger, runtime: GatewayRuntime = {}): Promise<Gateway> {
@@ -85,6 +89,7 @@ export async function createGateway(config: GatewayConfig, log: Logger, runtime:
     decider,
     basic_auth_user: config.basic_auth_user,
     basic_auth_password: config.basic_auth_password,
+    basic_auth_password_next: config.basic_auth_password_next,
     program_time_zone: config.program_time_zone,
     partial_approval_enabled: config.partial_approval_enabled,
     body_limit_bytes: config.body_limit_bytes,
@@ -145,9 +150,26 @@ export async function createGateway(config: GatewayConfig, log: Logger, runtime:
   );
   if (runtime.relay_enabled ?? config.outbox_relay_enabled) relay.start();
 
+  const hold_expiry = new HoldExpiry(
+    sql,
+    mongo.db(),
+    redis,
+    decider,
+    {
+      hold_expiry_days: config.hold_expiry_days,
+      scan_interval_ms: config.hold_expiry_scan_interval_ms,
+      batch_max: 500,
+      lock_key: `${config.redis_key_prefix}:lock:hold-expiry`,
+      program_time_zone: config.program_time_zone,
+    },
+    log,
+  );
+  if (runtime.hold_expiry_enabled ?? true) hold_expiry.start();
+
   return {
     app,
     relay,
+    hold_expiry,
     redis,
     sql,
     mongo,
@@ -156,6 +178,7 @@ export async function createGateway(config: GatewayConfig, log: Logger, runtime:
     async close() {
       shutting_down = true;
       await app.close();
+      await hold_expiry.stop();
       await relay.stop();
       await notifications.close();
       await Promise.allSettled([rabbit.close(), sql.end({ timeout: 5 }), mongo.close()]);

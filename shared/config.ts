@@ -56,6 +56,10 @@ function secret(env: Env, name: string, min_length: number): string {
   return value;
 }
 
+function optionalSecret(env: Env, name: string, min_length: number): string | null {
+  return read(env, name) === undefined ? null : secret(env, name, min_length);
+}
+
 function timeZone(env: Env, name: string): string {
   const value = read(env, name) ?? 'UTC';
   try {
@@ -90,6 +94,8 @@ export interface GatewayConfig extends CommonConfig {
   readonly port: number;
   readonly basic_auth_user: string;
   readonly basic_auth_password: string;
+  /** Also accepted while a password rotation is under way (docs/operations.md); null outside one. */
+  readonly basic_auth_password_next: string | null;
   /** Basic-auth credentials Marqeta uses for webhook notifications. */
   readonly webhook_user: string;
   readonly webhook_password: string;
@@ -106,6 +112,9 @@ export interface GatewayConfig extends CommonConfig {
   readonly partial_approval_enabled: boolean;
   /** How long a JIT token's decision is remembered (replays get the first answer). */
   readonly idempotency_ttl_s: number;
+  /** Uncleared authorizations release their hold after this many days. */
+  readonly hold_expiry_days: number;
+  readonly hold_expiry_scan_interval_ms: number;
   /** Off lets an operator run the relay elsewhere; every gateway relays by default. */
   readonly outbox_relay_enabled: boolean;
   readonly outbox_batch_max: number;
@@ -178,6 +187,7 @@ export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
     basic_auth_user: required(env, 'GATEWAY_BASIC_AUTH_USER'),
     // Marqeta requires 20-50 characters for the funding source password.
     basic_auth_password: secret(env, 'GATEWAY_BASIC_AUTH_PASSWORD', 20),
+    basic_auth_password_next: optionalSecret(env, 'GATEWAY_BASIC_AUTH_PASSWORD_NEXT', 20),
     webhook_user: required(env, 'MARQETA_WEBHOOK_USER'),
     webhook_password: secret(env, 'MARQETA_WEBHOOK_PASSWORD', 20),
     webhook_hmac_secret: read(env, 'MARQETA_WEBHOOK_HMAC_SECRET') ?? null,
@@ -188,6 +198,8 @@ export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
     body_limit_bytes: integer(env, 'BODY_LIMIT_BYTES', 64 * 1024, 1024, 1024 * 1024),
     partial_approval_enabled: oneOf(env, 'PARTIAL_APPROVAL_ENABLED', 'false', ['true', 'false'] as const) === 'true',
     idempotency_ttl_s: integer(env, 'IDEMPOTENCY_TTL_S', 8 * 24 * 3600, 3600, 90 * 24 * 3600),
+    hold_expiry_days: integer(env, 'HOLD_EXPIRY_DAYS', 7, 1, 90),
+    hold_expiry_scan_interval_ms: integer(env, 'HOLD_EXPIRY_SCAN_INTERVAL_MS', 60_000, 1_000, 3_600_000),
     outbox_relay_enabled: oneOf(env, 'OUTBOX_RELAY_ENABLED', 'true', ['true', 'false'] as const) === 'true',
     outbox_batch_max: integer(env, 'OUTBOX_BATCH_MAX', 512, 1, 10_000),
     outbox_claim_idle_ms: integer(env, 'OUTBOX_CLAIM_IDLE_MS', 30_000, 1000, 3_600_000),

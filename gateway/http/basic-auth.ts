@@ -7,7 +7,22 @@ function digest(text: string): Buffer {
   return createHash('sha256').update(text).digest();
 }
 
-export function basicAuthVerifier(user: string, password: string): (header: string | undefined) => boolean {
-  const expected = digest(`Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`);
-  return (header) => timingSafeEqual(digest(header ?? ''), expected);
+/**
+ * `next_password`, when given, is accepted as well: the window of a password rotation. Both
+ * candidates are always compared, so timing does not tell which one matched.
+ */
+export function basicAuthVerifier(
+  user: string,
+  password: string,
+  next_password: string | null = null,
+): (header: string | undefined) => boolean {
+  const expected = [password, next_password ?? password].map((candidate) =>
+    digest(`Basic ${Buffer.from(`${user}:${candidate}`).toString('base64')}`),
+  );
+  return (header) => {
+    const received = digest(header ?? '');
+    let matched = false;
+    for (const candidate of expected) matched = timingSafeEqual(received, candidate) || matched;
+    return matched;
+  };
 }

@@ -16,13 +16,14 @@ export interface AuthorizeRouteOptions {
   readonly decider: Decider;
   readonly basic_auth_user: string;
   readonly basic_auth_password: string;
+  readonly basic_auth_password_next: string | null;
   readonly program_time_zone: string;
   /** Program setting: answer a partial amount when the network allows it. */
   readonly partial_approval_enabled: boolean;
 }
 
 export async function authorizeRoute(app: FastifyInstance, options: AuthorizeRouteOptions): Promise<void> {
-  const verify = basicAuthVerifier(options.basic_auth_user, options.basic_auth_password);
+  const verify = basicAuthVerifier(options.basic_auth_user, options.basic_auth_password, options.basic_auth_password_next);
   app.withTypeProvider<TypeBoxTypeProvider>().post(
     '/api/transactions/authorize',
     {
