@@ -3,5 +3,11 @@
 
 import type { ConsumerStarter } from './consumer.ts';
 import { startDecisionConsumer } from './decisions/consumer.ts';
+import { startCardIssueConsumer } from './marqeta/card-issue-consumer.ts';
+import { startWebhookConsumer } from './webhooks/consumer.ts';
 
-export const WORKER_CONSUMERS: readonly ConsumerStarter[] = [startDecisionConsumer];
+export const WORKER_CONSUMERS: readonly ConsumerStarter[] = [
+  startDecisionConsumer,
+  startWebhookConsumer,
+  startCardIssueConsumer,
+];

@@ -80,7 +80,7 @@ async function startConsumer(overrides: { retry_horizon_ms?: number; concurrency
     },
   );
   cleanups.push(async () => {
-    await consumer.stop();
+    await consumer.close();
     for (const name of [queue, deadLetterQueueName(queue), ...RETRY_DELAYS_MS.map((_, i) => retryQueueName(queue, i + 1))]) {
       await rabbit.queueDelete({ queue: name });
     }

@@ -23,6 +23,7 @@ import type { Logger } from '../../shared/logger.ts';
 import type { workerMetrics } from '../../shared/metrics.ts';
 import type { PgSql } from '../../shared/stores/postgres.ts';
 import { HEADER_ORIGINAL_ROUTING_KEY, RetryPath } from '../broker/retry-path.ts';
+import type { ConsumerHandle, WorkerDeps } from '../consumer.ts';
 import { DeliveryLog } from './deliveries.ts';
 import { EndpointDirectory, type WebhookEndpoint } from './endpoints.ts';
 import { endpointWants } from './event-types.ts';
@@ -56,10 +57,6 @@ export interface WebhookConsumerOptions {
   readonly retry_delays_ms?: readonly number[];
   readonly endpoints_ttl_ms?: number;
   readonly random?: () => number;
-}
-
-export interface RunningConsumer {
-  stop(): Promise<void>;
 }
 
 /** A message whose body can never be delivered: it goes straight to the DLQ. */
@@ -111,7 +108,8 @@ function outboundEvent(message: AsyncMessage): OutboundEvent {
   };
 }
 
-export class WebhookConsumer {
+export class WebhookConsumer implements ConsumerHandle {
+  readonly name = 'webhooks';
   readonly #deps: WebhookConsumerDeps;
   readonly #queue: string;
   readonly #retry_delays_ms: readonly number[];
@@ -154,13 +152,25 @@ export class WebhookConsumer {
       (message) => this.#handle(message),
     );
     this.#consumer.on('error', (error) => deps.log.error({ err: error, queue: this.#queue }, 'webhook consumer error'));
-    this.ready = new Promise((resolve) => this.#consumer.once('ready', resolve));
+    this.ready = new Promise((resolve) =>
+      this.#consumer.once('ready', () => {
+        this.#consuming = true;
+        resolve();
+      }),
+    );
   }
 
   /** Resolves once the queue is declared and consumption has started. */
   readonly ready: Promise<void>;
+  #consuming = false;
 
-  async stop(): Promise<void> {
+  isReady(): boolean {
+    return this.#consuming && this.#deps.rabbit.ready;
+  }
+
+  /** Stops taking messages and finishes the deliveries in hand. */
+  async close(): Promise<void> {
+    this.#consuming = false;
     await this.#consumer.close();
     await Promise.all([this.#publisher.close(), this.#retry_path.close(), this.#sender.close()]);
   }
@@ -254,7 +264,11 @@ export class WebhookConsumer {
   }
 }
 
-/** Starts the webhook fan-out consumer; stop() finishes in-flight deliveries first. */
-export function startWebhookConsumer(deps: WebhookConsumerDeps, options: WebhookConsumerOptions): RunningConsumer {
-  return new WebhookConsumer(deps, options);
+/** The worker's webhook consumer on afc.webhooks, from its config (see worker/consumers.ts). */
+export function startWebhookConsumer(deps: WorkerDeps): ConsumerHandle {
+  return new WebhookConsumer(deps, {
+    timeout_ms: deps.config.webhook_timeout_ms,
+    retry_horizon_ms: deps.config.webhook_retry_horizon_ms,
+    concurrency: deps.config.webhook_concurrency,
+  });
 }

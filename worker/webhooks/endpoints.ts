@@ -22,6 +22,7 @@ export class EndpointDirectory {
   readonly #log: Logger;
   readonly #ttl_ms: number;
   #snapshot: { readonly at_ms: number; readonly endpoints: readonly WebhookEndpoint[] } | undefined;
+  #loading: Promise<readonly WebhookEndpoint[]> | undefined;
   readonly #card_company = new Map<string, string | null>();
 
   /** ttl_ms 0 reads the table on every call (tests). */
@@ -31,9 +32,17 @@ export class EndpointDirectory {
     this.#ttl_ms = ttl_ms;
   }
 
-  async active(): Promise<readonly WebhookEndpoint[]> {
+  /** Active endpoints; concurrent callers after expiry share one query. */
+  active(): Promise<readonly WebhookEndpoint[]> {
     const now_ms = Date.now();
-    if (this.#snapshot && now_ms - this.#snapshot.at_ms < this.#ttl_ms) return this.#snapshot.endpoints;
+    if (this.#snapshot && now_ms - this.#snapshot.at_ms < this.#ttl_ms) return Promise.resolve(this.#snapshot.endpoints);
+    this.#loading ??= this.#load(now_ms).finally(() => {
+      this.#loading = undefined;
+    });
+    return this.#loading;
+  }
+
+  async #load(now_ms: number): Promise<readonly WebhookEndpoint[]> {
     const rows = await timed(this.#log, 'webhooks.active_endpoints', () =>
       this.#sql<WebhookEndpoint[]>`
         SELECT id, company_id, url, secret, event_types
