@@ -17,7 +17,7 @@ export function testGatewayConfig(overrides: Record<string, string> = {}): Gatew
 
 export async function startTestGateway(
   overrides: Record<string, string> = {},
-  runtime: GatewayRuntime = { relay_enabled: false },
+  runtime: GatewayRuntime = { relay_enabled: false, hold_expiry_enabled: false },
 ): Promise<Gateway & { config: GatewayConfig }> {
   const config = testGatewayConfig(overrides);
   const gateway = await createGateway(config, createLogger('gateway-test', process.env.LOG_LEVEL ?? 'silent'), {
