@@ -125,6 +125,8 @@ describe('compose.yaml', () => {
     }
     // The worker calls the fake Marqeta API with the credentials the fake expects.
     expect([worker.marqeta_app_token, worker.marqeta_admin_token]).toEqual([fake.app_token, fake.admin_token]);
+    // The demo seed runs the management API's service code with its configuration.
+    expect(loadApiConfig(env('seed')).database_url).toBe(api.database_url);
     for (const name of ONE_SHOTS) {
       expect(env(name).DATABASE_URL).toBe(env('gateway').DATABASE_URL);
       expect(env(name).MONGODB_URI).toBe(env('gateway').MONGODB_URI);

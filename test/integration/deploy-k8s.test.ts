@@ -114,6 +114,8 @@ describe('Kubernetes base', () => {
     expect(worker.readinessProbe.httpGet.path).toBe('/ready');
     // Liveness must not depend on other services (the worker's /health does).
     expect(worker.livenessProbe.httpGet.path).toBe('/metrics');
+    const api = find('Deployment', 'afc-api').spec.template.spec.containers[0];
+    expect(api.readinessProbe.httpGet.path).toBe('/api/health/ready');
   });
 
   it('keeps Secrets out of the kustomization, and the Secret templates hold placeholders only', () => {

@@ -1,9 +1,10 @@
-// The paths the deployment manifests probe and scrape are real gateway routes that answer 200
-// on a healthy gateway (a typo in a probe path would keep every pod out of service).
+// The paths the deployment manifests and compose probe and scrape are real routes that answer
+// 200 on a healthy process (a typo in a probe path would keep every pod out of service).
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
+import { startTestApi, type TestApi } from '../support/api-harness.ts';
 import { startTestGateway } from '../support/gateway-harness.ts';
 
 type TestGateway = Awaited<ReturnType<typeof startTestGateway>>;
@@ -48,5 +49,33 @@ describe('gateway probe and scrape paths', () => {
     } finally {
       await gw.redis.connect();
     }
+  });
+});
+
+describe('management API probe paths', () => {
+  let api: TestApi;
+  beforeAll(async () => {
+    api = await startTestApi();
+  });
+  afterAll(async () => {
+    await api.close();
+  });
+
+  function apiPaths(): string[] {
+    const manifests = parseAllDocuments(readFileSync(new URL('../../deploy/k8s/base/api.yaml', import.meta.url), 'utf8'));
+    const deployment = manifests.map((doc) => doc.toJS() as Manifest).find((m) => m.kind === 'Deployment')!;
+    const container = deployment.spec.template.spec.containers[0];
+    const paths = [container.startupProbe, container.readinessProbe, container.livenessProbe]
+      .filter((probe: Manifest) => probe.httpGet !== undefined)
+      .map((probe: Manifest) => probe.httpGet.path as string);
+    const compose = parse(readFileSync(new URL('../../compose.yaml', import.meta.url), 'utf8'), { merge: true });
+    const check = (compose.services.api.healthcheck.test as string[]).join(' ');
+    paths.push(/127\.0\.0\.1:8082(\/[^']*)/.exec(check)![1]!);
+    return [...new Set(paths)];
+  }
+
+  it.each(apiPaths())('GET %s answers 200 without an API key on a healthy API', async (path) => {
+    const response = await api.app.inject({ method: 'GET', url: path });
+    expect(response.statusCode).toBe(200);
   });
 });
