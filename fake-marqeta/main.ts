@@ -11,7 +11,7 @@ const fake = await startFakeMarqeta({
   base_path: config.base_path,
   host: config.host,
   port: config.port,
-  logger: config.log_level !== 'silent',
+  log_level: config.log_level,
 });
 process.stdout.write(`fake Marqeta API listening at ${fake.base_url}\n`);
 

@@ -23,7 +23,8 @@ export interface FakeMarqetaOptions {
   readonly app_token: string;
   readonly admin_token: string;
   readonly base_path?: string;
-  readonly logger?: boolean;
+  /** pino level of the request log; off when absent. */
+  readonly log_level?: string;
 }
 
 export interface FakeMarqeta {
@@ -64,7 +65,11 @@ export async function buildFakeMarqeta(options: FakeMarqetaOptions): Promise<Fak
   const store = new FakeMarqetaStore();
   const faults = new FaultPlan();
   const calls = new Map<string, number>();
-  const app = Fastify({ logger: options.logger ?? false, bodyLimit: 256 * 1024, requestTimeout: 120_000 });
+  const app = Fastify({
+    logger: options.log_level === undefined ? false : { level: options.log_level },
+    bodyLimit: 256 * 1024,
+    requestTimeout: 120_000,
+  });
 
   const relativePath = (request: FastifyRequest): string | undefined => {
     const path = request.url.split('?')[0]!;
