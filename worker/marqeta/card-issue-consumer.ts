@@ -101,6 +101,7 @@ export interface CardIssueConsumerOptions {
 
 export class CardIssueConsumer implements ConsumerHandle {
   readonly name = 'marqeta-card-issue';
+  /** Resolves once the queue is declared and consumption has started. */
   readonly ready: Promise<void>;
   readonly #deps: Omit<WorkerDeps, 'config'>;
   readonly #options: CardIssueConsumerOptions;
@@ -135,12 +136,11 @@ export class CardIssueConsumer implements ConsumerHandle {
       },
       (message) => this.#handle(message),
     );
-    this.ready = new Promise((resolve) =>
-      this.#consumer.once('ready', () => {
-        this.#consuming = true;
-        resolve();
-      }),
-    );
+    // 'ready' comes again after every reconnect.
+    this.#consumer.on('ready', () => {
+      this.#consuming = true;
+    });
+    this.ready = new Promise((resolve) => this.#consumer.once('ready', () => resolve()));
     this.#consumer.on('error', (error) => deps.log.error({ err: error, queue: this.#queue }, 'card-issue consumer error'));
   }
 

@@ -110,6 +110,9 @@ function outboundEvent(message: AsyncMessage): OutboundEvent {
 
 export class WebhookConsumer implements ConsumerHandle {
   readonly name = 'webhooks';
+  /** Resolves once the queue is declared and consumption has started. */
+  readonly ready: Promise<void>;
+  #consuming = false;
   readonly #deps: WebhookConsumerDeps;
   readonly #queue: string;
   readonly #retry_delays_ms: readonly number[];
@@ -152,17 +155,12 @@ export class WebhookConsumer implements ConsumerHandle {
       (message) => this.#handle(message),
     );
     this.#consumer.on('error', (error) => deps.log.error({ err: error, queue: this.#queue }, 'webhook consumer error'));
-    this.ready = new Promise((resolve) =>
-      this.#consumer.once('ready', () => {
-        this.#consuming = true;
-        resolve();
-      }),
-    );
+    // 'ready' comes again after every reconnect.
+    this.#consumer.on('ready', () => {
+      this.#consuming = true;
+    });
+    this.ready = new Promise((resolve) => this.#consumer.once('ready', () => resolve()));
   }
-
-  /** Resolves once the queue is declared and consumption has started. */
-  readonly ready: Promise<void>;
-  #consuming = false;
 
   isReady(): boolean {
     return this.#consuming && this.#deps.rabbit.ready;
