@@ -57,9 +57,14 @@ interface Spend {
   readonly txn_count: number;
 }
 
-/** The live ledger hash of a card: holds, unpersisted postings (none after a load) and spend. */
-function ledgerFields(held: bigint | number, windows: Windows, spend: (period: Period) => Spend | undefined): Fields {
-  const fields: Fields = { held: amount(held), pend: '0' };
+/** The live ledger hash of a card: holds, net postings and spend in the current windows. */
+function ledgerFields(
+  held: bigint | number,
+  posted_net: bigint | number,
+  windows: Windows,
+  spend: (period: Period) => Spend | undefined,
+): Fields {
+  const fields: Fields = { held: amount(held), pend: amount(posted_net) };
   for (const [period, p] of PERIODS) {
     const current = spend(period);
     fields[`${p}w`] = windowOf(period, windows);
@@ -132,8 +137,11 @@ export interface PersonalCardDoc extends Controls {
   card_token: string;
   status: string;
   currency_code: string;
+  /** Funds loaded through the management API. */
   balance_minor: bigint | number;
   held_minor?: bigint | number;
+  /** Net postings (debits negative, refunds positive); available = balance + posted_net - held. */
+  posted_net_minor?: bigint | number;
   /** spend_<period>_window / _minor / _count, maintained by the worker. */
   [spend_field: `spend_${string}`]: string | bigint | number | undefined;
 }
@@ -191,27 +199,20 @@ export class CacheLoader {
                c.category_limits,
                u.id AS user_id, u.user_token, u.status AS user_status,
                cc.mcc_allow, cc.mcc_block, cc.merchant_allow, cc.merchant_block, cc.country_allow, cc.country_block,
-               (SELECT coalesce(sum(held_amount_minor), 0)::bigint FROM transactions
-                 WHERE card_id = c.id AND status = 'pending') AS held,
+               (SELECT coalesce(sum(held_minor), 0)::bigint FROM authorization_holds
+                 WHERE card_id = c.id AND state = 'pending') AS held,
                (SELECT json_agg(json_build_object('period', s.period, 'spent_minor', s.spent_minor::text,
                                                   'txn_count', s.txn_count))
                   FROM spending_controls s
                   JOIN unnest(${periods}::text[], ${starts}::date[]) AS w(period, start)
                     ON w.period = s.period AND w.start = s.window_start
                  WHERE s.card_id = c.id) AS spend,
-               (SELECT json_agg(json_build_object('mcc_group', g.mcc_group, 'period', g.period,
-                                                  'spent_minor', g.spent_minor::text))
-                  FROM (SELECT t.mcc_group, 'day' AS period, sum(t.approved_amount_minor) AS spent_minor
-                          FROM transactions t
-                         WHERE t.card_id = c.id AND t.mcc_group <> '' AND t.day_window = ${day_start}::date
-                           AND t.status IN ('pending', 'completed', 'posted') AND t.mode IN ('auth', 'incremental', 'capture')
-                         GROUP BY t.mcc_group
-                        UNION ALL
-                        SELECT t.mcc_group, 'month', sum(t.approved_amount_minor)
-                          FROM transactions t
-                         WHERE t.card_id = c.id AND t.mcc_group <> '' AND t.month_window = ${month_start}::date
-                           AND t.status IN ('pending', 'completed', 'posted') AND t.mode IN ('auth', 'incremental', 'capture')
-                         GROUP BY t.mcc_group) g) AS group_spend
+               (SELECT json_agg(json_build_object('mcc_group', s.mcc_group, 'period', s.period,
+                                                  'spent_minor', s.spent_minor::text))
+                  FROM category_spend s
+                 WHERE s.card_id = c.id
+                   AND ((s.period = 'day' AND s.window_start = ${day_start}::date)
+                     OR (s.period = 'month' AND s.window_start = ${month_start}::date))) AS group_spend
           FROM cards c
           JOIN users u ON u.id = c.user_id
           LEFT JOIN card_controls cc ON cc.card_id = c.id
@@ -219,7 +220,8 @@ export class CacheLoader {
     );
     const row = rows[0];
     if (row === undefined) return null;
-    const ledger = ledgerFields(row.held, windows, (period) => {
+    // Business cards have no balance: postings matter only to the worker's ledger.
+    const ledger = ledgerFields(row.held, 0n, windows, (period) => {
       const found = row.spend?.find((s) => s.period === period);
       return found ? { spent_minor: BigInt(found.spent_minor), txn_count: found.txn_count } : undefined;
     });
@@ -265,7 +267,7 @@ export class CacheLoader {
       user: { status: user_status },
       limits: limitFields(card),
       balance: amount(card.balance_minor),
-      ledger: ledgerFields(card.held_minor ?? 0, windows, (period) =>
+      ledger: ledgerFields(card.held_minor ?? 0, card.posted_net_minor ?? 0, windows, (period) =>
         card[`spend_${period}_window`] === windowOf(period, windows)
           ? {
               spent_minor: BigInt(card[`spend_${period}_minor`] ?? 0),
