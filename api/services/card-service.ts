@@ -137,7 +137,8 @@ export class CardService {
     await this.#activeCardholder(input.kind, input.user_id);
     return this.store(input.kind).insert({
       user_id: input.user_id,
-      card_token: input.card_token ?? `card_${randomUUID().replaceAll('-', '')}`,
+      // Marqeta tokens are at most 36 characters.
+      card_token: input.card_token ?? `card_${randomUUID().replaceAll('-', '').slice(0, 31)}`,
       status,
       currency_code: input.currency_code,
       card_product_token: input.card_product_token ?? null,

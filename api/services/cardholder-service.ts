@@ -34,7 +34,8 @@ export interface PageInput {
 }
 
 function newUserToken(): string {
-  return `user_${randomUUID().replaceAll('-', '')}`;
+  // Marqeta tokens are at most 36 characters.
+  return `user_${randomUUID().replaceAll('-', '').slice(0, 31)}`;
 }
 
 export class CardholderService {
