@@ -121,6 +121,7 @@ export async function createGateway(config: GatewayConfig, log: Logger, runtime:
         ),
       user: config.webhook_user,
       password: config.webhook_password,
+      password_next: config.webhook_password_next,
       hmac_secret: config.webhook_hmac_secret,
       signature_header: config.webhook_signature_header,
       hmac_algorithm: config.webhook_hmac_algorithm,

@@ -99,6 +99,8 @@ export interface GatewayConfig extends CommonConfig {
   /** Basic-auth credentials Marqeta uses for webhook notifications. */
   readonly webhook_user: string;
   readonly webhook_password: string;
+  /** Also accepted while the webhook password is rotated; null outside a rotation. */
+  readonly webhook_password_next: string | null;
   /** Optional HMAC secret: when set, notifications must carry a valid signature of the raw body. */
   readonly webhook_hmac_secret: string | null;
   readonly webhook_signature_header: string;
@@ -190,6 +192,7 @@ export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
     basic_auth_password_next: optionalSecret(env, 'GATEWAY_BASIC_AUTH_PASSWORD_NEXT', 20),
     webhook_user: required(env, 'MARQETA_WEBHOOK_USER'),
     webhook_password: secret(env, 'MARQETA_WEBHOOK_PASSWORD', 20),
+    webhook_password_next: optionalSecret(env, 'MARQETA_WEBHOOK_PASSWORD_NEXT', 20),
     webhook_hmac_secret: read(env, 'MARQETA_WEBHOOK_HMAC_SECRET') ?? null,
     webhook_signature_header: (read(env, 'MARQETA_WEBHOOK_SIGNATURE_HEADER') ?? 'x-marqeta-signature').toLowerCase(),
     webhook_hmac_algorithm: oneOf(env, 'MARQETA_WEBHOOK_HMAC_ALGORITHM', 'sha256', ['sha1', 'sha256'] as const),

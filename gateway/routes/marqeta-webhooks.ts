@@ -31,6 +31,8 @@ export interface MarqetaWebhookOptions {
   readonly program_time_zone: string;
   readonly user: string;
   readonly password: string;
+  /** Accepted as well during a password rotation (docs/operations.md). */
+  readonly password_next: string | null;
   readonly hmac_secret: string | null;
   readonly signature_header: string;
   readonly hmac_algorithm: HmacAlgorithm;
@@ -66,7 +68,7 @@ function commandRequest(command: LedgerCommand, now_ms: number, time_zone: strin
 }
 
 export async function marqetaWebhookRoute(app: FastifyInstance, options: MarqetaWebhookOptions): Promise<void> {
-  const verify = basicAuthVerifier(options.user, options.password);
+  const verify = basicAuthVerifier(options.user, options.password, options.password_next);
   // Encapsulated: only this route keeps the raw bytes (the signature is over them).
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
     request.raw_body = body as Buffer;
