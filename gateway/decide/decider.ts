@@ -144,12 +144,12 @@ export class Decider {
           'cache fill failed',
         );
         const status_code = error instanceof BudgetExceeded ? DecisionStatus.TIMEOUT : DecisionStatus.SYSTEM_ERROR;
-        this.#void(keys, request_json, request.jit_token);
+        this.#void(keys, request_json, request.jit_token, status_code);
         return declined(status_code, 'fill_error');
       }
     }
     this.#log.error({ jit_token: request.jit_token }, 'cache still incomplete after fills');
-    this.#void(keys, request_json, request.jit_token);
+    this.#void(keys, request_json, request.jit_token, DecisionStatus.SYSTEM_ERROR);
     return declined(DecisionStatus.SYSTEM_ERROR, 'fill_error');
   }
 
@@ -198,15 +198,18 @@ export class Decider {
   #failed(error: unknown, keys: DecisionKeys, request: DecisionRequest, request_json: string): DecisionOutcome {
     if (error instanceof BudgetExceeded) {
       this.#log.warn({ jit_token: request.jit_token }, 'decision over budget: answering timeout');
-      this.#void(keys, request_json, request.jit_token);
+      this.#void(keys, request_json, request.jit_token, DecisionStatus.TIMEOUT);
       return declined(DecisionStatus.TIMEOUT, 'timeout');
     }
     this.#log.error({ err: error, jit_token: request.jit_token }, 'decision failed: answering system_error');
     return declined(DecisionStatus.SYSTEM_ERROR, 'redis_error');
   }
 
-  /** Sent on the same connection after the decide call, so Redis runs it afterwards. */
-  #void(keys: DecisionKeys, request_json: string, jit_token: string): void {
+  /**
+   * Sent on the same connection after the decide call, so Redis runs it afterwards. Records the
+   * status we answered (timeout or system_error): a replay must get that same answer.
+   */
+  #void(keys: DecisionKeys, request_json: string, jit_token: string, status_code: DecisionStatusCode): void {
     const started_ms = performance.now();
     this.#scripts
       .void(
@@ -215,7 +218,7 @@ export class Decider {
         keys.outbox,
         keys.auth,
         request_json,
-        DecisionStatus.TIMEOUT,
+        status_code,
         this.#budgets.idempotency_ttl_s,
         Date.now(),
       )
