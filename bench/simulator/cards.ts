@@ -226,6 +226,8 @@ export async function removeProgram(sql: PgSql, db: Db, program: CardProgram): P
   await sql.begin(async (tx) => {
     await tx`DELETE FROM transactions WHERE jit_token LIKE ${token_prefix}
                OR card_id IN (SELECT c.id FROM cards c JOIN users u ON u.id = c.user_id WHERE u.company_id = ${company})`;
+    await tx`DELETE FROM authorization_holds
+              WHERE card_id IN (SELECT c.id FROM cards c JOIN users u ON u.id = c.user_id WHERE u.company_id = ${company})`;
     await tx`DELETE FROM spending_controls
               WHERE card_id IN (SELECT c.id FROM cards c JOIN users u ON u.id = c.user_id WHERE u.company_id = ${company})`;
     await tx`DELETE FROM card_controls
@@ -236,6 +238,7 @@ export async function removeProgram(sql: PgSql, db: Db, program: CardProgram): P
   });
   const escaped = program.run_id.replace(/[^A-Za-z0-9]/g, '');
   await db.collection('personal_transactions').deleteMany({ jit_token: { $regex: `^${escaped}` } });
+  await db.collection('personal_holds').deleteMany({ card_token: { $regex: `^${escaped}` } });
   await db.collection('personal_cards').deleteMany({ bench_run: program.run_id });
   await db.collection('personal_users').deleteMany({ bench_run: program.run_id });
 }

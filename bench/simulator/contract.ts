@@ -39,6 +39,13 @@ const PARTIAL_APPROVAL_METHODS: ReadonlySet<string> = new Set([
   'pgfs.authorization.incremental',
 ]);
 
+/**
+ * Declines the gateway gives when it cannot decide in time or at all. They keep the contract
+ * (a 402 Marqeta understands) and never approve, so a must-decline request answered this way
+ * is counted (as its memo) but is not a violation.
+ */
+export const FAIL_SAFE_MEMOS: ReadonlySet<string> = new Set(['timeout', 'system_error']);
+
 export interface Verdict {
   /** What the answer said: 'approved' or the decline memo (our reason code). */
   readonly outcome: string;
@@ -100,21 +107,31 @@ export function checkAnswer(request: PlannedRequest, status_code: number, body_t
   const shape = shapeViolation(request, status_code, jit);
   if (shape !== undefined) return { outcome, violation: shape, answer };
   const expect = request.expect;
-  if (
-    expect.kind === 'decline' &&
-    (status_code !== 402 || jit.decline_reason !== expect.decline_reason || jit.memo !== expect.memo)
-  ) {
-    return {
-      outcome,
-      violation: `${request.cls} answered ${outcome}, expected ${expect.memo} (${expect.decline_reason})`,
-      answer,
-    };
+  if (expect.kind === 'decline') {
+    const as_expected =
+      status_code === 402 && jit.decline_reason === expect.decline_reason && jit.memo === expect.memo;
+    const fail_safe = status_code === 402 && FAIL_SAFE_MEMOS.has(outcome);
+    if (!as_expected && !fail_safe) {
+      return {
+        outcome,
+        violation: `${request.cls} answered ${outcome}, expected ${expect.memo} (${expect.decline_reason})`,
+        answer,
+      };
+    }
   }
   if (
     expect.kind === 'replay' &&
     (status_code !== expect.first.status_code || !isDeepStrictEqual(answer, expect.first.answer))
   ) {
-    return { outcome, violation: `replayed JIT token answered differently (${outcome})`, answer };
+    const first =
+      expect.first.status_code === 200
+        ? 'approved'
+        : String((expect.first.answer as { jit_funding?: JitAnswer })?.jit_funding?.memo);
+    return {
+      outcome,
+      violation: `replayed JIT token answered ${outcome}, first answer was ${first}`,
+      answer,
+    };
   }
   return { outcome, answer };
 }
