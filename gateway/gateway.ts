@@ -62,6 +62,12 @@ export async function createGateway(config: GatewayConfig, log: Logger, runtime:
   // Not fatal: requests are declined `system_error` until Redis answers, and ioredis reconnects.
   await redis.connect().catch((error: unknown) => log.error({ err: error }, 'redis not reachable at start'));
   await relay_redis.connect().catch(() => {});
+  // Open the database pools before the first cache miss needs them (a cold FerretDB connection
+  // can take longer than the fill budget). Bounded, and not fatal: misses retry later.
+  await Promise.race([
+    Promise.allSettled([mongo.connect(), sql`SELECT 1`]),
+    new Promise((resolve) => setTimeout(resolve, 2_000).unref()),
+  ]);
 
   const registry = createRegistry('gateway');
   const metrics = gatewayMetrics(registry);
