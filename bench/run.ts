@@ -33,6 +33,8 @@ const READY_TIMEOUT_MS = 30_000;
 const OUTBOX_DRAIN_MAX_MS = 60_000;
 const REDIS_SHARDS = 64;
 const OPEN_LOOP_CONNECTIONS = 1_000;
+const SETTLE_MAX_MS = 20_000;
+const SETTLED_CPU_PERCENT = 30;
 
 let plan: BenchPlan;
 try {
@@ -113,12 +115,15 @@ function target(port: number, authorization: string): LoadTarget {
   return { origin: `http://127.0.0.1:${port}`, path: '/api/transactions/authorize', authorization };
 }
 
+/** Stops every child at once (each has its own shutdown deadline). */
 async function stopChildren(): Promise<void> {
-  while (children.length > 0) {
-    const child = children.pop()!;
-    const code = await child.stop();
-    progress(`${child.name} stopped (exit ${code})`);
-  }
+  const stopping = children.splice(0, children.length);
+  await Promise.all(
+    stopping.map(async (child) => {
+      const code = await child.stop();
+      progress(`${child.name} stopped (exit ${code})`);
+    }),
+  );
 }
 
 try {
@@ -129,6 +134,13 @@ try {
   );
   sampler.start(SAMPLE_INTERVAL_MS);
   backlog.start(SAMPLE_INTERVAL_MS);
+  // Let the stores finish what seeding started (FerretDB keeps a core busy for a while) before measuring.
+  const settle_deadline_ms = performance.now() + SETTLE_MAX_MS;
+  await new Promise((resolve) => setTimeout(resolve, 2 * SAMPLE_INTERVAL_MS));
+  while (sampler.recentMachineCpu(2) > SETTLED_CPU_PERCENT && performance.now() < settle_deadline_ms) {
+    await new Promise((resolve) => setTimeout(resolve, SAMPLE_INTERVAL_MS));
+  }
+  progress(`machine CPU ${Math.round(sampler.recentMachineCpu(2))}% before measuring (100% = one core)`);
 
   // Baseline: a bare Fastify server with the same schema validation, same client, same mix.
   const baseline_port = await freePort();

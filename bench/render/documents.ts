@@ -95,7 +95,12 @@ export function renderMarkdown(results: BenchResults, charts: readonly Chart[]):
       '',
     );
   }
-  lines.push('## Charts', '', 'Interactive report: [report/index.html](report/index.html).', '');
+  lines.push(
+    '## Charts',
+    '',
+    'Interactive report: [report/index.html](report/index.html). Analysis: [FINDINGS.md](FINDINGS.md).',
+    '',
+  );
   for (const chart of charts)
     lines.push(`![${chart.title}](report/${chart.file.replace(/\.svg$/, '.png')})`, '');
   return `${lines.join('\n').replace(/\n{3,}/g, '\n\n')}\n`;

@@ -35,6 +35,12 @@ export interface RelayFigures {
   readonly metrics_p99_ms: number | null;
 }
 
+export interface ScriptFigures {
+  /** Round trip of the decide script as the gateway measured it (bucket upper bounds). */
+  readonly decide_p50_ms: number | null;
+  readonly decide_p99_ms: number | null;
+}
+
 export interface MeasuredPhase {
   readonly label: string;
   readonly target: Target;
@@ -45,6 +51,7 @@ export interface MeasuredPhase {
   readonly warmup_violations: number;
   readonly cache: CacheFigures | null;
   readonly relay: RelayFigures | null;
+  readonly script: ScriptFigures | null;
   readonly usage: Record<string, { cpu_percent_mean: number; rss_mb_max: number }>;
 }
 
@@ -151,9 +158,10 @@ export async function measurePhase(
     const metrics_after = context.metrics_url ? await scrape(context.metrics_url) : null;
     const keyspace_after = await keyspace(context.redis);
     const tap = context.probe?.tap_latency;
+    const checked = spec.target === 'gateway' ? `, ${result.violation_count} contract violations` : '';
     context.progress(
       `${spec.label}: ${Math.round(result.throughput_per_s)} req/s, p99 ${result.latency.p99_ms.toFixed(2)} ms, ` +
-        `${result.errors} errors, ${result.timeouts} timeouts, ${result.violation_count} contract violations`,
+        `${result.errors} errors, ${result.timeouts} timeouts${checked}`,
     );
     return {
       label: spec.label,
@@ -171,8 +179,27 @@ export async function measurePhase(
         spec.target === 'gateway'
           ? {
               tap: tap && tap.totalCount > 0 ? summarize(tap) : null,
-              metrics_p50_ms: relayQuantileMs(metrics_before, metrics_after, 0.5),
-              metrics_p99_ms: relayQuantileMs(metrics_before, metrics_after, 0.99),
+              metrics_p50_ms: quantileMs(metrics_before, metrics_after, 'afc_outbox_relay_lag_seconds', 0.5),
+              metrics_p99_ms: quantileMs(metrics_before, metrics_after, 'afc_outbox_relay_lag_seconds', 0.99),
+            }
+          : null,
+      script:
+        spec.target === 'gateway'
+          ? {
+              decide_p50_ms: quantileMs(
+                metrics_before,
+                metrics_after,
+                'afc_redis_script_duration_seconds',
+                0.5,
+                ['script="decide"'],
+              ),
+              decide_p99_ms: quantileMs(
+                metrics_before,
+                metrics_after,
+                'afc_redis_script_duration_seconds',
+                0.99,
+                ['script="decide"'],
+              ),
             }
           : null,
       usage: context.sampler.summary(started_s, ended_s),
@@ -182,8 +209,14 @@ export async function measurePhase(
   }
 }
 
-function relayQuantileMs(before: Samples | null, after: Samples | null, quantile: number): number | null {
+function quantileMs(
+  before: Samples | null,
+  after: Samples | null,
+  name: string,
+  quantile: number,
+  labels: readonly string[] = [],
+): number | null {
   if (!before || !after) return null;
-  const seconds_value = histogramQuantile(before, after, 'afc_outbox_relay_lag_seconds', quantile);
+  const seconds_value = histogramQuantile(before, after, name, quantile, labels);
   return seconds_value === null ? null : seconds_value * 1000;
 }

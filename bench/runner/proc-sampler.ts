@@ -13,6 +13,21 @@ export interface ProcessGroup {
   readonly pids: () => readonly number[];
 }
 
+/** Pseudo-group: every process on the machine (busy ticks of /proc/stat), to see the noise of others. */
+export const MACHINE_GROUP = 'machine (all processes)';
+
+/** Busy clock ticks of all CPUs together: user + nice + system + irq + softirq + steal. */
+function machineBusyTicks(): number {
+  const fields = readFileSync('/proc/stat', 'utf8')
+    .split('\n', 1)[0]!
+    .trim()
+    .split(/\s+/)
+    .slice(1)
+    .map(Number);
+  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = fields;
+  return user + nice + system + irq + softirq + steal;
+}
+
 export interface UsageSample {
   readonly t_s: number;
   readonly cpu_percent: Record<string, number>;
@@ -58,6 +73,7 @@ export class ProcSampler {
   readonly #groups: ProcessGroup[];
   readonly #origin_ms: number;
   readonly #previous = new Map<number, { ticks: number; at_ms: number }>();
+  #machine_previous: { ticks: number; at_ms: number } | undefined;
   #timer: NodeJS.Timeout | undefined;
 
   constructor(groups: ProcessGroup[], origin_ms: number) {
@@ -76,6 +92,14 @@ export class ProcSampler {
 
   stop(): void {
     clearInterval(this.#timer);
+  }
+
+  /** Machine CPU % (100 = one core) over the last `window_s` seconds of samples. */
+  recentMachineCpu(window_s: number): number {
+    const last = this.samples.at(-1);
+    if (last === undefined) return 0;
+    const recent = this.samples.filter((s) => s.t_s > last.t_s - window_s);
+    return recent.reduce((sum, s) => sum + (s.cpu_percent[MACHINE_GROUP] ?? 0), 0) / recent.length;
   }
 
   sample(): void {
@@ -98,6 +122,13 @@ export class ProcSampler {
       cpu_percent[group.name] = cpu;
       rss_mb[group.name] = rss;
     }
+    const machine_ticks = machineBusyTicks();
+    const previous = this.#machine_previous;
+    cpu_percent[MACHINE_GROUP] =
+      previous && now_ms > previous.at_ms
+        ? ((machine_ticks - previous.ticks) / CLOCK_TICKS_PER_S / ((now_ms - previous.at_ms) / 1000)) * 100
+        : 0;
+    this.#machine_previous = { ticks: machine_ticks, at_ms: now_ms };
     this.samples.push({ t_s: (now_ms - this.#origin_ms) / 1000, cpu_percent, rss_mb });
   }
 
@@ -105,10 +136,10 @@ export class ProcSampler {
   summary(from_s: number, to_s: number): Record<string, { cpu_percent_mean: number; rss_mb_max: number }> {
     const window = this.samples.filter((s) => s.t_s > from_s && s.t_s <= to_s);
     const out: Record<string, { cpu_percent_mean: number; rss_mb_max: number }> = {};
-    for (const group of this.#groups) {
-      const cpu = window.map((s) => s.cpu_percent[group.name] ?? 0);
-      const rss = window.map((s) => s.rss_mb[group.name] ?? 0);
-      out[group.name] = {
+    for (const name of [...this.#groups.map((g) => g.name), MACHINE_GROUP]) {
+      const cpu = window.map((s) => s.cpu_percent[name] ?? 0);
+      const rss = window.map((s) => s.rss_mb[name] ?? 0);
+      out[name] = {
         cpu_percent_mean: cpu.length ? cpu.reduce((a, b) => a + b, 0) / cpu.length : 0,
         rss_mb_max: rss.length ? Math.max(...rss) : 0,
       };

@@ -8,7 +8,8 @@ import { createServer } from 'node:net';
 import { request } from 'undici';
 
 const READY_POLL_MS = 100;
-const STOP_GRACE_MS = 15_000;
+/** Longer than the gateway's and worker's own 30 s shutdown deadline (a CPU profile is written at exit). */
+const STOP_GRACE_MS = 35_000;
 
 export interface Child {
   readonly name: string;

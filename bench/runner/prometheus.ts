@@ -55,10 +55,11 @@ export function histogramQuantile(
   after: Samples,
   name: string,
   quantile: number,
+  labels: readonly string[] = [],
 ): number | null {
   const buckets: Array<[number, number]> = [];
   for (const [key, value] of after) {
-    if (!key.startsWith(`${name}_bucket{`)) continue;
+    if (!key.startsWith(`${name}_bucket{`) || !labels.every((label) => key.includes(label))) continue;
     const le = /le="([^"]+)"/.exec(key)?.[1];
     if (le === undefined) continue;
     buckets.push([le === '+Inf' ? Number.POSITIVE_INFINITY : Number(le), value - (before.get(key) ?? 0)]);
