@@ -284,7 +284,9 @@ try {
   }
   if (with_worker) {
     progress(`verifying the ledger against ${expectations.size} answered decisions`);
-    ledger = await expectations.verify(sql, mongo.db(), plan.ledger_wait_max_ms, progress);
+    ledger = await expectations.verify(sql, mongo.db(), plan.ledger_wait_max_ms, progress, () =>
+      backlog.queueDepth(),
+    );
     progress(
       `ledger: ${ledger.persisted}/${ledger.expected} persisted, ${ledger.missing} missing, ${ledger.mismatched} mismatched, ` +
         `${ledger.in_both_stores} in both stores`,

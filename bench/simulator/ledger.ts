@@ -11,8 +11,10 @@ import type { AnswerListener } from './load.ts';
 const VERIFY_BATCH = 5_000;
 const POLL_MS = 500;
 const PROGRESS_EVERY_MS = 5_000;
-/** Stop waiting early when the worker has persisted nothing new for this long. */
+/** Stop waiting early when the worker's backlog has not shrunk for this long. */
 const STALL_MAX_MS = 20_000;
+const SETTLE_POLL_MS = 1_000;
+const SETTLE_POLLS = 3;
 const MISMATCH_EXAMPLES_MAX = 10;
 
 interface Expected {
@@ -69,26 +71,40 @@ export class LedgerExpectations {
     return Number(pg?.count ?? 0n) + mongo;
   }
 
-  /** Polls until every expected token is persisted, at most `wait_max_ms`, then compares row by row. */
+  /**
+   * Waits (at most `wait_max_ms`, less when the worker stalls) until the worker's backlog is drained
+   * and the in-flight messages are written, then compares row by row. The backlog is polled instead
+   * of the collections: a count on FerretDB scans, and would slow the worker it waits for.
+   */
   async verify(
     sql: PgSql,
     db: Db,
     wait_max_ms: number,
     progress: (line: string) => void,
+    backlog: () => Promise<number>,
   ): Promise<LedgerReport> {
     const started_ms = performance.now();
-    let persisted = await this.#persistedCount(sql, db);
+    const elapsed_ms = () => performance.now() - started_ms;
+    let depth = await backlog();
     let last_progress_ms = started_ms;
     let last_report_ms = started_ms;
-    while (persisted < this.#expected.size && performance.now() - started_ms < wait_max_ms) {
-      if (performance.now() - last_progress_ms > STALL_MAX_MS) break;
+    while (depth > 0 && elapsed_ms() < wait_max_ms && performance.now() - last_progress_ms < STALL_MAX_MS) {
       if (performance.now() - last_report_ms > PROGRESS_EVERY_MS) {
-        progress(`  ledger: ${persisted} of ${this.#expected.size} decisions persisted`);
+        progress(`  ledger: ${depth} decisions waiting for the worker`);
         last_report_ms = performance.now();
       }
       await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+      const now_depth = await backlog();
+      if (now_depth < depth) last_progress_ms = performance.now();
+      depth = now_depth;
+    }
+    // Delivered but not yet acknowledged: wait until the count stops moving.
+    let persisted = await this.#persistedCount(sql, db);
+    let unchanged_polls = 0;
+    while (persisted < this.#expected.size && unchanged_polls < SETTLE_POLLS && elapsed_ms() < wait_max_ms) {
+      await new Promise((resolve) => setTimeout(resolve, SETTLE_POLL_MS));
       const now_persisted = await this.#persistedCount(sql, db);
-      if (now_persisted > persisted) last_progress_ms = performance.now();
+      unchanged_polls = now_persisted === persisted ? unchanged_polls + 1 : 0;
       persisted = now_persisted;
     }
     const waited_ms = performance.now() - started_ms;

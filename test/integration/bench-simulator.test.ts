@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createVhost, deleteVhost } from '../../bench/runner/broker.ts';
 import { withVhost } from '../../bench/runner/env.ts';
 import { LedgerExpectations } from '../../bench/simulator/ledger.ts';
+import { QUEUE_DECISIONS } from '../../shared/broker/topology.ts';
 import { loadWorkerConfig } from '../../shared/config.ts';
 import { createLogger } from '../../shared/logger.ts';
 import { startDecisionConsumer } from '../../worker/decisions/consumer.ts';
@@ -148,7 +149,9 @@ describe('bench ledger check', () => {
       );
       expect(result.violations).toEqual({});
       expect(expectations.size).toBeGreaterThan(100);
-      const report = await expectations.verify(relaying.sql, relaying.mongo.db(), 60_000, () => {});
+      const backlog = async () =>
+        (await worker.rabbit.queueDeclare({ queue: QUEUE_DECISIONS, passive: true })).messageCount;
+      const report = await expectations.verify(relaying.sql, relaying.mongo.db(), 60_000, () => {}, backlog);
       expect(report.examples).toEqual([]);
       expect(report).toMatchObject({ drained: true, missing: 0, mismatched: 0, in_both_stores: 0 });
     } finally {
