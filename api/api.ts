@@ -56,6 +56,7 @@ export async function createApi(config: ApiConfig, log: Logger): Promise<Api> {
     redis,
     services,
     body_limit_bytes: config.body_limit_bytes,
+    overload: config,
     redis_key_prefix: config.redis_key_prefix,
     rate_limit_max: config.rate_limit_max,
     rate_limit_window_ms: config.rate_limit_window_ms,

@@ -8,6 +8,10 @@ import { TypeBoxValidatorCompiler, registerAjvFormats } from '@fastify/type-prov
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import pkg from '../package.json' with { type: 'json' };
+import type { OverloadConfig } from '../shared/config.ts';
+import { refuseOperatorKeys } from '../shared/http/operator-keys.ts';
+import { installOverloadShedding } from '../shared/http/overload.ts';
+import { installSecurityHeaders } from '../shared/http/security-headers.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { PgSql } from '../shared/stores/postgres.ts';
 import { installAuthentication } from './http/authenticate.ts';
@@ -27,6 +31,7 @@ export interface ApiAppOptions {
   readonly redis: Redis;
   readonly services: ApiServices;
   readonly body_limit_bytes: number;
+  readonly overload: OverloadConfig;
   readonly redis_key_prefix: string;
   readonly rate_limit_max: number;
   readonly rate_limit_window_ms: number;
@@ -47,6 +52,13 @@ export async function buildApiApp(options: ApiAppOptions): Promise<FastifyInstan
   });
   app.setValidatorCompiler(TypeBoxValidatorCompiler);
   installErrorHandler(app);
+  await installOverloadShedding(app, {
+    config: options.overload,
+    code: 'API_ERR_UNAVAILABLE',
+    exempt_routes: ['/api/health', '/api/health/ready'],
+  });
+  installSecurityHeaders(app, { json_service_headers: false });
+  refuseOperatorKeys(app, 'API_ERR_BAD_REQUEST', 'body');
   // JSON only: the Swagger UI sets its own CSP on its static files (staticCSP below).
   await app.register(helmet, { contentSecurityPolicy: false });
   await app.register(swagger, {

@@ -2,8 +2,12 @@
 // drive it with inject() and main.ts only wires processes and signals.
 
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import type { OverloadConfig } from '../shared/config.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { Check } from '../shared/health.ts';
+import { refuseOperatorKeys } from '../shared/http/operator-keys.ts';
+import { installOverloadShedding } from '../shared/http/overload.ts';
+import { installSecurityHeaders } from '../shared/http/security-headers.ts';
 import type { Decider } from './decide/decider.ts';
 import { installErrorHandler } from './http/error-handler.ts';
 import { authorizeRoute } from './routes/authorize.ts';
@@ -20,6 +24,7 @@ export interface GatewayAppOptions {
   readonly program_time_zone: string;
   readonly partial_approval_enabled: boolean;
   readonly body_limit_bytes: number;
+  readonly overload: OverloadConfig;
   readonly checks: Readonly<Record<string, Check>>;
   readonly readiness: Readonly<Record<string, Check>>;
   readonly isShuttingDown: () => boolean;
@@ -42,6 +47,14 @@ export async function buildGatewayApp(options: GatewayAppOptions): Promise<Fasti
     ajv: { customOptions: { allErrors: true, coerceTypes: false } },
   });
   installErrorHandler(app);
+  // Before the routes, so their hooks include these.
+  await installOverloadShedding(app, {
+    config: options.overload,
+    code: 'GW_ERR_UNAVAILABLE',
+    exempt_routes: ['/api/health', '/api/health/live', '/api/health/ready', '/metrics'],
+  });
+  installSecurityHeaders(app, { json_service_headers: true });
+  refuseOperatorKeys(app, 'GW_ERR_BAD_REQUEST');
   await app.register(authorizeRoute, {
     decider: options.decider,
     basic_auth_user: options.basic_auth_user,

@@ -99,6 +99,7 @@ export async function createGateway(config: GatewayConfig, log: Logger, runtime:
     program_time_zone: config.program_time_zone,
     partial_approval_enabled: config.partial_approval_enabled,
     body_limit_bytes: config.body_limit_bytes,
+    overload: config,
     checks: {
       postgresql: () => sql`SELECT 1`,
       mongodb: () => mongo.db().command({ ping: 1 }),

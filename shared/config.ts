@@ -56,6 +56,11 @@ function secret(env: Env, name: string, min_length: number): string {
   return value;
 }
 
+/** A size in MiB (null when unset), returned in bytes. */
+function optionalMebibytes(env: Env, name: string, min: number, max: number): number | null {
+  return read(env, name) === undefined ? null : integer(env, name, 0, min, max) * 1024 * 1024;
+}
+
 function optionalSecret(env: Env, name: string, min_length: number): string | null {
   return read(env, name) === undefined ? null : secret(env, name, min_length);
 }
@@ -89,7 +94,27 @@ export interface CommonConfig {
   readonly program_time_zone: string;
 }
 
-export interface GatewayConfig extends CommonConfig {
+/**
+ * Load shedding (@fastify/under-pressure, shared/http/overload.ts): past any threshold a request
+ * is answered 503 at once (with Retry-After) instead of queueing until every answer is late.
+ */
+export interface OverloadConfig {
+  /** Mean event-loop delay that starts shedding. */
+  readonly overload_event_loop_delay_ms_max: number;
+  /** V8 heap in use that starts shedding; null: 90 % of the V8 heap limit. */
+  readonly overload_heap_used_bytes_max: number | null;
+  /** Resident memory that starts shedding; null: not checked (set it below the container limit). */
+  readonly overload_rss_bytes_max: number | null;
+  readonly overload_retry_after_s: number;
+  /**
+   * After SIGTERM, readiness answers 503 for this long while requests are still served, so load
+   * balancers stop sending traffic before the listener closes. 0 where the orchestrator already
+   * waits (the Kubernetes manifests' preStop sleep).
+   */
+  readonly shutdown_drain_delay_ms: number;
+}
+
+export interface GatewayConfig extends CommonConfig, OverloadConfig {
   readonly host: string;
   readonly port: number;
   readonly basic_auth_user: string;
@@ -181,9 +206,21 @@ function common(env: Env): CommonConfig {
   };
 }
 
+function overload(env: Env, event_loop_delay_ms_max: number): OverloadConfig {
+  return {
+    overload_event_loop_delay_ms_max: integer(env, 'OVERLOAD_EVENT_LOOP_DELAY_MS_MAX', event_loop_delay_ms_max, 10, 10_000),
+    overload_heap_used_bytes_max: optionalMebibytes(env, 'OVERLOAD_HEAP_USED_MB_MAX', 16, 65_536),
+    overload_rss_bytes_max: optionalMebibytes(env, 'OVERLOAD_RSS_MB_MAX', 32, 262_144),
+    overload_retry_after_s: integer(env, 'OVERLOAD_RETRY_AFTER_S', 2, 1, 600),
+    shutdown_drain_delay_ms: integer(env, 'SHUTDOWN_DRAIN_DELAY_MS', 0, 0, 20_000),
+  };
+}
+
 export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
   return Object.freeze({
     ...common(env),
+    // Marqeta waits 3 s: a request that already waited 300 ms for the loop is better shed at once.
+    ...overload(env, 300),
     host: read(env, 'GATEWAY_HOST') ?? '0.0.0.0',
     port: integer(env, 'GATEWAY_PORT', 8080, 0, 65535),
     basic_auth_user: required(env, 'GATEWAY_BASIC_AUTH_USER'),
@@ -255,7 +292,7 @@ export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
   });
 }
 
-export interface ApiConfig extends CommonConfig {
+export interface ApiConfig extends CommonConfig, OverloadConfig {
   readonly host: string;
   readonly port: number;
   readonly body_limit_bytes: number;
@@ -272,6 +309,7 @@ export interface ApiConfig extends CommonConfig {
 export function loadApiConfig(env: Env = process.env): ApiConfig {
   return Object.freeze({
     ...common(env),
+    ...overload(env, 1_000),
     host: read(env, 'API_HOST') ?? '0.0.0.0',
     port: integer(env, 'API_PORT', 8082, 0, 65535),
     body_limit_bytes: integer(env, 'API_BODY_LIMIT_BYTES', 64 * 1024, 1024, 1024 * 1024),

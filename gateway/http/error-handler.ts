@@ -4,6 +4,7 @@
 
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { ApiError, errorBody, type ErrorCode, type FieldError } from '../../shared/errors.ts';
+import { errorContext } from '../../shared/http/error-context.ts';
 
 const FASTIFY_CODES: Readonly<Record<string, ErrorCode>> = {
   FST_ERR_CTP_BODY_TOO_LARGE: 'GW_ERR_BODY_TOO_LARGE',
@@ -42,7 +43,7 @@ export function installErrorHandler(app: FastifyInstance): void {
     if (error.statusCode === 503) {
       return reply.status(503).send(errorBody('GW_ERR_UNAVAILABLE', request.id));
     }
-    request.log.error({ err: error, url: request.url, method: request.method }, 'unexpected error');
+    request.log.error({ err: error, ...errorContext(request) }, 'unexpected error');
     return reply.status(500).send(errorBody('GW_ERR_INTERNAL', request.id));
   });
   app.setNotFoundHandler((request, reply) => {

@@ -4,7 +4,7 @@
 
 import Type, { type Static } from 'typebox';
 
-const Token = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_.:-]+$' });
+export const Token = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_.:-]+$' });
 const OptionalText = (max_length: number) => Type.Optional(Type.Union([Type.String({ maxLength: max_length }), Type.Null()]));
 
 /** Decimal amount as Marqeta sends it: a JSON number (42.75), or the same as a string. */

@@ -17,11 +17,11 @@ import { windowIds } from '../../shared/spend-windows.ts';
 import type { Decider } from '../decide/decider.ts';
 import { basicAuthVerifier } from '../http/basic-auth.ts';
 import { ledgerCommands, notificationEventToken, type LedgerCommand, type MarqetaTransaction } from '../webhooks/notification-ledger.ts';
+import { NotificationBody } from '../webhooks/notification-schema.ts';
 import { type HmacAlgorithm, signatureMatches } from '../webhooks/signature.ts';
 
 /** Marqeta retries a notification for up to 12 days: remember what we processed a bit longer. */
 const DEDUPE_TTL_S = 14 * 24 * 3600;
-const TRANSACTIONS_PER_BODY_MAX = 1_000;
 
 export interface MarqetaWebhookOptions {
   readonly decider: Decider;
@@ -83,10 +83,8 @@ export async function marqetaWebhookRoute(app: FastifyInstance, options: Marqeta
     '/api/webhooks/marqeta',
     {
       schema: {
-        body: {
-          type: 'object',
-          properties: { transactions: { type: 'array', maxItems: TRANSACTIONS_PER_BODY_MAX, items: { type: 'object' } } },
-        },
+        // Typed fields: an operator object where a token is expected is a 400 (was passed on).
+        body: NotificationBody,
       },
       onRequest: async (request) => {
         if (!verify(request.headers.authorization)) throw new ApiError('GW_ERR_UNAUTHORIZED');

@@ -1,0 +1,42 @@
+// Refuses JSON bodies with MongoDB operator keys ("$ne", "$where", ...) anywhere in them,
+// before validation: our schemas already refuse objects where strings are expected, and this
+// makes sure no "$" key ever reaches a query or an update, even inside fields a schema lets
+// through unchecked (Marqeta's messages carry many fields we accept and ignore).
+// Marqeta never sends "$" keys, so a legitimate message is never refused.
+
+import type { FastifyInstance } from 'fastify';
+import { ApiError, type ErrorCode } from '../errors.ts';
+
+/** Deeper bodies are refused outright: no message we accept nests this deep. */
+const DEPTH_MAX = 32;
+
+/** JSON pointer of the first "$" key (or of the first level past DEPTH_MAX), null when none. */
+export function operatorKeyPath(value: unknown, path = '', depth = 0): string | null {
+  if (typeof value !== 'object' || value === null) return null;
+  if (depth >= DEPTH_MAX) return path || '/';
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = operatorKeyPath(value[i], `${path}/${i}`, depth + 1);
+      if (found !== null) return found;
+    }
+    return null;
+  }
+  for (const key of Object.keys(value)) {
+    const pointer = `${path}/${key.replaceAll('~', '~0').replaceAll('/', '~1')}`;
+    if (key.startsWith('$')) return pointer;
+    const found = operatorKeyPath((value as Record<string, unknown>)[key], pointer, depth + 1);
+    if (found !== null) return found;
+  }
+  return null;
+}
+
+/** path_prefix names the request part in field paths where the service does ("body" in the API). */
+export function refuseOperatorKeys(app: FastifyInstance, code: ErrorCode, path_prefix = ''): void {
+  app.addHook('preValidation', (request, _reply, done) => {
+    const path = operatorKeyPath(request.body);
+    if (path === null) return done();
+    done(new ApiError(code, 'The body contains a key starting with "$" or nests too deep.', [
+      { path: `${path_prefix}${path}`, message: 'is not allowed' },
+    ]));
+  });
+}
