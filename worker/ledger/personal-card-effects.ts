@@ -6,12 +6,12 @@
 // documents are separate writes. Exactly-once per JIT token comes from:
 //   - `applied_tokens`: the card's last APPLIED_TOKENS_MAX tokens, written in the same update
 //     as the amounts (covers a crash between the card update and the transaction document);
-//   - the transaction document itself (`recorded_revision`), written after the card update,
-//     for tokens old enough to have left the list.
+//   - the transaction document (`recorded_revision`, written after the card update), looked
+//     up for voids, whose revision 1 may be old enough to have left the list.
 // Revision 2 (void after a gateway timeout) takes the hold and spend back only if revision 1
 // was applied; otherwise it marks revision 1 applied so a late revision 1 adds nothing.
 
-/** Tokens kept per card; a redelivery older than this many newer decisions is caught by the transaction document. */
+/** Tokens kept per card: a redelivery must come before this many newer decisions of the card. */
 export const APPLIED_TOKENS_MAX = 512;
 
 export interface CardLedgerState {

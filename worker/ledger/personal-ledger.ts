@@ -1,11 +1,11 @@
 // Personal decisions -> MongoDB (FerretDB): the card document's held amount and spend windows
 // (one compare-and-set update per card and batch, see personal-card-effects.ts), then one
-// `personal_transactions` document per JIT token (unique index, upserts). No multi-document
-// transaction anywhere: each write is a single-document atomic update, safe to repeat.
+// `personal_transactions` document per JIT token (`_id` = JIT token, plus the unique index).
+// No multi-document transaction anywhere: each write is a single-document atomic update,
+// safe to repeat. Every lookup is by `_id`: FerretDB (SQLite) scans for any other filter.
 
-import { type AnyBulkWriteOperation, type Collection, type Db, type Filter, ObjectId } from 'mongodb';
+import { type Collection, type Db, type Filter, MongoBulkWriteError, ObjectId } from 'mongodb';
 import type { Logger } from '../../shared/logger.ts';
-import { maskToken } from '../../shared/logger.ts';
 import type { DecisionEvent } from '../../shared/messages.ts';
 import { WorkerError } from '../errors.ts';
 import { type CardEffectInput, type CardLedgerState, cardUpdate } from './personal-card-effects.ts';
@@ -20,6 +20,7 @@ interface CardDoc extends Partial<CardLedgerState> {
 }
 
 interface TransactionDoc {
+  _id: string;
   jit_token: string;
   revision: number;
   [field: string]: unknown;
@@ -52,29 +53,12 @@ function transactionFields(event: DecisionEvent) {
   };
 }
 
-function transactionWrite(event: DecisionEvent, now: Date): AnyBulkWriteOperation<TransactionDoc> {
-  const fields = transactionFields(event);
-  if (event.revision === 1) {
-    // A later revision may already be stored: revision 1 only ever creates the document.
-    return {
-      updateOne: {
-        filter: { jit_token: fields.jit_token },
-        update: { $setOnInsert: { ...fields, created_at: now, updated_at: now } },
-        upsert: true,
-      },
-    };
-  }
-  const { status, status_code, decline_reason, memo, approved_amount_minor, revision, ...rest } = fields;
-  return {
-    updateOne: {
-      filter: { jit_token: fields.jit_token },
-      update: {
-        $set: { status, status_code, decline_reason, memo, approved_amount_minor, revision, updated_at: now },
-        $setOnInsert: { ...rest, created_at: now },
-      },
-      upsert: true,
-    },
-  };
+const DUPLICATE_KEY = 11000;
+
+function isOnlyDuplicates(error: unknown): boolean {
+  if (!(error instanceof MongoBulkWriteError)) return false;
+  const errors = Array.isArray(error.writeErrors) ? error.writeErrors : [error.writeErrors];
+  return errors.length > 0 && errors.every((e) => e.code === DUPLICATE_KEY);
 }
 
 function cardEffect(event: DecisionEvent, recorded_revision: number): CardEffectInput {
@@ -104,46 +88,87 @@ export class PersonalLedger {
   }
 
   async write(events: readonly DecisionEvent[]): Promise<void> {
-    const recorded = await this.#recordedRevisions(events);
+    const recorded = await this.#recordedVoidedRevisions(events);
     const by_card = new Map<string, CardEffectInput[]>();
     for (const event of events) {
       // A decline holds nothing; a void always follows an approval.
       if (event.revision === 1 && !event.approved) continue;
-      const effects = by_card.get(event.request.card_token) ?? [];
+      const effects = by_card.get(event.card_id!) ?? [];
       effects.push(cardEffect(event, recorded.get(event.request.jit_token) ?? 0));
-      by_card.set(event.request.card_token, effects);
+      by_card.set(event.card_id!, effects);
     }
-    await Promise.all([...by_card].map(([card_token, effects]) => this.#serialized(card_token, effects)));
-    const now = new Date();
-    await this.#transactions.bulkWrite(
-      events.map((event) => transactionWrite(event, now)),
-      { ordered: false },
+    await Promise.all([...by_card].map(([card_id, effects]) => this.#serialized(card_id, effects)));
+    await this.#recordTransactions(events);
+  }
+
+  /**
+   * Revision of the stored document of each voided token: tells a void whether revision 1 was
+   * applied even when its token has left the card's list. Revision 1 needs no lookup: the
+   * card's last APPLIED_TOKENS_MAX tokens cover its redeliveries.
+   */
+  async #recordedVoidedRevisions(events: readonly DecisionEvent[]): Promise<Map<string, number>> {
+    const tokens = [...new Set(events.filter((e) => e.revision > 1).map((e) => e.request.jit_token))];
+    const docs = await Promise.all(
+      tokens.map((_id) => this.#transactions.findOne({ _id }, { projection: { _id: 1, revision: 1 } })),
     );
+    return new Map(docs.filter((d) => d !== null).map((d) => [d._id, Number(d.revision)]));
   }
 
-  async #recordedRevisions(events: readonly DecisionEvent[]): Promise<Map<string, number>> {
-    const tokens = [...new Set(events.map((e) => e.request.jit_token))];
-    const docs = await this.#transactions
-      .find({ jit_token: { $in: tokens } }, { projection: { _id: 0, jit_token: 1, revision: 1 } })
-      .toArray();
-    return new Map(docs.map((d) => [d.jit_token, Number(d.revision)]));
+  async #recordTransactions(events: readonly DecisionEvent[]): Promise<void> {
+    const now = new Date();
+    // Revision 1 only ever creates its document: a later revision may already be stored.
+    const firsts = events.filter((e) => e.revision === 1);
+    if (firsts.length > 0) {
+      const docs = firsts.map((e) => ({
+        _id: e.request.jit_token,
+        ...transactionFields(e),
+        created_at: now,
+        updated_at: now,
+      }));
+      try {
+        await this.#transactions.insertMany(docs, { ordered: false });
+      } catch (error) {
+        if (!isOnlyDuplicates(error)) throw error;
+      }
+    }
+    for (const event of events.filter((e) => e.revision > 1)) {
+      const { status, status_code, decline_reason, memo, approved_amount_minor, revision, ...rest } =
+        transactionFields(event);
+      await this.#transactions.updateOne(
+        { _id: event.request.jit_token },
+        {
+          $set: {
+            status,
+            status_code,
+            decline_reason,
+            memo,
+            approved_amount_minor,
+            revision,
+            updated_at: now,
+          },
+          $setOnInsert: { ...rest, created_at: now },
+        },
+        { upsert: true },
+      );
+    }
   }
 
-  #serialized(card_token: string, effects: readonly CardEffectInput[]): Promise<void> {
-    const previous = this.#card_queues.get(card_token) ?? Promise.resolve();
-    const next = previous.catch(() => {}).then(() => this.#applyToCard(card_token, effects));
+  #serialized(card_id: string, effects: readonly CardEffectInput[]): Promise<void> {
+    const previous = this.#card_queues.get(card_id) ?? Promise.resolve();
+    const next = previous.catch(() => {}).then(() => this.#applyToCard(card_id, effects));
     const settled = next.catch(() => {});
-    this.#card_queues.set(card_token, settled);
+    this.#card_queues.set(card_id, settled);
     void settled.then(() => {
-      if (this.#card_queues.get(card_token) === settled) this.#card_queues.delete(card_token);
+      if (this.#card_queues.get(card_id) === settled) this.#card_queues.delete(card_id);
     });
     return next;
   }
 
-  async #applyToCard(card_token: string, effects: readonly CardEffectInput[]): Promise<void> {
+  async #applyToCard(card_id: string, effects: readonly CardEffectInput[]): Promise<void> {
+    const _id = new ObjectId(card_id);
     for (let attempt = 1; attempt <= CARD_CAS_ATTEMPTS_MAX; attempt++) {
       const card = await this.#cards.findOne(
-        { card_token },
+        { _id },
         {
           projection: {
             _id: 1,
@@ -154,7 +179,7 @@ export class PersonalLedger {
           },
         },
       );
-      if (card === null) throw new WorkerError('WK_ERR_CARD_NOT_FOUND', maskToken(card_token));
+      if (card === null) throw new WorkerError('WK_ERR_CARD_NOT_FOUND', card_id);
       const update = cardUpdate(
         {
           applied_tokens: card.applied_tokens ?? [],
@@ -180,12 +205,12 @@ export class PersonalLedger {
       // Compare-and-set: only the ledger state we computed from. Amounts are $inc so a
       // writer that adjusts held_minor without bumping ledger_seq still loses nothing.
       // `ledger_seq: null` also matches a card never written by a worker (no field yet).
-      const seen: Filter<CardDoc> = { _id: card._id, ledger_seq: (card.ledger_seq ?? null) as number };
+      const seen: Filter<CardDoc> = { _id, ledger_seq: (card.ledger_seq ?? null) as number };
       const result = await this.#cards.updateOne(seen, { $inc, $set });
       if (result.matchedCount === 1) return;
       await new Promise((resolve) => setTimeout(resolve, Math.random() * CARD_CAS_JITTER_MS_MAX * attempt));
     }
-    this.#log.warn({ card_token, attempts: CARD_CAS_ATTEMPTS_MAX }, 'personal card ledger contended');
-    throw new WorkerError('WK_ERR_CARD_CONTENDED', maskToken(card_token));
+    this.#log.warn({ card_id, attempts: CARD_CAS_ATTEMPTS_MAX }, 'personal card ledger contended');
+    throw new WorkerError('WK_ERR_CARD_CONTENDED', card_id);
   }
 }

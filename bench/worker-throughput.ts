@@ -1,0 +1,243 @@
+// Worker throughput: how many decisions per second the worker persists, sustained.
+// Publishes N synthetic decision events to a queue of its own (a backlog, so the broker is
+// never the bottleneck), starts a decision consumer on it and times until every event is a
+// row (PostgreSQL) or a document (MongoDB). Business and personal are measured separately:
+// their stores differ. Cleans up its queue and its rows afterwards.
+//
+//   node bench/worker-throughput.ts [--business 20000] [--personal 5000] [--cards 200]
+// Environment as for the worker (source scripts/dev-env.sh).
+
+import { randomUUID } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { QUEUE_DECISIONS, RETRY_DELAYS_MS, workQueueDeclarations } from '../shared/broker/topology.ts';
+import { loadWorkerConfig } from '../shared/config.ts';
+import { createLogger } from '../shared/logger.ts';
+import { createRegistry, workerMetrics } from '../shared/metrics.ts';
+import type { DecisionEvent } from '../shared/messages.ts';
+import { windowIds } from '../shared/spend-windows.ts';
+import { startDecisionConsumer } from '../worker/decisions/consumer.ts';
+import { createWorker, type Worker } from '../worker/worker.ts';
+
+const POLL_MS = 100;
+const PUBLISH_CHUNK = 1_000;
+const WAIT_MAX_MS = 300_000;
+
+const { values } = parseArgs({
+  options: {
+    business: { type: 'string', default: '20000' },
+    personal: { type: 'string', default: '5000' },
+    cards: { type: 'string', default: '200' },
+  },
+});
+const business_events = Number(values.business);
+const personal_events = Number(values.personal);
+const card_count = Number(values.cards);
+const run_id = randomUUID().slice(0, 8);
+const queue = `afc.decisions.bench${run_id}`;
+
+interface Card {
+  card_id: string;
+  user_id: string;
+  card_token: string;
+  user_token: string;
+}
+
+function event(card: Card, kind: 'business' | 'personal', i: number): DecisionEvent {
+  const now_ms = Date.now();
+  const { day_id, week_id, month_id, year_id } = windowIds(now_ms, 'UTC');
+  const approved = i % 10 !== 0; // one decline in ten
+  const amount_minor = String(100 + (i % 900));
+  return {
+    v: 1,
+    request: {
+      jit_token: `bench_${run_id}_${kind}_${i}`,
+      method: 'pgfs.authorization',
+      transaction_token: `txn_${run_id}_${kind}_${i}`,
+      card_token: card.card_token,
+      user_token: card.user_token,
+      acting_user_token: card.user_token,
+      amount_minor,
+      currency_code: 'USD',
+      network: 'VISA',
+      merchant: { mid: '000000000011111', mcc: '5411', name: 'Bench Grocer', country_code: 'USA' },
+      day_id,
+      week_id,
+      month_id,
+      year_id,
+      original_jit_token: null,
+      mode: 'auth',
+      mcc_group: '',
+    },
+    kind,
+    card_id: card.card_id,
+    user_id: card.user_id,
+    status_code: approved ? 0 : 1,
+    approved,
+    memo: approved ? 'approved' : 'insufficient_balance',
+    decline_reason: approved ? null : 'INSUFFICIENT_FUNDS',
+    approved_amount_minor: approved ? amount_minor : '0',
+    released_amount_minor: '0',
+    available_minor: '0',
+    revision: 1,
+    decided_at_ms: now_ms,
+    outbox_id: `${now_ms}-${i}`,
+  };
+}
+
+async function seedBusiness(worker: Worker): Promise<Card[]> {
+  const company_id = randomUUID();
+  const cards = Array.from({ length: card_count }, (_, i) => ({
+    card_id: randomUUID(),
+    user_id: randomUUID(),
+    card_token: `bcard_${run_id}_${i}`,
+    user_token: `buser_${run_id}_${i}`,
+  }));
+  await worker.sql.begin(async (tx) => {
+    await tx`INSERT INTO companies (id, name) VALUES (${company_id}, ${`Bench ${run_id}`})`;
+    await tx`INSERT INTO users ${tx(
+      cards.map((c) => ({
+        id: c.user_id,
+        company_id,
+        user_token: c.user_token,
+        email: `${c.user_token}@bench.test`,
+        role: 'employee',
+        status: 'active',
+      })),
+    )}`;
+    await tx`INSERT INTO cards ${tx(
+      cards.map((c) => ({
+        id: c.card_id,
+        user_id: c.user_id,
+        card_token: c.card_token,
+        status: 'active',
+        currency_code: 'USD',
+      })),
+    )}`;
+  });
+  return cards;
+}
+
+async function seedPersonal(worker: Worker): Promise<Card[]> {
+  const db = worker.mongo.db();
+  const now = new Date();
+  const users = Array.from({ length: card_count }, (_, i) => ({
+    user_token: `puser_${run_id}_${i}`,
+    email: `puser_${run_id}_${i}@bench.test`,
+    status: 'active',
+    kyc_status: 'verified',
+    created_at: now,
+  }));
+  const inserted_users = await db.collection('personal_users').insertMany(users);
+  const cards = users.map((u, i) => ({
+    user_id: inserted_users.insertedIds[i]!,
+    card_token: `pcard_${run_id}_${i}`,
+    status: 'active',
+    currency_code: 'USD',
+    balance_minor: 10n ** 12n,
+    held_minor: 0n,
+    created_at: now,
+  }));
+  const inserted_cards = await db.collection('personal_cards').insertMany(cards);
+  return cards.map((c, i) => ({
+    card_id: String(inserted_cards.insertedIds[i]),
+    user_id: String(c.user_id),
+    card_token: c.card_token,
+    user_token: users[i]!.user_token,
+  }));
+}
+
+async function measure(worker: Worker, label: string, events: DecisionEvent[], count: () => Promise<number>) {
+  if (events.length === 0) return;
+  // Declared first: the default exchange silently drops messages for a queue that does not exist.
+  const [declaration] = workQueueDeclarations(queue, RETRY_DELAYS_MS[QUEUE_DECISIONS]!);
+  await worker.rabbit.queueDeclare({ ...declaration!, arguments: { ...declaration!.arguments } });
+  const publisher = worker.rabbit.createPublisher({ confirm: true, maxAttempts: 3 });
+  for (let at = 0; at < events.length; at += PUBLISH_CHUNK) {
+    await Promise.all(
+      events
+        .slice(at, at + PUBLISH_CHUNK)
+        .map((e) =>
+          publisher.send(
+            { exchange: '', routingKey: queue, durable: true, messageId: `${e.request.jit_token}:1` },
+            e,
+          ),
+        ),
+    );
+  }
+  await publisher.close();
+  const consumer = startDecisionConsumer({
+    config: worker_config,
+    log,
+    rabbit: worker.rabbit,
+    sql: worker.sql,
+    mongo: worker.mongo,
+    metrics,
+  });
+  const started_ms = performance.now();
+  let persisted = 0;
+  while (persisted < events.length) {
+    if (performance.now() - started_ms > WAIT_MAX_MS)
+      throw new Error(`${label}: only ${persisted}/${events.length} persisted`);
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    persisted = await count();
+  }
+  const seconds = (performance.now() - started_ms) / 1000;
+  await consumer.close();
+  console.log(
+    `${label}: ${events.length} decisions persisted in ${seconds.toFixed(2)} s = ${Math.round(events.length / seconds)} decisions/s`,
+  );
+}
+
+const worker_config = loadWorkerConfig({
+  ...process.env,
+  WORKER_HEALTH_PORT: '0',
+  WORKER_DECISIONS_QUEUE: queue,
+});
+const log = createLogger('worker-bench', 'warn');
+const worker = await createWorker(worker_config, log, { consumers: [] });
+const metrics = workerMetrics(createRegistry('worker-bench'));
+
+console.log(
+  `worker throughput: prefetch ${worker_config.prefetch}, concurrency ${worker_config.concurrency}, batch ${worker_config.batch_max}, linger ${worker_config.batch_linger_ms} ms, ${card_count} cards per kind`,
+);
+const business = await seedBusiness(worker);
+const personal = await seedPersonal(worker);
+try {
+  const business_ids = business.map((c) => c.card_id);
+  await measure(
+    worker,
+    'business (PostgreSQL)',
+    Array.from({ length: business_events }, (_, i) => event(business[i % business.length]!, 'business', i)),
+    async () =>
+      Number(
+        (
+          await worker.sql`SELECT count(*)::int AS n FROM transactions WHERE card_id = ANY(${business_ids})`
+        )[0]!.n,
+      ),
+  );
+  await measure(
+    worker,
+    'personal (MongoDB/FerretDB)',
+    Array.from({ length: personal_events }, (_, i) => event(personal[i % personal.length]!, 'personal', i)),
+    () =>
+      worker.mongo
+        .db()
+        .collection('personal_transactions')
+        .countDocuments({ jit_token: { $regex: `^bench_${run_id}_personal_` } }),
+  );
+} finally {
+  await worker.rabbit.queueDelete({ queue });
+  for (const suffix of ['.dlq', '.retry.1', '.retry.2', '.retry.3'])
+    await worker.rabbit.queueDelete({ queue: queue + suffix });
+  const business_ids = business.map((c) => c.card_id);
+  await worker.sql`DELETE FROM transactions WHERE card_id = ANY(${business_ids})`;
+  await worker.sql`DELETE FROM spending_controls WHERE card_id = ANY(${business_ids})`;
+  await worker.sql`DELETE FROM cards WHERE id = ANY(${business_ids})`;
+  await worker.sql`DELETE FROM users WHERE id = ANY(${business.map((c) => c.user_id)})`;
+  await worker.sql`DELETE FROM companies WHERE name = ${`Bench ${run_id}`}`;
+  const db = worker.mongo.db();
+  await db.collection('personal_transactions').deleteMany({ jit_token: { $regex: `^bench_${run_id}_` } });
+  await db.collection('personal_cards').deleteMany({ card_token: { $regex: `^pcard_${run_id}_` } });
+  await db.collection('personal_users').deleteMany({ user_token: { $regex: `^puser_${run_id}_` } });
+  await worker.close();
+}
