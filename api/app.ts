@@ -5,10 +5,11 @@ import helmet from '@fastify/helmet';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { TypeBoxValidatorCompiler, registerAjvFormats } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Redis } from 'ioredis';
 import pkg from '../package.json' with { type: 'json' };
 import type { OverloadConfig } from '../shared/config.ts';
+import { errorBody } from '../shared/errors.ts';
 import { refuseOperatorKeys } from '../shared/http/operator-keys.ts';
 import { installOverloadShedding } from '../shared/http/overload.ts';
 import { installSecurityHeaders } from '../shared/http/security-headers.ts';
@@ -49,6 +50,10 @@ export async function buildApiApp(options: ApiAppOptions): Promise<FastifyInstan
     keepAliveTimeout: 65_000,
     return503OnClosing: true,
     requestIdHeader: 'x-request-id',
+    // A URL that cannot be decoded never reaches the router: answered here, in our shape.
+    frameworkErrors: (_error, request, reply) => {
+      (reply as FastifyReply).status(400).send(errorBody('API_ERR_BAD_REQUEST', request.id, 'The URL is not valid.'));
+    },
   });
   app.setValidatorCompiler(TypeBoxValidatorCompiler);
   installErrorHandler(app);

@@ -12,7 +12,7 @@ import { DecisionStatus } from '../../shared/decision-status.ts';
 import { ApiError } from '../../shared/errors.ts';
 import { maskToken } from '../../shared/logger.ts';
 import type { DecisionRequest, MarqetaNotificationEvent } from '../../shared/messages.ts';
-import { toMinor } from '../../shared/money.ts';
+import { MoneyError, toMinor } from '../../shared/money.ts';
 import { windowIds } from '../../shared/spend-windows.ts';
 import type { Decider } from '../decide/decider.ts';
 import { basicAuthVerifier } from '../http/basic-auth.ts';
@@ -140,6 +140,8 @@ export async function marqetaWebhookRoute(app: FastifyInstance, options: Marqeta
         }
       } catch (error) {
         if (error instanceof ApiError) throw error;
+        // An amount the currency cannot hold: no retry can fix it, so not a 503 (found by fuzzing).
+        if (error instanceof MoneyError) throw new ApiError('GW_ERR_BAD_REQUEST', error.message);
         request.log.error({ err: error }, 'marqeta notification not stored; asking Marqeta to retry');
         throw new ApiError('GW_ERR_UNAVAILABLE', 'Temporarily unable to store the notification; retry later.');
       }
