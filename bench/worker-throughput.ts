@@ -11,6 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { QUEUE_DECISIONS, RETRY_DELAYS_MS, workQueueDeclarations } from '../shared/broker/topology.ts';
 import { loadWorkerConfig } from '../shared/config.ts';
+import { effectsToJson, NO_EFFECTS } from '../shared/ledger-effects.ts';
 import { createLogger } from '../shared/logger.ts';
 import { createRegistry, workerMetrics } from '../shared/metrics.ts';
 import type { DecisionEvent } from '../shared/messages.ts';
@@ -78,6 +79,8 @@ function event(card: Card, kind: 'business' | 'personal', i: number): DecisionEv
     approved_amount_minor: approved ? amount_minor : '0',
     released_amount_minor: '0',
     available_minor: '0',
+    group_token: `bench_${run_id}_${kind}_${i}`,
+    effects: effectsToJson(NO_EFFECTS),
     revision: 1,
     decided_at_ms: now_ms,
     outbox_id: `${now_ms}-${i}`,
@@ -128,7 +131,7 @@ async function seedPersonal(worker: Worker): Promise<Card[]> {
     created_at: now,
   }));
   const inserted_users = await db.collection('personal_users').insertMany(users);
-  const cards = users.map((u, i) => ({
+  const cards = users.map((_, i) => ({
     user_id: inserted_users.insertedIds[i]!,
     card_token: `pcard_${run_id}_${i}`,
     status: 'active',

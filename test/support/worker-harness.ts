@@ -8,9 +8,11 @@ import {
   QUEUE_DECISIONS,
   RETRY_DELAYS_MS,
   retryQueueName,
+  workQueueDeclarations,
 } from '../../shared/broker/topology.ts';
 import { loadWorkerConfig, type WorkerConfig } from '../../shared/config.ts';
 import { DecisionStatus, statusInfo } from '../../shared/decision-status.ts';
+import { effectsToJson, NO_EFFECTS } from '../../shared/ledger-effects.ts';
 import { createLogger } from '../../shared/logger.ts';
 import type { CardKind, DecisionEvent } from '../../shared/messages.ts';
 import { windowIds } from '../../shared/spend-windows.ts';
@@ -34,6 +36,12 @@ export async function startTestWorker(
     consumers: [startDecisionConsumer],
   });
   return Object.assign(worker, { config });
+}
+
+/** Declares a test's work queue before any worker runs (the default exchange drops messages for a missing queue). */
+export async function declareWorkQueue(rabbit: Connection, queue: string): Promise<void> {
+  const [declaration] = workQueueDeclarations(queue, RETRY_DELAYS_MS[QUEUE_DECISIONS]!);
+  await rabbit.queueDeclare({ ...declaration!, arguments: { ...declaration!.arguments } });
 }
 
 /** Deletes a test's work queue with its retry queues and DLQ. */
@@ -65,11 +73,12 @@ export function decisionEvent(options: EventOptions): DecisionEvent {
   const at_ms = options.at_ms ?? Date.now();
   const { day_id, week_id, month_id, year_id } = windowIds(at_ms, 'UTC');
   const card_token = options.card?.card_token ?? uniqueToken('nocard');
+  const jit_token = options.jit_token ?? uniqueToken('jit');
   const user_token = options.card?.user_token ?? uniqueToken('nouser');
   return {
     v: 1,
     request: {
-      jit_token: options.jit_token ?? uniqueToken('jit'),
+      jit_token,
       method: 'pgfs.authorization',
       transaction_token: uniqueToken('txn'),
       card_token,
@@ -97,6 +106,8 @@ export function decisionEvent(options: EventOptions): DecisionEvent {
     approved_amount_minor: approved && options.revision !== 2 ? options.amount_minor.toString() : '0',
     released_amount_minor: options.revision === 2 ? options.amount_minor.toString() : '0',
     available_minor: '0',
+    group_token: jit_token,
+    effects: effectsToJson(NO_EFFECTS),
     revision: options.revision ?? 1,
     decided_at_ms: at_ms,
     outbox_id: `${at_ms}-0`,
