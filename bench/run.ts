@@ -115,15 +115,15 @@ function target(port: number, authorization: string): LoadTarget {
   return { origin: `http://127.0.0.1:${port}`, path: '/api/transactions/authorize', authorization };
 }
 
+async function stopChild(child: Child): Promise<void> {
+  children.splice(children.indexOf(child), 1);
+  const code = await child.stop();
+  progress(`${child.name} stopped (exit ${code})`);
+}
+
 /** Stops every child at once (each has its own shutdown deadline). */
 async function stopChildren(): Promise<void> {
-  const stopping = children.splice(0, children.length);
-  await Promise.all(
-    stopping.map(async (child) => {
-      const code = await child.stop();
-      progress(`${child.name} stopped (exit ${code})`);
-    }),
-  );
+  await Promise.all([...children].map(stopChild));
 }
 
 try {
@@ -282,6 +282,8 @@ try {
   while ((await backlog.outboxDepth()) > 0 && performance.now() < drain_deadline_ms) {
     await new Promise((resolve) => setTimeout(resolve, SAMPLE_INTERVAL_MS));
   }
+  // The gateway's part is done once its outbox is empty: let it shut down while the worker drains.
+  const gateway_stopped = stopChild(gateway);
   if (with_worker) {
     progress(`verifying the ledger against ${expectations.size} answered decisions`);
     ledger = await expectations.verify(sql, mongo.db(), plan.ledger_wait_max_ms, progress, () =>
@@ -292,8 +294,7 @@ try {
         `${ledger.in_both_stores} in both stores`,
     );
   }
-  // A little backlog after the load, for the chart.
-  await new Promise((resolve) => setTimeout(resolve, 2 * SAMPLE_INTERVAL_MS));
+  await gateway_stopped;
 } catch (error) {
   failure = error;
   progress(`bench failed: ${error instanceof Error ? error.message : String(error)}`);
@@ -305,13 +306,13 @@ try {
   if (plan.cpu_profile) cpu_profile = await summarizeCpuProfiles(join(WORK_DIR, `${run_id}-profile`));
   if (!plan.keep) {
     progress('cleaning up the run (cards, Redis keys, vhost)');
-    await removeProgram(sql, mongo.db(), program).catch((error) =>
-      progress(`cleanup (databases) failed: ${String(error)}`),
-    );
-    await removeRedisKeys(redis, run_id).catch((error) =>
-      progress(`cleanup (redis) failed: ${String(error)}`),
-    );
-    await deleteVhost(vhost).catch((error) => progress(`cleanup (vhost) failed: ${String(error)}`));
+    await Promise.all([
+      removeProgram(sql, mongo.db(), program).catch((error) =>
+        progress(`cleanup (databases) failed: ${String(error)}`),
+      ),
+      removeRedisKeys(redis, run_id).catch((error) => progress(`cleanup (redis) failed: ${String(error)}`)),
+      deleteVhost(vhost).catch((error) => progress(`cleanup (vhost) failed: ${String(error)}`)),
+    ]);
   }
   await sql.end({ timeout: 5 });
   await mongo.close();

@@ -66,7 +66,7 @@ export function parsePlan(argv: readonly string[]): BenchPlan {
     cpu_profile: flags.has('cpu-profile'),
     worker: !flags.has('no-worker'),
     keep: flags.has('keep'),
-    ledger_wait_max_ms: full ? 300_000 : 30_000,
+    ledger_wait_max_ms: full ? 300_000 : 20_000,
     command: ['npm run bench', ...(argv.length > 0 ? ['--', ...argv] : [])].join(' '),
   });
 }

@@ -136,7 +136,7 @@ export class LedgerExpectations {
         const row = found.get(token);
         if (row === undefined) {
           missing++;
-          if (examples.length < MISMATCH_EXAMPLES_MAX) examples.push(`${token}: not persisted`);
+          if (missing <= MISMATCH_EXAMPLES_MAX / 2) examples.push(`${token}: not persisted`);
           continue;
         }
         const approved = row.status !== 'declined';
@@ -144,7 +144,7 @@ export class LedgerExpectations {
         const expected_amount = expected.approved ? expected.amount_minor : 0n;
         if (approved !== expected.approved || amount_minor !== expected_amount) {
           mismatched++;
-          if (examples.length < MISMATCH_EXAMPLES_MAX) {
+          if (mismatched <= MISMATCH_EXAMPLES_MAX / 2) {
             examples.push(
               `${token}: answered ${expected.approved ? 'approved' : 'declined'} ${expected_amount}, ledger ${row.status} ${amount_minor}`,
             );
