@@ -75,9 +75,13 @@ export function bodyText(valid: fc.Arbitrary<Record<string, unknown>>): fc.Arbit
   );
 }
 
-/** Replaces each ":param" of a route with an id, something id-like, or junk; adds a query. */
-export function pathFor(template: string, query_keys: readonly string[] = []): fc.Arbitrary<string> {
+/**
+ * Replaces each ":param" of a route with an id (one of known_ids: records that exist), something
+ * id-like, or junk; adds a query.
+ */
+export function pathFor(template: string, query_keys: readonly string[] = [], known_ids: readonly string[] = []): fc.Arbitrary<string> {
   const segment = fc.oneof(
+    ...(known_ids.length > 0 ? [fc.constantFrom(...known_ids), fc.constantFrom(...known_ids)] : []),
     fc.uuid(),
     fc.stringMatching(/^[0-9a-f]{24}$/),
     printable(30).map(encodeURIComponent),
