@@ -1,6 +1,6 @@
 // What one `npm run bench` does: the quick default (under 2 minutes) or `--full`. Flags:
 //   --full               1k, 100k and 1M cards; longer phases; every phase at 100 and 1000 connections
-//   --cards=1000,100000  card set sizes (ordinary cards per set; each set is seeded disjoint)
+//   --cards=1000,50000   card set sizes (ordinary cards per set; each set is seeded disjoint)
 //   --phase-s=6          measured seconds per phase (a warm-up of the same settings precedes it)
 //   --seed=42            traffic seed
 //   --cpu-profile        run the gateway under --cpu-prof and summarize its top frames
@@ -57,7 +57,7 @@ export function parsePlan(argv: readonly string[]): BenchPlan {
       ? cards.split(',').map((n) => positiveInteger('cards', n, CARD_SET_MAX))
       : full
         ? [1_000, 100_000, 1_000_000]
-        : [1_000, 100_000],
+        : [1_000, 50_000],
     warmup_ms: full ? 5_000 : 2_000,
     phase_ms: phase_s ? positiveInteger('phase-s', phase_s, 600) * 1000 : full ? 20_000 : 6_000,
     connections: [100, 1000],
@@ -66,7 +66,7 @@ export function parsePlan(argv: readonly string[]): BenchPlan {
     cpu_profile: flags.has('cpu-profile'),
     worker: !flags.has('no-worker'),
     keep: flags.has('keep'),
-    ledger_wait_max_ms: full ? 300_000 : 20_000,
+    ledger_wait_max_ms: full ? 300_000 : 15_000,
     command: ['npm run bench', ...(argv.length > 0 ? ['--', ...argv] : [])].join(' '),
   });
 }
