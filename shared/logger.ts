@@ -1,7 +1,7 @@
 // pino JSON logs with redaction: never a PAN, CVV, password, API key, Basic-auth header,
 // token secret or full card token. Card tokens are logged masked (maskToken).
 
-import { pino, type Logger } from 'pino';
+import { type DestinationStream, pino, type Logger } from 'pino';
 
 export type { Logger };
 
@@ -31,12 +31,28 @@ const REDACTED_PATHS = [
 
 const MASKED_PATHS = ['card_token', '*.card_token', '*.*.card_token'];
 
-export function createLogger(name: string, level: string): Logger {
-  return pino({
+/** A URL without its query values: a query may carry anything a client put there. */
+export function urlForLog(url: string | undefined): string {
+  if (url === undefined) return '';
+  const at = url.indexOf('?');
+  if (at < 0) return url;
+  const keys = [...new URLSearchParams(url.slice(at + 1)).keys()].map((key) => `${encodeURIComponent(key).slice(0, 40)}=`);
+  return `${url.slice(0, at)}?${keys.join('&')}`;
+}
+
+/** Fastify's request fields, with the query values left out (headers are never logged). */
+function requestForLog(request: { method?: string; url?: string; id?: string; socket?: { remoteAddress?: string } }) {
+  return { method: request.method, url: urlForLog(request.url), remote_address: request.socket?.remoteAddress };
+}
+
+/** destination: stdout unless given (tests capture the output to scan it). */
+export function createLogger(name: string, level: string, destination?: DestinationStream): Logger {
+  const options: pino.LoggerOptions = {
     name,
     level,
     base: { service: name },
     timestamp: pino.stdTimeFunctions.isoTime,
+    serializers: { req: requestForLog },
     redact: {
       paths: [...REDACTED_PATHS, ...MASKED_PATHS],
       censor: (value, path) => {
@@ -44,5 +60,6 @@ export function createLogger(name: string, level: string): Logger {
         return last === 'card_token' && typeof value === 'string' ? maskToken(value) : '[redacted]';
       },
     },
-  });
+  };
+  return destination === undefined ? pino(options) : pino(options, destination);
 }
