@@ -16,7 +16,7 @@ import { loadApiConfig, loadGatewayConfig } from '../../shared/config.ts';
 import { createLogger, maskToken } from '../../shared/logger.ts';
 import { startDecisionConsumer } from '../../worker/decisions/consumer.ts';
 import { createWorker, type Worker } from '../../worker/worker.ts';
-import { apiKey, bearer } from '../support/api-harness.ts';
+import { apiKey } from '../support/api-harness.ts';
 import { createBusinessCard, createPersonalCard, type CreatedCard } from '../support/cardholders.ts';
 import { basicAuth, jitRequest } from '../support/jit-requests.ts';
 import { waitFor } from '../support/processes.ts';
