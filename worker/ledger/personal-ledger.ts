@@ -14,6 +14,14 @@ import { type CardEffectInput, type CardLedgerState, cardUpdate } from './person
 const CARD_CAS_ATTEMPTS_MAX = 8;
 const CARD_CAS_JITTER_MS_MAX = 20;
 
+const CARD_LEDGER_FIELDS = {
+  _id: 1,
+  ledger_seq: 1,
+  applied_tokens: 1,
+  spend_day_window: 1,
+  spend_month_window: 1,
+};
+
 interface CardDoc extends Partial<CardLedgerState> {
   _id: ObjectId;
   ledger_seq?: number;
@@ -97,7 +105,19 @@ export class PersonalLedger {
       effects.push(cardEffect(event, recorded.get(event.request.jit_token) ?? 0));
       by_card.set(event.card_id!, effects);
     }
-    await Promise.all([...by_card].map(([card_id, effects]) => this.#serialized(card_id, effects)));
+    // One read for all the batch's cards; a card that changed meanwhile is re-read on its CAS miss.
+    const read = await this.#cards
+      .find(
+        { _id: { $in: [...by_card.keys()].map((id) => new ObjectId(id)) } },
+        { projection: CARD_LEDGER_FIELDS },
+      )
+      .toArray();
+    const cards = new Map(read.map((card) => [card._id.toHexString(), card]));
+    await Promise.all(
+      [...by_card].map(([card_id, effects]) =>
+        this.#serialized(card_id, effects, cards.get(card_id) ?? null),
+      ),
+    );
     await this.#recordTransactions(events);
   }
 
@@ -153,9 +173,9 @@ export class PersonalLedger {
     }
   }
 
-  #serialized(card_id: string, effects: readonly CardEffectInput[]): Promise<void> {
+  #serialized(card_id: string, effects: readonly CardEffectInput[], read: CardDoc | null): Promise<void> {
     const previous = this.#card_queues.get(card_id) ?? Promise.resolve();
-    const next = previous.catch(() => {}).then(() => this.#applyToCard(card_id, effects));
+    const next = previous.catch(() => {}).then(() => this.#applyToCard(card_id, effects, read));
     const settled = next.catch(() => {});
     this.#card_queues.set(card_id, settled);
     void settled.then(() => {
@@ -164,21 +184,15 @@ export class PersonalLedger {
     return next;
   }
 
-  async #applyToCard(card_id: string, effects: readonly CardEffectInput[]): Promise<void> {
+  async #applyToCard(
+    card_id: string,
+    effects: readonly CardEffectInput[],
+    read: CardDoc | null,
+  ): Promise<void> {
     const _id = new ObjectId(card_id);
     for (let attempt = 1; attempt <= CARD_CAS_ATTEMPTS_MAX; attempt++) {
-      const card = await this.#cards.findOne(
-        { _id },
-        {
-          projection: {
-            _id: 1,
-            ledger_seq: 1,
-            applied_tokens: 1,
-            spend_day_window: 1,
-            spend_month_window: 1,
-          },
-        },
-      );
+      const card =
+        attempt === 1 ? read : await this.#cards.findOne({ _id }, { projection: CARD_LEDGER_FIELDS });
       if (card === null) throw new WorkerError('WK_ERR_CARD_NOT_FOUND', card_id);
       const update = cardUpdate(
         {
