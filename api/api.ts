@@ -1,6 +1,7 @@
 // Wires one management API: stores, cache writers, command publisher, services, HTTP app.
 // main.ts runs it as a process; tests run it in-process with their own configuration.
 
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { MongoClient } from 'mongodb';
@@ -81,6 +82,8 @@ export async function createApi(config: ApiConfig, log: Logger): Promise<Api> {
     rabbit,
     async close() {
       shutting_down = true;
+      // Readiness already answers 503; requests are still served while load balancers notice.
+      if (config.shutdown_drain_delay_ms > 0) await sleep(config.shutdown_drain_delay_ms);
       await app.close();
       await invalidator.flush();
       await commands.close();

@@ -2,6 +2,7 @@
 // a process; tests run it in-process with their own configuration.
 
 import { hostname } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { MongoClient } from 'mongodb';
@@ -28,6 +29,24 @@ import { sampleOutboxDepth, sampleRedisPool } from './routes/metrics.ts';
 
 /** A scrape waits at most this long for the sampled gauges (outbox depth). */
 const METRICS_SAMPLE_TIMEOUT_MS = 1_000;
+/**
+ * On shutdown the relay gets this long to publish what is left in the outbox; anything still
+ * there afterwards (RabbitMQ down) stays in Redis for the next relay. Within the 30 s deadline.
+ */
+const OUTBOX_DRAIN_MS_MAX = 10_000;
+const OUTBOX_DRAIN_POLL_MS = 50;
+
+/** Waits until the outbox streams are empty (every entry confirmed by RabbitMQ) or the bound passes. */
+async function drainOutbox(redis: Redis, streams: readonly string[], log: Logger): Promise<void> {
+  const until_ms = Date.now() + OUTBOX_DRAIN_MS_MAX;
+  let left = -1;
+  while (Date.now() < until_ms) {
+    left = (await Promise.all(streams.map((stream) => redis.xlen(stream)))).reduce((sum, n) => sum + n, 0);
+    if (left === 0) return;
+    await sleep(OUTBOX_DRAIN_POLL_MS);
+  }
+  log.warn({ outbox_entries: left }, 'outbox not drained before shutdown; the next relay publishes the rest');
+}
 
 export interface Gateway {
   readonly app: FastifyInstance;
@@ -156,7 +175,8 @@ export async function createGateway(config: GatewayConfig, log: Logger, runtime:
     log,
     metrics,
   );
-  if (runtime.relay_enabled ?? config.outbox_relay_enabled) relay.start();
+  const relay_enabled = runtime.relay_enabled ?? config.outbox_relay_enabled;
+  if (relay_enabled) relay.start();
 
   const hold_expiry = new HoldExpiry(
     sql,
@@ -185,8 +205,12 @@ export async function createGateway(config: GatewayConfig, log: Logger, runtime:
     layout,
     async close() {
       shutting_down = true;
+      // Readiness already answers 503; requests are still served while load balancers notice.
+      if (config.shutdown_drain_delay_ms > 0) await sleep(config.shutdown_drain_delay_ms);
       await app.close();
       await hold_expiry.stop();
+      // No decision is made any more: publish the ones answered (best effort, bounded).
+      if (relay_enabled) await drainOutbox(redis, streams, log).catch((error: unknown) => log.warn({ err: error }, 'outbox drain check failed'));
       await relay.stop();
       await notifications.close();
       await Promise.allSettled([rabbit.close(), sql.end({ timeout: 5 }), mongo.close()]);

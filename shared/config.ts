@@ -212,7 +212,7 @@ function overload(env: Env, event_loop_delay_ms_max: number): OverloadConfig {
     overload_heap_used_bytes_max: optionalMebibytes(env, 'OVERLOAD_HEAP_USED_MB_MAX', 16, 65_536),
     overload_rss_bytes_max: optionalMebibytes(env, 'OVERLOAD_RSS_MB_MAX', 32, 262_144),
     overload_retry_after_s: integer(env, 'OVERLOAD_RETRY_AFTER_S', 2, 1, 600),
-    shutdown_drain_delay_ms: integer(env, 'SHUTDOWN_DRAIN_DELAY_MS', 0, 0, 20_000),
+    shutdown_drain_delay_ms: integer(env, 'SHUTDOWN_DRAIN_DELAY_MS', 0, 0, 15_000),
   };
 }
 
