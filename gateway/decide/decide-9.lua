@@ -14,7 +14,7 @@
   KEYS[5] ledger    live hash   held (active holds), pend (postings not yet persisted, signed),
                                 <p>w/<p>s/<p>n window id, spend and count per period p,
                                 g:<group>:<p>w / g:<group>:<p>s for p in d m
-  KEYS[6] decision  hash        answer of this JIT token {s, a, av, k, ci, ui, rev, mode,
+  KEYS[6] decision  hash        answer of this JIT token {s, a, av, k, ci, ui, rev, mode, cid,
                                 dw ww mw yw aw g (windows and MCC group its spend was counted in)}
   KEYS[7] outbox    stream      decisions waiting for the relay to RabbitMQ
   KEYS[8] auth      hash        authorization group of the original JIT token {held, state, card,
@@ -33,6 +33,7 @@
   ARGV[15] 1 when a partial approval may be answered (program setting and pos.partial_approval_capable)
   ARGV[16] decision record TTL, s            ARGV[17] ledger idle TTL, s
   ARGV[18] now, unix ms (velocity window)     ARGV[19] request summary JSON (copied to the outbox)
+  ARGV[20] call id: unique per gateway call, recorded so a void undoes only its own call's decision
 
   Returns {status, amount_minor, replayed (0|1), kind, missing_mask, available_minor}
     status >= 0  a decision status (shared/decision-status.ts); amount: approved, released or posted
@@ -56,6 +57,7 @@ local partial_capable = ARGV[15] == '1'
 local decision_ttl_s, ledger_ttl_s = tonumber(ARGV[16]), tonumber(ARGV[17])
 local now_ms = tonumber(ARGV[18])
 local request_json = ARGV[19]
+local call_id = ARGV[20]
 
 -- Statuses (keep in sync with shared/decision-status.ts; numbers are never reused).
 local APPROVED, INSUFFICIENT_BALANCE, LIMIT_PER_TRANSACTION = 0, 1, 2
@@ -89,7 +91,7 @@ end
 -- Appends the decision to the outbox and records it for replays.
 local function record(status, moved, extra)
   rcall('HSET', decision_key, 's', status, 'a', moved, 'av', available_reply, 'k', kind,
-    'ci', card_id, 'ui', card_user_id, 'rev', 1, 'mode', mode,
+    'ci', card_id, 'ui', card_user_id, 'rev', 1, 'mode', mode, 'cid', call_id,
     'dw', window.d, 'ww', window.w, 'mw', window.m, 'yw', window.y, 'aw', window.a, 'g', group, 'grp', group_token)
   rcall('EXPIRE', decision_key, decision_ttl_s)
   local entry = {'r', request_json, 's', status, 'a', moved, 'k', kind, 'ci', card_id, 'ui', card_user_id,

@@ -3,6 +3,7 @@
 // `system_error` decline; a call slower than the budget becomes a `timeout` decline, and a
 // void call then makes Redis agree with that answer (releasing a hold made too late).
 
+import { randomBytes } from 'node:crypto';
 import type { Logger } from '../../shared/logger.ts';
 import { maskToken } from '../../shared/logger.ts';
 import { DecisionStatus, statusInfo, type DecisionStatusCode } from '../../shared/decision-status.ts';
@@ -13,6 +14,9 @@ import type { CacheLoader } from './cache-loader.ts';
 import type { DecisionScripts } from './scripts.ts';
 
 const CACHE_MISS = -1;
+/** Call ids: a random per-process prefix and a counter (unique without a syscall per call). */
+const CALL_ID_PREFIX = randomBytes(6).toString('hex');
+let call_counter = 0;
 /** A miss that survives this many fills is a bug or a racing invalidation storm: fail safe. */
 const FILL_ATTEMPTS_MAX = 2;
 
@@ -109,15 +113,16 @@ export class Decider {
       request.original_jit_token,
     );
     const request_json = JSON.stringify(request);
+    const call_id = `${CALL_ID_PREFIX}${(call_counter++).toString(36)}`;
     for (let attempt = 0; attempt <= FILL_ATTEMPTS_MAX; attempt++) {
       let reply: Array<string | number>;
       try {
         reply = (await withBudget(
-          this.#call(keys, request, request_json, options),
+          this.#call(keys, request, request_json, options, call_id),
           this.#budgets.decision_budget_ms,
         )) as Array<string | number>;
       } catch (error) {
-        return this.#failed(error, keys, request, request_json);
+        return this.#failed(error, keys, request, request_json, call_id);
       }
       const status = Number(reply[0]);
       // Counted once per decision: answered from Redis alone, or only after a fill.
@@ -144,16 +149,16 @@ export class Decider {
           'cache fill failed',
         );
         const status_code = error instanceof BudgetExceeded ? DecisionStatus.TIMEOUT : DecisionStatus.SYSTEM_ERROR;
-        this.#void(keys, request_json, request.jit_token, status_code);
+        this.#void(keys, request_json, request.jit_token, status_code, call_id);
         return declined(status_code, 'fill_error');
       }
     }
     this.#log.error({ jit_token: request.jit_token }, 'cache still incomplete after fills');
-    this.#void(keys, request_json, request.jit_token, DecisionStatus.SYSTEM_ERROR);
+    this.#void(keys, request_json, request.jit_token, DecisionStatus.SYSTEM_ERROR, call_id);
     return declined(DecisionStatus.SYSTEM_ERROR, 'fill_error');
   }
 
-  #call(keys: DecisionKeys, request: DecisionRequest, request_json: string, options: DecideOptions) {
+  #call(keys: DecisionKeys, request: DecisionRequest, request_json: string, options: DecideOptions, call_id: string) {
     const started_ms = performance.now();
     const call = this.#scripts.decide(
       keys.user,
@@ -184,6 +189,7 @@ export class Decider {
       CACHE_TTL_S.ledger_idle,
       Date.now(),
       request_json,
+      call_id,
     );
     // Observed when Redis answers, even past the budget: the script's own latency.
     const observe = () => this.#observeScript('decide', started_ms);
@@ -195,10 +201,16 @@ export class Decider {
     this.#metrics.script_duration.observe({ script }, (performance.now() - started_ms) / 1000);
   }
 
-  #failed(error: unknown, keys: DecisionKeys, request: DecisionRequest, request_json: string): DecisionOutcome {
+  #failed(
+    error: unknown,
+    keys: DecisionKeys,
+    request: DecisionRequest,
+    request_json: string,
+    call_id: string,
+  ): DecisionOutcome {
     if (error instanceof BudgetExceeded) {
       this.#log.warn({ jit_token: request.jit_token }, 'decision over budget: answering timeout');
-      this.#void(keys, request_json, request.jit_token, DecisionStatus.TIMEOUT);
+      this.#void(keys, request_json, request.jit_token, DecisionStatus.TIMEOUT, call_id);
       return declined(DecisionStatus.TIMEOUT, 'timeout');
     }
     this.#log.error({ err: error, jit_token: request.jit_token }, 'decision failed: answering system_error');
@@ -209,7 +221,13 @@ export class Decider {
    * Sent on the same connection after the decide call, so Redis runs it afterwards. Records the
    * status we answered (timeout or system_error): a replay must get that same answer.
    */
-  #void(keys: DecisionKeys, request_json: string, jit_token: string, status_code: DecisionStatusCode): void {
+  #void(
+    keys: DecisionKeys,
+    request_json: string,
+    jit_token: string,
+    status_code: DecisionStatusCode,
+    call_id: string,
+  ): void {
     const started_ms = performance.now();
     this.#scripts
       .void(
@@ -221,11 +239,13 @@ export class Decider {
         status_code,
         this.#budgets.idempotency_ttl_s,
         Date.now(),
+        call_id,
       )
       .then(
       (reply) => {
         this.#observeScript('void', started_ms);
-        this.#log.warn({ jit_token, reply }, 'voided decision after timeout');
+        // The timeout itself was logged; this only says what Redis had to undo.
+        this.#log.debug({ jit_token, reply }, 'voided decision after timeout');
       },
       (error: unknown) => {
         this.#observeScript('void', started_ms);

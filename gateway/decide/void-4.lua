@@ -7,7 +7,9 @@
   - an approved purchase (auth, incremental, capture): undo its hold or posting and its spend,
     turn it into a TIMEOUT decline (revision 2) and tell the worker through the outbox;
   - anything else (a decline, or a reversal/clearing/refund, which report what the network
-    already did): nothing to undo.
+    already did): nothing to undo;
+  - a decision recorded by another call (the slow call was a replay of an earlier answer):
+    never touched; that earlier answer stands.
 
   KEYS[1] ledger    live hash (see decide-9.lua)
   KEYS[2] decision  hash {s, a, k, ci, ui, mode, dw ww mw yw aw g}
@@ -18,18 +20,21 @@
   ARGV[2] TIMEOUT status code
   ARGV[3] decision record TTL, seconds
   ARGV[4] now, unix ms
+  ARGV[5] call id of the decide call that went over budget
 
   Returns {previous status or -1, released amount minor}
 ]]
 local rcall = redis.call
 local ledger_key, decision_key, outbox_key, auth_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local request_json, timeout_status, decision_ttl_s, now_ms = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+local call_id = ARGV[5]
 local APPROVED = 0
 local UNDONE_MODES = {auth = true, incremental = true, capture = true}
 
-local d = rcall('HMGET', decision_key, 's', 'a', 'k', 'ci', 'ui', 'mode', 'dw', 'ww', 'mw', 'yw', 'aw', 'g')
+local d = rcall('HMGET', decision_key, 's', 'a', 'k', 'ci', 'ui', 'mode', 'dw', 'ww', 'mw', 'yw', 'aw', 'g', 'cid')
 if not d[1] then
-  rcall('HSET', decision_key, 's', timeout_status, 'a', 0, 'k', 'unknown', 'ci', '', 'ui', '', 'rev', 1, 'mode', 'void')
+  rcall('HSET', decision_key, 's', timeout_status, 'a', 0, 'k', 'unknown', 'ci', '', 'ui', '', 'rev', 1, 'mode', 'void',
+    'cid', call_id)
   rcall('EXPIRE', decision_key, decision_ttl_s)
   rcall('XADD', outbox_key, '*', 'r', request_json, 's', timeout_status, 'a', 0, 'k', 'unknown',
     'ci', '', 'ui', '', 't', now_ms, 'rev', 1, 'mode', 'void')
@@ -37,7 +42,7 @@ if not d[1] then
 end
 
 local previous = tonumber(d[1])
-if previous ~= APPROVED or not UNDONE_MODES[d[6]] then
+if d[13] ~= call_id or previous ~= APPROVED or not UNDONE_MODES[d[6]] then
   return {previous, 0}
 end
 

@@ -156,8 +156,8 @@ describe('decide-9.lua against Redis', () => {
     const c = cardholder();
     await h.seedCard(c.user_token, c.card_token, { kind: 'personal', balance_minor: 5_000n });
     const jit_token = uniqueToken('j');
-    const r = await h.decide({ ...c, jit_token, amount_minor: 1_200n });
-    const voidArgs = [r.keys.ledger, r.keys.decision, r.keys.outbox, r.keys.auth, '{}', DecisionStatus.TIMEOUT, 3600, Date.now()];
+    const r = await h.decide({ ...c, jit_token, amount_minor: 1_200n, call_id: 'slow-call' });
+    const voidArgs = [r.keys.ledger, r.keys.decision, r.keys.outbox, r.keys.auth, '{}', DecisionStatus.TIMEOUT, 3600, Date.now(), 'slow-call'];
     const voided = await h.scripts.void(...voidArgs);
     expect(voided).toEqual([0, 1200]);
     const again = await h.scripts.void(...voidArgs);
@@ -167,6 +167,19 @@ describe('decide-9.lua against Redis', () => {
     expect(replay).toMatchObject({ status: DecisionStatus.TIMEOUT, replayed: true });
   });
 
+  it('a void after a slow replay never undoes the earlier call\'s approval', async () => {
+    const c = cardholder();
+    await h.seedCard(c.user_token, c.card_token, { kind: 'personal', balance_minor: 5_000n });
+    const jit_token = uniqueToken('j');
+    const first = await h.decide({ ...c, jit_token, amount_minor: 1_200n, call_id: 'first-call' });
+    // The replay is answered from the record but took longer than the budget: its void comes.
+    await h.decide({ ...c, jit_token, amount_minor: 1_200n, call_id: 'replay-call' });
+    const k = first.keys;
+    expect(await h.scripts.void(k.ledger, k.decision, k.outbox, k.auth, '{}', DecisionStatus.TIMEOUT, 3600, Date.now(), 'replay-call')).toEqual([0, 0]);
+    expect((await h.ledger(c.user_token, c.card_token)).held).toBe('1200');
+    expect(await h.decide({ ...c, jit_token, amount_minor: 1_200n })).toMatchObject({ status: 0, replayed: true });
+  });
+
   it('void before any decision leaves a TIMEOUT tombstone so a late decide is a replay', async () => {
     const c = cardholder();
     await h.seedCard(c.user_token, c.card_token);
@@ -174,7 +187,7 @@ describe('decide-9.lua against Redis', () => {
     const keys = (await h.decide({ ...c, jit_token: uniqueToken('x'), amount_minor: 1n })).keys;
     const tomb = { ...keys, decision: keys.decision.replace(/:jit:.*$/, `:jit:${jit_token}`) };
     expect(
-      await h.scripts.void(tomb.ledger, tomb.decision, tomb.outbox, tomb.auth, '{}', DecisionStatus.TIMEOUT, 3600, Date.now()),
+      await h.scripts.void(tomb.ledger, tomb.decision, tomb.outbox, tomb.auth, '{}', DecisionStatus.TIMEOUT, 3600, Date.now(), 'c1'),
     ).toEqual([-1, 0]);
     const late = await h.decide({ ...c, jit_token, amount_minor: 100n });
     expect(late).toMatchObject({ status: DecisionStatus.TIMEOUT, replayed: true });

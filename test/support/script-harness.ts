@@ -60,6 +60,7 @@ export async function scriptHarness() {
     forced?: number;
     partial?: boolean;
     now_ms?: number;
+    call_id?: string;
   }
 
   async function decide(args: DecideArgs) {
@@ -70,6 +71,7 @@ export async function scriptHarness() {
       args.country ?? 'USA', args.mcc_group ?? '', args.day_id ?? '20261125', args.week_id ?? '2026-W48',
       args.month_id ?? '202611', args.year_id ?? '2026', 'all', args.mode ?? 'auth', args.forced ?? -1,
       args.partial ? 1 : 0, 3600, 3600, args.now_ms ?? Date.now(), JSON.stringify({ jit_token: args.jit_token }),
+      args.call_id ?? `call-${args.jit_token}`,
     )) as [number, number, number, string, number, number];
     return {
       status: reply[0],
