@@ -7,6 +7,8 @@
 //   node bench/worker-throughput.ts [--business 20000] [--personal 5000] [--cards 200]
 // Environment as for the worker (source scripts/dev-env.sh).
 
+import { registerPersonalCardTokens } from '../shared/personal-card-tokens.ts';
+import { ObjectId } from 'mongodb';
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { QUEUE_DECISIONS, RETRY_DELAYS_MS, workQueueDeclarations } from '../shared/broker/topology.ts';
@@ -132,6 +134,7 @@ async function seedPersonal(worker: Worker): Promise<Card[]> {
   }));
   const inserted_users = await db.collection('personal_users').insertMany(users);
   const cards = users.map((_, i) => ({
+    _id: new ObjectId(),
     user_id: inserted_users.insertedIds[i]!,
     card_token: `pcard_${run_id}_${i}`,
     status: 'active',
@@ -140,6 +143,7 @@ async function seedPersonal(worker: Worker): Promise<Card[]> {
     held_minor: 0n,
     created_at: now,
   }));
+  await registerPersonalCardTokens(db, cards);
   const inserted_cards = await db.collection('personal_cards').insertMany(cards);
   return cards.map((c, i) => ({
     card_id: String(inserted_cards.insertedIds[i]),

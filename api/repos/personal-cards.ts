@@ -1,6 +1,7 @@
 // Personal cards (MongoDB `personal_cards`, cardholder from `personal_users`). Limits and
 // merchant rules live on the card document, as the gateway's cache loader reads them.
 
+import { personalCardIdByToken, registerPersonalCardTokens } from '../../shared/personal-card-tokens.ts';
 import { ObjectId, type Db } from 'mongodb';
 import { withDocumentLock } from '../../shared/stores/document-lock.ts';
 import type { PgSql } from '../../shared/stores/postgres.ts';
@@ -148,6 +149,8 @@ export class PersonalCardStore implements CardStore {
       created_at: now,
       updated_at: now,
     };
+    // The token first: it is unique, and the gateway finds personal cards through it.
+    await registerPersonalCardTokens(this.#db, [doc]);
     await this.collection.insertOne(doc);
     return (await this.#one(doc))!;
   }
@@ -163,7 +166,8 @@ export class PersonalCardStore implements CardStore {
   }
 
   async findByToken(card_token: string): Promise<CardRecord | null> {
-    return this.#one(await this.collection.findOne({ card_token }));
+    const _id = await personalCardIdByToken(this.#db, card_token);
+    return _id === null ? null : this.#one(await this.collection.findOne({ _id }));
   }
 
   async list(filter: CardFilter, after: { at: string; id: string } | undefined, limit: number): Promise<CardRecord[]> {

@@ -4,6 +4,7 @@
 // of a million cards costs no memory, every run has its own tokens, and a run's rows can be
 // found and removed again.
 
+import { registerPersonalCardTokens } from '../../shared/personal-card-tokens.ts';
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -159,10 +160,11 @@ async function seedPersonal(db: Db, program: CardProgram): Promise<number> {
   const now = new Date();
   let count = 0;
   let users: Record<string, unknown>[] = [];
-  let cards: Record<string, unknown>[] = [];
+  let cards: Array<Record<string, unknown> & { _id: ObjectId; card_token: string }> = [];
   const flush = async () => {
     if (users.length === 0) return;
     await db.collection('personal_users').insertMany(users, { ordered: false });
+    await registerPersonalCardTokens(db, cards);
     await db.collection('personal_cards').insertMany(cards, { ordered: false });
     users = [];
     cards = [];
@@ -180,6 +182,7 @@ async function seedPersonal(db: Db, program: CardProgram): Promise<number> {
       updated_at: now,
     });
     cards.push({
+      _id: new ObjectId(),
       user_id,
       card_token: row.card.card_token,
       status: row.status,

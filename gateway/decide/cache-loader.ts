@@ -4,6 +4,7 @@
 
 import type { Db, ObjectId } from 'mongodb';
 import { maskToken, type Logger } from '../../shared/logger.ts';
+import { personalCardIdByToken } from '../../shared/personal-card-tokens.ts';
 import { CACHE_TTL_S, type DecisionKeys } from '../../shared/redis-keys.ts';
 import { periodStartDate, type Period, type WindowIds } from '../../shared/spend-windows.ts';
 import { timed, type PgSql } from '../../shared/stores/postgres.ts';
@@ -246,7 +247,9 @@ export class CacheLoader {
   }
 
   async #loadPersonal(card_token: string, windows: Windows): Promise<CacheParts | null> {
-    const card = await this.#mongo.collection<PersonalCardDoc>('personal_cards').findOne({ card_token });
+    const card_id = await personalCardIdByToken(this.#mongo, card_token);
+    if (card_id === null) return null;
+    const card = await this.#mongo.collection<PersonalCardDoc>('personal_cards').findOne({ _id: card_id });
     if (card === null) return null;
     const user = await this.#mongo.collection<PersonalUserDoc>('personal_users').findOne({ _id: card.user_id });
     if (user === null) {

@@ -1,6 +1,7 @@
 // Creates business and personal cardholders with unique tokens in the real databases.
 import { randomUUID } from 'node:crypto';
-import type { Db } from 'mongodb';
+import { type Db, ObjectId } from 'mongodb';
+import { registerPersonalCardTokens } from '../../shared/personal-card-tokens.ts';
 import type { PgSql } from '../../shared/stores/postgres.ts';
 
 export function uniqueToken(prefix: string): string {
@@ -71,7 +72,10 @@ export async function createPersonalCard(db: Db, options: PersonalCardOptions): 
     created_at: now,
     updated_at: now,
   });
+  const card_id = new ObjectId();
+  await registerPersonalCardTokens(db, [{ _id: card_id, card_token }]);
   const card = await db.collection('personal_cards').insertOne({
+    _id: card_id,
     user_id: user.insertedId,
     card_token,
     status: options.card_status ?? 'active',
