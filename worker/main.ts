@@ -26,5 +26,11 @@ async function shutdown(signal: string): Promise<void> {
   process.exit(0);
 }
 
+// A driver bug can throw where no caller can catch it (postgres.js 3.4.9 on a connection
+// lost mid-write); its state is then unknown: exit and let the orchestrator restart us.
+process.on('uncaughtException', (error) => {
+  log.fatal({ err: error }, 'uncaught exception; exiting (unacked messages will be redelivered)');
+  process.exit(1);
+});
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
 process.on('SIGINT', () => void shutdown('SIGINT'));
