@@ -4,28 +4,12 @@
 import { hostname } from 'node:os';
 import { loadGatewayConfig, loadOrExit } from '../shared/config.ts';
 import { createLogger } from '../shared/logger.ts';
+import { stopOnSignals } from '../shared/process-signals.ts';
 import { createGateway } from './gateway.ts';
-
-const SHUTDOWN_DEADLINE_MS = 30_000;
 
 const config = loadOrExit(() => loadGatewayConfig());
 const log = createLogger('gateway', config.log_level);
 const gateway = await createGateway(config, log, { relay_consumer_name: process.env.RELAY_CONSUMER_NAME ?? hostname() });
+stopOnSignals(log, () => gateway.close());
 const address = await gateway.app.listen({ host: config.host, port: config.port });
 log.info({ address }, 'gateway listening');
-
-let stopping = false;
-async function shutdown(signal: string): Promise<void> {
-  if (stopping) return;
-  stopping = true;
-  log.info({ signal }, 'shutting down');
-  setTimeout(() => {
-    log.error('shutdown deadline passed; exiting');
-    process.exit(1);
-  }, SHUTDOWN_DEADLINE_MS).unref();
-  await gateway.close();
-  process.exit(0);
-}
-
-process.on('SIGTERM', () => void shutdown('SIGTERM'));
-process.on('SIGINT', () => void shutdown('SIGINT'));
