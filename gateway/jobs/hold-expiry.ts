@@ -8,9 +8,9 @@ import type { Db } from 'mongodb';
 import { DecisionStatus } from '../../shared/decision-status.ts';
 import type { Logger } from '../../shared/logger.ts';
 import type { DecisionRequest } from '../../shared/messages.ts';
-import { windowIds } from '../../shared/spend-windows.ts';
 import type { PgSql } from '../../shared/stores/postgres.ts';
 import type { Decider } from '../decide/decider.ts';
+import { ledgerCommandRequest } from '../decide/ledger-command.ts';
 
 export const EXPIRED_METHOD = 'afc.release.expired';
 
@@ -31,26 +31,20 @@ export interface ExpiringHold {
 }
 
 export function expiryRequest(hold: ExpiringHold, now_ms: number, time_zone: string): DecisionRequest {
-  const windows = windowIds(now_ms, time_zone);
-  return {
-    jit_token: `expired:${hold.group_token}`,
-    method: EXPIRED_METHOD,
-    transaction_token: `expired:${hold.group_token}`,
-    card_token: hold.card_token,
-    user_token: hold.user_token,
-    acting_user_token: hold.user_token,
-    amount_minor: '0',
-    currency_code: hold.currency_code.trim(),
-    network: null,
-    merchant: { mid: null, mcc: null, name: null, country_code: null },
-    day_id: windows.day_id,
-    week_id: windows.week_id,
-    month_id: windows.month_id,
-    year_id: windows.year_id,
-    original_jit_token: hold.group_token,
-    mode: 'release',
-    mcc_group: '',
-  };
+  return ledgerCommandRequest(
+    {
+      jit_token: `expired:${hold.group_token}`,
+      original_jit_token: hold.group_token,
+      mode: 'release',
+      method: EXPIRED_METHOD,
+      card_token: hold.card_token,
+      user_token: hold.user_token,
+      amount_minor: 0n,
+      currency_code: hold.currency_code,
+    },
+    now_ms,
+    time_zone,
+  );
 }
 
 export class HoldExpiry {

@@ -13,8 +13,8 @@ import { ApiError } from '../../shared/errors.ts';
 import { maskToken } from '../../shared/logger.ts';
 import type { DecisionRequest, MarqetaNotificationEvent } from '../../shared/messages.ts';
 import { MoneyError, toMinor } from '../../shared/money.ts';
-import { windowIds } from '../../shared/spend-windows.ts';
 import type { Decider } from '../decide/decider.ts';
+import { ledgerCommandRequest } from '../decide/ledger-command.ts';
 import { basicAuthVerifier } from '../http/basic-auth.ts';
 import { ledgerCommands, notificationEventToken, type LedgerCommand, type MarqetaTransaction } from '../webhooks/notification-ledger.ts';
 import { NotificationBody } from '../webhooks/notification-schema.ts';
@@ -45,26 +45,11 @@ declare module 'fastify' {
 }
 
 function commandRequest(command: LedgerCommand, now_ms: number, time_zone: string): DecisionRequest {
-  const windows = windowIds(now_ms, time_zone);
-  return {
-    jit_token: command.jit_token,
-    method: command.method,
-    transaction_token: command.jit_token,
-    card_token: command.card_token,
-    user_token: command.user_token,
-    acting_user_token: command.user_token,
-    amount_minor: toMinor(command.amount, command.currency_code).toString(),
-    currency_code: command.currency_code,
-    network: null,
-    merchant: { mid: null, mcc: null, name: null, country_code: null },
-    day_id: windows.day_id,
-    week_id: windows.week_id,
-    month_id: windows.month_id,
-    year_id: windows.year_id,
-    original_jit_token: command.original_jit_token,
-    mode: command.mode,
-    mcc_group: '',
-  };
+  return ledgerCommandRequest(
+    { ...command, amount_minor: toMinor(command.amount, command.currency_code) },
+    now_ms,
+    time_zone,
+  );
 }
 
 export async function marqetaWebhookRoute(app: FastifyInstance, options: MarqetaWebhookOptions): Promise<void> {
