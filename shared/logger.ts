@@ -45,7 +45,11 @@ function requestForLog(request: { method?: string; url?: string; id?: string; so
   return { method: request.method, url: urlForLog(request.url), remote_address: request.socket?.remoteAddress };
 }
 
-/** destination: stdout unless given (tests capture the output to scan it). */
+/**
+ * destination: stdout unless given (tests capture the output to scan it). Stdout is written
+ * asynchronously in 4 KiB chunks: a synchronous write per line would put the terminal or log
+ * collector on the hot path. Processes flush it before they exit (shared/process-signals.ts).
+ */
 export function createLogger(name: string, level: string, destination?: DestinationStream): Logger {
   const options: pino.LoggerOptions = {
     name,
@@ -61,5 +65,5 @@ export function createLogger(name: string, level: string, destination?: Destinat
       },
     },
   };
-  return destination === undefined ? pino(options) : pino(options, destination);
+  return pino(options, destination ?? pino.destination({ dest: 1, sync: false, minLength: 4096 }));
 }

@@ -6,6 +6,13 @@ import type { Logger } from './logger.ts';
 
 export const SHUTDOWN_DEADLINE_MS = 30_000;
 
+/** Flushes the asynchronous log stream, then exits. */
+function exit(log: Logger, code: number): void {
+  log.flush(() => process.exit(code));
+  // A stream that cannot flush must not keep a stopping process alive.
+  setTimeout(() => process.exit(code), 1_000).unref();
+}
+
 export function stopOnSignals(log: Logger, close: () => Promise<void>, deadline_ms = SHUTDOWN_DEADLINE_MS): void {
   let stopping = false;
   const stop = async (signal: string) => {
@@ -14,16 +21,16 @@ export function stopOnSignals(log: Logger, close: () => Promise<void>, deadline_
     log.info({ signal }, 'shutting down');
     setTimeout(() => {
       log.error('shutdown deadline passed; exiting');
-      process.exit(1);
+      exit(log, 1);
     }, deadline_ms).unref();
     await close();
     log.info('stopped');
-    process.exit(0);
+    exit(log, 0);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('uncaughtException', (error) => {
     log.fatal({ err: error }, 'uncaught exception; exiting');
-    process.exit(1);
+    exit(log, 1);
   });
 }

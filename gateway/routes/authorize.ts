@@ -45,7 +45,8 @@ export async function authorizeRoute(app: FastifyInstance, options: AuthorizeRou
         partial_capable: options.partial_approval_enabled && parsed.partial_capable,
       });
       const { status_code, body } = answer(parsed, outcome);
-      request.log.info(
+      // Debug: every decision is in the ledger and the metrics; a line per purchase is hot-path I/O.
+      request.log.debug(
         {
           jit_token: decision_request.jit_token,
           card_token: maskToken(decision_request.card_token),
