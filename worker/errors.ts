@@ -4,8 +4,6 @@
 export const WorkerErrorCodes = Object.freeze({
   /** The message body is not a decision event we understand: retrying cannot help. */
   WK_ERR_INVALID_MESSAGE: 'invalid message',
-  /** An approval of a ledger mode this worker does not book yet: kept in the DLQ for replay. */
-  WK_ERR_UNSUPPORTED_MODE: 'unsupported ledger mode',
   /** A personal card named by an event has no document. */
   WK_ERR_CARD_NOT_FOUND: 'card not found',
   /** A card document kept changing under a ledger update; the message is retried. */

@@ -66,7 +66,8 @@ async function businessRows(jit_tokens: readonly string[]) {
 
 async function spend(card: CreatedCard) {
   const rows = await shared_worker.sql<{ period: string; spent_minor: bigint; txn_count: number }[]>`
-    SELECT period, spent_minor, txn_count FROM spending_controls WHERE card_id = ${card.card_id} ORDER BY period`;
+    SELECT period, spent_minor, txn_count FROM spending_controls
+     WHERE card_id = ${card.card_id} AND period IN ('day', 'month') ORDER BY period`;
   return Object.fromEntries(
     rows.map((r) => [r.period, { spent_minor: r.spent_minor, txn_count: r.txn_count }]),
   );
@@ -227,7 +228,11 @@ describe('worker: decisions from the gateway become durable records', () => {
     expect(await businessRows([b1.request.jit_token])).toMatchObject([
       { status: 'declined', memo: 'timeout', revision: 2 },
     ]);
-    expect(await spend(business)).toEqual({});
+    // Both revisions' effects applied, in arrival order: they cancel out.
+    expect(await spend(business)).toEqual({
+      day: { spent_minor: 0n, txn_count: 0 },
+      month: { spent_minor: 0n, txn_count: 0 },
+    });
     expect(await personalDocs([p1.request.jit_token])).toMatchObject([{ status: 'declined', revision: 2 }]);
     const card = await personalCard(personal);
     expect(card?.held_minor ?? 0n).toBe(0n);

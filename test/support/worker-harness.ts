@@ -12,7 +12,7 @@ import {
 } from '../../shared/broker/topology.ts';
 import { loadWorkerConfig, type WorkerConfig } from '../../shared/config.ts';
 import { DecisionStatus, statusInfo } from '../../shared/decision-status.ts';
-import { effectsToJson, NO_EFFECTS } from '../../shared/ledger-effects.ts';
+import { effectsToJson, type LedgerEffects, NO_EFFECTS } from '../../shared/ledger-effects.ts';
 import { createLogger } from '../../shared/logger.ts';
 import type { CardKind, DecisionEvent } from '../../shared/messages.ts';
 import { windowIds } from '../../shared/spend-windows.ts';
@@ -62,7 +62,36 @@ export interface EventOptions {
   readonly at_ms?: number;
 }
 
-/** A decision event as the gateway's relay would publish it. */
+/** What the decision script applies for an authorization of `amount_minor` (sign -1: its void). */
+function authorizationEffects(
+  ids: ReturnType<typeof windowIds>,
+  amount_minor: bigint,
+  sign: 1n | -1n,
+): LedgerEffects {
+  const delta_minor = amount_minor * sign;
+  const windows = [
+    ['day', ids.day_id],
+    ['week', ids.week_id],
+    ['month', ids.month_id],
+    ['year', ids.year_id],
+    ['all', 'all'],
+  ] as const;
+  return {
+    held_delta_minor: delta_minor,
+    posted_delta_minor: 0n,
+    hold_delta_minor: delta_minor,
+    hold_state: null,
+    spend: windows.map(([period, window_id]) => ({
+      period,
+      window_id,
+      delta_minor,
+      delta_count: Number(sign),
+    })),
+    group_spend: [],
+  };
+}
+
+/** A decision event as the gateway's relay would publish it (an authorization, or its revision-2 void). */
 export function decisionEvent(options: EventOptions): DecisionEvent {
   const approved = options.approved ?? true;
   const status_code =
@@ -71,7 +100,8 @@ export function decisionEvent(options: EventOptions): DecisionEvent {
       : (options.status_code ?? (approved ? 0 : DecisionStatus.INSUFFICIENT_BALANCE));
   const info = statusInfo(status_code);
   const at_ms = options.at_ms ?? Date.now();
-  const { day_id, week_id, month_id, year_id } = windowIds(at_ms, 'UTC');
+  const ids = windowIds(at_ms, 'UTC');
+  const { day_id, week_id, month_id, year_id } = ids;
   const card_token = options.card?.card_token ?? uniqueToken('nocard');
   const jit_token = options.jit_token ?? uniqueToken('jit');
   const user_token = options.card?.user_token ?? uniqueToken('nouser');
@@ -107,7 +137,13 @@ export function decisionEvent(options: EventOptions): DecisionEvent {
     released_amount_minor: options.revision === 2 ? options.amount_minor.toString() : '0',
     available_minor: '0',
     group_token: jit_token,
-    effects: effectsToJson(NO_EFFECTS),
+    effects: effectsToJson(
+      options.revision === 2
+        ? authorizationEffects(ids, options.amount_minor, -1n)
+        : approved
+          ? authorizationEffects(ids, options.amount_minor, 1n)
+          : NO_EFFECTS,
+    ),
     revision: options.revision ?? 1,
     decided_at_ms: at_ms,
     outbox_id: `${at_ms}-0`,

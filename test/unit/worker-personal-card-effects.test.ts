@@ -1,159 +1,101 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import type { LedgerEffects } from '../../shared/ledger-effects.ts';
 import {
   APPLIED_TOKENS_MAX,
   type CardEffectInput,
   type CardLedgerState,
   cardUpdate,
-  voidToken,
+  effectKey,
 } from '../../worker/ledger/personal-card-effects.ts';
 
-const fresh: CardLedgerState = { applied_tokens: [], spend_day_window: null, spend_month_window: null };
+const empty = { window: null, minor: 0n, count: 0 };
+const fresh: CardLedgerState = {
+  applied_tokens: [],
+  held_minor: 0n,
+  posted_net_minor: 0n,
+  spend: { day: empty, week: empty, month: empty, year: empty, all: empty },
+  category_spend: {},
+};
 
-function approval(
-  jit_token: string,
-  amount_minor: bigint,
-  day_id = '20260115',
-  recorded_revision = 0,
-): CardEffectInput {
+function effects(held: bigint, day_id: string, count = 1, posted = 0n): LedgerEffects {
   return {
-    jit_token,
-    revision: 1,
-    approved: true,
-    amount_minor,
-    day_id,
-    month_id: day_id.slice(0, 6),
-    recorded_revision,
+    held_delta_minor: held,
+    posted_delta_minor: posted,
+    hold_delta_minor: held,
+    hold_state: null,
+    spend: [
+      { period: 'day', window_id: day_id, delta_minor: held, delta_count: count },
+      { period: 'all', window_id: 'all', delta_minor: held, delta_count: count },
+    ],
+    group_spend: [{ mcc_group: 'dining', period: 'day', window_id: day_id, delta_minor: held }],
   };
 }
 
-function voidOf(
-  jit_token: string,
-  amount_minor: bigint,
-  day_id = '20260115',
-  recorded_revision = 0,
-): CardEffectInput {
-  return {
-    jit_token,
-    revision: 2,
-    approved: false,
-    amount_minor,
-    day_id,
-    month_id: day_id.slice(0, 6),
-    recorded_revision,
-  };
-}
-
-/** Applies an update to a state the way the MongoDB update does. */
-function apply(
-  state: CardLedgerState & { held: bigint; day: bigint; month: bigint },
-  effects: CardEffectInput[],
-) {
-  const u = cardUpdate(state, effects);
-  const next = { ...state, applied_tokens: u.applied_tokens, held: state.held + u.held_delta_minor };
-  if (u.day.mode === 'set') Object.assign(next, { spend_day_window: u.day.window, day: u.day.spent_minor });
-  else next.day += u.day.delta_minor;
-  if (u.month.mode === 'set')
-    Object.assign(next, { spend_month_window: u.month.window, month: u.month.spent_minor });
-  else next.month += u.month.delta_minor;
-  return next;
+function input(jit_token: string, revision: number, fx: LedgerEffects, recorded = false): CardEffectInput {
+  return { key: effectKey(jit_token, revision), recorded, effects: fx };
 }
 
 describe('personal card ledger effects', () => {
-  it('an approval holds its amount and starts the day and month windows', () => {
-    const u = cardUpdate(fresh, [approval('j1', 500n)]);
-    expect(u.held_delta_minor).toBe(500n);
-    expect(u.day).toEqual({ mode: 'set', window: '20260115', spent_minor: 500n });
-    expect(u.month).toEqual({ mode: 'set', window: '202601', spent_minor: 500n });
-    expect(u.applied_tokens).toEqual(['j1']);
+  it('applies each event effects once: held, posted, spend windows and category spend', () => {
+    const auth = input('jit_a', 1, effects(500n, '20260115'));
+    const clearing = input('jit_c', 1, effects(-500n, '20260115', 0, -480n));
+    const update = cardUpdate(fresh, [auth, clearing, auth]);
+    expect(update.applied).toEqual(['jit_a', 'jit_c']);
+    expect(update.state.held_minor).toBe(0n);
+    expect(update.state.posted_net_minor).toBe(-480n);
+    expect(update.state.spend.day).toEqual({ window: '20260115', minor: 0n, count: 1 });
+    expect(update.state.category_spend.dining?.day).toEqual({ window: '20260115', minor: 0n });
+    // A redelivery of applied keys changes nothing.
+    expect(cardUpdate(update.state, [auth, clearing]).applied).toEqual([]);
   });
 
-  it('an already applied token changes nothing (redelivery)', () => {
-    const u = cardUpdate({ ...fresh, applied_tokens: ['j1'] }, [approval('j1', 500n)]);
-    expect(u.changed).toBe(false);
-    expect(u.held_delta_minor).toBe(0n);
+  it('a newer window starts from the delta; an older one is history', () => {
+    const today = cardUpdate(fresh, [input('jit_a', 1, effects(500n, '20260115'))]).state;
+    const tomorrow = cardUpdate(today, [input('jit_b', 1, effects(70n, '20260116'))]).state;
+    expect(tomorrow.spend.day).toEqual({ window: '20260116', minor: 70n, count: 1 });
+    expect(tomorrow.spend.all).toEqual({ window: 'all', minor: 570n, count: 2 });
+    const late = cardUpdate(tomorrow, [input('jit_c', 1, effects(9n, '20260115'))]).state;
+    expect(late.spend.day).toEqual({ window: '20260116', minor: 70n, count: 1 });
+    expect(late.held_minor).toBe(579n);
   });
 
-  it('a token whose transaction document exists changes nothing even after leaving the list', () => {
-    expect(cardUpdate(fresh, [approval('j1', 500n, '20260115', 1)]).changed).toBe(false);
+  it('revisions are independent: a void before its authorization ends where the other order does', () => {
+    const auth = input('jit_a', 1, effects(300n, '20260115'));
+    const reverse = input('jit_a', 2, effects(-300n, '20260115', -1));
+    const forward = cardUpdate(fresh, [auth, reverse]).state;
+    const backward = cardUpdate(fresh, [reverse, auth]).state;
+    expect({ ...backward, applied_tokens: [] }).toEqual({ ...forward, applied_tokens: [] });
+    expect(forward.held_minor).toBe(0n);
+    expect(forward.applied_tokens).toEqual(['jit_a', 'jit_a:void']);
   });
 
-  it('spend in the current window is added; an older window is ignored; a newer one restarts', () => {
-    const state = { ...fresh, spend_day_window: '20260115', spend_month_window: '202601' };
-    const u = cardUpdate(state, [
-      approval('a', 100n),
-      approval('b', 50n, '20260114'),
-      approval('c', 7n, '20260116'),
-    ]);
-    expect(u.held_delta_minor).toBe(157n);
-    expect(u.day).toEqual({ mode: 'set', window: '20260116', spent_minor: 7n });
-    expect(u.month).toEqual({ mode: 'inc', delta_minor: 157n });
+  it('a key recorded on its transaction document is not applied again after leaving the list', () => {
+    const update = cardUpdate(fresh, [input('jit_old', 1, effects(100n, '20260115'), true)]);
+    expect(update.applied).toEqual([]);
+    expect(update.state.held_minor).toBe(0n);
   });
 
-  it('a void after its approval releases the hold and the spend exactly once', () => {
-    const state = {
-      ...fresh,
-      spend_day_window: '20260115',
-      spend_month_window: '202601',
-      applied_tokens: ['j1'],
-    };
-    const u = cardUpdate(state, [voidOf('j1', 500n), voidOf('j1', 500n)]);
-    expect(u.held_delta_minor).toBe(-500n);
-    expect(u.day).toEqual({ mode: 'inc', delta_minor: -500n });
-    expect(u.applied_tokens).toEqual(['j1', voidToken('j1')]);
-  });
-
-  it('a void before its approval releases nothing and makes the late approval a no-op', () => {
-    const first = cardUpdate(fresh, [voidOf('j1', 500n)]);
-    expect(first.held_delta_minor).toBe(0n);
-    const late = cardUpdate({ ...fresh, applied_tokens: first.applied_tokens }, [approval('j1', 500n)]);
-    expect(late.changed).toBe(false);
-  });
-
-  it('keeps at most APPLIED_TOKENS_MAX tokens, the newest', () => {
-    const tokens = Array.from({ length: APPLIED_TOKENS_MAX }, (_, i) => `old${i}`);
-    const u = cardUpdate({ ...fresh, applied_tokens: tokens }, [approval('new', 1n)]);
-    expect(u.applied_tokens).toHaveLength(APPLIED_TOKENS_MAX);
-    expect(u.applied_tokens.at(-1)).toBe('new');
-    expect(u.applied_tokens[0]).toBe('old1');
-  });
-
-  it('any split of a stream into batches, with redeliveries, ends in the same card state', () => {
-    const effect = fc.record({
-      token: fc.integer({ min: 0, max: 9 }),
-      amount: fc.bigInt({ min: 1n, max: 10_000n }),
-      voided: fc.boolean(),
-    });
+  it('keeps the last APPLIED_TOKENS_MAX keys, and any arrival order of distinct events sums the same', () => {
     fc.assert(
       fc.property(
-        fc.array(effect, { maxLength: 12 }),
-        fc.array(fc.integer({ min: 1, max: 5 }), { maxLength: 12 }),
-        (specs, cuts) => {
-          // One approval per token (first amount wins), optionally followed by its void.
-          const amounts = new Map<string, bigint>();
-          const stream: CardEffectInput[] = [];
-          for (const { token, amount, voided } of specs) {
-            const jit = `j${token}`;
-            if (!amounts.has(jit)) amounts.set(jit, amount);
-            stream.push(approval(jit, amounts.get(jit)!));
-            if (voided) stream.push(voidOf(jit, amounts.get(jit)!));
-          }
-          const expected = [...amounts].reduce((sum, [jit, amount]) => {
-            return stream.some((e) => e.jit_token === jit && e.revision === 2) ? sum : sum + amount;
-          }, 0n);
-          let state = { ...fresh, held: 0n, day: 0n, month: 0n };
-          let at = 0;
-          for (const size of [...cuts, stream.length]) {
-            const batch = stream.slice(at, at + size);
-            state = apply(state, [...batch, ...batch]); // every message delivered twice
-            at += size;
-            if (at >= stream.length) break;
-          }
-          expect(state.held).toBe(expected);
-          expect(state.day).toBe(expected);
-          expect(state.month).toBe(expected);
+        fc.array(fc.bigInt({ min: -1_000n, max: 1_000n }), { minLength: 1, maxLength: 40 }),
+        (amounts) => {
+          const inputs = amounts.map((a, i) => input(`jit_${i}`, 1, effects(a, '20260115')));
+          const forward = cardUpdate(fresh, inputs).state;
+          const backward = cardUpdate(fresh, [...inputs].reverse()).state;
+          const total = amounts.reduce((sum, a) => sum + a, 0n);
+          expect(forward.held_minor).toBe(total);
+          expect(backward.held_minor).toBe(total);
+          expect(backward.spend.day.minor).toBe(total);
         },
       ),
     );
+    const many = Array.from({ length: APPLIED_TOKENS_MAX + 5 }, (_, i) =>
+      input(`jit_${i}`, 1, effects(1n, '20260115')),
+    );
+    const state = cardUpdate(fresh, many).state;
+    expect(state.applied_tokens).toHaveLength(APPLIED_TOKENS_MAX);
+    expect(state.applied_tokens.at(-1)).toBe(`jit_${APPLIED_TOKENS_MAX + 4}`);
   });
 });

@@ -31,7 +31,7 @@ export function startDecisionConsumer(deps: WorkerDeps): ConsumerHandle {
   const retry = new RetryPath(rabbit, queue, DECISION_RETRY_DELAYS_MS);
   const ledger = new DecisionLedger(
     new BusinessLedger(deps.sql, log),
-    new PersonalLedger(deps.mongo.db(), log),
+    new PersonalLedger(deps.mongo.db(), deps.sql),
     OUTAGE_DEFAULTS,
     log,
   );

@@ -1,8 +1,7 @@
 // Decision events as the worker accepts them (shared/messages.ts DecisionEvent), checked with
 // a compiled TypeBox schema. Anything else is dead-lettered at once: retrying cannot fix it.
-// Unknown extra fields are accepted (the gateway adds fields over time). An approval whose
-// ledger `mode` this worker cannot book yet (capture, clearing, reversal, refunds...) is
-// dead-lettered too, never booked as a hold: `dlq replay --all` once a worker books it.
+// Unknown extra fields are accepted (the gateway adds fields over time). Every ledger mode is
+// booked from the event's `effects` (the changes the decision script applied in Redis).
 
 import { Buffer } from 'node:buffer';
 import Type from 'typebox';
@@ -12,6 +11,7 @@ import { WorkerError } from '../errors.ts';
 
 const Token = Type.String({ minLength: 1, maxLength: 255 });
 const Minor = Type.String({ pattern: '^\\d{1,16}$' });
+const SignedMinor = Type.String({ pattern: '^-?\\d{1,16}$' });
 const Text = (max_length: number) => Type.Union([Type.String({ maxLength: max_length }), Type.Null()]);
 const WindowId = (digits: number) => Type.String({ pattern: `^\\d{${digits}}$` });
 const Uuid = '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$';
@@ -37,11 +37,46 @@ const Request = Type.Object({
   }),
   day_id: WindowId(8),
   month_id: WindowId(6),
-  mode: Type.Optional(Type.String({ maxLength: 32 })),
+  week_id: Type.String({ pattern: '^\\d{4}-W\\d{2}$' }),
+  year_id: WindowId(4),
+  original_jit_token: Type.Union([Token, Type.Null()]),
+  mode: Type.String({ minLength: 1, maxLength: 32 }),
+  mcc_group: Type.String({ maxLength: 64 }),
 });
 
-/** Ledger modes whose approval is a hold on the card: what this worker books. */
-const HOLD_MODES: ReadonlySet<string> = new Set(['auth', 'incremental', 'force_auth']);
+const Period = Type.Union(['day', 'week', 'month', 'year', 'all'].map((p) => Type.Literal(p)));
+const EFFECT_ITEMS_MAX = 16;
+
+const Effects = Type.Object({
+  held_delta_minor: SignedMinor,
+  posted_delta_minor: SignedMinor,
+  hold_delta_minor: SignedMinor,
+  hold_state: Type.Union([
+    Type.Literal('pending'),
+    Type.Literal('cleared'),
+    Type.Literal('reversed'),
+    Type.Literal('released'),
+    Type.Null(),
+  ]),
+  spend: Type.Array(
+    Type.Object({
+      period: Period,
+      window_id: Type.String({ pattern: '^(\\d{4}|\\d{6}|\\d{8}|\\d{4}-W\\d{2}|all)$' }),
+      delta_minor: SignedMinor,
+      delta_count: Type.Integer({ minimum: -1, maximum: 1 }),
+    }),
+    { maxItems: EFFECT_ITEMS_MAX },
+  ),
+  group_spend: Type.Array(
+    Type.Object({
+      mcc_group: Type.String({ minLength: 1, maxLength: 64 }),
+      period: Type.Union([Type.Literal('day'), Type.Literal('month')]),
+      window_id: Type.String({ pattern: '^(\\d{6}|\\d{8})$' }),
+      delta_minor: SignedMinor,
+    }),
+    { maxItems: EFFECT_ITEMS_MAX },
+  ),
+});
 
 const Event = Type.Object({
   v: Type.Literal(1),
@@ -55,6 +90,9 @@ const Event = Type.Object({
   decline_reason: Text(64),
   approved_amount_minor: Minor,
   released_amount_minor: Minor,
+  available_minor: Minor,
+  group_token: Type.String({ maxLength: 255 }),
+  effects: Effects,
   revision: Type.Integer({ minimum: 1, maximum: 2 }),
   decided_at_ms: Type.Integer({ minimum: 0 }),
   outbox_id: Type.String({ maxLength: 64 }),
@@ -82,10 +120,6 @@ export function parseDecisionEvent(body: unknown): DecisionEvent {
   }
   if (event.kind !== 'unknown' && (event.card_id === null || event.user_id === null)) {
     throw new WorkerError('WK_ERR_INVALID_MESSAGE', `${event.kind} event without card_id/user_id`);
-  }
-  const mode = (event.request as { mode?: string }).mode;
-  if (event.approved && mode !== undefined && !HOLD_MODES.has(mode)) {
-    throw new WorkerError('WK_ERR_UNSUPPORTED_MODE', mode);
   }
   if (event.approved && event.card_id === null) {
     throw new WorkerError('WK_ERR_INVALID_MESSAGE', 'approval without a card');

@@ -1,42 +1,58 @@
-// Business decisions (and declines of unknown cards) -> PostgreSQL: one `transactions` row per
-// JIT token and, for approvals, the card's day and month `spending_controls` rows, all in ONE
-// SQL transaction per batch. Idempotent on the JIT token:
-//   revision 1  INSERT ... ON CONFLICT (jit_token) DO NOTHING; spend is added only for rows
-//               this statement inserted, so a redelivered or duplicated event adds nothing.
+// Business decisions (and declines of unknown cards) -> PostgreSQL, all in ONE SQL transaction
+// per batch: one `transactions` row per JIT token, and each event's ledger effects (exactly what
+// the decision script applied in Redis) added to `spending_controls`, `category_spend` and
+// `authorization_holds`. Exactly once per JIT token and revision: the row's `applied_revisions`
+// bits decide, in the same statement that writes the row, whether this event's effects are new.
+//   revision 1  INSERT ... ON CONFLICT DO UPDATE (only the bit) WHERE bit 1 is unset RETURNING
 //   revision 2  (void of an approval the gateway answered `timeout`) turns the row into a
-//               `timeout` decline and takes its spend back, once: the `revision` column guards.
-//               If it arrives first, it inserts the decline itself and the late revision 1
-//               then conflicts and adds nothing.
+//               `timeout` decline and sets bit 2, once; if it arrives first it inserts the
+//               decline, and the late revision 1 still applies its own effects.
+// Every effect is a delta, so messages may be persisted in any order (a reversal before its
+// authorization); a counter may be below zero until the message it follows arrives.
 
 import { randomUUID } from 'node:crypto';
 import type { TransactionSql } from 'postgres';
 import type { Logger } from '../../shared/logger.ts';
 import type { DecisionEvent } from '../../shared/messages.ts';
-import { windowStartDate } from '../../shared/spend-windows.ts';
+import { periodStartDate } from '../../shared/spend-windows.ts';
 import { timed, type PgSql } from '../../shared/stores/postgres.ts';
-import { WorkerError } from '../errors.ts';
+import { eventKey } from '../decisions/event-schema.ts';
+import { groupToken, holdState, recordAmounts, transactionStatus } from './lifecycle.ts';
 
 type Tx = TransactionSql<{ bigint: bigint }>;
 
-interface SpendDelta {
+interface SpendRow {
   card_id: string;
-  period: 'day' | 'month';
+  period: string;
   window_start: string;
   spent_minor: bigint;
   txn_count: number;
 }
 
-interface PriorRow {
-  status: string;
-  revision: number;
-  card_id: string | null;
-  approved_amount_minor: bigint;
-  day_window: string;
-  month_window: string;
+interface CategoryRow {
+  card_id: string;
+  mcc_group: string;
+  period: string;
+  window_start: string;
+  spent_minor: bigint;
+}
+
+interface HoldRow {
+  group_token: string;
+  card_id: string;
+  card_token: string;
+  user_token: string;
+  currency_code: string;
+  held_minor: bigint;
+  /** `pending` = no state change (the decision script never sets it). */
+  state: string;
+  created_at: Date;
 }
 
 function transactionRow(event: DecisionEvent) {
   const { request } = event;
+  const first = event.revision === 1;
+  const amounts = recordAmounts(event);
   return {
     id: randomUUID(),
     jit_token: request.jit_token,
@@ -52,35 +68,91 @@ function transactionRow(event: DecisionEvent) {
     mcc: request.merchant.mcc,
     merchant_id: request.merchant.mid,
     merchant_country: request.merchant.country_code,
-    status: event.approved ? 'pending' : 'declined',
+    status: transactionStatus(event),
     status_code: event.status_code,
     decline_reason: event.decline_reason,
     memo: event.memo,
     revision: event.revision,
-    day_window: windowStartDate(request.day_id),
-    month_window: windowStartDate(request.month_id),
+    applied_revisions: first ? 1 : 2,
+    mode: request.mode,
+    original_jit_token: request.original_jit_token,
+    mcc_group: request.mcc_group,
+    released_amount_minor: BigInt(event.released_amount_minor),
+    held_amount_minor: first ? amounts.held_amount_minor : 0n,
+    posted_amount_minor: first ? amounts.posted_amount_minor : 0n,
+    day_window: periodStartDate('day', request.day_id),
+    week_window: periodStartDate('week', request.week_id),
+    month_window: periodStartDate('month', request.month_id),
+    year_window: periodStartDate('year', request.year_id),
     decided_at: new Date(event.decided_at_ms),
   };
 }
 
-/** Adds `amount_minor` (negative to take back) to a card's day and month windows. */
-function addSpend(
-  deltas: Map<string, SpendDelta>,
-  card_id: string,
-  windows: [day: string, month: string],
-  amount_minor: bigint,
-  count: number,
-) {
-  for (const [period, window_start] of [
-    ['day', windows[0]],
-    ['month', windows[1]],
-  ] as const) {
-    const key = `${card_id}|${period}|${window_start}`;
-    const delta = deltas.get(key) ?? { card_id, period, window_start, spent_minor: 0n, txn_count: 0 };
-    delta.spent_minor += amount_minor;
-    delta.txn_count += count;
-    deltas.set(key, delta);
+/** The batch's effects summed per row they change. */
+class EffectTally {
+  readonly spend = new Map<string, SpendRow>();
+  readonly category = new Map<string, CategoryRow>();
+  readonly holds = new Map<string, HoldRow>();
+  /** Groups whose records may have to leave `pending`. */
+  readonly groups = new Set<string>();
+
+  add(event: DecisionEvent): void {
+    const card_id = event.card_id;
+    if (card_id === null) return;
+    const { effects } = recordAmounts(event);
+    for (const s of effects.spend) {
+      const window_start = periodStartDate(s.period, s.window_id);
+      const key = `${card_id}|${s.period}|${window_start}`;
+      const row = this.spend.get(key) ?? {
+        card_id,
+        period: s.period,
+        window_start,
+        spent_minor: 0n,
+        txn_count: 0,
+      };
+      row.spent_minor += s.delta_minor;
+      row.txn_count += s.delta_count;
+      this.spend.set(key, row);
+    }
+    for (const g of effects.group_spend) {
+      const window_start = periodStartDate(g.period, g.window_id);
+      const key = `${card_id}|${g.mcc_group}|${g.period}|${window_start}`;
+      const row = this.category.get(key) ?? {
+        card_id,
+        mcc_group: g.mcc_group,
+        period: g.period,
+        window_start,
+        spent_minor: 0n,
+      };
+      row.spent_minor += g.delta_minor;
+      this.category.set(key, row);
+    }
+    const group_token = groupToken(event);
+    const state = holdState(event);
+    if (effects.hold_delta_minor !== 0n || state !== null) {
+      const decided_at = new Date(event.decided_at_ms);
+      const row = this.holds.get(group_token) ?? {
+        group_token,
+        card_id,
+        card_token: event.request.card_token,
+        user_token: event.request.user_token,
+        currency_code: event.request.currency_code,
+        held_minor: 0n,
+        state: 'pending',
+        created_at: decided_at,
+      };
+      row.held_minor += effects.hold_delta_minor;
+      if (state !== null) row.state = state;
+      if (decided_at < row.created_at) row.created_at = decided_at;
+      this.holds.set(group_token, row);
+    }
+    if (state !== null || transactionStatus(event) === 'pending') this.groups.add(group_token);
   }
+}
+
+/** A fixed order keeps two workers' batches from locking the same rows in opposite orders. */
+function sorted<T>(rows: Iterable<T>, key: (row: T) => string): T[] {
+  return [...rows].sort((a, b) => (key(a) < key(b) ? -1 : 1));
 }
 
 export class BusinessLedger {
@@ -97,84 +169,97 @@ export class BusinessLedger {
   async write(events: readonly DecisionEvent[]): Promise<void> {
     await timed(this.#log, `worker.business_batch_${events.length > 1 ? 'many' : 'one'}`, () =>
       this.#sql.begin(async (tx) => {
-        const deltas = new Map<string, SpendDelta>();
-        await this.#insertFirstRevisions(tx, events, deltas);
-        for (const event of events) if (event.revision > 1) await this.#applyVoid(tx, event, deltas);
-        await this.#applySpend(tx, deltas);
+        const fresh = new Set([
+          ...(await this.#recordFirstRevisions(
+            tx,
+            events.filter((e) => e.revision === 1),
+          )),
+          ...(await this.#recordVoids(
+            tx,
+            events.filter((e) => e.revision > 1),
+          )),
+        ]);
+        const tally = new EffectTally();
+        // Decided order: the last state change of a group in the batch is its state.
+        const applied = events
+          .filter((e) => fresh.has(eventKey(e)))
+          .sort((a, b) => a.decided_at_ms - b.decided_at_ms);
+        for (const event of applied) tally.add(event);
+        await this.#applyEffects(tx, tally);
       }),
     );
   }
 
-  async #insertFirstRevisions(tx: Tx, events: readonly DecisionEvent[], deltas: Map<string, SpendDelta>) {
-    const firsts = events.filter((e) => e.revision === 1);
-    if (firsts.length === 0) return;
-    // A fixed order keeps two workers' batches from locking the same keys in opposite orders.
-    const rows = firsts.map(transactionRow).sort((a, b) => (a.jit_token < b.jit_token ? -1 : 1));
-    const inserted = await tx<{ jit_token: string }[]>`
+  /** Returns the keys of the events whose effects are applied by this transaction. */
+  async #recordFirstRevisions(tx: Tx, events: readonly DecisionEvent[]): Promise<string[]> {
+    if (events.length === 0) return [];
+    const rows = sorted(events.map(transactionRow), (r) => r.jit_token);
+    const fresh = await tx<{ jit_token: string }[]>`
       INSERT INTO transactions ${tx(rows)}
-      ON CONFLICT (jit_token) DO NOTHING
-      RETURNING jit_token`;
-    const fresh = new Set(inserted.map((r) => r.jit_token));
-    for (const row of rows) {
-      if (!fresh.has(row.jit_token) || row.status !== 'pending' || row.card_id === null) continue;
-      addSpend(deltas, row.card_id, [row.day_window, row.month_window], row.approved_amount_minor, 1);
-    }
+      ON CONFLICT (jit_token) DO UPDATE
+         SET applied_revisions = transactions.applied_revisions | 1, updated_at = now()
+       WHERE (transactions.applied_revisions & 1) = 0
+      RETURNING transactions.jit_token`;
+    return fresh.map((r) => `${r.jit_token}:1`);
   }
 
-  async #applyVoid(tx: Tx, event: DecisionEvent, deltas: Map<string, SpendDelta>) {
-    const jit_token = event.request.jit_token;
-    const [prior] = await tx<PriorRow[]>`
-      SELECT status, revision, card_id, approved_amount_minor, day_window::text, month_window::text
-        FROM transactions WHERE jit_token = ${jit_token} FOR UPDATE`;
-    if (prior === undefined) {
-      const inserted = await tx`
-        INSERT INTO transactions ${tx([transactionRow(event)])} ON CONFLICT (jit_token) DO NOTHING RETURNING 1`;
-      // Revision 1 committed between our read and insert: read again on the retry path.
-      if (inserted.length === 0) throw new WorkerError('WK_ERR_REVISION_RACE', jit_token);
-      return;
-    }
-    if (prior.revision >= event.revision) return;
-    await tx`
-      UPDATE transactions
-         SET status = 'declined', status_code = ${event.status_code}, decline_reason = ${event.decline_reason},
-             memo = ${event.memo}, approved_amount_minor = 0, revision = ${event.revision}, updated_at = now()
-       WHERE jit_token = ${jit_token}`;
-    if (prior.status === 'pending' && prior.card_id !== null) {
-      addSpend(
-        deltas,
-        prior.card_id,
-        [prior.day_window, prior.month_window],
-        -prior.approved_amount_minor,
-        -1,
-      );
-    }
+  async #recordVoids(tx: Tx, events: readonly DecisionEvent[]): Promise<string[]> {
+    if (events.length === 0) return [];
+    const rows = sorted(events.map(transactionRow), (r) => r.jit_token);
+    const fresh = await tx<{ jit_token: string; revision: number }[]>`
+      INSERT INTO transactions ${tx(rows)}
+      ON CONFLICT (jit_token) DO UPDATE
+         SET status = excluded.status, status_code = excluded.status_code,
+             decline_reason = excluded.decline_reason, memo = excluded.memo,
+             approved_amount_minor = 0, held_amount_minor = 0,
+             released_amount_minor = excluded.released_amount_minor,
+             revision = excluded.revision, applied_revisions = transactions.applied_revisions | 2, updated_at = now()
+       WHERE (transactions.applied_revisions & 2) = 0
+      RETURNING transactions.jit_token, transactions.revision`;
+    return fresh.map((r) => `${r.jit_token}:${r.revision}`);
   }
 
-  async #applySpend(tx: Tx, deltas: Map<string, SpendDelta>) {
-    // A fixed order keeps two workers' batches from locking the same rows in opposite orders.
-    const rows = [...deltas.values()].sort((a, b) =>
-      a.card_id + a.period + a.window_start < b.card_id + b.period + b.window_start ? -1 : 1,
-    );
-    const added = rows.filter(
-      (d) => d.spent_minor >= 0n && d.txn_count >= 0 && (d.spent_minor > 0n || d.txn_count > 0),
-    );
-    if (added.length > 0) {
+  async #applyEffects(tx: Tx, tally: EffectTally): Promise<void> {
+    const spend = sorted(tally.spend.values(), (r) => r.card_id + r.period + r.window_start);
+    if (spend.length > 0) {
       await tx`
-        INSERT INTO spending_controls ${tx(added, 'card_id', 'period', 'window_start', 'spent_minor', 'txn_count')}
+        INSERT INTO spending_controls ${tx(spend)}
         ON CONFLICT (card_id, period, window_start) DO UPDATE
            SET spent_minor = spending_controls.spent_minor + excluded.spent_minor,
                txn_count = spending_controls.txn_count + excluded.txn_count,
                updated_at = now()`;
     }
-    // Taking spend back (voids, rare) is an UPDATE: PostgreSQL checks `spent_minor >= 0` on
-    // the proposed row of an INSERT even when it ends in ON CONFLICT DO UPDATE.
-    for (const d of rows.filter((r) => r.spent_minor < 0n || r.txn_count < 0)) {
-      const updated = await tx`
-        UPDATE spending_controls
-           SET spent_minor = spent_minor + ${d.spent_minor}, txn_count = txn_count + ${d.txn_count}, updated_at = now()
-         WHERE card_id = ${d.card_id} AND period = ${d.period} AND window_start = ${d.window_start}`;
-      if (updated.count === 0)
-        this.#log.error({ card_id: d.card_id, period: d.period }, 'void found no spend row to take back');
+    const category = sorted(
+      tally.category.values(),
+      (r) => r.card_id + r.mcc_group + r.period + r.window_start,
+    );
+    if (category.length > 0) {
+      await tx`
+        INSERT INTO category_spend ${tx(category)}
+        ON CONFLICT (card_id, mcc_group, period, window_start) DO UPDATE
+           SET spent_minor = category_spend.spent_minor + excluded.spent_minor, updated_at = now()`;
+    }
+    const holds = sorted(tally.holds.values(), (r) => r.group_token);
+    if (holds.length > 0) {
+      await tx`
+        INSERT INTO authorization_holds ${tx(holds)}
+        ON CONFLICT (group_token) DO UPDATE
+           SET held_minor = authorization_holds.held_minor + excluded.held_minor,
+               state = CASE WHEN excluded.state <> 'pending' THEN excluded.state ELSE authorization_holds.state END,
+               created_at = least(authorization_holds.created_at, excluded.created_at),
+               updated_at = now()`;
+    }
+    if (tally.groups.size > 0) {
+      // Records still pending in a group that has left `pending` (also when the settling message
+      // was persisted before the authorization itself).
+      await tx`
+        UPDATE transactions t
+           SET status = CASE h.state WHEN 'cleared' THEN 'completed' WHEN 'expired' THEN 'expired' ELSE 'reversed' END,
+               updated_at = now()
+          FROM authorization_holds h
+         WHERE h.group_token = ANY(${[...tally.groups]}::text[]) AND h.state <> 'pending'
+           AND t.status = 'pending'
+           AND (t.jit_token = h.group_token OR t.original_jit_token = h.group_token)`;
     }
   }
 }

@@ -1,124 +1,124 @@
-// How a batch of personal decisions changes one card document (held amount, day and month
-// spend windows, applied tokens), computed from the document as read. Pure: the caller
-// writes the result with a compare-and-set on `ledger_seq`, so nothing here races.
+// How a batch of personal decisions changes one card document: the ledger effects each event
+// carries (what the decision script applied in Redis), applied once per JIT token and revision.
+// Pure: the caller reads the document and writes the result under the card's document lock
+// (shared/stores/document-lock.ts), so the read-modify-write never races.
 //
 // FerretDB has no multi-document transactions, so a card's effects and its transaction
-// documents are separate writes. Exactly-once per JIT token comes from:
-//   - `applied_tokens`: the card's last APPLIED_TOKENS_MAX tokens, written in the same update
-//     as the amounts (covers a crash between the card update and the transaction document);
-//   - the transaction document (`recorded_revision`, written after the card update), looked
-//     up for voids, whose revision 1 may be old enough to have left the list.
-// Revision 2 (void after a gateway timeout) takes the hold and spend back only if revision 1
-// was applied; otherwise it marks revision 1 applied so a late revision 1 adds nothing.
+// documents are separate writes. Exactly-once comes from:
+//   - `applied_tokens`: the card's last APPLIED_TOKENS_MAX effect keys (the JIT token for
+//     revision 1, `<token>:void` for revision 2), written in the same update as the amounts
+//     (covers a crash between the card update and the transaction document);
+//   - the transaction document's `applied_revisions`, written after the card update, for keys
+//     old enough to have left the list.
+// Revisions are independent: a void persisted before its revision 1 applies its own effects,
+// and the late revision 1 still applies its own; every effect is a delta, so the order of
+// arrival does not change the result within a window.
 
-/** Tokens kept per card: a redelivery must come before this many newer decisions of the card. */
+import type { LedgerEffects } from '../../shared/ledger-effects.ts';
+import type { Period } from '../../shared/spend-windows.ts';
+
+/** Keys kept per card: a redelivery must come before this many newer decisions of the card. */
 export const APPLIED_TOKENS_MAX = 512;
+
+export const PERIODS: readonly Period[] = ['day', 'week', 'month', 'year', 'all'];
+
+export interface SpendWindow {
+  readonly window: string | null;
+  readonly minor: bigint;
+  readonly count: number;
+}
+
+export interface CategoryWindow {
+  readonly window: string;
+  readonly minor: bigint;
+}
+
+/** Category spend per MCC group and period (`day`, `month`). */
+export type CategorySpend = Readonly<Record<string, Readonly<Record<string, CategoryWindow>>>>;
 
 export interface CardLedgerState {
   readonly applied_tokens: readonly string[];
-  readonly spend_day_window: string | null;
-  readonly spend_month_window: string | null;
+  readonly held_minor: bigint;
+  readonly posted_net_minor: bigint;
+  readonly spend: Readonly<Record<Period, SpendWindow>>;
+  readonly category_spend: CategorySpend;
 }
 
 export interface CardEffectInput {
-  readonly jit_token: string;
-  readonly revision: number;
-  readonly approved: boolean;
-  /** Revision 1: approved amount; revision 2: released amount. */
-  readonly amount_minor: bigint;
-  readonly day_id: string;
-  readonly month_id: string;
-  /** Revision of this token's transaction document, 0 when there is none yet. */
-  readonly recorded_revision: number;
+  /** `effectKey(jit_token, revision)`. */
+  readonly key: string;
+  /** The transaction document says this revision's effects are applied. */
+  readonly recorded: boolean;
+  readonly effects: LedgerEffects;
 }
-
-/** A window's change: add to the stored window, or start a newer one with this amount. */
-export type WindowChange =
-  | { readonly mode: 'inc'; readonly delta_minor: bigint }
-  | { readonly mode: 'set'; readonly window: string; readonly spent_minor: bigint };
 
 export interface CardUpdate {
-  /** False when every effect was already applied: nothing to write. */
-  readonly changed: boolean;
-  readonly held_delta_minor: bigint;
-  readonly day: WindowChange;
-  readonly month: WindowChange;
-  readonly applied_tokens: readonly string[];
+  /** Keys whose effects this update applies (empty: nothing to write). */
+  readonly applied: readonly string[];
+  readonly state: CardLedgerState;
 }
 
-class WindowTally {
-  window: string | null;
-  started = false;
-  value_minor = 0n;
+export function effectKey(jit_token: string, revision: number): string {
+  return revision === 1 ? jit_token : `${jit_token}:void`;
+}
 
-  constructor(window: string | null) {
-    this.window = window;
-  }
+/** Same window: add; a newer window: start from the delta; an older one is history: ignored. */
+function addToWindow<W extends { window: string | null; minor: bigint }>(
+  current: W,
+  window: string,
+  fresh: (window: string) => W,
+  add: (w: W) => W,
+): W {
+  if (current.window === window) return add(current);
+  if (current.window === null || window > current.window) return add(fresh(window));
+  return current;
+}
 
-  add(window: string, amount_minor: bigint): void {
-    if (this.window === window) {
-      this.value_minor += amount_minor;
-    } else if (this.window === null || window > this.window) {
-      this.window = window;
-      this.started = true;
-      this.value_minor = amount_minor;
+export function cardUpdate(state: CardLedgerState, inputs: readonly CardEffectInput[]): CardUpdate {
+  const seen = new Set(state.applied_tokens);
+  const applied: string[] = [];
+  let held_minor = state.held_minor;
+  let posted_net_minor = state.posted_net_minor;
+  const spend = { ...state.spend };
+  const category: Record<string, Record<string, CategoryWindow>> = {};
+  for (const [group, periods] of Object.entries(state.category_spend)) category[group] = { ...periods };
+
+  for (const { key, recorded, effects } of inputs) {
+    if (recorded || seen.has(key)) continue;
+    seen.add(key);
+    applied.push(key);
+    held_minor += effects.held_delta_minor;
+    posted_net_minor += effects.posted_delta_minor;
+    for (const s of effects.spend) {
+      spend[s.period] = addToWindow(
+        spend[s.period],
+        s.window_id,
+        (window) => ({ window, minor: 0n, count: 0 }),
+        (w) => ({ window: w.window, minor: w.minor + s.delta_minor, count: w.count + s.delta_count }),
+      );
     }
-    // An older window than the card's is history: its spend no longer limits anything.
-  }
-
-  takeBack(window: string, amount_minor: bigint): void {
-    if (this.window === window) this.value_minor -= amount_minor;
-  }
-
-  change(): WindowChange {
-    return this.started
-      ? { mode: 'set', window: this.window!, spent_minor: this.value_minor }
-      : { mode: 'inc', delta_minor: this.value_minor };
-  }
-}
-
-export function voidToken(jit_token: string): string {
-  return `${jit_token}:void`;
-}
-
-export function cardUpdate(state: CardLedgerState, effects: readonly CardEffectInput[]): CardUpdate {
-  const applied = new Set(state.applied_tokens);
-  const pushed: string[] = [];
-  const mark = (token: string) => {
-    applied.add(token);
-    pushed.push(token);
-  };
-  const day = new WindowTally(state.spend_day_window);
-  const month = new WindowTally(state.spend_month_window);
-  let held_delta_minor = 0n;
-
-  for (const effect of effects) {
-    const { jit_token, amount_minor } = effect;
-    if (effect.revision === 1) {
-      if (applied.has(jit_token) || effect.recorded_revision >= 1) continue;
-      mark(jit_token);
-      if (!effect.approved) continue;
-      held_delta_minor += amount_minor;
-      day.add(effect.day_id, amount_minor);
-      month.add(effect.month_id, amount_minor);
-      continue;
+    for (const g of effects.group_spend) {
+      const periods = category[g.mcc_group] ?? {};
+      const current = periods[g.period] ?? { window: null, minor: 0n };
+      const next = addToWindow<{ window: string | null; minor: bigint }>(
+        current,
+        g.window_id,
+        (window) => ({ window, minor: 0n }),
+        (w) => ({ window: w.window, minor: w.minor + g.delta_minor }),
+      );
+      if (next.window !== null) periods[g.period] = { window: next.window, minor: next.minor };
+      category[g.mcc_group] = periods;
     }
-    const void_token = voidToken(jit_token);
-    if (applied.has(void_token) || effect.recorded_revision >= effect.revision) continue;
-    const first_applied = applied.has(jit_token) || effect.recorded_revision === 1;
-    mark(void_token);
-    if (!applied.has(jit_token)) mark(jit_token);
-    if (!first_applied) continue;
-    held_delta_minor -= amount_minor;
-    day.takeBack(effect.day_id, amount_minor);
-    month.takeBack(effect.month_id, amount_minor);
   }
 
   return {
-    changed: pushed.length > 0,
-    held_delta_minor,
-    day: day.change(),
-    month: month.change(),
-    applied_tokens: [...state.applied_tokens, ...pushed].slice(-APPLIED_TOKENS_MAX),
+    applied,
+    state: {
+      applied_tokens: [...state.applied_tokens, ...applied].slice(-APPLIED_TOKENS_MAX),
+      held_minor,
+      posted_net_minor,
+      spend,
+      category_spend: category,
+    },
   };
 }
