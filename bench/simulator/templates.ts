@@ -5,7 +5,13 @@
 
 import { readFileSync } from 'node:fs';
 
-export type TemplateName = 'authorization' | 'incremental' | 'reversal' | 'clearing' | 'balance-inquiry';
+export type TemplateName =
+  | 'authorization'
+  | 'incremental'
+  | 'reversal'
+  | 'clearing'
+  | 'refund'
+  | 'balance-inquiry';
 
 export type Slot = 'txn' | 'jit' | 'original_jit' | 'user' | 'card' | 'amount' | 'mcc' | 'mid' | 'time';
 
@@ -101,6 +107,7 @@ export function compileAllTemplates(): Readonly<Record<TemplateName, Template>> 
     incremental: compileTemplate('incremental'),
     reversal: compileTemplate('reversal'),
     clearing: compileTemplate('clearing'),
+    refund: compileTemplate('refund'),
     'balance-inquiry': compileTemplate('balance-inquiry'),
   };
 }

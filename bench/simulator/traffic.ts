@@ -17,6 +17,7 @@ export const REQUEST_CLASSES = [
   'incremental',
   'reversal',
   'clearing',
+  'refund',
   'balance_inquiry',
 ] as const;
 export type RequestClass = (typeof REQUEST_CLASSES)[number];
@@ -32,6 +33,8 @@ export const DEFAULT_MIX: Readonly<Record<RequestClass, number>> = Object.freeze
   incremental: 3,
   reversal: 2,
   clearing: 4,
+  // Refunds of approved purchases; the fault-injection suite (chaos/) sends them.
+  refund: 0,
   balance_inquiry: 1,
 });
 
@@ -68,6 +71,7 @@ const LIFECYCLE_TEMPLATE: Readonly<Partial<Record<RequestClass, TemplateName>>> 
   incremental: 'incremental',
   reversal: 'reversal',
   clearing: 'clearing',
+  refund: 'refund',
   balance_inquiry: 'balance-inquiry',
 };
 
@@ -149,6 +153,7 @@ export class TrafficGenerator {
       case 'incremental':
       case 'reversal':
       case 'clearing':
+      case 'refund':
       case 'balance_inquiry':
         return this.#lifecycle(cls);
       default:

@@ -1,0 +1,101 @@
+// Every answered decision persisted exactly once, as answered; nothing persisted as approved
+// that was answered otherwise. Compares the journal (what Marqeta was told) with the ledger
+// rows: PostgreSQL `transactions` (business and unknown cards) and MongoDB
+// `personal_transactions` (personal cards, looked up by `_id`: FerretDB scans other filters).
+
+import type { Db } from 'mongodb';
+import type { PgSql } from '../../shared/stores/postgres.ts';
+import type { Answer, Journal, JournalEntry } from '../journal.ts';
+import type { Findings } from './findings.ts';
+
+const LOOKUP_BATCH = 1_000;
+/** Classes whose approval carries the requested amount (partial approval is off). */
+const AMOUNT_CLASSES: ReadonlySet<string> = new Set(['authorization', 'incremental']);
+
+interface Row {
+  readonly jit_token: string;
+  readonly status: string;
+  readonly approved_amount_minor: bigint | number | null;
+}
+
+export interface DecisionCounts {
+  readonly sent: number;
+  readonly answered: number;
+  readonly approved: number;
+  readonly persisted: number;
+}
+
+async function persistedRows(sql: PgSql, db: Db, tokens: readonly string[]) {
+  const business = new Map<string, Row>();
+  const personal = new Map<string, Row>();
+  for (let i = 0; i < tokens.length; i += LOOKUP_BATCH) {
+    const batch = tokens.slice(i, i + LOOKUP_BATCH);
+    const [pg_rows, mongo_rows] = await Promise.all([
+      sql<Row[]>`SELECT jit_token, status, approved_amount_minor FROM transactions WHERE jit_token = ANY(${batch})`,
+      db
+        .collection<Row & { _id: string }>('personal_transactions')
+        .find({ _id: { $in: batch } }, { projection: { jit_token: 1, status: 1, approved_amount_minor: 1 } })
+        .toArray(),
+    ]);
+    for (const row of pg_rows) business.set(row.jit_token, row);
+    for (const row of mongo_rows) personal.set(row._id, row);
+  }
+  return { business, personal };
+}
+
+/**
+ * The answer the ledger must agree with: the first, unless that was a `system_error` that never
+ * reached Redis (nothing recorded, so a replay was decided afresh): then the last.
+ */
+function binding(entry: JournalEntry): Answer | null {
+  if (entry.first?.outcome === 'system_error' && entry.replays > 0) return entry.last;
+  return entry.first;
+}
+
+export async function checkDecisions(
+  sql: PgSql,
+  db: Db,
+  journal: Journal,
+  findings: Findings,
+): Promise<DecisionCounts> {
+  const tokens = [...journal.entries.keys()];
+  const { business, personal } = await persistedRows(sql, db, tokens);
+  let answered = 0;
+  let approved = 0;
+  for (const [token, entry] of journal.entries) {
+    const row = business.get(token) ?? personal.get(token);
+    if (business.has(token) && personal.has(token)) findings.fail('persisted in both ledgers', token);
+    const answer = binding(entry);
+    const persisted_approved = row !== undefined && row.status !== 'declined';
+    const cls = entry.request.cls;
+    if (answer === null) {
+      // Marqeta got no answer and declines on its own; its notification releases the hold.
+      if (persisted_approved)
+        findings.explain('unanswered (gateway killed mid-request) but approved in the ledger', `${cls} ${token}`);
+      continue;
+    }
+    answered++;
+    if (answer.outcome === 'approved') {
+      approved++;
+      if (row === undefined) findings.fail('answered approved, not persisted', `${cls} ${token}`);
+      else if (!persisted_approved) findings.fail('answered approved, persisted declined', `${cls} ${token}`);
+      else if (
+        AMOUNT_CLASSES.has(cls) &&
+        BigInt(row.approved_amount_minor ?? 0) !== entry.request.amount_minor
+      ) {
+        findings.fail(
+          'approved amount differs',
+          `${cls} ${token}: answered ${entry.request.amount_minor}, ledger ${row.approved_amount_minor}`,
+        );
+      }
+      continue;
+    }
+    if (persisted_approved) {
+      findings.fail('answered declined, persisted approved', `${cls} ${token}: answered ${answer.outcome}`);
+    } else if (row === undefined && answer.outcome !== 'system_error') {
+      // A system_error answered because Redis was unreachable was never recorded: nothing to persist.
+      findings.fail('answered declined, not persisted', `${cls} ${token}: answered ${answer.outcome}`);
+    }
+  }
+  return { sent: journal.entries.size, answered, approved, persisted: business.size + personal.size };
+}

@@ -1,0 +1,58 @@
+// What the simulated Marqeta sent and what it was answered, per JIT token: the request source
+// the load driver draws from (the bench simulator's traffic generator, seeded) and the answer
+// listener. A token sent without any HTTP answer (the gateway was killed mid-request, or the
+// client gave up at Marqeta's 3 s) is "unanswered": Marqeta would have declined it itself.
+
+import type { AnswerListener, RequestSource } from '../bench/simulator/load.ts';
+import type { AnsweredRequest, PlannedRequest, TrafficGenerator } from '../bench/simulator/traffic.ts';
+
+export interface Answer {
+  readonly status_code: number;
+  /** 'approved' or the decline memo. */
+  readonly outcome: string;
+}
+
+export interface JournalEntry {
+  readonly request: PlannedRequest;
+  /** The first answer to the token; later ones are replays. */
+  first: Answer | null;
+  /** The last answer Marqeta got for the token (a replay's, when replayed). */
+  last: Answer | null;
+  replays: number;
+}
+
+export class Journal implements RequestSource {
+  readonly entries = new Map<string, JournalEntry>();
+  readonly #traffic: TrafficGenerator;
+
+  constructor(traffic: TrafficGenerator) {
+    this.#traffic = traffic;
+  }
+
+  next(): PlannedRequest {
+    const request = this.#traffic.next();
+    if (request.expect.kind !== 'replay') {
+      this.entries.set(request.jit_token, { request, first: null, last: null, replays: 0 });
+    }
+    return request;
+  }
+
+  answered(answer: AnsweredRequest): void {
+    this.#traffic.answered(answer);
+  }
+
+  readonly listener: AnswerListener = (request, status_code, outcome) => {
+    const entry = this.entries.get(request.jit_token);
+    if (entry === undefined) return;
+    const answer = { status_code, outcome };
+    if (request.expect.kind === 'replay') entry.replays++;
+    else entry.first = answer;
+    entry.last = answer;
+  };
+
+  get answered_count(): number {
+    let n = 0;
+    for (const entry of this.entries.values()) if (entry.first !== null) n++;
+    return n;
+  }
+}

@@ -1,0 +1,95 @@
+// chaos/REPORT.md: the summary line, then one section per run (seed and replay command, faults
+// with their times, decisions answered and persisted, what the checks found).
+
+import { writeFileSync } from 'node:fs';
+import type { ChaosOutcome } from './chaos.ts';
+import type { Finding } from './checks/findings.ts';
+import { replayCommand } from './plan.ts';
+import type { RunResult } from './run-one.ts';
+
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+function findingLines(title: string, findings: Record<string, Finding>): string[] {
+  const entries = Object.entries(findings);
+  if (entries.length === 0) return [`- ${title}: none`];
+  return [
+    `- ${title}:`,
+    ...entries.flatMap(([kind, f]) => [
+      `  - ${kind}: ${f.count}`,
+      ...f.examples.map((e) => `    - \`${e.split('\n')[0]}\``),
+    ]),
+  ];
+}
+
+function runSection(outcome: ChaosOutcome, r: RunResult): string[] {
+  const plan_run = outcome.plan.runs[r.index - 1]!;
+  const c = r.counts;
+  return [
+    `### Run ${r.index}: seed ${r.seed}, ${r.passed ? 'passed' : 'FAILED'}`,
+    '',
+    `Replay: \`${replayCommand(outcome.plan, plan_run)}\``,
+    '',
+    '| fault | planned at | down at | up at | down for | error |',
+    '|---|---|---|---|---|---|',
+    ...r.faults.map(
+      (f) =>
+        `| ${f.kind} | ${seconds(f.at_ms)} | ${seconds(f.down_at_ms)} | ${seconds(f.up_at_ms)} | ${seconds(f.up_at_ms - f.down_at_ms)} | ${f.error ?? ''} |`,
+    ),
+    '',
+    `- decisions: ${c.sent} sent, ${c.answered} answered (${c.approved} approved), ${c.unanswered} unanswered, ` +
+      `${c.replays} replays; ${c.persisted} persisted`,
+    `- answers: ${Object.entries(r.outcomes)
+      .sort(([, a], [, b]) => b - a)
+      .map(([outcome, n]) => `${outcome} ${n}`)
+      .join(', ')}`,
+    `- process crashes (restarted by the supervisor): ${
+      r.crashes.length === 0
+        ? 'none'
+        : r.crashes.map((x) => `${x.process} at ${seconds(x.at_ms)} (code ${x.code}, ${x.signal ?? 'no signal'})`).join(', ')
+    }`,
+    `- drained: ${r.drained ? 'yes' : 'NO'} in ${seconds(r.drain_ms)}; Redis vs ledger compared on ${r.cards_compared} cards`,
+    ...findingLines('differences found', r.findings.failures),
+    ...findingLines('explained', r.findings.explained),
+    '',
+  ];
+}
+
+export function summaryLine(outcome: ChaosOutcome): string {
+  const results = outcome.results;
+  const passed = results.filter((r) => r.passed).length;
+  const sum = (pick: (r: RunResult) => number) => results.reduce((s, r) => s + pick(r), 0);
+  const failures = sum((r) => r.findings.failure_count);
+  return (
+    `${passed}/${results.length} runs passed, ${sum((r) => r.faults.length)} faults injected; ` +
+    `${sum((r) => r.counts.answered)} decisions answered, ${sum((r) => r.counts.persisted)} persisted; ` +
+    `${failures} differences (lost, double-counted or wrongly persisted decisions, Redis/ledger mismatches, ` +
+    'limit breaches, dead letters)'
+  );
+}
+
+export function writeReport(path: string, outcome: ChaosOutcome): void {
+  const kinds = new Map<string, number>();
+  for (const r of outcome.results) for (const f of r.faults) kinds.set(f.kind, (kinds.get(f.kind) ?? 0) + 1);
+  const lines = [
+    '# Chaos report',
+    '',
+    `**${summaryLine(outcome)}.**`,
+    '',
+    `Command: \`${outcome.plan.command}\`; started ${outcome.started_at}, took ${seconds(outcome.duration_ms)}; ` +
+      `${outcome.plan.load_ms / 1000} s of load per run at ${outcome.plan.rate_per_s} requests/s, ` +
+      `${outcome.plan.ordinary_cards} ordinary cards plus the must-decline pools per run.`,
+    '',
+    `Faults by kind: ${[...kinds].map(([k, n]) => `${k} ${n}`).join(', ')}.`,
+    '',
+    'What each run checks (chaos/checks/): every answered decision persisted exactly once and as answered; ',
+    'nothing persisted as approved that was answered declined; Redis holds and spend counters equal to the ',
+    'durable ledger; no approval beyond a daily limit or a balance (from the answers and from Redis); ',
+    'the outbox and every queue drained; no dead letter. "Explained" findings are listed, not failed: ',
+    'requests that got no answer because the gateway was killed mid-request (Marqeta declines those itself).',
+    '',
+    '## Runs',
+    '',
+    ...outcome.results.flatMap((r) => runSection(outcome, r)),
+  ];
+  writeFileSync(path, `${lines.join('\n')}\n`);
+}

@@ -1,0 +1,214 @@
+// One chaos run: seed a program of tight cards, start its system, drive simulator load while
+// the run's faults are injected, let everything recover and drain, then check the promises.
+
+import { Redis } from 'ioredis';
+import type { Db } from 'mongodb';
+import { runPhase, type PhaseResult } from '../bench/simulator/load.ts';
+import { seededRandom } from '../bench/simulator/random.ts';
+import { type RequestClass, TrafficGenerator } from '../bench/simulator/traffic.ts';
+import type { KeyLayout } from '../shared/redis-keys.ts';
+import type { PgSql } from '../shared/stores/postgres.ts';
+import { seedChaosCards } from './cards.ts';
+import { checkCounters } from './checks/counters.ts';
+import { checkDecisions, type DecisionCounts } from './checks/decisions.ts';
+import { waitDrained } from './checks/drain.ts';
+import { Findings } from './checks/findings.ts';
+import { checkLimits } from './checks/limits.ts';
+import { type FaultKind, type InjectedFault, injectFaults, planFaults } from './faults.ts';
+import { Journal } from './journal.ts';
+import type { PrivateFerretDb } from './services/ferretdb.ts';
+import type { PrivatePostgres } from './services/postgres.ts';
+import { ensureRabbitRunning, explainDeadLetters } from './services/rabbitmq.ts';
+import type { Crash } from './supervisor.ts';
+import { REDIS_SHARDS, startRunSystem } from './system.ts';
+
+/** Authorizations, their lifecycle (incrementals, reversals, clearings, refunds), replays, must-declines. */
+const CHAOS_MIX: Readonly<Record<RequestClass, number>> = {
+  authorization: 68,
+  duplicate: 6,
+  over_limit: 2,
+  blocked_mcc: 2,
+  unknown_card: 1,
+  inactive_card: 1,
+  incremental: 4,
+  reversal: 4,
+  clearing: 5,
+  refund: 4,
+  balance_inquiry: 3,
+};
+const LOAD_CONNECTIONS_MAX = 64;
+const REDIS_CHECK_TIMEOUT_MS = 5_000;
+
+export interface Session {
+  readonly postgres: PrivatePostgres;
+  readonly ferretdb: PrivateFerretDb;
+  readonly sql: PgSql;
+  readonly db: Db;
+  readonly database_url: string;
+  readonly mongodb_uri: string;
+  readonly log_dir: string;
+  readonly origin_ms: number;
+}
+
+export interface RunOptions {
+  readonly index: number;
+  readonly seed: number;
+  readonly load_ms: number;
+  readonly rate_per_s: number;
+  readonly fault_count: number;
+  readonly kinds: readonly FaultKind[];
+  readonly ordinary_cards: number;
+  readonly drain_limit_ms: number;
+}
+
+export interface RunResult {
+  readonly index: number;
+  readonly seed: number;
+  readonly run_id: string;
+  readonly faults: InjectedFault[];
+  readonly counts: DecisionCounts & { readonly unanswered: number; readonly replays: number };
+  readonly outcomes: Record<string, number>;
+  readonly crashes: Array<Crash & { readonly process: string }>;
+  readonly drained: boolean;
+  readonly drain_ms: number;
+  readonly cards_compared: number;
+  readonly findings: Findings;
+  readonly duration_ms: number;
+  readonly passed: boolean;
+}
+
+function outcomeTotals(result: PhaseResult | null): Record<string, number> {
+  const totals: Record<string, number> = {};
+  for (const by_outcome of Object.values(result?.outcomes ?? {})) {
+    for (const [outcome, n] of Object.entries(by_outcome ?? {})) totals[outcome] = (totals[outcome] ?? 0) + n;
+  }
+  return totals;
+}
+
+/**
+ * Contract violations of the answers. A replay whose first or second answer was `system_error`
+ * is explained: Redis was unreachable, so that answer could not be recorded (or read).
+ */
+function contractFindings(result: PhaseResult, findings: Findings): void {
+  for (const [reason, { count, examples }] of Object.entries(result.violations)) {
+    const explained = reason.startsWith('replayed JIT token') && reason.includes('system_error');
+    for (let i = 0; i < count; i++) {
+      const example = examples[i] ?? reason;
+      if (explained) findings.explain('replay answered differently around system_error (Redis unreachable)', example);
+      else findings.fail(`contract: ${reason}`, example);
+    }
+  }
+}
+
+export async function runOnce(
+  session: Session,
+  options: RunOptions,
+  progress: (line: string) => void,
+): Promise<RunResult> {
+  const started_ms = performance.now();
+  const run_id = `c${options.index}s${options.seed.toString(36)}`;
+  const layout: KeyLayout = { prefix: run_id, shards: REDIS_SHARDS };
+  const findings = new Findings();
+  const random = seededRandom(options.seed);
+  const planned = planFaults(random, options.load_ms, options.fault_count, options.kinds);
+  progress(
+    `run ${options.index} seed ${options.seed}: ${planned.map((f) => `${f.kind}@${(f.at_ms / 1000).toFixed(1)}s`).join(', ')}`,
+  );
+  const cards = await seedChaosCards(session.sql, session.db, run_id, options.ordinary_cards);
+  const system = await startRunSystem(
+    run_id,
+    { database_url: session.database_url, mongodb_uri: session.mongodb_uri },
+    session.log_dir,
+    session.origin_ms,
+  );
+  const journal = new Journal(
+    new TrafficGenerator({
+      run_id,
+      card_offset: 0,
+      card_count: options.ordinary_cards,
+      mix: CHAOS_MIX,
+      seed: options.seed,
+      phase_tag: 'L',
+    }),
+  );
+  let phase: PhaseResult | null = null;
+  let faults: InjectedFault[] = [];
+  let drained = false;
+  let drain_ms = 0;
+  let cards_compared = 0;
+  let counts: DecisionCounts = { sent: 0, answered: 0, approved: 0, persisted: 0 };
+  let redis: Redis | null = null;
+  try {
+    const load_started_ms = performance.now();
+    [phase, faults] = await Promise.all([
+      runPhase(
+        { origin: system.gateway_origin, path: '/api/transactions/authorize', authorization: system.authorization },
+        {
+          name: `chaos ${run_id}`,
+          mode: 'open',
+          duration_ms: options.load_ms,
+          connections: LOAD_CONNECTIONS_MAX,
+          rate_per_s: options.rate_per_s,
+        },
+        journal,
+        journal.listener,
+      ),
+      injectFaults(
+        planned,
+        { system, postgres: session.postgres, ferretdb: session.ferretdb },
+        load_started_ms,
+        progress,
+      ),
+    ]);
+    for (const fault of faults) if (fault.error) findings.fail('fault injection failed', `${fault.kind}: ${fault.error}`);
+    await ensureRabbitRunning();
+    await Promise.all([system.gateway.waitReady(), system.worker.waitReady()]);
+    redis = new Redis(system.redis.url, { maxRetriesPerRequest: 2, commandTimeout: REDIS_CHECK_TIMEOUT_MS });
+    progress(`  load done: ${journal.entries.size} sent, ${journal.answered_count} answered; draining`);
+    const drain = await waitDrained(redis, layout, system.vhost, options.drain_limit_ms);
+    drained = drain.drained;
+    drain_ms = drain.waited_ms;
+    if (!drain.drained) {
+      findings.fail('not drained', `outbox ${drain.outbox}, queues ${drain.queues.in_flight} after ${Math.round(drain.waited_ms)} ms`);
+    }
+    const dlqs = Object.keys(drain.queues.dead_letters);
+    if (dlqs.length > 0) {
+      for (const line of await explainDeadLetters(system.amqp_url, dlqs)) findings.fail('dead-lettered', line);
+    }
+    contractFindings(phase, findings);
+    counts = await checkDecisions(session.sql, session.db, journal, findings);
+    checkLimits(cards, journal, findings);
+    cards_compared = await checkCounters(redis, session.sql, session.db, layout, cards, findings);
+  } catch (error) {
+    findings.fail('run error', error instanceof Error ? (error.stack ?? error.message) : String(error));
+  } finally {
+    redis?.disconnect();
+    await ensureRabbitRunning().catch((error) => findings.fail('RabbitMQ restart', String(error)));
+    await system.close();
+  }
+  let replays = 0;
+  let unanswered = 0;
+  for (const entry of journal.entries.values()) {
+    replays += entry.replays;
+    if (entry.first === null) unanswered++;
+  }
+  const crashes = [
+    ...system.gateway.crashes.map((c) => ({ ...c, process: 'gateway' })),
+    ...system.worker.crashes.map((c) => ({ ...c, process: 'worker' })),
+  ];
+  return {
+    index: options.index,
+    seed: options.seed,
+    run_id,
+    faults,
+    counts: { ...counts, unanswered, replays },
+    outcomes: outcomeTotals(phase),
+    crashes,
+    drained,
+    drain_ms,
+    cards_compared,
+    findings,
+    duration_ms: performance.now() - started_ms,
+    passed: findings.failure_count === 0,
+  };
+}

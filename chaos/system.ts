@@ -1,0 +1,112 @@
+// The system one chaos run drives, started from nothing: a private Redis with AOF, a RabbitMQ
+// vhost of its own, and the gateway and the worker as supervised child processes on free
+// ports with the run's Redis key prefix. PostgreSQL and FerretDB are the session's private
+// instances (chaos/services/), shared by the session's runs, each run under its own tokens.
+
+import { join } from 'node:path';
+import { devEnvironment, withVhost } from '../bench/runner/env.ts';
+import { createVhost, deleteVhost } from '../bench/runner/broker.ts';
+import { freePort, startPrivateRedis } from '../test/support/processes.ts';
+import { Supervised } from './supervisor.ts';
+
+/** Few shards: the drain check reads every outbox stream. */
+export const REDIS_SHARDS = 8;
+export const CHAOS_MONGO_DATABASE = 'afc_chaos';
+
+/**
+ * AOF with fsync every second, as in compose.yaml. Redis writes the AOF buffer to the file
+ * before it answers, so killing the process loses nothing; only a machine crash loses up to
+ * the last second (README, Failure behaviour).
+ */
+const REDIS_DURABILITY = ['--appendonly', 'yes', '--appendfsync', 'everysec'];
+
+export type PrivateRedis = Awaited<ReturnType<typeof startPrivateRedis>>;
+
+export interface SessionStores {
+  readonly database_url: string;
+  readonly mongodb_uri: string;
+}
+
+export interface RunSystem {
+  readonly run_id: string;
+  readonly redis: PrivateRedis;
+  readonly vhost: string;
+  readonly amqp_url: string;
+  readonly gateway: Supervised;
+  readonly worker: Supervised;
+  readonly gateway_origin: string;
+  readonly authorization: string;
+  /** Stops the processes, removes the vhost and the private Redis. */
+  close(): Promise<void>;
+}
+
+function basic(user: string, password: string): string {
+  return `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+}
+
+export async function startRunSystem(
+  run_id: string,
+  stores: SessionStores,
+  log_dir: string,
+  origin_ms: number,
+): Promise<RunSystem> {
+  const env = devEnvironment();
+  const redis = await startPrivateRedis(REDIS_DURABILITY);
+  const vhost = `afc-chaos-${run_id}`;
+  await createVhost(vhost);
+  const amqp_url = withVhost(env.RABBITMQ_URL!, vhost);
+  const gateway_port = await freePort();
+  const worker_port = await freePort();
+  const service_env = {
+    ...env,
+    NODE_ENV: 'production',
+    LOG_LEVEL: 'warn',
+    DATABASE_URL: stores.database_url,
+    MONGODB_URI: stores.mongodb_uri,
+    REDIS_URL: redis.url,
+    RABBITMQ_URL: amqp_url,
+    REDIS_KEY_PREFIX: run_id,
+    REDIS_SHARDS: String(REDIS_SHARDS),
+  };
+  const gateway = new Supervised(
+    {
+      name: 'gateway',
+      script: 'gateway/main.ts',
+      env: {
+        ...service_env,
+        GATEWAY_HOST: '127.0.0.1',
+        GATEWAY_PORT: String(gateway_port),
+        // Stable across restarts: a restarted relay re-reads the entries its predecessor left pending.
+        RELAY_CONSUMER_NAME: `chaos-${run_id}`,
+      },
+      ready_url: `http://127.0.0.1:${gateway_port}/api/health/ready`,
+      log_path: join(log_dir, `${run_id}-gateway.log`),
+    },
+    origin_ms,
+  );
+  const worker = new Supervised(
+    {
+      name: 'worker',
+      script: 'worker/main.ts',
+      env: { ...service_env, WORKER_HEALTH_PORT: String(worker_port) },
+      ready_url: `http://127.0.0.1:${worker_port}/ready`,
+      log_path: join(log_dir, `${run_id}-worker.log`),
+    },
+    origin_ms,
+  );
+  await Promise.all([gateway.start(), worker.start()]);
+  return {
+    run_id,
+    redis,
+    vhost,
+    amqp_url,
+    gateway,
+    worker,
+    gateway_origin: `http://127.0.0.1:${gateway_port}`,
+    authorization: basic(env.GATEWAY_BASIC_AUTH_USER!, env.GATEWAY_BASIC_AUTH_PASSWORD!),
+    async close() {
+      await Promise.allSettled([gateway.stop(), worker.stop()]);
+      await Promise.allSettled([deleteVhost(vhost), redis.destroy()]);
+    },
+  };
+}
