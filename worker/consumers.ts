@@ -4,10 +4,12 @@
 import type { ConsumerStarter } from './consumer.ts';
 import { startDecisionConsumer } from './decisions/consumer.ts';
 import { startCardIssueConsumer } from './marqeta/card-issue-consumer.ts';
+import { startNotificationConsumer } from './notifications/consumer.ts';
 import { startWebhookConsumer } from './webhooks/consumer.ts';
 
 export const WORKER_CONSUMERS: readonly ConsumerStarter[] = [
   startDecisionConsumer,
   startWebhookConsumer,
   startCardIssueConsumer,
+  startNotificationConsumer,
 ];
