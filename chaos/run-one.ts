@@ -169,7 +169,11 @@ export async function runOnce(
     drained = drain.drained;
     drain_ms = drain.waited_ms;
     if (!drain.drained) {
-      findings.fail('not drained', `outbox ${drain.outbox}, queues ${drain.queues.in_flight} after ${Math.round(drain.waited_ms)} ms`);
+      findings.fail(
+        'not drained',
+        `outbox ${drain.outbox}, queues ${drain.queues.in_flight} after ${Math.round(drain.waited_ms)} ms` +
+          (drain.queues.unconsumed.length > 0 ? `; no consumer on ${drain.queues.unconsumed.join(', ')}` : ''),
+      );
     }
     const dlqs = Object.keys(drain.queues.dead_letters);
     if (dlqs.length > 0) {

@@ -1,7 +1,7 @@
 // Redis holds and spend counters == the durable ledger, card by card: what the gateway decides
 // on must be what the worker persisted, once every decision is drained. Compares the live
 // ledger hash of each card used in the run with PostgreSQL (`spending_controls` day and month,
-// pending `authorization_holds`) or the MongoDB card document (held, day and month spend).
+// `authorization_holds`) or the MongoDB card document (held, day and month spend).
 
 import type { Redis } from 'ioredis';
 import type { Db } from 'mongodb';
@@ -58,8 +58,10 @@ async function businessLedgers(sql: PgSql, card_ids: string[], day_start: string
     { card_id: string; held: bigint; day_minor: bigint; day_count: number; month_minor: bigint }[]
   >`
     SELECT c.id AS card_id,
+           -- Every group's remaining hold, whatever its state: Redis's card total counts an
+           -- incremental made after a full reversal too (its group stays 'reversed').
            (SELECT coalesce(sum(held_minor), 0)::bigint FROM authorization_holds h
-             WHERE h.card_id = c.id AND h.state = 'pending') AS held,
+             WHERE h.card_id = c.id) AS held,
            coalesce(d.spent_minor, 0)::bigint AS day_minor, coalesce(d.txn_count, 0)::int AS day_count,
            coalesce(m.spent_minor, 0)::bigint AS month_minor
       FROM cards c

@@ -34,10 +34,10 @@ export async function waitDrained(
   const started_ms = performance.now();
   let quiet = 0;
   let outbox = -1;
-  let queues: QueueDepths = { in_flight: -1, dead_letters: {} };
+  let queues: QueueDepths = { in_flight: -1, dead_letters: {}, unconsumed: [] };
   while (performance.now() - started_ms < limit_ms) {
     outbox = await outboxDepth(redis, layout).catch(() => -1);
-    queues = await queueDepths(vhost).catch(() => ({ in_flight: -1, dead_letters: {} }));
+    queues = await queueDepths(vhost).catch(() => ({ in_flight: -1, dead_letters: {}, unconsumed: [] }));
     quiet = outbox === 0 && queues.in_flight === 0 ? quiet + 1 : 0;
     if (quiet >= QUIET_POLLS) break;
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));

@@ -6,6 +6,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { Connection } from 'rabbitmq-client';
+import { QUEUE_DECISIONS, QUEUE_MARQETA, QUEUE_NOTIFICATIONS, QUEUE_WEBHOOKS } from '../../shared/broker/topology.ts';
 import { listDeadLetters } from '../../worker/broker/dead-letters.ts';
 
 const run = promisify(execFile);
@@ -39,26 +40,42 @@ export interface QueueDepths {
   readonly in_flight: number;
   /** Dead-lettered messages per DLQ (only non-empty ones). */
   readonly dead_letters: Record<string, number>;
+  /** Work queues (not retry or dead-letter queues) that hold messages but have no consumer. */
+  readonly unconsumed: string[];
 }
 
-/** Every queue of the vhost, counting unacknowledged deliveries too (a passive declare does not). */
+const WORK_QUEUES = [QUEUE_DECISIONS, QUEUE_WEBHOOKS, QUEUE_MARQETA, QUEUE_NOTIFICATIONS] as const;
+
+/**
+ * Every queue of the vhost, counting unacknowledged deliveries too (a passive declare does not).
+ * Throws when a work queue is not listed with a count (a quorum queue still recovering after a
+ * broker restart is listed without one): an unknown depth is never taken for an empty queue.
+ */
 export async function queueDepths(vhost: string): Promise<QueueDepths> {
-  const { stdout } = await run('rabbitmqctl', ['-q', 'list_queues', '-p', vhost, '--no-table-headers', 'name', 'messages'], {
-    timeout: RABBITMQCTL_TIMEOUT_MS,
-  });
+  const { stdout } = await run(
+    'rabbitmqctl',
+    ['-q', 'list_queues', '-p', vhost, '--no-table-headers', 'name', 'messages', 'consumers'],
+    { timeout: RABBITMQCTL_TIMEOUT_MS },
+  );
   let in_flight = 0;
   const dead_letters: Record<string, number> = {};
+  const unconsumed: string[] = [];
+  const counted = new Set<string>();
   for (const line of stdout.split('\n')) {
-    const [name, count] = line.trim().split(/\s+/);
-    if (!name || count === undefined) continue;
+    const [name, count, consumers] = line.trim().split(/\s+/);
+    if (!name || !/^\d+$/.test(count ?? '')) continue;
+    counted.add(name);
     const messages = Number(count);
     if (name.endsWith('.dlq')) {
       if (messages > 0) dead_letters[name] = messages;
-    } else {
-      in_flight += messages;
+      continue;
     }
+    in_flight += messages;
+    if ((WORK_QUEUES as readonly string[]).includes(name) && messages > 0 && consumers === '0') unconsumed.push(name);
   }
-  return { in_flight, dead_letters };
+  const unlisted = WORK_QUEUES.filter((queue) => !counted.has(queue));
+  if (unlisted.length > 0) throw new Error(`queues without a depth: ${unlisted.join(', ')}`);
+  return { in_flight, dead_letters, unconsumed };
 }
 
 const DEAD_LETTER_SAMPLE_MAX = 20;
