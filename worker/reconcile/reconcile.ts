@@ -74,9 +74,9 @@ export async function reconcile(deps: ReconcileDeps, options: ReconcileOptions):
       checked.push(live.card_token);
       const ledger = durable.get(live.card_token);
       differences.push(...compareCard(live.card_token, live.fields, ledger));
-      // Personal documents have no constraint: "never negative" is checked here.
+      // Personal documents have no constraint: "never negative" is checked here (postings are signed).
       for (const [field, value] of Object.entries(ledger?.values ?? {})) {
-        if (BigInt(value) < 0n)
+        if (field !== 'pend' && BigInt(value) < 0n)
           differences.push({
             card_token: live.card_token,
             field: `${field} (negative)`,
