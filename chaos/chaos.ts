@@ -35,7 +35,12 @@ export function runLine(result: RunResult): string {
   );
 }
 
-export async function runChaos(plan: ChaosPlan, progress: (line: string) => void): Promise<ChaosOutcome> {
+/** `stop`, when aborted, ends the session after the run in progress (its cleanup still runs). */
+export async function runChaos(
+  plan: ChaosPlan,
+  progress: (line: string) => void,
+  stop?: AbortSignal,
+): Promise<ChaosOutcome> {
   const origin_ms = performance.now();
   const started_at = new Date().toISOString();
   mkdirSync(LOG_DIR, { recursive: true });
@@ -63,6 +68,10 @@ export async function runChaos(plan: ChaosPlan, progress: (line: string) => void
       origin_ms,
     };
     for (const [index, run] of plan.runs.entries()) {
+      if (stop?.aborted) {
+        progress(`stopped after ${index} run(s)`);
+        break;
+      }
       progress(`replay: ${replayCommand(plan, run)}`);
       const result = await runOnce(
         session,

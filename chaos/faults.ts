@@ -42,7 +42,9 @@ export interface PlannedFault {
 }
 
 export interface InjectedFault extends PlannedFault {
-  /** When the service or process went down and came back, since the load started. */
+  /** When the down command was issued, since the load started. */
+  readonly begin_ms: number;
+  /** When the service or process was down (the command returned) and came back, since the load started. */
   readonly down_at_ms: number;
   readonly up_at_ms: number;
   readonly error: string | null;
@@ -114,7 +116,8 @@ export async function injectFaults(
     await sleep(fault.at_ms - since());
     const { down, up } = actions(fault.kind, targets);
     let error: string | null = null;
-    let down_at_ms = since();
+    const begin_ms = since();
+    let down_at_ms = begin_ms;
     let up_at_ms = down_at_ms;
     try {
       await down();
@@ -131,7 +134,7 @@ export async function injectFaults(
       }
       up_at_ms = since();
     }
-    injected.push({ ...fault, down_at_ms, up_at_ms, error });
+    injected.push({ ...fault, begin_ms, down_at_ms, up_at_ms, error });
   }
   return injected;
 }

@@ -5,9 +5,16 @@ import { writeFileSync } from 'node:fs';
 import type { ChaosOutcome } from './chaos.ts';
 import type { Finding } from './checks/findings.ts';
 import { replayCommand } from './plan.ts';
-import type { RunResult } from './run-one.ts';
+import type { ReadinessWindow } from './readiness.ts';
+import type { FaultSeen, RunResult } from './run-one.ts';
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+function readiness(w: ReadinessWindow): string {
+  if (w.unready_after_ms === null) return 'stayed ready';
+  const again = w.ready_again_after_ms === null ? 'not seen' : `+${seconds(w.ready_again_after_ms)}`;
+  return `503 +${seconds(w.unready_after_ms)}; ready ${again} after up`;
+}
 
 function findingLines(title: string, findings: Record<string, Finding>): string[] {
   const entries = Object.entries(findings);
@@ -29,11 +36,12 @@ function runSection(outcome: ChaosOutcome, r: RunResult): string[] {
     '',
     `Replay: \`${replayCommand(outcome.plan, plan_run)}\``,
     '',
-    '| fault | planned at | down at | up at | down for | error |',
-    '|---|---|---|---|---|---|',
+    '| fault | planned at | down at | up at | down for | gateway readiness | worker readiness | error |',
+    '|---|---|---|---|---|---|---|---|',
     ...r.faults.map(
       (f) =>
-        `| ${f.kind} | ${seconds(f.at_ms)} | ${seconds(f.down_at_ms)} | ${seconds(f.up_at_ms)} | ${seconds(f.up_at_ms - f.down_at_ms)} | ${f.error ?? ''} |`,
+        `| ${f.kind} | ${seconds(f.at_ms)} | ${seconds(f.down_at_ms)} | ${seconds(f.up_at_ms)} | ` +
+        `${seconds(f.up_at_ms - f.down_at_ms)} | ${readiness(f.gateway_ready)} | ${readiness(f.worker_ready)} | ${f.error ?? ''} |`,
     ),
     '',
     `- decisions: ${c.sent} sent, ${c.answered} answered (${c.approved} approved), ${c.unanswered} unanswered, ` +
@@ -67,9 +75,29 @@ export function summaryLine(outcome: ChaosOutcome): string {
   );
 }
 
+/** Per fault kind: how often readiness showed it, how fast, and how soon it was ready again. */
+function readinessTable(outcome: ChaosOutcome): string[] {
+  const by_kind = new Map<string, FaultSeen[]>();
+  for (const r of outcome.results) for (const f of r.faults) by_kind.set(f.kind, [...(by_kind.get(f.kind) ?? []), f]);
+  const cell = (faults: FaultSeen[], pick: (f: FaultSeen) => ReadinessWindow) => {
+    const unready = faults.map(pick).filter((w) => w.unready_after_ms !== null);
+    if (unready.length === 0) return `stayed ready (${faults.length}/${faults.length})`;
+    const slowest = Math.max(...unready.map((w) => w.unready_after_ms!));
+    const again = faults.map(pick).map((w) => w.ready_again_after_ms);
+    const back = again.includes(null) ? 'not always seen' : `<= ${seconds(Math.max(...(again as number[])))}`;
+    return `503 in ${unready.length}/${faults.length}, within ${seconds(slowest)}; ready again ${back} after up`;
+  };
+  return [
+    '| fault | injected | gateway readiness | worker readiness |',
+    '|---|---|---|---|',
+    ...[...by_kind].map(
+      ([kind, faults]) =>
+        `| ${kind} | ${faults.length} | ${cell(faults, (f) => f.gateway_ready)} | ${cell(faults, (f) => f.worker_ready)} |`,
+    ),
+  ];
+}
+
 export function writeReport(path: string, outcome: ChaosOutcome): void {
-  const kinds = new Map<string, number>();
-  for (const r of outcome.results) for (const f of r.faults) kinds.set(f.kind, (kinds.get(f.kind) ?? 0) + 1);
   const lines = [
     '# Chaos report',
     '',
@@ -79,13 +107,19 @@ export function writeReport(path: string, outcome: ChaosOutcome): void {
       `${outcome.plan.load_ms / 1000} s of load per run at ${outcome.plan.rate_per_s} requests/s, ` +
       `${outcome.plan.ordinary_cards} ordinary cards plus the must-decline pools per run.`,
     '',
-    `Faults by kind: ${[...kinds].map(([k, n]) => `${k} ${n}`).join(', ')}.`,
+    'Readiness by fault kind (probes polled every 250 ms, 1 s timeout; delays measured from the moment the ',
+    'service or process was down, i.e. its stop command had returned):',
+    '',
+    ...readinessTable(outcome),
     '',
     'What each run checks (chaos/checks/): every answered decision persisted exactly once and as answered; ',
     'nothing persisted as approved that was answered declined; Redis holds and spend counters equal to the ',
-    'durable ledger; no approval beyond a daily limit or a balance (from the answers and from Redis); ',
-    'the outbox and every queue drained; no dead letter. "Explained" findings are listed, not failed: ',
-    'requests that got no answer because the gateway was killed mid-request (Marqeta declines those itself).',
+    'durable ledger; no approval beyond a daily limit or a balance (judged from the answers); the outbox ',
+    'and every queue drained; no dead letter. "Explained" findings are listed, not failed: requests that got ',
+    'no answer because the gateway was killed mid-request (Marqeta declines those itself and notifies us); ',
+    'reversals, clearings and refunds answered `timeout`/`system_error` but booked (they report what the ',
+    'network already did); replays answered differently around a `system_error` (Redis unreachable: nothing ',
+    'could be recorded or read).',
     '',
     '## Runs',
     '',

@@ -16,6 +16,7 @@ import { Findings } from './checks/findings.ts';
 import { checkLimits } from './checks/limits.ts';
 import { type FaultKind, type InjectedFault, injectFaults, planFaults } from './faults.ts';
 import { Journal } from './journal.ts';
+import { ReadinessProbe, type ReadinessWindow } from './readiness.ts';
 import type { PrivateFerretDb } from './services/ferretdb.ts';
 import type { PrivatePostgres } from './services/postgres.ts';
 import { ensureRabbitRunning, explainDeadLetters } from './services/rabbitmq.ts';
@@ -61,11 +62,16 @@ export interface RunOptions {
   readonly drain_limit_ms: number;
 }
 
+export interface FaultSeen extends InjectedFault {
+  readonly gateway_ready: ReadinessWindow;
+  readonly worker_ready: ReadinessWindow;
+}
+
 export interface RunResult {
   readonly index: number;
   readonly seed: number;
   readonly run_id: string;
-  readonly faults: InjectedFault[];
+  readonly faults: FaultSeen[];
   readonly counts: DecisionCounts & { readonly unanswered: number; readonly replays: number };
   readonly outcomes: Record<string, number>;
   readonly crashes: Array<Crash & { readonly process: string }>;
@@ -138,8 +144,12 @@ export async function runOnce(
   let cards_compared = 0;
   let counts: DecisionCounts = { sent: 0, answered: 0, approved: 0, persisted: 0 };
   let redis: Redis | null = null;
+  const gateway_probe = new ReadinessProbe(system.gateway.ready_url);
+  const worker_probe = new ReadinessProbe(system.worker.ready_url);
   try {
     const load_started_ms = performance.now();
+    gateway_probe.start(load_started_ms);
+    worker_probe.start(load_started_ms);
     [phase, faults] = await Promise.all([
       runPhase(
         { origin: system.gateway_origin, path: '/api/transactions/authorize', authorization: system.authorization },
@@ -163,6 +173,8 @@ export async function runOnce(
     for (const fault of faults) if (fault.error) findings.fail('fault injection failed', `${fault.kind}: ${fault.error}`);
     await ensureRabbitRunning();
     await Promise.all([system.gateway.waitReady(), system.worker.waitReady()]);
+    gateway_probe.stop();
+    worker_probe.stop();
     redis = new Redis(system.redis.url, { maxRetriesPerRequest: 2, commandTimeout: REDIS_CHECK_TIMEOUT_MS });
     progress(`  load done: ${journal.entries.size} sent, ${journal.answered_count} answered; draining`);
     const drain = await waitDrained(redis, layout, system.vhost, options.drain_limit_ms);
@@ -186,6 +198,8 @@ export async function runOnce(
   } catch (error) {
     findings.fail('run error', error instanceof Error ? (error.stack ?? error.message) : String(error));
   } finally {
+    gateway_probe.stop();
+    worker_probe.stop();
     redis?.disconnect();
     await ensureRabbitRunning().catch((error) => findings.fail('RabbitMQ restart', String(error)));
     await system.close();
@@ -204,7 +218,11 @@ export async function runOnce(
     index: options.index,
     seed: options.seed,
     run_id,
-    faults,
+    faults: faults.map((f) => ({
+      ...f,
+      gateway_ready: gateway_probe.window(f.down_at_ms, f.up_at_ms),
+      worker_ready: worker_probe.window(f.down_at_ms, f.up_at_ms),
+    })),
     counts: { ...counts, unanswered, replays },
     outcomes: outcomeTotals(phase),
     crashes,

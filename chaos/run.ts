@@ -22,7 +22,18 @@ function progress(line: string): void {
   process.stderr.write(`[${((performance.now() - origin_ms) / 1000).toFixed(1).padStart(6)} s] ${line}\n`);
 }
 
-const outcome = await runChaos(plan, progress);
+// A first Ctrl-C (or SIGTERM) ends the session after the run in progress, which still cleans up
+// (RabbitMQ started again, private instances removed); a second one exits at once.
+const stop = new AbortController();
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (stop.signal.aborted) process.exit(130);
+    progress(`${signal}: stopping after the run in progress (again to exit at once)`);
+    stop.abort();
+  });
+}
+
+const outcome = await runChaos(plan, progress, stop.signal);
 const failed = outcome.results.filter((r) => !r.passed);
 if (plan.write_report) {
   const path = join(ROOT, 'chaos/REPORT.md');

@@ -47,6 +47,10 @@ export class Supervised {
   }
 
   /** Starts the process (again) and waits until its readiness probe answers 200. */
+  get ready_url(): string {
+    return this.#options.ready_url;
+  }
+
   async start(): Promise<void> {
     this.#wanted = true;
     this.#spawn();

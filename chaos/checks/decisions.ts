@@ -11,6 +11,12 @@ import type { Findings } from './findings.ts';
 const LOOKUP_BATCH = 1_000;
 /** Classes whose approval carries the requested amount (partial approval is off). */
 const AMOUNT_CLASSES: ReadonlySet<string> = new Set(['authorization', 'incremental']);
+/**
+ * Messages that report what the network already did: booked whatever we answer, so a fail-safe
+ * decline (timeout, system_error) of one is not undone (gateway/decide/void-4.lua).
+ */
+const BOOKED_CLASSES: ReadonlySet<string> = new Set(['reversal', 'clearing', 'refund']);
+const FAIL_SAFE_OUTCOMES: ReadonlySet<string> = new Set(['timeout', 'system_error']);
 
 interface Row {
   readonly jit_token: string;
@@ -90,7 +96,9 @@ export async function checkDecisions(
       }
       continue;
     }
-    if (persisted_approved) {
+    if (persisted_approved && BOOKED_CLASSES.has(cls) && FAIL_SAFE_OUTCOMES.has(answer.outcome)) {
+      findings.explain(`${cls} answered ${answer.outcome}, booked as the network reported it`, token);
+    } else if (persisted_approved) {
       findings.fail('answered declined, persisted approved', `${cls} ${token}: answered ${answer.outcome}`);
     } else if (row === undefined && answer.outcome !== 'system_error') {
       // A system_error answered because Redis was unreachable was never recorded: nothing to persist.
