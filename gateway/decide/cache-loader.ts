@@ -143,6 +143,8 @@ export interface PersonalCardDoc extends Controls {
   held_minor?: bigint | number;
   /** Net postings (debits negative, refunds positive); available = balance + posted_net - held. */
   posted_net_minor?: bigint | number;
+  /** Per MCC group and period (day, month): spend in the window named, maintained by the worker. */
+  category_spend?: Record<string, Partial<Record<'day' | 'month', { window: string; minor: bigint | number }>>>;
   /** spend_<period>_window / _minor / _count, maintained by the worker. */
   [spend_field: `spend_${string}`]: string | bigint | number | undefined;
 }
@@ -258,6 +260,22 @@ export class CacheLoader {
     }
     // A personal cardholder may spend only while active and KYC-verified.
     const user_status = user.status === 'active' && user.kyc_status === 'verified' ? 'active' : 'inactive';
+    const ledger = ledgerFields(card.held_minor ?? 0, card.posted_net_minor ?? 0, windows, (period) =>
+      card[`spend_${period}_window`] === windowOf(period, windows)
+        ? {
+            spent_minor: BigInt(card[`spend_${period}_minor`] ?? 0),
+            txn_count: Number(card[`spend_${period}_count`] ?? 0),
+          }
+        : undefined,
+    );
+    for (const [group, periods] of Object.entries(card.category_spend ?? {})) {
+      for (const [period, p] of [['day', 'd'], ['month', 'm']] as const) {
+        const spent = periods[period];
+        if (spent?.window !== windowOf(period, windows)) continue;
+        ledger[`g:${group}:${p}w`] = spent.window;
+        ledger[`g:${group}:${p}s`] = BigInt(spent.minor).toString();
+      }
+    }
     return {
       card: {
         status: card.status,
@@ -270,14 +288,7 @@ export class CacheLoader {
       user: { status: user_status },
       limits: limitFields(card),
       balance: amount(card.balance_minor),
-      ledger: ledgerFields(card.held_minor ?? 0, card.posted_net_minor ?? 0, windows, (period) =>
-        card[`spend_${period}_window`] === windowOf(period, windows)
-          ? {
-              spent_minor: BigInt(card[`spend_${period}_minor`] ?? 0),
-              txn_count: Number(card[`spend_${period}_count`] ?? 0),
-            }
-          : undefined,
-      ),
+      ledger,
     };
   }
 
