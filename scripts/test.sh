@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 # Node 24 and the tools come from node_modules, also when this script is run without npm.
 export PATH="$PWD/node_modules/.bin:$PATH"
 source scripts/dev-env.sh
+[ -x node_modules/.bin/node ] || npm ci --no-audit --no-fund
 export LOG_LEVEL="${TEST_LOG_LEVEL:-silent}"
 bash scripts/services.sh
 node migrations/cli.ts
