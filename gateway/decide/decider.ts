@@ -61,7 +61,10 @@ class BudgetExceeded extends Error {
 function withBudget<T>(work: Promise<T>, budget_ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const expiry = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new BudgetExceeded(`over ${budget_ms} ms`)), budget_ms);
+    // Node runs timers before it reads sockets: on a busy event loop the budget timer would fire
+    // before a Redis reply that already arrived is read. setImmediate runs after this turn's
+    // I/O, so an answer that made it in time wins the race.
+    timer = setTimeout(() => setImmediate(() => reject(new BudgetExceeded(`over ${budget_ms} ms`))), budget_ms);
   });
   return Promise.race([work, expiry]).finally(() => clearTimeout(timer));
 }
