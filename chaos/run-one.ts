@@ -91,16 +91,30 @@ function outcomeTotals(result: PhaseResult | null): Record<string, number> {
   return totals;
 }
 
+const REPLAY_VIOLATION = /^replayed JIT token answered (\S+), first answer was (\S+)$/;
+
 /**
- * Contract violations of the answers. A replay whose first or second answer was `system_error`
- * is explained: Redis was unreachable, so that answer could not be recorded (or read).
+ * Why a replay's different answer is harmless, or null when it is not. Redis unreachable
+ * (system_error): nothing could be recorded or read. A replay over the budget answers timeout,
+ * a fail-safe decline. A first call that timed out but whose decline was recorded (the void
+ * leaves a decline as it is) replays that decline: a decline both times.
  */
+function replayExplanation(replay: string, first: string): string | null {
+  if (replay === 'system_error' || first === 'system_error') return 'replay around a system_error (Redis unreachable)';
+  if (replay === 'timeout') return 'replay over the decision budget answered timeout (fail-safe decline)';
+  if (first === 'timeout' && replay !== 'approved')
+    return 'first call timed out, replay gave the decline recorded for it (a decline both times)';
+  return null;
+}
+
+/** Contract violations of the answers; replays that differ harmlessly are explained. */
 function contractFindings(result: PhaseResult, findings: Findings): void {
   for (const [reason, { count, examples }] of Object.entries(result.violations)) {
-    const explained = reason.startsWith('replayed JIT token') && reason.includes('system_error');
+    const replay = REPLAY_VIOLATION.exec(reason);
+    const explanation = replay === null ? null : replayExplanation(replay[1]!, replay[2]!);
     for (let i = 0; i < count; i++) {
       const example = examples[i] ?? reason;
-      if (explained) findings.explain('replay answered differently around system_error (Redis unreachable)', example);
+      if (explanation !== null) findings.explain(explanation, example);
       else findings.fail(`contract: ${reason}`, example);
     }
   }
