@@ -212,6 +212,10 @@ local function hold(value)
   if rcall('EXISTS', auth_key) == 0 then
     rcall('HSET', auth_key, 'held', 0, 'state', 'pending', 'dw', window.d, 'ww', window.w, 'mw', window.m,
       'yw', window.y, 'aw', window.a, 'g', group)
+  elseif rcall('HGET', auth_key, 'state') ~= 'pending' then
+    -- A hold on a settled group (an incremental after its clearing or reversal) reopens it, so
+    -- the hold counts as pending here and in the ledger alike.
+    hold_state('pending')
   end
   hold_delta(value)
   rcall('EXPIRE', auth_key, decision_ttl_s)

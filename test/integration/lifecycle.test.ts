@@ -57,6 +57,17 @@ describe('transaction lifecycle', () => {
     expect(await available(card)).toBe(100);
   });
 
+  it('an incremental after a full reversal reopens the authorization: its hold can be released again', async () => {
+    const card = await createPersonalCard(gw.mongo.db(), { balance_minor: 10_000n });
+    const auth = await send({ ...card, amount: 20 });
+    await send({ ...card, amount: 20, method: 'pgfs.authorization.reversal', original_jit_token: auth.jit.token });
+    const incremental = await send({ ...card, amount: 5, method: 'pgfs.authorization.incremental', original_jit_token: auth.jit.token });
+    expect(incremental.status).toBe(200);
+    expect((await ledger(card)).held).toBe('500');
+    await send({ ...card, amount: 5, method: 'pgfs.authorization.reversal', original_jit_token: auth.jit.token });
+    expect((await ledger(card)).held).toBe('0');
+  });
+
   it('a partial reversal releases only its amount, and the spend it counted', async () => {
     const card = await createBusinessCard(gw.sql, { daily_limit_minor: 10_000n });
     const auth = await send({ ...card, amount: 80 });

@@ -269,15 +269,12 @@ describe('worker ledger: the transaction lifecycle', () => {
           await createPersonalCard(gw.mongo.db(), { balance_minor: 5_000n }),
           await createBusinessCard(gw.sql, { daily_limit_minor: 30_000n }),
         ];
-        // The test's model of each authorization group, to keep holds on settled groups out:
-        // the decision script adds an incremental to a cleared or reversed group's hold without
-        // reopening the group (reported; the gateway decides what that should mean).
+        // The test's model of each authorization group (an incremental on a settled group reopens it).
         const auths: Array<{
           card: CreatedCard;
           token: string;
           held: number;
           opened: boolean;
-          settled: boolean;
         }> = [];
         const sent: JitOptions[] = [];
         for (const op of ops) {
@@ -295,12 +292,11 @@ describe('worker ledger: the transaction lifecycle', () => {
               method: op.kind === 'refund' ? 'pgfs.refund' : 'pgfs.authorization',
             };
             if (op.kind !== 'refund') {
-              group = { card, token: request.jit_token!, held: 0, opened: false, settled: false };
+              group = { card, token: request.jit_token!, held: 0, opened: false };
               auths.push(group);
             }
           } else {
             group = auths[op.of % auths.length]!;
-            if (group.settled && op.kind === 'incremental') continue;
             request = {
               ...group.card,
               jit_token: uniqueToken('jit'),
@@ -317,10 +313,8 @@ describe('worker ledger: the transaction lifecycle', () => {
             group.opened = true;
           } else if (op.kind === 'reversal' && group.held > 0) {
             group.held -= Math.min(op.amount, group.held);
-            group.settled = group.held === 0;
           } else if (op.kind === 'clearing' && group.opened) {
             group.held = 0;
-            group.settled = true;
           }
         }
         await waitUntil(() => persisted(sent.map((s) => s.jit_token!)));
