@@ -1,7 +1,8 @@
 // What the simulated Marqeta sent and what it was answered, per JIT token: the request source
 // the load driver draws from (the bench simulator's traffic generator, seeded) and the answer
 // listener. A token sent without any HTTP answer (the gateway was killed mid-request, or the
-// client gave up at Marqeta's 3 s) is "unanswered": Marqeta would have declined it itself.
+// client gave up at Marqeta's 3 s, or the load shedding answered 503) is "unanswered": Marqeta
+// would have declined it itself.
 
 import type { AnswerListener, RequestSource } from '../bench/simulator/load.ts';
 import type { AnsweredRequest, PlannedRequest, TrafficGenerator } from '../bench/simulator/traffic.ts';
@@ -19,6 +20,8 @@ export interface JournalEntry {
   /** The last answer Marqeta got for the token (a replay's, when replayed). */
   last: Answer | null;
   replays: number;
+  /** Answered 503 by the load shedding (never decided): no answer for Marqeta. */
+  shed: boolean;
 }
 
 export class Journal implements RequestSource {
@@ -32,7 +35,7 @@ export class Journal implements RequestSource {
   next(): PlannedRequest {
     const request = this.#traffic.next();
     if (request.expect.kind !== 'replay') {
-      this.entries.set(request.jit_token, { request, first: null, last: null, replays: 0 });
+      this.entries.set(request.jit_token, { request, first: null, last: null, replays: 0, shed: false });
     }
     return request;
   }
@@ -44,6 +47,10 @@ export class Journal implements RequestSource {
   readonly listener: AnswerListener = (request, status_code, outcome) => {
     const entry = this.entries.get(request.jit_token);
     if (entry === undefined) return;
+    if (status_code === 503) {
+      if (request.expect.kind !== 'replay') entry.shed = true;
+      return;
+    }
     const answer = { status_code, outcome };
     if (request.expect.kind === 'replay') entry.replays++;
     else entry.first = answer;

@@ -91,6 +91,7 @@ function outcomeTotals(result: PhaseResult | null): Record<string, number> {
   return totals;
 }
 
+const SHED_VIOLATION = 'HTTP 503 (expected 200 or 402)';
 const REPLAY_VIOLATION = /^replayed JIT token answered (\S+), first answer was (\S+)$/;
 
 /**
@@ -111,7 +112,12 @@ function replayExplanation(replay: string, first: string): string | null {
 function contractFindings(result: PhaseResult, findings: Findings): void {
   for (const [reason, { count, examples }] of Object.entries(result.violations)) {
     const replay = REPLAY_VIOLATION.exec(reason);
-    const explanation = replay === null ? null : replayExplanation(replay[1]!, replay[2]!);
+    const explanation =
+      reason === SHED_VIOLATION
+        ? 'shed with 503 by the overload protection (no decision; Marqeta declines it)'
+        : replay === null
+          ? null
+          : replayExplanation(replay[1]!, replay[2]!);
     for (let i = 0; i < count; i++) {
       const example = examples[i] ?? reason;
       if (explanation !== null) findings.explain(explanation, example);
@@ -208,7 +214,7 @@ export async function runOnce(
     contractFindings(phase, findings);
     counts = await checkDecisions(session.sql, session.db, journal, findings);
     checkLimits(cards, journal, findings);
-    cards_compared = await checkCounters(redis, session.sql, session.db, layout, cards, findings);
+    cards_compared = await checkCounters(redis, session.sql, session.db, run_id, findings);
   } catch (error) {
     findings.fail('run error', error instanceof Error ? (error.stack ?? error.message) : String(error));
   } finally {

@@ -74,6 +74,10 @@ export async function checkDecisions(
     const answer = binding(entry);
     const persisted_approved = row !== undefined && row.status !== 'declined';
     const cls = entry.request.cls;
+    if (entry.shed && entry.first === null && row !== undefined) {
+      findings.fail('shed with 503 but decided', `${cls} ${token}: ledger ${row.status}`);
+      continue;
+    }
     if (answer === null) {
       // Marqeta got no answer and declines on its own; its notification releases the hold.
       if (persisted_approved)
