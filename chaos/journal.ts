@@ -24,8 +24,16 @@ export interface JournalEntry {
   shed: boolean;
 }
 
+/** A replay answered otherwise than its token's first answer. */
+export interface ReplayMismatch {
+  readonly entry: JournalEntry;
+  readonly first: Answer;
+  readonly replay: Answer;
+}
+
 export class Journal implements RequestSource {
   readonly entries = new Map<string, JournalEntry>();
+  readonly replay_mismatches: ReplayMismatch[] = [];
   readonly #traffic: TrafficGenerator;
 
   constructor(traffic: TrafficGenerator) {
@@ -52,8 +60,13 @@ export class Journal implements RequestSource {
       return;
     }
     const answer = { status_code, outcome };
-    if (request.expect.kind === 'replay') entry.replays++;
-    else entry.first = answer;
+    if (request.expect.kind === 'replay') {
+      entry.replays++;
+      if (entry.first !== null && (entry.first.status_code !== status_code || entry.first.outcome !== outcome))
+        this.replay_mismatches.push({ entry, first: entry.first, replay: answer });
+    } else {
+      entry.first = answer;
+    }
     entry.last = answer;
   };
 

@@ -15,7 +15,7 @@ import { waitDrained } from './checks/drain.ts';
 import { Findings } from './checks/findings.ts';
 import { checkLimits } from './checks/limits.ts';
 import { type FaultKind, type InjectedFault, injectFaults, planFaults } from './faults.ts';
-import { Journal } from './journal.ts';
+import { Journal, type ReplayMismatch } from './journal.ts';
 import { ReadinessProbe, type ReadinessWindow } from './readiness.ts';
 import type { PrivateFerretDb } from './services/ferretdb.ts';
 import type { PrivatePostgres } from './services/postgres.ts';
@@ -91,16 +91,17 @@ function outcomeTotals(result: PhaseResult | null): Record<string, number> {
   return totals;
 }
 
-const SHED_VIOLATION = 'HTTP 503 (expected 200 or 402)';
-const REPLAY_VIOLATION = /^replayed JIT token answered (\S+), first answer was (\S+)$/;
-
 /**
  * Why a replay's different answer is harmless, or null when it is not. Redis unreachable
  * (system_error): nothing could be recorded or read. A replay over the budget answers timeout,
  * a fail-safe decline. A first call that timed out but whose decline was recorded (the void
- * leaves a decline as it is) replays that decline: a decline both times.
+ * leaves a decline as it is) replays that decline: a decline both times. A balance inquiry
+ * moves no money.
  */
-function replayExplanation(replay: string, first: string): string | null {
+function replayExplanation(mismatch: ReplayMismatch): string | null {
+  const replay = mismatch.replay.outcome;
+  const first = mismatch.first.outcome;
+  if (mismatch.entry.request.cls === 'balance_inquiry') return 'replayed balance inquiry answered differently (moves no money)';
   if (replay === 'system_error' || first === 'system_error') return 'replay around a system_error (Redis unreachable)';
   if (replay === 'timeout') return 'replay over the decision budget answered timeout (fail-safe decline)';
   if (first === 'timeout' && replay !== 'approved')
@@ -108,21 +109,26 @@ function replayExplanation(replay: string, first: string): string | null {
   return null;
 }
 
-/** Contract violations of the answers; replays that differ harmlessly are explained. */
-function contractFindings(result: PhaseResult, findings: Findings): void {
+/**
+ * The answers against the contract: the load driver's violations (shape, must-decline reasons)
+ * and, judged here from the journal, replays answered otherwise than the first time. A 503 of
+ * the load shedding is no answer (nothing was decided; Marqeta declines).
+ */
+function contractFindings(result: PhaseResult, journal: Journal, findings: Findings): void {
   for (const [reason, { count, examples }] of Object.entries(result.violations)) {
-    const replay = REPLAY_VIOLATION.exec(reason);
-    const explanation =
-      reason === SHED_VIOLATION
-        ? 'shed with 503 by the overload protection (no decision; Marqeta declines it)'
-        : replay === null
-          ? null
-          : replayExplanation(replay[1]!, replay[2]!);
+    if (reason.startsWith('replayed JIT token')) continue;
     for (let i = 0; i < count; i++) {
       const example = examples[i] ?? reason;
-      if (explanation !== null) findings.explain(explanation, example);
+      if (reason === 'HTTP 503 (expected 200 or 402)')
+        findings.explain('shed with 503 by the overload protection (no decision; Marqeta declines it)', example);
       else findings.fail(`contract: ${reason}`, example);
     }
+  }
+  for (const mismatch of journal.replay_mismatches) {
+    const example = `${mismatch.entry.request.cls} ${mismatch.entry.request.jit_token}: first ${mismatch.first.outcome}, replay ${mismatch.replay.outcome}`;
+    const explanation = replayExplanation(mismatch);
+    if (explanation !== null) findings.explain(explanation, example);
+    else findings.fail('contract: replay answered otherwise than the first time', example);
   }
 }
 
@@ -211,7 +217,7 @@ export async function runOnce(
     if (dlqs.length > 0) {
       for (const line of await explainDeadLetters(system.amqp_url, dlqs)) findings.fail('dead-lettered', line);
     }
-    contractFindings(phase, findings);
+    contractFindings(phase, journal, findings);
     counts = await checkDecisions(session.sql, session.db, journal, findings);
     checkLimits(cards, journal, findings);
     cards_compared = await checkCounters(redis, session.sql, session.db, run_id, findings);

@@ -16,6 +16,8 @@ const AMOUNT_CLASSES: ReadonlySet<string> = new Set(['authorization', 'increment
  * decline (timeout, system_error) of one is not undone (gateway/decide/void-4.lua).
  */
 const BOOKED_CLASSES: ReadonlySet<string> = new Set(['reversal', 'clearing', 'refund']);
+/** Moves no money: an approval recorded behind a fail-safe answer holds nothing. */
+const NO_MONEY_CLASSES: ReadonlySet<string> = new Set(['balance_inquiry']);
 const FAIL_SAFE_OUTCOMES: ReadonlySet<string> = new Set(['timeout', 'system_error']);
 
 interface Row {
@@ -102,6 +104,8 @@ export async function checkDecisions(
     }
     if (persisted_approved && BOOKED_CLASSES.has(cls) && FAIL_SAFE_OUTCOMES.has(answer.outcome)) {
       findings.explain(`${cls} answered ${answer.outcome}, booked as the network reported it`, token);
+    } else if (persisted_approved && NO_MONEY_CLASSES.has(cls) && FAIL_SAFE_OUTCOMES.has(answer.outcome)) {
+      findings.explain(`${cls} answered ${answer.outcome}, recorded approved (moves no money)`, token);
     } else if (persisted_approved) {
       findings.fail('answered declined, persisted approved', `${cls} ${token}: answered ${answer.outcome}`);
     } else if (row === undefined && answer.outcome !== 'system_error') {
