@@ -210,7 +210,7 @@ export async function runOnce(
       findings.fail(
         'not drained',
         `outbox ${drain.outbox}, queues ${drain.queues.in_flight} after ${Math.round(drain.waited_ms)} ms` +
-          (drain.queues.unconsumed.length > 0 ? `; no consumer on ${drain.queues.unconsumed.join(', ')}` : ''),
+          (drain.queues.unsettled.length > 0 ? `; unsettled: ${drain.queues.unsettled.join(', ')}` : ''),
       );
     }
     const dlqs = Object.keys(drain.queues.dead_letters);

@@ -1,6 +1,7 @@
 // Recovery and drain: after the load, every service is up again, both processes are ready, the
 // Redis outbox is empty (everything relayed and confirmed) and no message is left in the
-// vhost's work or retry queues (everything persisted and acknowledged). Bounded: a run that
+// vhost's work or retry queues (everything persisted and acknowledged), with every queue
+// running and the worker subscribed to each work queue again. Bounded: a run that
 // does not drain in time is a failure, with what was left.
 
 import type { Redis } from 'ioredis';
@@ -34,11 +35,11 @@ export async function waitDrained(
   const started_ms = performance.now();
   let quiet = 0;
   let outbox = -1;
-  let queues: QueueDepths = { in_flight: -1, dead_letters: {}, unconsumed: [] };
+  let queues: QueueDepths = { in_flight: -1, dead_letters: {}, unsettled: [] };
   while (performance.now() - started_ms < limit_ms) {
     outbox = await outboxDepth(redis, layout).catch(() => -1);
-    queues = await queueDepths(vhost).catch(() => ({ in_flight: -1, dead_letters: {}, unconsumed: [] }));
-    quiet = outbox === 0 && queues.in_flight === 0 ? quiet + 1 : 0;
+    queues = await queueDepths(vhost).catch(() => ({ in_flight: -1, dead_letters: {}, unsettled: [] }));
+    quiet = outbox === 0 && queues.in_flight === 0 && queues.unsettled.length === 0 ? quiet + 1 : 0;
     if (quiet >= QUIET_POLLS) break;
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
   }

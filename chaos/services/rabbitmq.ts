@@ -40,42 +40,45 @@ export interface QueueDepths {
   readonly in_flight: number;
   /** Dead-lettered messages per DLQ (only non-empty ones). */
   readonly dead_letters: Record<string, number>;
-  /** Work queues (not retry or dead-letter queues) that hold messages but have no consumer. */
-  readonly unconsumed: string[];
+  /** Work queues without a consumer, and queues not running: the depths are not final yet. */
+  readonly unsettled: string[];
 }
 
 const WORK_QUEUES = [QUEUE_DECISIONS, QUEUE_WEBHOOKS, QUEUE_MARQETA, QUEUE_NOTIFICATIONS] as const;
 
 /**
  * Every queue of the vhost, counting unacknowledged deliveries too (a passive declare does not).
- * Throws when a work queue is not listed with a count (a quorum queue still recovering after a
- * broker restart is listed without one): an unknown depth is never taken for an empty queue.
+ * After a broker restart a quorum queue may be listed empty, or not at all, until it has
+ * recovered its log: a queue not `running`, or a work queue the worker has not subscribed to
+ * again, is `unsettled`, and an unlisted work queue throws. An unknown depth is never taken for
+ * an empty queue.
  */
 export async function queueDepths(vhost: string): Promise<QueueDepths> {
   const { stdout } = await run(
     'rabbitmqctl',
-    ['-q', 'list_queues', '-p', vhost, '--no-table-headers', 'name', 'messages', 'consumers'],
+    ['-q', 'list_queues', '-p', vhost, '--no-table-headers', 'name', 'messages', 'consumers', 'state'],
     { timeout: RABBITMQCTL_TIMEOUT_MS },
   );
   let in_flight = 0;
   const dead_letters: Record<string, number> = {};
-  const unconsumed: string[] = [];
+  const unsettled: string[] = [];
   const counted = new Set<string>();
   for (const line of stdout.split('\n')) {
-    const [name, count, consumers] = line.trim().split(/\s+/);
+    const [name, count, consumers, state] = line.trim().split(/\s+/);
     if (!name || !/^\d+$/.test(count ?? '')) continue;
     counted.add(name);
+    if (state !== 'running') unsettled.push(`${name} ${state ?? 'unknown'}`);
+    if ((WORK_QUEUES as readonly string[]).includes(name) && consumers === '0') unsettled.push(`${name} no consumer`);
     const messages = Number(count);
     if (name.endsWith('.dlq')) {
       if (messages > 0) dead_letters[name] = messages;
       continue;
     }
     in_flight += messages;
-    if ((WORK_QUEUES as readonly string[]).includes(name) && messages > 0 && consumers === '0') unconsumed.push(name);
   }
   const unlisted = WORK_QUEUES.filter((queue) => !counted.has(queue));
   if (unlisted.length > 0) throw new Error(`queues without a depth: ${unlisted.join(', ')}`);
-  return { in_flight, dead_letters, unconsumed };
+  return { in_flight, dead_letters, unsettled };
 }
 
 const DEAD_LETTER_SAMPLE_MAX = 20;
