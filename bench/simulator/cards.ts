@@ -233,6 +233,8 @@ export async function removeProgram(sql: PgSql, db: Db, program: CardProgram): P
               WHERE card_id IN (SELECT c.id FROM cards c JOIN users u ON u.id = c.user_id WHERE u.company_id = ${company})`;
     await tx`DELETE FROM spending_controls
               WHERE card_id IN (SELECT c.id FROM cards c JOIN users u ON u.id = c.user_id WHERE u.company_id = ${company})`;
+    await tx`DELETE FROM category_spend
+              WHERE card_id IN (SELECT c.id FROM cards c JOIN users u ON u.id = c.user_id WHERE u.company_id = ${company})`;
     await tx`DELETE FROM card_controls
               WHERE card_id IN (SELECT c.id FROM cards c JOIN users u ON u.id = c.user_id WHERE u.company_id = ${company})`;
     await tx`DELETE FROM cards WHERE user_id IN (SELECT id FROM users WHERE company_id = ${company})`;
