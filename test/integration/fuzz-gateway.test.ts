@@ -26,9 +26,6 @@ beforeAll(async () => {
     // The health route probes the Marqeta API too: point it at a port that refuses at once.
     MARQETA_BASE_URL: 'http://127.0.0.1:9/v3',
     DECISION_BUDGET_MS: '2000',
-    // Load shedding (503) has its own tests; on a busy test machine it must not answer for the routes.
-    OVERLOAD_EVENT_LOOP_DELAY_MS_MAX: '10000',
-    OVERLOAD_HEAP_USED_MB_MAX: '65536',
   });
   card = await createBusinessCard(gw.sql, { daily_limit_minor: 10n ** 12n });
 });

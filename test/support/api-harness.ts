@@ -15,6 +15,10 @@ export async function startTestApi(overrides: Record<string, string> = {}): Prom
     REDIS_KEY_PREFIX: `t${randomUUID().slice(0, 8)}`,
     REDIS_SHARDS: '4',
     API_PORT: '0',
+    // Test files run in parallel on a small machine: load shedding (tested on its own) stays out
+    // of the way unless a test asks for it.
+    OVERLOAD_EVENT_LOOP_DELAY_MS_MAX: '10000',
+    OVERLOAD_HEAP_USED_MB_MAX: '65536',
     ...overrides,
   });
   const api = await createApi(config, createLogger('api-test', process.env.LOG_LEVEL ?? 'silent'));

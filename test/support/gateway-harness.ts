@@ -11,6 +11,10 @@ export function testGatewayConfig(overrides: Record<string, string> = {}): Gatew
     REDIS_KEY_PREFIX: `t${randomUUID().slice(0, 8)}`,
     REDIS_SHARDS: '4',
     GATEWAY_PORT: '0',
+    // Test files run in parallel on a small machine: load shedding (tested on its own) stays out
+    // of the way unless a test asks for it.
+    OVERLOAD_EVENT_LOOP_DELAY_MS_MAX: '10000',
+    OVERLOAD_HEAP_USED_MB_MAX: '65536',
     ...overrides,
   });
 }
