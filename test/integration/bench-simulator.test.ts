@@ -24,7 +24,9 @@ let program: CardProgram;
 let target: LoadTarget;
 
 beforeAll(async () => {
-  gw = await startTestGateway();
+  // Correctness, not speed: a budget that a busy test machine cannot blow (a replay past the
+  // budget is answered `timeout`, by design, and the contract check would count it).
+  gw = await startTestGateway({ DECISION_BUDGET_MS: '2000' });
   const address = await gw.app.listen({ host: '127.0.0.1', port: 0 });
   target = { origin: address, path: '/api/transactions/authorize', authorization: basicAuth() };
   program = newCardProgram(`bt${randomUUID().slice(0, 6)}`, 200);
@@ -122,7 +124,7 @@ describe('bench ledger check', () => {
     const vhost = `afc-bench-test-${randomUUID().slice(0, 8)}`;
     await createVhost(vhost);
     const rabbitmq_url = withVhost(process.env.RABBITMQ_URL!, vhost);
-    const relaying = await startTestGateway({ RABBITMQ_URL: rabbitmq_url }, { relay_enabled: true });
+    const relaying = await startTestGateway({ RABBITMQ_URL: rabbitmq_url, DECISION_BUDGET_MS: '2000' }, { relay_enabled: true });
     const worker = await createWorker(
       loadWorkerConfig({ ...process.env, RABBITMQ_URL: rabbitmq_url, WORKER_HEALTH_PORT: '0' }),
       createLogger('worker-test', process.env.LOG_LEVEL ?? 'silent'),

@@ -11,6 +11,9 @@ export function testGatewayConfig(overrides: Record<string, string> = {}): Gatew
     REDIS_KEY_PREFIX: `t${randomUUID().slice(0, 8)}`,
     REDIS_SHARDS: '4',
     GATEWAY_PORT: '0',
+    // Correctness tests must not turn into timing tests on a busy machine: a decision over the
+    // 50 ms production budget is a `timeout` decline. Budget tests set their own.
+    DECISION_BUDGET_MS: '2000',
     // Test files run in parallel on a small machine: load shedding (tested on its own) stays out
     // of the way unless a test asks for it.
     OVERLOAD_EVENT_LOOP_DELAY_MS_MAX: '10000',
