@@ -108,8 +108,9 @@ export async function checkDecisions(
       findings.explain(`${cls} answered ${answer.outcome}, recorded approved (moves no money)`, token);
     } else if (persisted_approved) {
       findings.fail('answered declined, persisted approved', `${cls} ${token}: answered ${answer.outcome}`);
-    } else if (row === undefined && answer.outcome !== 'system_error') {
-      // A system_error answered because Redis was unreachable was never recorded: nothing to persist.
+    } else if (row === undefined && !FAIL_SAFE_OUTCOMES.has(answer.outcome)) {
+      // A fail-safe decline answered while Redis was unreachable (the call, or the void after a
+      // timeout, never reached it) was never recorded: nothing was held, nothing to persist.
       findings.fail('answered declined, not persisted', `${cls} ${token}: answered ${answer.outcome}`);
     }
   }

@@ -1,7 +1,7 @@
 // No approval beyond a limit or a balance, judged from the answers alone: per card, approved
-// authorizations minus approved reversals is a lower bound of what the card holds or spent,
+// authorizations minus every reversal sent is a lower bound of what the card holds or spent,
 // whatever the clearings did, and may not exceed its daily limit (business) or its balance plus
-// approved refunds (personal). Redis's own counters are no judge here: a clearing posts what
+// every refund sent (personal). Redis's own counters are no judge here: a clearing posts what
 // the network settled without any check (after a reversal it counts spend again), so they may
 // legitimately pass a limit.
 
@@ -18,12 +18,12 @@ interface Tally {
 function tallyAnswers(journal: Journal): Map<string, Tally> {
   const tallies = new Map<string, Tally>();
   for (const entry of journal.entries.values()) {
-    if (entry.first?.outcome !== 'approved') continue;
     const { cls, card, amount_minor } = entry.request;
     const tally = tallies.get(card.card_token) ?? { purchases_minor: 0n, reversals_minor: 0n, refunds_minor: 0n };
     tallies.set(card.card_token, tally);
     // Incrementals are left out: a clearing of the original amount takes their spend back.
-    if (cls === 'authorization') tally.purchases_minor += amount_minor;
+    if (cls === 'authorization' && entry.first?.outcome === 'approved') tally.purchases_minor += amount_minor;
+    // Reversals and refunds are booked whatever the answer (even none): every one sent counts.
     else if (cls === 'reversal') tally.reversals_minor += amount_minor;
     else if (cls === 'refund') tally.refunds_minor += amount_minor;
   }
