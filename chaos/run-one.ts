@@ -210,7 +210,7 @@ export async function runOnce(
       findings.fail(
         'not drained',
         `outbox ${drain.outbox}, queues ${drain.queues.in_flight} after ${Math.round(drain.waited_ms)} ms` +
-          (drain.queues.unsettled.length > 0 ? `; unsettled: ${drain.queues.unsettled.join(', ')}` : ''),
+          (drain.last_unsettled.length > 0 ? `; last unsettled: ${drain.last_unsettled.join(', ')}` : ''),
       );
     }
     const dlqs = Object.keys(drain.queues.dead_letters);

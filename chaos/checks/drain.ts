@@ -17,6 +17,8 @@ export interface DrainResult {
   readonly waited_ms: number;
   readonly outbox: number;
   readonly queues: QueueDepths;
+  /** The last reasons the queues were not settled, if ever (a consumer that kept dropping, say). */
+  readonly last_unsettled: string[];
 }
 
 export async function outboxDepth(redis: Redis, layout: KeyLayout): Promise<number> {
@@ -36,12 +38,14 @@ export async function waitDrained(
   let quiet = 0;
   let outbox = -1;
   let queues: QueueDepths = { in_flight: -1, dead_letters: {}, unsettled: [] };
+  let last_unsettled: string[] = [];
   while (performance.now() - started_ms < limit_ms) {
     outbox = await outboxDepth(redis, layout).catch(() => -1);
     queues = await queueDepths(vhost).catch(() => ({ in_flight: -1, dead_letters: {}, unsettled: [] }));
+    if (queues.unsettled.length > 0) last_unsettled = queues.unsettled;
     quiet = outbox === 0 && queues.in_flight === 0 && queues.unsettled.length === 0 ? quiet + 1 : 0;
     if (quiet >= QUIET_POLLS) break;
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
   }
-  return { drained: quiet >= QUIET_POLLS, waited_ms: performance.now() - started_ms, outbox, queues };
+  return { drained: quiet >= QUIET_POLLS, waited_ms: performance.now() - started_ms, outbox, queues, last_unsettled };
 }

@@ -19,6 +19,14 @@ const CALL_ID_PREFIX = randomBytes(6).toString('hex');
 let call_counter = 0;
 /** A miss that survives this many fills is a bug or a racing invalidation storm: fail safe. */
 const FILL_ATTEMPTS_MAX = 2;
+/**
+ * A void that cannot reach Redis is retried (100 ms doubling to 2 s, about 30 s in all): a Redis
+ * that died after running the decision but before its reply arrived must not keep an approval
+ * we answered as a decline once it is back from its AOF.
+ */
+const VOID_ATTEMPTS_MAX = 20;
+const VOID_RETRY_MS_MIN = 100;
+const VOID_RETRY_MS_MAX = 2_000;
 
 export interface DecisionBudgets {
   readonly decision_budget_ms: number;
@@ -217,12 +225,15 @@ export class Decider {
       return declined(DecisionStatus.TIMEOUT, 'timeout');
     }
     this.#log.error({ err: error, jit_token: request.jit_token }, 'decision failed: answering system_error');
+    // Redis may have run the decision before the connection broke: undo it once Redis answers.
+    this.#void(keys, request_json, request.jit_token, DecisionStatus.SYSTEM_ERROR, call_id);
     return declined(DecisionStatus.SYSTEM_ERROR, 'redis_error');
   }
 
   /**
    * Sent on the same connection after the decide call, so Redis runs it afterwards. Records the
-   * status we answered (timeout or system_error): a replay must get that same answer.
+   * status we answered (timeout or system_error): a replay must get that same answer. Retried
+   * while Redis cannot be reached (VOID_ATTEMPTS_MAX).
    */
   #void(
     keys: DecisionKeys,
@@ -230,6 +241,7 @@ export class Decider {
     jit_token: string,
     status_code: DecisionStatusCode,
     call_id: string,
+    attempt = 1,
   ): void {
     const started_ms = performance.now();
     this.#scripts
@@ -252,7 +264,15 @@ export class Decider {
       },
       (error: unknown) => {
         this.#observeScript('void', started_ms);
-        this.#log.error({ err: error, jit_token }, 'void after timeout failed; webhook reconciliation will correct');
+        if (attempt < VOID_ATTEMPTS_MAX) {
+          const delay_ms = Math.min(VOID_RETRY_MS_MAX, VOID_RETRY_MS_MIN * 2 ** (attempt - 1));
+          setTimeout(
+            () => this.#void(keys, request_json, jit_token, status_code, call_id, attempt + 1),
+            delay_ms,
+          ).unref();
+          return;
+        }
+        this.#log.error({ err: error, jit_token }, 'void failed; webhook reconciliation will correct');
       },
     );
   }
