@@ -25,6 +25,9 @@ const FILL_ATTEMPTS_MAX = 2;
  * we answered as a decline once it is back from its AOF.
  */
 const VOID_ATTEMPTS_MAX = 20;
+/** Voids waiting for Redis at most (an outage under load): past it, reconciliation corrects. */
+const VOIDS_PENDING_MAX = 10_000;
+let voids_pending = 0;
 const VOID_RETRY_MS_MIN = 100;
 const VOID_RETRY_MS_MAX = 2_000;
 
@@ -226,6 +229,7 @@ export class Decider {
     }
     this.#log.error({ err: error, jit_token: request.jit_token }, 'decision failed: answering system_error');
     // Redis may have run the decision before the connection broke: undo it once Redis answers.
+    // It also records the system_error, so a replay gets the same decline.
     this.#void(keys, request_json, request.jit_token, DecisionStatus.SYSTEM_ERROR, call_id);
     return declined(DecisionStatus.SYSTEM_ERROR, 'redis_error');
   }
@@ -259,12 +263,14 @@ export class Decider {
       .then(
       (reply) => {
         this.#observeScript('void', started_ms);
+        if (attempt > 1) voids_pending--;
         // The timeout itself was logged; this only says what Redis had to undo.
         this.#log.debug({ jit_token, reply }, 'voided decision after timeout');
       },
       (error: unknown) => {
         this.#observeScript('void', started_ms);
-        if (attempt < VOID_ATTEMPTS_MAX) {
+        if (attempt < VOID_ATTEMPTS_MAX && (attempt > 1 || voids_pending < VOIDS_PENDING_MAX)) {
+          if (attempt === 1) voids_pending++;
           const delay_ms = Math.min(VOID_RETRY_MS_MAX, VOID_RETRY_MS_MIN * 2 ** (attempt - 1));
           setTimeout(
             () => this.#void(keys, request_json, jit_token, status_code, call_id, attempt + 1),
@@ -272,6 +278,7 @@ export class Decider {
           ).unref();
           return;
         }
+        if (attempt > 1) voids_pending--;
         this.#log.error({ err: error, jit_token }, 'void failed; webhook reconciliation will correct');
       },
     );
