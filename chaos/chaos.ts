@@ -1,22 +1,14 @@
-// A chaos session: private PostgreSQL and FerretDB instances (migrated like production), then
-// the plan's runs one after another, each with its own Redis, vhost, processes and tokens.
-// Whatever happens, the shared RabbitMQ is left running and the private instances are removed.
+// A chaos session: the plan's runs one after another, each with its own databases, Redis,
+// vhost and processes. Whatever happens, the shared RabbitMQ is left running.
 
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { migrateMongo, migratePostgres } from '../migrations/migrate.ts';
-import { connectMongo } from '../shared/stores/mongo.ts';
-import { connectPostgres } from '../shared/stores/postgres.ts';
 import { ROOT } from '../test/support/processes.ts';
 import { type ChaosPlan, replayCommand } from './plan.ts';
 import { type RunResult, runOnce } from './run-one.ts';
-import { startPrivateFerretDb } from './services/ferretdb.ts';
-import { startPrivatePostgres } from './services/postgres.ts';
 import { ensureRabbitRunning } from './services/rabbitmq.ts';
-import { CHAOS_MONGO_DATABASE } from './system.ts';
 
 export const LOG_DIR = join(ROOT, '.run/chaos');
-const STORE_TIMEOUT_MS = 10_000;
 
 export interface ChaosOutcome {
   readonly plan: ChaosPlan;
@@ -45,28 +37,9 @@ export async function runChaos(
   const started_at = new Date().toISOString();
   mkdirSync(LOG_DIR, { recursive: true });
   progress(`chaos ${plan.profile}: ${plan.runs.length} run(s), ${plan.load_ms / 1000} s of load at ${plan.rate_per_s}/s`);
-  const postgres = await startPrivatePostgres();
-  const ferretdb = await startPrivateFerretDb().catch(async (error) => {
-    await postgres.destroy();
-    throw error;
-  });
-  const mongodb_uri = ferretdb.uri(CHAOS_MONGO_DATABASE);
-  const sql = connectPostgres({ url: postgres.url, application_name: 'afc-chaos', max_connections: 4 });
-  const mongo = connectMongo({ uri: mongodb_uri, app_name: 'afc-chaos', server_selection_timeout_ms: STORE_TIMEOUT_MS });
   const results: RunResult[] = [];
   try {
-    await migratePostgres(sql);
-    await migrateMongo(mongo.db());
-    const session = {
-      postgres,
-      ferretdb,
-      sql,
-      db: mongo.db(),
-      database_url: postgres.url,
-      mongodb_uri,
-      log_dir: LOG_DIR,
-      origin_ms,
-    };
+    const session = { log_dir: LOG_DIR, origin_ms };
     for (const [index, run] of plan.runs.entries()) {
       if (stop?.aborted) {
         progress(`stopped after ${index} run(s)`);
@@ -95,8 +68,6 @@ export async function runChaos(
     }
   } finally {
     await ensureRabbitRunning();
-    await Promise.allSettled([sql.end({ timeout: 5 }), mongo.close()]);
-    await Promise.allSettled([postgres.destroy(), ferretdb.destroy()]);
   }
   return { plan, results, started_at, duration_ms: performance.now() - origin_ms };
 }

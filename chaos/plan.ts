@@ -1,6 +1,6 @@
 // What one `npm run chaos` does. Flags:
 //   (none)        quick: 3 runs, 12 s of load each, 3 faults per run
-//   --full        50 runs, 15 s of load each, 2-4 faults per run; writes chaos/REPORT.md
+//   --full        50 runs, 12 s of load each, 2-4 faults per run; writes chaos/REPORT.md
 //   --seed=N      one run with seed N (replays a reported run: same traffic and faults)
 //   --runs=N      number of runs          --load-s=N   seconds of load per run
 //   --rate=N      requests per second     --faults=N   faults per run (fixed)
@@ -83,7 +83,7 @@ export function parsePlan(argv: readonly string[]): ChaosPlan {
       fault_count: fixed_faults ?? (full || seed !== undefined ? 2 + (s % 3) : 3),
       kinds,
     })),
-    load_ms: integer('load-s', flags.get('load-s') ?? (full ? '15' : '12'), 3, 600) * 1000,
+    load_ms: integer('load-s', flags.get('load-s') ?? '12', 3, 600) * 1000,
     rate_per_s: integer('rate', flags.get('rate') ?? '100', 1, 5_000),
     ordinary_cards: ORDINARY_CARDS,
     drain_limit_ms: DRAIN_LIMIT_MS,

@@ -2,13 +2,11 @@
 // the run's faults are injected, let everything recover and drain, then check the promises.
 
 import { Redis } from 'ioredis';
-import type { Db } from 'mongodb';
 import { runPhase, type PhaseResult } from '../bench/simulator/load.ts';
 import { seededRandom } from '../bench/simulator/random.ts';
 import { type RequestClass, TrafficGenerator } from '../bench/simulator/traffic.ts';
 import type { KeyLayout } from '../shared/redis-keys.ts';
-import type { PgSql } from '../shared/stores/postgres.ts';
-import { seedChaosCards } from './cards.ts';
+import { type SeededCard, seedChaosCards } from './cards.ts';
 import { checkCounters } from './checks/counters.ts';
 import { checkDecisions, type DecisionCounts } from './checks/decisions.ts';
 import { waitDrained } from './checks/drain.ts';
@@ -17,11 +15,10 @@ import { checkLimits } from './checks/limits.ts';
 import { type FaultKind, type InjectedFault, injectFaults, planFaults } from './faults.ts';
 import { Journal, type ReplayMismatch } from './journal.ts';
 import { ReadinessProbe, type ReadinessWindow } from './readiness.ts';
-import type { PrivateFerretDb } from './services/ferretdb.ts';
-import type { PrivatePostgres } from './services/postgres.ts';
 import { ensureRabbitRunning, explainDeadLetters } from './services/rabbitmq.ts';
 import type { Crash } from './supervisor.ts';
-import { REDIS_SHARDS, startRunSystem } from './system.ts';
+import { openRunStores } from './stores.ts';
+import { REDIS_SHARDS, type RunSystem, startRunSystem } from './system.ts';
 
 /** Authorizations, their lifecycle (incrementals, reversals, clearings, refunds), replays, must-declines. */
 const CHAOS_MIX: Readonly<Record<RequestClass, number>> = {
@@ -41,12 +38,6 @@ const LOAD_CONNECTIONS_MAX = 64;
 const REDIS_CHECK_TIMEOUT_MS = 5_000;
 
 export interface Session {
-  readonly postgres: PrivatePostgres;
-  readonly ferretdb: PrivateFerretDb;
-  readonly sql: PgSql;
-  readonly db: Db;
-  readonly database_url: string;
-  readonly mongodb_uri: string;
   readonly log_dir: string;
   readonly origin_ms: number;
 }
@@ -146,13 +137,16 @@ export async function runOnce(
   progress(
     `run ${options.index} seed ${options.seed}: ${planned.map((f) => `${f.kind}@${(f.at_ms / 1000).toFixed(1)}s`).join(', ')}`,
   );
-  const cards = await seedChaosCards(session.sql, session.db, run_id, options.ordinary_cards);
-  const system = await startRunSystem(
-    run_id,
-    { database_url: session.database_url, mongodb_uri: session.mongodb_uri },
-    session.log_dir,
-    session.origin_ms,
-  );
+  const stores = await openRunStores();
+  let system: RunSystem;
+  let cards: SeededCard[];
+  try {
+    cards = await seedChaosCards(stores.sql, stores.db, run_id, options.ordinary_cards);
+    system = await startRunSystem(run_id, stores, session.log_dir, session.origin_ms);
+  } catch (error) {
+    await stores.close();
+    throw error;
+  }
   const journal = new Journal(
     new TrafficGenerator({
       run_id,
@@ -191,7 +185,7 @@ export async function runOnce(
       ),
       injectFaults(
         planned,
-        { system, postgres: session.postgres, ferretdb: session.ferretdb },
+        { system, postgres: stores.postgres, ferretdb: stores.ferretdb },
         load_started_ms,
         progress,
       ),
@@ -218,9 +212,9 @@ export async function runOnce(
       for (const line of await explainDeadLetters(system.amqp_url, dlqs)) findings.fail('dead-lettered', line);
     }
     contractFindings(phase, journal, findings);
-    counts = await checkDecisions(session.sql, session.db, journal, findings);
+    counts = await checkDecisions(stores.sql, stores.db, journal, findings);
     checkLimits(cards, journal, findings);
-    cards_compared = await checkCounters(redis, session.sql, session.db, run_id, findings);
+    cards_compared = await checkCounters(redis, stores.sql, stores.db, run_id, findings);
   } catch (error) {
     findings.fail('run error', error instanceof Error ? (error.stack ?? error.message) : String(error));
   } finally {
@@ -229,6 +223,7 @@ export async function runOnce(
     redis?.disconnect();
     await ensureRabbitRunning().catch((error) => findings.fail('RabbitMQ restart', String(error)));
     await system.close();
+    await stores.close();
   }
   let replays = 0;
   let unanswered = 0;

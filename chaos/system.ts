@@ -1,7 +1,6 @@
 // The system one chaos run drives, started from nothing: a private Redis with AOF, a RabbitMQ
 // vhost of its own, and the gateway and the worker as supervised child processes on free
-// ports with the run's Redis key prefix. PostgreSQL and FerretDB are the session's private
-// instances (chaos/services/), shared by the session's runs, each run under its own tokens.
+// ports with the run's Redis key prefix, on the run's private databases (chaos/stores.ts).
 
 import { join } from 'node:path';
 import { devEnvironment, withVhost } from '../bench/runner/env.ts';
@@ -11,7 +10,6 @@ import { Supervised } from './supervisor.ts';
 
 /** Few shards: the drain check reads every outbox stream. */
 export const REDIS_SHARDS = 8;
-export const CHAOS_MONGO_DATABASE = 'afc_chaos';
 
 /**
  * AOF with fsync every second, as in compose.yaml. Redis writes the AOF buffer to the file
@@ -22,7 +20,7 @@ const REDIS_DURABILITY = ['--appendonly', 'yes', '--appendfsync', 'everysec'];
 
 export type PrivateRedis = Awaited<ReturnType<typeof startPrivateRedis>>;
 
-export interface SessionStores {
+export interface StoreUrls {
   readonly database_url: string;
   readonly mongodb_uri: string;
 }
@@ -46,7 +44,7 @@ function basic(user: string, password: string): string {
 
 export async function startRunSystem(
   run_id: string,
-  stores: SessionStores,
+  stores: StoreUrls,
   log_dir: string,
   origin_ms: number,
 ): Promise<RunSystem> {
