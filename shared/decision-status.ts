@@ -25,6 +25,7 @@ export const DecisionStatus = Object.freeze({
   LIMIT_CATEGORY: 19,
   COUNTRY_RESTRICTED: 20,
   NO_BALANCE: 21,
+  AUTHORIZATION_CLOSED: 22,
 } as const);
 
 export type DecisionStatusCode = (typeof DecisionStatus)[keyof typeof DecisionStatus];
@@ -71,6 +72,7 @@ const TABLE: Readonly<Record<DecisionStatusCode, StatusInfo>> = Object.freeze({
   19: { name: 'LIMIT_CATEGORY', memo: 'category_limit_exceeded', decline_reason: 'AMOUNT_LIMIT_EXCEEDED' },
   20: { name: 'COUNTRY_RESTRICTED', memo: 'country_restricted', decline_reason: 'INVALID_MERCHANT' },
   21: { name: 'NO_BALANCE', memo: 'no_balance', decline_reason: 'TRANSACTION_NOT_PERMITTED' },
+  22: { name: 'AUTHORIZATION_CLOSED', memo: 'authorization_closed', decline_reason: 'TRANSACTION_NOT_PERMITTED' },
 });
 
 export function statusInfo(code: number): StatusInfo {

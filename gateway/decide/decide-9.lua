@@ -63,7 +63,7 @@ local call_id = ARGV[20]
 local APPROVED, INSUFFICIENT_BALANCE, LIMIT_PER_TRANSACTION = 0, 1, 2
 local MERCHANT_RESTRICTED, CARD_INACTIVE, CARDHOLDER_INACTIVE, CARD_NOT_FOUND = 5, 6, 7, 8
 local CARD_USER_MISMATCH, CURRENCY_MISMATCH, INVALID_AMOUNT = 9, 10, 11
-local LIMIT_VELOCITY, LIMIT_CATEGORY, COUNTRY_RESTRICTED, NO_BALANCE = 15, 19, 20, 21
+local LIMIT_VELOCITY, LIMIT_CATEGORY, COUNTRY_RESTRICTED, NO_BALANCE, AUTHORIZATION_CLOSED = 15, 19, 20, 21, 22
 local LIMIT_STATUS = {d = 3, w = 16, m = 4, y = 17, a = 18}
 local CACHE_MISS = -1
 
@@ -213,8 +213,8 @@ local function hold(value)
     rcall('HSET', auth_key, 'held', 0, 'state', 'pending', 'dw', window.d, 'ww', window.w, 'mw', window.m,
       'yw', window.y, 'aw', window.a, 'g', group)
   elseif rcall('HGET', auth_key, 'state') ~= 'pending' then
-    -- A hold on a settled group (an incremental after its clearing or reversal) reopens it, so
-    -- the hold counts as pending here and in the ledger alike.
+    -- Only a stand-in/advice can hold on a settled group (incrementals are declined): it
+    -- reopens the group, so the hold counts as pending here and in the ledger alike.
     hold_state('pending')
   end
   hold_delta(value)
@@ -292,6 +292,12 @@ local function note_velocity()
 end
 
 if mode == 'auth' or mode == 'incremental' or mode == 'capture' then
+  -- An incremental cannot add to an authorization that was already cleared or reversed: the
+  -- purchase it belonged to is over. Declined, so nothing reopens a settled hold.
+  if mode == 'incremental' then
+    local state = rcall('HGET', auth_key, 'state')
+    if state and state ~= 'pending' then return record(AUTHORIZATION_CLOSED, 0) end
+  end
   local status, approved = purchase_check()
   if status ~= APPROVED then return record(status, 0) end
   count_spend(approved, 1)

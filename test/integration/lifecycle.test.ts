@@ -57,14 +57,13 @@ describe('transaction lifecycle', () => {
     expect(await available(card)).toBe(100);
   });
 
-  it('an incremental after a full reversal reopens the authorization: its hold can be released again', async () => {
+  it('declines an incremental on an authorization already reversed or cleared (authorization_closed)', async () => {
     const card = await createPersonalCard(gw.mongo.db(), { balance_minor: 10_000n });
     const auth = await send({ ...card, amount: 20 });
     await send({ ...card, amount: 20, method: 'pgfs.authorization.reversal', original_jit_token: auth.jit.token });
     const incremental = await send({ ...card, amount: 5, method: 'pgfs.authorization.incremental', original_jit_token: auth.jit.token });
-    expect(incremental.status).toBe(200);
-    expect((await ledger(card)).held).toBe('500');
-    await send({ ...card, amount: 5, method: 'pgfs.authorization.reversal', original_jit_token: auth.jit.token });
+    expect(incremental.status).toBe(402);
+    expect(incremental.jit).toMatchObject({ memo: 'authorization_closed', decline_reason: 'TRANSACTION_NOT_PERMITTED' });
     expect((await ledger(card)).held).toBe('0');
   });
 
