@@ -8,7 +8,7 @@ import { type RequestClass, TrafficGenerator } from '../bench/simulator/traffic.
 import type { KeyLayout } from '../shared/redis-keys.ts';
 import { type SeededCard, seedChaosCards } from './cards.ts';
 import { checkCounters } from './checks/counters.ts';
-import { checkDecisions, type DecisionCounts } from './checks/decisions.ts';
+import { BOOKED_CLASSES, checkDecisions, type DecisionCounts } from './checks/decisions.ts';
 import { waitDrained } from './checks/drain.ts';
 import { Findings } from './checks/findings.ts';
 import { checkLimits } from './checks/limits.ts';
@@ -97,6 +97,8 @@ function replayExplanation(mismatch: ReplayMismatch): string | null {
   if (replay === 'timeout') return 'replay over the decision budget answered timeout (fail-safe decline)';
   if (first === 'timeout' && replay !== 'approved')
     return 'first call timed out, replay gave the decline recorded for it (a decline both times)';
+  if (BOOKED_CLASSES.has(mismatch.entry.request.cls) && first === 'timeout')
+    return 'reversal, clearing or refund answered timeout, booked anyway: its replay reflects the booking';
   return null;
 }
 

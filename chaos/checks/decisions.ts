@@ -15,7 +15,7 @@ const AMOUNT_CLASSES: ReadonlySet<string> = new Set(['authorization', 'increment
  * Messages that report what the network already did: booked whatever we answer, so a fail-safe
  * decline (timeout, system_error) of one is not undone (gateway/decide/void-4.lua).
  */
-const BOOKED_CLASSES: ReadonlySet<string> = new Set(['reversal', 'clearing', 'refund']);
+export const BOOKED_CLASSES: ReadonlySet<string> = new Set(['reversal', 'clearing', 'refund']);
 /** Moves no money: an approval recorded behind a fail-safe answer holds nothing. */
 const NO_MONEY_CLASSES: ReadonlySet<string> = new Set(['balance_inquiry']);
 const FAIL_SAFE_OUTCOMES: ReadonlySet<string> = new Set(['timeout', 'system_error']);
