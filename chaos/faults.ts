@@ -17,6 +17,16 @@ export const FAULT_KINDS = [
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
+/** The dependency name readiness bodies use for each kind; null: the process itself is down. */
+export const FAULT_DEPENDENCY: Readonly<Record<FaultKind, string | null>> = {
+  gateway_kill: null,
+  worker_kill: null,
+  redis_restart: 'redis',
+  rabbitmq_restart: 'rabbitmq',
+  postgres_crash: 'postgresql',
+  ferretdb_kill: 'mongodb',
+};
+
 /** How often each kind is drawn. RabbitMQ is shared by every engineer on the machine: rarest. */
 const FAULT_WEIGHTS: Readonly<Record<FaultKind, number>> = {
   gateway_kill: 3,

@@ -10,10 +10,12 @@ import type { FaultSeen, RunResult } from './run-one.ts';
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
+const shownAs = (unready: boolean) => (unready ? '503' : 'ready, reported down');
+
 function readiness(w: ReadinessWindow): string {
-  if (w.unready_after_ms === null) return 'stayed ready';
-  const again = w.ready_again_after_ms === null ? 'not seen' : `+${seconds(w.ready_again_after_ms)}`;
-  return `503 +${seconds(w.unready_after_ms)}; ready ${again} after up`;
+  if (w.shown_after_ms === null) return 'not shown';
+  const cleared = w.cleared_after_ms === null ? 'not seen' : `+${seconds(w.cleared_after_ms)}`;
+  return `${shownAs(w.unready)} +${seconds(w.shown_after_ms)}; cleared ${cleared} after up`;
 }
 
 function findingLines(title: string, findings: Record<string, Finding>): string[] {
@@ -75,17 +77,22 @@ export function summaryLine(outcome: ChaosOutcome): string {
   );
 }
 
-/** Per fault kind: how often readiness showed it, how fast, and how soon it was ready again. */
+/** Per fault kind: how often readiness showed it and how, how fast, and how soon it cleared. */
 function readinessTable(outcome: ChaosOutcome): string[] {
   const by_kind = new Map<string, FaultSeen[]>();
   for (const r of outcome.results) for (const f of r.faults) by_kind.set(f.kind, [...(by_kind.get(f.kind) ?? []), f]);
   const cell = (faults: FaultSeen[], pick: (f: FaultSeen) => ReadinessWindow) => {
-    const unready = faults.map(pick).filter((w) => w.unready_after_ms !== null);
-    if (unready.length === 0) return `stayed ready (${faults.length}/${faults.length})`;
-    const slowest = Math.max(...unready.map((w) => w.unready_after_ms!));
-    const again = faults.map(pick).map((w) => w.ready_again_after_ms);
-    const back = again.includes(null) ? 'not always seen' : `<= ${seconds(Math.max(...(again as number[])))}`;
-    return `503 in ${unready.length}/${faults.length}, within ${seconds(slowest)}; ready again ${back} after up`;
+    const windows = faults.map(pick);
+    const shown = windows.filter((w) => w.shown_after_ms !== null);
+    if (shown.length === 0) return `not shown (0/${faults.length})`;
+    const parts = [true, false].flatMap((unready) => {
+      const n = shown.filter((w) => w.unready === unready).length;
+      return n === 0 ? [] : [`${shownAs(unready)} ${n}`];
+    });
+    const slowest = Math.max(...shown.map((w) => w.shown_after_ms!));
+    const cleared = shown.map((w) => w.cleared_after_ms);
+    const back = cleared.includes(null) ? 'not always seen' : `<= ${seconds(Math.max(...(cleared as number[])))}`;
+    return `shown in ${shown.length}/${faults.length} (${parts.join(', ')}), within ${seconds(slowest)}; cleared ${back} after up`;
   };
   return [
     '| fault | injected | gateway readiness | worker readiness |',
@@ -108,7 +115,9 @@ export function writeReport(path: string, outcome: ChaosOutcome): void {
       `${outcome.plan.ordinary_cards} ordinary cards plus the must-decline pools per run.`,
     '',
     'Readiness by fault kind (probes polled every 250 ms, 1 s timeout; delays measured from the moment the ',
-    'service or process was down, i.e. its stop command had returned):',
+    'service or process was down, i.e. its stop command had returned). A fault is shown by a 503, or by the ',
+    'dependency named `down` in a 200 body (the gateway keeps deciding cached cards without PostgreSQL, ',
+    'MongoDB or RabbitMQ); faults shorter than the 2 s promise may be over before they show:',
     '',
     ...readinessTable(outcome),
     '',

@@ -12,7 +12,7 @@ import { BOOKED_CLASSES, checkDecisions, type DecisionCounts } from './checks/de
 import { waitDrained } from './checks/drain.ts';
 import { Findings } from './checks/findings.ts';
 import { checkLimits } from './checks/limits.ts';
-import { type FaultKind, type InjectedFault, injectFaults, planFaults } from './faults.ts';
+import { FAULT_DEPENDENCY, type FaultKind, type InjectedFault, injectFaults, planFaults } from './faults.ts';
 import { Journal, type ReplayMismatch } from './journal.ts';
 import { ReadinessProbe, type ReadinessWindow } from './readiness.ts';
 import { ensureRabbitRunning, explainDeadLetters } from './services/rabbitmq.ts';
@@ -195,8 +195,7 @@ export async function runOnce(
     for (const fault of faults) if (fault.error) findings.fail('fault injection failed', `${fault.kind}: ${fault.error}`);
     await ensureRabbitRunning();
     await Promise.all([system.gateway.waitReady(), system.worker.waitReady()]);
-    gateway_probe.stop();
-    worker_probe.stop();
+    await Promise.all([gateway_probe.stop(), worker_probe.stop()]);
     redis = new Redis(system.redis.url, { maxRetriesPerRequest: 2, commandTimeout: REDIS_CHECK_TIMEOUT_MS });
     progress(`  load done: ${journal.entries.size} sent, ${journal.answered_count} answered; draining`);
     const drain = await waitDrained(redis, layout, system.vhost, options.drain_limit_ms);
@@ -220,8 +219,7 @@ export async function runOnce(
   } catch (error) {
     findings.fail('run error', error instanceof Error ? (error.stack ?? error.message) : String(error));
   } finally {
-    gateway_probe.stop();
-    worker_probe.stop();
+    await Promise.all([gateway_probe.stop(), worker_probe.stop()]);
     redis?.disconnect();
     await ensureRabbitRunning().catch((error) => findings.fail('RabbitMQ restart', String(error)));
     await system.close();
@@ -243,8 +241,8 @@ export async function runOnce(
     run_id,
     faults: faults.map((f) => ({
       ...f,
-      gateway_ready: gateway_probe.window(f.down_at_ms, f.up_at_ms),
-      worker_ready: worker_probe.window(f.down_at_ms, f.up_at_ms),
+      gateway_ready: gateway_probe.window(f.down_at_ms, f.up_at_ms, FAULT_DEPENDENCY[f.kind]),
+      worker_ready: worker_probe.window(f.down_at_ms, f.up_at_ms, FAULT_DEPENDENCY[f.kind]),
     })),
     counts: { ...counts, unanswered, replays },
     outcomes: outcomeTotals(phase),

@@ -12,7 +12,7 @@ import { installSecurityHeaders } from '../shared/http/security-headers.ts';
 import type { Decider } from './decide/decider.ts';
 import { installErrorHandler } from './http/error-handler.ts';
 import { authorizeRoute } from './routes/authorize.ts';
-import { healthRoutes } from './routes/health.ts';
+import { type HealthRouteOptions, healthRoutes } from './routes/health.ts';
 import { marqetaWebhookRoute, type MarqetaWebhookOptions } from './routes/marqeta-webhooks.ts';
 import { metricsRoute, type MetricsRouteOptions } from './routes/metrics.ts';
 
@@ -28,6 +28,7 @@ export interface GatewayAppOptions {
   readonly overload: OverloadConfig;
   readonly checks: Readonly<Record<string, Check>>;
   readonly readiness: Readonly<Record<string, Check>>;
+  readonly reported: HealthRouteOptions['reported'];
   readonly isShuttingDown: () => boolean;
   readonly metrics: Omit<MetricsRouteOptions, 'log'>;
   readonly marqeta_webhooks: Omit<MarqetaWebhookOptions, 'decider' | 'program_time_zone'>;
@@ -71,6 +72,7 @@ export async function buildGatewayApp(options: GatewayAppOptions): Promise<Fasti
   await app.register(healthRoutes, {
     checks: options.checks,
     readiness: options.readiness,
+    reported: options.reported,
     isShuttingDown: options.isShuttingDown,
   });
   await app.register(marqetaWebhookRoute, {

@@ -9,6 +9,7 @@ import type { MongoClient } from 'mongodb';
 import type { Connection } from 'rabbitmq-client';
 import { request as httpRequest } from 'undici';
 import { connectRabbit } from '../shared/broker/connection.ts';
+import { DependencyMonitor } from '../shared/health-monitor.ts';
 import { EXCHANGE_EVENTS, QUEUE_DECISIONS, exchanges, queueBindings, queues } from '../shared/broker/topology.ts';
 import { MARQETA_NOTIFICATION_ROUTING_KEY } from '../shared/messages.ts';
 import type { GatewayConfig } from '../shared/config.ts';
@@ -108,6 +109,27 @@ export async function createGateway(config: GatewayConfig, log: Logger, runtime:
     queueBindings: queueBindings.map((b) => ({ ...b })),
   });
 
+  const checks = {
+    postgresql: () => sql`SELECT 1`,
+    mongodb: () => mongo.db().command({ ping: 1 }),
+    redis: () => redis.ping(),
+    rabbitmq: () => rabbit.queueDeclare({ queue: QUEUE_DECISIONS, passive: true }),
+    marqeta_api: () =>
+      httpRequest(config.marqeta_base_url, { method: 'GET', headersTimeout: 2_000, bodyTimeout: 2_000 }).then(
+        (response) => response.body.dump(),
+      ),
+  };
+  // What the gateway decides without (cache fills, outbox drain): reported by readiness, never gating it.
+  // RabbitMQ as the connection's state: the relay declares its topology only once it runs.
+  const optional_dependencies = new DependencyMonitor({
+    postgresql: checks.postgresql,
+    mongodb: checks.mongodb,
+    rabbitmq: async () => {
+      if (!rabbit.ready) throw new Error('not connected');
+    },
+  });
+  await optional_dependencies.start();
+
   let shutting_down = false;
   const app = await buildGatewayApp({
     log,
@@ -119,17 +141,9 @@ export async function createGateway(config: GatewayConfig, log: Logger, runtime:
     partial_approval_enabled: config.partial_approval_enabled,
     body_limit_bytes: config.body_limit_bytes,
     overload: config,
-    checks: {
-      postgresql: () => sql`SELECT 1`,
-      mongodb: () => mongo.db().command({ ping: 1 }),
-      redis: () => redis.ping(),
-      rabbitmq: () => rabbit.queueDeclare({ queue: QUEUE_DECISIONS, passive: true }),
-      marqeta_api: () =>
-        httpRequest(config.marqeta_base_url, { method: 'GET', headersTimeout: 2_000, bodyTimeout: 2_000 }).then(
-          (response) => response.body.dump(),
-        ),
-    },
-    readiness: { redis: () => redis.ping() },
+    checks,
+    readiness: { redis: checks.redis },
+    reported: () => optional_dependencies.snapshot(),
     isShuttingDown: () => shutting_down,
     marqeta_webhooks: {
       redis,
@@ -205,6 +219,7 @@ export async function createGateway(config: GatewayConfig, log: Logger, runtime:
     layout,
     async close() {
       shutting_down = true;
+      optional_dependencies.stop();
       // Readiness already answers 503; requests are still served while load balancers notice.
       if (config.shutdown_drain_delay_ms > 0) await sleep(config.shutdown_drain_delay_ms);
       await app.close();

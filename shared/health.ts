@@ -16,7 +16,7 @@ export interface HealthReport {
 
 export const HEALTH_CHECK_TIMEOUT_MS = 2_000;
 
-async function runOne(check: Check, timeout_ms: number): Promise<CheckResult> {
+export async function runCheck(check: Check, timeout_ms: number): Promise<CheckResult> {
   const started_ms = performance.now();
   let timer: NodeJS.Timeout | undefined;
   try {
@@ -41,7 +41,7 @@ export async function runChecks(
   timeout_ms = HEALTH_CHECK_TIMEOUT_MS,
 ): Promise<HealthReport> {
   const names = Object.keys(checks);
-  const results = await Promise.all(names.map((name) => runOne(checks[name]!, timeout_ms)));
+  const results = await Promise.all(names.map((name) => runCheck(checks[name]!, timeout_ms)));
   const report: Record<string, CheckResult> = {};
   names.forEach((name, i) => {
     report[name] = results[i]!;

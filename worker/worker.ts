@@ -15,6 +15,7 @@ import { connectMongo } from '../shared/stores/mongo.ts';
 import { connectPostgres, type PgSql } from '../shared/stores/postgres.ts';
 import type { ConsumerHandle, ConsumerStarter } from './consumer.ts';
 import { WORKER_CONSUMERS } from './consumers.ts';
+import { DependencyMonitor } from '../shared/health-monitor.ts';
 import { startHealthServer } from './http/health-server.ts';
 
 export interface Worker {
@@ -49,15 +50,25 @@ export async function createWorker(
   const deps = { config, log, rabbit, sql, mongo, metrics };
   const consumers = (runtime.consumers ?? WORKER_CONSUMERS).map((start) => start(deps));
   let closing = false;
+  const checks = {
+    postgresql: () => sql`SELECT 1`,
+    mongodb: () => mongo.db().command({ ping: 1 }),
+    rabbitmq: () => rabbit.queueDeclare({ queue: config.decisions_queue, passive: true }),
+  };
+  // Readiness reflects the stores the consumers write to (RabbitMQ shows in the consumers' state).
+  const stores = new DependencyMonitor({ postgresql: checks.postgresql, mongodb: checks.mongodb });
+  await stores.start();
   const health = await startHealthServer({
     host: '0.0.0.0',
     port: config.health_port,
-    checks: {
-      postgresql: () => sql`SELECT 1`,
-      mongodb: () => mongo.db().command({ ping: 1 }),
-      rabbitmq: () => rabbit.queueDeclare({ queue: config.decisions_queue, passive: true }),
+    checks,
+    readiness: () => {
+      const consuming = Object.fromEntries(consumers.map((c) => [c.name, c.isReady()]));
+      const store_checks = stores.snapshot();
+      const ready =
+        !closing && Object.values(consuming).every(Boolean) && Object.values(store_checks).every((c) => c.status === 'up');
+      return { ready, consuming, checks: store_checks };
     },
-    isReady: () => !closing && consumers.every((c) => c.isReady()),
     registry,
     log,
   });
@@ -72,6 +83,7 @@ export async function createWorker(
     health_port: health.port,
     async close() {
       closing = true;
+      stores.stop();
       const stopped = await Promise.allSettled(consumers.map((c) => c.close()));
       stopped.forEach((result, i) => {
         if (result.status === 'rejected')

@@ -1,16 +1,21 @@
 // GET /api/health: every dependency's status (2 s timeout each).
 // GET /api/health/ready: 200 only while this gateway can decide (Redis answers) and is not
-// shutting down; load balancers stop sending traffic otherwise.
+// shutting down; load balancers stop sending traffic otherwise. The body also reports the
+// dependencies a gateway can decide without (PostgreSQL and MongoDB fill cold caches, RabbitMQ drains
+// the outbox) from a background monitor, so an outage of one shows within 2 s as `degraded`
+// without taking healthy gateways out of rotation.
 // GET /api/health/live: 200 while the process answers at all (liveness probe): no dependency
 // is checked, so an outage elsewhere never gets healthy gateways restarted.
 
 import type { FastifyInstance } from 'fastify';
-import { runChecks, type Check } from '../../shared/health.ts';
+import { type Check, type CheckResult, runChecks } from '../../shared/health.ts';
 
 export interface HealthRouteOptions {
   readonly checks: Readonly<Record<string, Check>>;
   /** The checks without which no decision can be made. */
   readonly readiness: Readonly<Record<string, Check>>;
+  /** The latest results of the dependencies this gateway can decide without. */
+  readonly reported: () => Readonly<Record<string, CheckResult>>;
   readonly isShuttingDown: () => boolean;
 }
 
@@ -22,7 +27,9 @@ export async function healthRoutes(app: FastifyInstance, options: HealthRouteOpt
   app.get('/api/health/live', async () => ({ status: 'alive' }));
   app.get('/api/health/ready', async (_request, reply) => {
     if (options.isShuttingDown()) return reply.status(503).send({ status: 'shutting_down', checks: {} });
-    const report = await runChecks(options.readiness);
-    return reply.status(report.status === 'ok' ? 200 : 503).send(report);
+    const required = await runChecks(options.readiness);
+    const checks = { ...required.checks, ...options.reported() };
+    const all_up = Object.values(checks).every((c) => c.status === 'up');
+    return reply.status(required.status === 'ok' ? 200 : 503).send({ status: all_up ? 'ok' : 'degraded', checks });
   });
 }

@@ -31,7 +31,11 @@ describe('worker health server', () => {
 
   it('GET /ready is 200 once the consumer is consuming', async () => {
     await waitUntil(async () => (await get('/ready')).status === 200);
-    expect(JSON.parse((await get('/ready')).text)).toEqual({ status: 'ready' });
+    const body = JSON.parse((await get('/ready')).text);
+    expect(body.status).toBe('ready');
+    expect(Object.values(body.consuming)).toContain(true);
+    expect(body.checks.postgresql.status).toBe('up');
+    expect(body.checks.mongodb.status).toBe('up');
   });
 
   it('GET /metrics serves worker and pool metrics in Prometheus format', async () => {

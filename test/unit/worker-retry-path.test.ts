@@ -42,12 +42,13 @@ describe('worker retry path', () => {
 });
 
 describe('transient store errors', () => {
-  it('treats connection loss, shutdown, deadlocks and MongoDB network errors as an outage', () => {
+  it('treats connection loss, shutdown, deadlocks, a busy document lock and MongoDB network errors as an outage', () => {
     for (const error of [
       Object.assign(new Error('refused'), { code: 'ECONNREFUSED' }),
       Object.assign(new Error('closed'), { code: 'CONNECTION_CLOSED' }),
       Object.assign(new Error('admin shutdown'), { code: '57P01' }),
       Object.assign(new Error('deadlock'), { code: '40P01' }),
+      Object.assign(new Error('canceling statement due to lock timeout'), { code: '55P03' }),
       Object.assign(new Error('no server'), { name: 'MongoServerSelectionError' }),
       new Error('wrapped', { cause: Object.assign(new Error('reset'), { code: 'ECONNRESET' }) }),
     ]) {

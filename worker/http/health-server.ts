@@ -1,22 +1,31 @@
 // The worker's small HTTP server (WORKER_HEALTH_PORT) for orchestrators and Prometheus:
 //   GET /health   every dependency (2 s timeout each); 200 when all are up, 503 otherwise
-//   GET /ready    200 while every consumer is consuming and the worker is not shutting down
+//   GET /ready    200 while every consumer is consuming, PostgreSQL and MongoDB answer and the worker
+//                 is not shutting down; the body says which part is not
 //   GET /metrics  Prometheus text format
 // node:http is enough for three fixed routes; no request body is ever read.
 
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
-import { type Check, runChecks } from '../../shared/health.ts';
+import { type Check, type CheckResult, runChecks } from '../../shared/health.ts';
 import type { Logger } from '../../shared/logger.ts';
 
 export interface HealthServerOptions {
   readonly port: number;
   readonly host: string;
   readonly checks: Readonly<Record<string, Check>>;
-  readonly isReady: () => boolean;
+  readonly readiness: () => WorkerReadiness;
   readonly registry: Registry;
   readonly log: Logger;
+}
+
+export interface WorkerReadiness {
+  readonly ready: boolean;
+  /** Per consumer: consuming now. */
+  readonly consuming: Readonly<Record<string, boolean>>;
+  /** The monitored stores' latest results. */
+  readonly checks: Readonly<Record<string, CheckResult>>;
 }
 
 /** Requests slower than this are cut (a scrape or probe never needs longer). */
@@ -38,8 +47,8 @@ export async function startHealthServer(
         return send(report.status === 'ok' ? 200 : 503, JSON.stringify(report));
       }
       if (path === '/ready') {
-        const ready = options.isReady();
-        return send(ready ? 200 : 503, JSON.stringify({ status: ready ? 'ready' : 'not_ready' }));
+        const { ready, ...parts } = options.readiness();
+        return send(ready ? 200 : 503, JSON.stringify({ status: ready ? 'ready' : 'not_ready', ...parts }));
       }
       if (path === '/metrics')
         return send(200, await options.registry.metrics(), options.registry.contentType);

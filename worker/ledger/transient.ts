@@ -19,9 +19,11 @@ const CONNECTION_CODES = new Set([
 
 /**
  * SQLSTATEs: class 08 connection exception; 57P01-57P03 server shutting down or starting;
- * 53300 too many connections; 40001/40P01 serialization failure and deadlock (safe to rerun).
+ * 53300 too many connections; 40001/40P01 serialization failure and deadlock (safe to rerun);
+ * 55P03 lock_not_available: a personal card's document lock (document-lock.ts) held past its
+ * timeout by a writer stuck on a slow MongoDB, which is that store being slow, not a bad message.
  */
-const TRANSIENT_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300', '40001', '40P01']);
+const TRANSIENT_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300', '40001', '40P01', '55P03']);
 
 const MONGO_TRANSIENT_NAMES = new Set([
   'MongoNetworkError',

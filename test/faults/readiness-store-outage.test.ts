@@ -1,0 +1,112 @@
+// Readiness reflects a store outage (the design promises within 2 s): with PostgreSQL or MongoDB
+// down, the gateway stays ready (it still decides cached cards) and names the store down in its
+// readiness body; the worker answers 503 naming it. Both clear once the store is back. Private
+// stores (chaos/stores.ts), so the shared ones are never stopped.
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openRunStores, type RunStores } from '../../chaos/stores.ts';
+import { startTestGateway } from '../support/gateway-harness.ts';
+import { waitFor } from '../support/processes.ts';
+import { deleteWorkQueue, startTestWorker, uniqueQueue } from '../support/worker-harness.ts';
+
+/** The 2 s promise plus room for a loaded test machine: the chaos report measures the real delay. */
+const REFLECT_LIMIT_MS = 4_000;
+/** A restarted store takes a while to accept connections again (PostgreSQL replays its WAL). */
+const CLEAR_LIMIT_MS = 30_000;
+
+interface Probe {
+  readonly status: number;
+  readonly body: { status: string; checks: Record<string, { status: string }> };
+}
+
+let stores: RunStores;
+let gateway: Awaited<ReturnType<typeof startTestGateway>>;
+let worker: Awaited<ReturnType<typeof startTestWorker>>;
+const queue = uniqueQueue();
+
+beforeAll(async () => {
+  stores = await openRunStores();
+  const overrides = { DATABASE_URL: stores.database_url, MONGODB_URI: stores.mongodb_uri };
+  gateway = await startTestGateway(overrides);
+  worker = await startTestWorker({ ...overrides, WORKER_DECISIONS_QUEUE: queue });
+});
+afterAll(async () => {
+  if (worker) {
+    await deleteWorkQueue(worker.rabbit, queue);
+    await worker.close();
+  }
+  await gateway?.close();
+  await stores?.close();
+});
+
+async function gatewayReady(): Promise<Probe> {
+  const response = await gateway.app.inject({ method: 'GET', url: '/api/health/ready' });
+  return { status: response.statusCode, body: response.json() };
+}
+
+async function workerReady(): Promise<Probe> {
+  const response = await request(`http://127.0.0.1:${worker.health_port}/ready`);
+  return { status: response.statusCode, body: (await response.body.json()) as Probe['body'] };
+}
+
+/** Waits until both probes show `store` down as expected; returns how long that took. */
+async function outageShown(store: string): Promise<number> {
+  const started_ms = performance.now();
+  await waitFor(
+    async () => {
+      const [g, w] = await Promise.all([gatewayReady(), workerReady()]);
+      return (
+        g.status === 200 &&
+        g.body.status === 'degraded' &&
+        g.body.checks[store]?.status === 'down' &&
+        w.status === 503 &&
+        w.body.checks[store]?.status === 'down'
+      );
+    },
+    `${store} down in both readiness bodies`,
+    REFLECT_LIMIT_MS,
+    50,
+  );
+  return performance.now() - started_ms;
+}
+
+async function allClear(): Promise<void> {
+  await waitFor(
+    async () => {
+      const [g, w] = await Promise.all([gatewayReady(), workerReady()]);
+      return g.status === 200 && g.body.status === 'ok' && w.status === 200;
+    },
+    'both ready with every store up',
+    CLEAR_LIMIT_MS,
+  );
+}
+
+describe('readiness during a store outage', () => {
+  it('starts ready with every store up', async () => {
+    await allClear();
+    const g = await gatewayReady();
+    expect(Object.keys(g.body.checks).sort()).toEqual(['mongodb', 'postgresql', 'rabbitmq', 'redis']);
+  });
+
+  it('PostgreSQL crashed: the gateway stays ready and reports it, the worker is not ready; both clear after', async () => {
+    await stores.postgres.crash();
+    try {
+      const shown_ms = await outageShown('postgresql');
+      console.info(`PostgreSQL outage shown in readiness after ${Math.round(shown_ms)} ms`);
+    } finally {
+      await stores.postgres.start();
+    }
+    await allClear();
+  });
+
+  it('MongoDB (FerretDB) killed: the same', async () => {
+    await stores.ferretdb.kill();
+    try {
+      const shown_ms = await outageShown('mongodb');
+      console.info(`MongoDB outage shown in readiness after ${Math.round(shown_ms)} ms`);
+    } finally {
+      await stores.ferretdb.start();
+    }
+    await allClear();
+  });
+});
