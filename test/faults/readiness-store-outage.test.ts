@@ -88,25 +88,20 @@ describe('readiness during a store outage', () => {
     expect(Object.keys(g.body.checks).sort()).toEqual(['mongodb', 'postgresql', 'rabbitmq', 'redis']);
   });
 
-  it('PostgreSQL crashed: the gateway stays ready and reports it, the worker is not ready; both clear after', async () => {
-    await stores.postgres.crash();
-    try {
-      const shown_ms = await outageShown('postgresql');
-      console.info(`PostgreSQL outage shown in readiness after ${Math.round(shown_ms)} ms`);
-    } finally {
-      await stores.postgres.start();
-    }
-    await allClear();
-  });
-
-  it('MongoDB (FerretDB) killed: the same', async () => {
-    await stores.ferretdb.kill();
-    try {
-      const shown_ms = await outageShown('mongodb');
-      console.info(`MongoDB outage shown in readiness after ${Math.round(shown_ms)} ms`);
-    } finally {
-      await stores.ferretdb.start();
-    }
-    await allClear();
-  });
+  const outages = [
+    { what: 'PostgreSQL crashed', store: 'postgresql', down: () => stores.postgres.crash(), up: () => stores.postgres.start() },
+    { what: 'MongoDB (FerretDB) killed', store: 'mongodb', down: () => stores.ferretdb.kill(), up: () => stores.ferretdb.start() },
+  ];
+  for (const outage of outages) {
+    it(`${outage.what}: the gateway stays ready and reports it, the worker is not ready; both clear after`, async () => {
+      await outage.down();
+      try {
+        const shown_ms = await outageShown(outage.store);
+        console.info(`${outage.what}: shown in readiness after ${Math.round(shown_ms)} ms`);
+      } finally {
+        await outage.up();
+      }
+      await allClear();
+    });
+  }
 });
