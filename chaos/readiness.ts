@@ -10,6 +10,10 @@ const POLL_MS = 250;
 const PROBE_TIMEOUT_MS = 1_000;
 /** Readiness promises to reflect an outage within this (a fault shorter than it may end first). */
 export const REFLECT_WITHIN_MS = 2_000;
+/** After the load, how long to keep sampling for the last faults to clear (RabbitMQ clients back off up to 5 s). */
+const CLEAR_WAIT_MS = 15_000;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export interface ReadinessSample {
   /** Since the load started. */
@@ -58,13 +62,22 @@ export class ReadinessProbe {
     this.#timer = setInterval(() => void this.#sample(), POLL_MS);
   }
 
-  /** Takes a last sample (the process is known ready now), then stops. */
+  /**
+   * Stops the interval, then samples until one shows the process ready with every dependency up
+   * (bounded), so each fault's "cleared" is measured even when it ended with the load.
+   */
   async stop(): Promise<void> {
     if (this.#timer === undefined) return;
     clearInterval(this.#timer);
     this.#timer = undefined;
-    while (this.#busy) await new Promise((resolve) => setTimeout(resolve, 10));
-    await this.#sample();
+    const until_ms = performance.now() + CLEAR_WAIT_MS;
+    for (;;) {
+      while (this.#busy) await sleep(10);
+      await this.#sample();
+      const last = this.samples[this.samples.length - 1]!;
+      if ((last.ready && last.down.length === 0) || performance.now() > until_ms) return;
+      await sleep(POLL_MS);
+    }
   }
 
   async #sample(): Promise<void> {
