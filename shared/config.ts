@@ -117,6 +117,12 @@ export interface OverloadConfig {
 export interface GatewayConfig extends CommonConfig, OverloadConfig {
   readonly host: string;
   readonly port: number;
+  /**
+   * Pending-connection queue of the listener. Node's default (511) overflows when a thousand
+   * clients connect at once (measured: dropped SYNs, retried by the kernel 1-7 s later, so those
+   * first requests wait seconds); the kernel caps it at net.core.somaxconn.
+   */
+  readonly listen_backlog: number;
   readonly basic_auth_user: string;
   readonly basic_auth_password: string;
   /** Also accepted while a password rotation is under way (docs/operations.md); null outside one. */
@@ -223,6 +229,7 @@ export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
     ...overload(env, 300),
     host: read(env, 'GATEWAY_HOST') ?? '0.0.0.0',
     port: integer(env, 'GATEWAY_PORT', 8080, 0, 65535),
+    listen_backlog: integer(env, 'GATEWAY_LISTEN_BACKLOG', 4096, 1, 65535),
     basic_auth_user: required(env, 'GATEWAY_BASIC_AUTH_USER'),
     // Marqeta requires 20-50 characters for the funding source password.
     basic_auth_password: secret(env, 'GATEWAY_BASIC_AUTH_PASSWORD', 20),
