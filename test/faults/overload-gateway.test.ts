@@ -8,8 +8,10 @@ import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { Pool } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
 import { createVhost, deleteVhost } from '../../bench/runner/broker.ts';
 import { withVhost } from '../../bench/runner/env.ts';
+import { removeRedisKeys } from '../../bench/runner/stores.ts';
 import { connectPostgres } from '../../shared/stores/postgres.ts';
 import { createBusinessCard } from '../support/cardholders.ts';
 import { basicAuth, jitRequest } from '../support/jit-requests.ts';
@@ -23,6 +25,7 @@ const SAMPLE_EVERY_MS = 500;
 const FD_SLACK = 50;
 
 const vhost = `afc-overload-${randomUUID().slice(0, 8)}`;
+const key_prefix = `ov${randomUUID().slice(0, 8)}`;
 const sql = connectPostgres({ url: process.env.DATABASE_URL!, application_name: 'afc-test' });
 let child: Child | undefined;
 
@@ -35,6 +38,13 @@ afterAll(async () => {
   await child?.exited;
   await sql.end();
   await deleteVhost(vhost);
+  // Hundreds of thousands of decision records: not left in the shared Redis.
+  const redis = new Redis(process.env.REDIS_URL!);
+  try {
+    await removeRedisKeys(redis, key_prefix);
+  } finally {
+    redis.disconnect();
+  }
 });
 
 interface Sample {
@@ -56,7 +66,7 @@ describe('gateway overload', () => {
       GATEWAY_PORT: String(port),
       GATEWAY_HOST: '127.0.0.1',
       RABBITMQ_URL: withVhost(process.env.RABBITMQ_URL!, vhost),
-      REDIS_KEY_PREFIX: `ov${randomUUID().slice(0, 8)}`,
+      REDIS_KEY_PREFIX: key_prefix,
       REDIS_SHARDS: '4',
       LOG_LEVEL: 'warn',
     });
