@@ -180,8 +180,12 @@ export interface WebhookConfig {
 
 /** Decision consumer (worker): how many messages are held, worked on and written at once. */
 export interface DecisionConsumerConfig {
-  /** Work queue; another name isolates a test or a replay run (it is then not bound to afc.events). */
+  /**
+   * Work queues of business and personal decisions; another name isolates a test or a replay run
+   * (it is then not bound to afc.events, and its consumer takes decisions of either kind).
+   */
   readonly decisions_queue: string;
+  readonly personal_decisions_queue: string;
   /** Messages in flight per consumer (at most WORKER_PREFETCH). */
   readonly concurrency: number;
   /** Decisions written per SQL transaction / bulkWrite. */
@@ -273,13 +277,18 @@ function webhooks(env: Env): WebhookConfig {
   };
 }
 
-function decisionConsumer(env: Env, prefetch: number): DecisionConsumerConfig {
-  const decisions_queue = read(env, 'WORKER_DECISIONS_QUEUE') ?? 'afc.decisions';
-  if (!/^[A-Za-z0-9_.:-]{1,200}$/.test(decisions_queue)) {
-    throw new ConfigError(`WORKER_DECISIONS_QUEUE must be 1-200 of A-Z a-z 0-9 _ . : - (got "${decisions_queue}")`);
+function queueName(env: Env, name: string, fallback: string): string {
+  const queue = read(env, name) ?? fallback;
+  if (!/^[A-Za-z0-9_.:-]{1,200}$/.test(queue)) {
+    throw new ConfigError(`${name} must be 1-200 of A-Z a-z 0-9 _ . : - (got "${queue}")`);
   }
+  return queue;
+}
+
+function decisionConsumer(env: Env, prefetch: number): DecisionConsumerConfig {
   return {
-    decisions_queue,
+    decisions_queue: queueName(env, 'WORKER_DECISIONS_QUEUE', 'afc.decisions'),
+    personal_decisions_queue: queueName(env, 'WORKER_PERSONAL_DECISIONS_QUEUE', 'afc.decisions.personal'),
     // Messages beyond the prefetch window never arrive, so more concurrency would sit idle.
     concurrency: integer(env, 'WORKER_CONCURRENCY', Math.min(128, prefetch), 1, prefetch),
     batch_max: integer(env, 'WORKER_BATCH_MAX', 100, 1, 1_000),

@@ -7,7 +7,12 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { Connection, type Consumer } from 'rabbitmq-client';
-import { declareTopology, EXCHANGE_EVENTS, QUEUE_DECISIONS } from '../../shared/broker/topology.ts';
+import {
+  declareTopology,
+  EXCHANGE_EVENTS,
+  QUEUE_DECISIONS,
+  QUEUE_PERSONAL_DECISIONS,
+} from '../../shared/broker/topology.ts';
 import type { DecisionEvent } from '../../shared/messages.ts';
 import { type Histogram, newHistogram, recordMs } from '../simulator/latency.ts';
 
@@ -71,9 +76,13 @@ export class BrokerProbe {
     );
   }
 
+  /** Decisions waiting in both decision queues (business and personal). */
   async decisionQueueDepth(): Promise<number> {
-    const reply = await this.#rabbit.queueDeclare({ queue: QUEUE_DECISIONS, passive: true });
-    return reply.messageCount;
+    let depth = 0;
+    for (const queue of [QUEUE_DECISIONS, QUEUE_PERSONAL_DECISIONS]) {
+      depth += (await this.#rabbit.queueDeclare({ queue, passive: true })).messageCount;
+    }
+    return depth;
   }
 
   async close(): Promise<void> {

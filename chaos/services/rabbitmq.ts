@@ -6,7 +6,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { Connection } from 'rabbitmq-client';
-import { QUEUE_DECISIONS, QUEUE_MARQETA, QUEUE_NOTIFICATIONS, QUEUE_WEBHOOKS } from '../../shared/broker/topology.ts';
+import { WORK_QUEUES } from '../../shared/broker/topology.ts';
 import { listDeadLetters } from '../../worker/broker/dead-letters.ts';
 
 const run = promisify(execFile);
@@ -44,7 +44,6 @@ export interface QueueDepths {
   readonly unsettled: string[];
 }
 
-const WORK_QUEUES = [QUEUE_DECISIONS, QUEUE_WEBHOOKS, QUEUE_MARQETA, QUEUE_NOTIFICATIONS] as const;
 
 /**
  * Every queue of the vhost, counting unacknowledged deliveries too (a passive declare does not).

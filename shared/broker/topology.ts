@@ -13,7 +13,13 @@ import type { Connection } from 'rabbitmq-client';
 
 export const EXCHANGE_EVENTS = 'afc.events';
 
+/**
+ * Decisions on business cards (ledger in PostgreSQL) and on personal cards (MongoDB), one queue per
+ * store: each drains at its own store's pace, so a slow document store never holds back the
+ * relational ledger (one shared queue drained at about four times the personal write rate).
+ */
 export const QUEUE_DECISIONS = 'afc.decisions';
+export const QUEUE_PERSONAL_DECISIONS = 'afc.decisions.personal';
 export const QUEUE_WEBHOOKS = 'afc.webhooks';
 /** Commands for the Marqeta API (card issuance), routed by `command.#`. */
 export const QUEUE_MARQETA = 'afc.marqeta';
@@ -23,6 +29,7 @@ export const QUEUE_NOTIFICATIONS = 'afc.notifications';
 /** Delays of the retry path of each work queue, in order (3 retries for decisions). */
 export const RETRY_DELAYS_MS: Readonly<Record<string, readonly number[]>> = Object.freeze({
   [QUEUE_DECISIONS]: [100, 200, 400],
+  [QUEUE_PERSONAL_DECISIONS]: [100, 200, 400],
   [QUEUE_WEBHOOKS]: [1_000, 5_000, 30_000, 120_000, 600_000],
   [QUEUE_MARQETA]: [1_000, 5_000, 30_000],
   [QUEUE_NOTIFICATIONS]: [100, 200, 400],
@@ -42,7 +49,13 @@ export function deadLetterQueueName(queue: string): string {
 
 export const exchanges = [{ exchange: EXCHANGE_EVENTS, type: 'topic', durable: true }] as const;
 
-const WORK_QUEUES = [QUEUE_DECISIONS, QUEUE_WEBHOOKS, QUEUE_MARQETA, QUEUE_NOTIFICATIONS] as const;
+export const WORK_QUEUES = [
+  QUEUE_DECISIONS,
+  QUEUE_PERSONAL_DECISIONS,
+  QUEUE_WEBHOOKS,
+  QUEUE_MARQETA,
+  QUEUE_NOTIFICATIONS,
+] as const;
 
 export interface QueueDeclaration {
   readonly queue: string;
@@ -73,7 +86,11 @@ export const queues: readonly QueueDeclaration[] = WORK_QUEUES.flatMap((queue) =
 );
 
 export const queueBindings = [
-  { queue: QUEUE_DECISIONS, exchange: EXCHANGE_EVENTS, routingKey: 'decision.#' },
+  // Routing keys are decision.<card kind>.<approved|declined> (messages.ts decisionRoutingKey); a
+  // decision on an unknown card is recorded with the business ledger (PostgreSQL).
+  { queue: QUEUE_DECISIONS, exchange: EXCHANGE_EVENTS, routingKey: 'decision.business.#' },
+  { queue: QUEUE_DECISIONS, exchange: EXCHANGE_EVENTS, routingKey: 'decision.unknown.#' },
+  { queue: QUEUE_PERSONAL_DECISIONS, exchange: EXCHANGE_EVENTS, routingKey: 'decision.personal.#' },
   // Program webhooks receive every event: decisions and card lifecycle events.
   { queue: QUEUE_WEBHOOKS, exchange: EXCHANGE_EVENTS, routingKey: 'decision.#' },
   { queue: QUEUE_WEBHOOKS, exchange: EXCHANGE_EVENTS, routingKey: 'card.#' },
@@ -81,8 +98,20 @@ export const queueBindings = [
   { queue: QUEUE_NOTIFICATIONS, exchange: EXCHANGE_EVENTS, routingKey: 'notification.#' },
 ] as const;
 
+/**
+ * Bindings of earlier versions, removed at startup: afc.decisions used to take every decision, and a
+ * binding stays on the broker until unbound (personal decisions would then be written twice; harmless,
+ * as writes are idempotent, but wasted). Unbinding one that is not there is not an error.
+ */
+export const obsoleteBindings = [{ queue: QUEUE_DECISIONS, exchange: EXCHANGE_EVENTS, routingKey: 'decision.#' }] as const;
+
+export async function unbindObsolete(rabbit: Connection): Promise<void> {
+  for (const b of obsoleteBindings) await rabbit.queueUnbind({ ...b });
+}
+
 export async function declareTopology(rabbit: Connection): Promise<void> {
   for (const e of exchanges) await rabbit.exchangeDeclare({ ...e });
   for (const q of queues) await rabbit.queueDeclare({ ...q, arguments: { ...q.arguments } });
   for (const b of queueBindings) await rabbit.queueBind({ ...b });
+  await unbindObsolete(rabbit);
 }

@@ -6,10 +6,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createVhost, deleteVhost } from '../../bench/runner/broker.ts';
 import { withVhost } from '../../bench/runner/env.ts';
 import { LedgerExpectations } from '../../bench/simulator/ledger.ts';
-import { QUEUE_DECISIONS } from '../../shared/broker/topology.ts';
+import { QUEUE_DECISIONS, QUEUE_PERSONAL_DECISIONS } from '../../shared/broker/topology.ts';
 import { loadWorkerConfig } from '../../shared/config.ts';
 import { createLogger } from '../../shared/logger.ts';
-import { startDecisionConsumer } from '../../worker/decisions/consumer.ts';
+import { startDecisionConsumer, startPersonalDecisionConsumer } from '../../worker/decisions/consumer.ts';
 import { createWorker } from '../../worker/worker.ts';
 import { newCardProgram, removeProgram, seedProgram, type CardProgram } from '../../bench/simulator/cards.ts';
 import { checkAnswer, FAIL_SAFE_MEMOS } from '../../bench/simulator/contract.ts';
@@ -128,7 +128,7 @@ describe('bench ledger check', () => {
     const worker = await createWorker(
       loadWorkerConfig({ ...process.env, RABBITMQ_URL: rabbitmq_url, WORKER_HEALTH_PORT: '0' }),
       createLogger('worker-test', process.env.LOG_LEVEL ?? 'silent'),
-      { consumers: [startDecisionConsumer] },
+      { consumers: [startDecisionConsumer, startPersonalDecisionConsumer] },
     );
     try {
       const address = await relaying.app.listen({ host: '127.0.0.1', port: 0 });
@@ -151,8 +151,13 @@ describe('bench ledger check', () => {
       );
       expect(result.violations).toEqual({});
       expect(expectations.size).toBeGreaterThan(100);
-      const backlog = async () =>
-        (await worker.rabbit.queueDeclare({ queue: QUEUE_DECISIONS, passive: true })).messageCount;
+      const backlog = async () => {
+        let depth = 0;
+        for (const queue of [QUEUE_DECISIONS, QUEUE_PERSONAL_DECISIONS]) {
+          depth += (await worker.rabbit.queueDeclare({ queue, passive: true })).messageCount;
+        }
+        return depth;
+      };
       const report = await expectations.verify(relaying.sql, relaying.mongo.db(), 60_000, () => {}, backlog);
       expect(report.examples).toEqual([]);
       expect(report).toMatchObject({ drained: true, missing: 0, mismatched: 0, in_both_stores: 0 });

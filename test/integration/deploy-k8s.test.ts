@@ -144,11 +144,12 @@ describe('Kubernetes base', () => {
     expect(environmentOf('afc-api').GATEWAY_BASIC_AUTH_PASSWORD).toBeUndefined();
   });
 
-  it('offers KEDA scaling of the worker on the depth of afc.decisions, replacing its CPU autoscaler', () => {
+  it('offers KEDA scaling of the worker on the depth of both decision queues, replacing its CPU autoscaler', () => {
     const keda = documents('optional/keda/scaledobject.yaml');
     const scaled = find('ScaledObject', 'afc-worker', keda);
     expect(scaled.spec.scaleTargetRef.name).toBe('afc-worker');
     expect(scaled.spec.triggers[0]).toMatchObject({ type: 'rabbitmq', metadata: { queueName: 'afc.decisions' } });
+    expect(scaled.spec.triggers[1]).toMatchObject({ type: 'rabbitmq', metadata: { queueName: 'afc.decisions.personal' } });
     const auth = find('TriggerAuthentication', 'afc-rabbitmq', keda);
     expect(auth.spec.secretTargetRef[0]).toMatchObject({ name: 'afc-datastores', key: 'RABBITMQ_URL' });
     const component = readFileSync(join(K8S, 'optional/keda/kustomization.yaml'), 'utf8');

@@ -8,7 +8,7 @@ import { eventFromEntry } from '../../gateway/outbox/relay.ts';
 import { createLogger } from '../../shared/logger.ts';
 import type { DecisionEvent } from '../../shared/messages.ts';
 import { decisionKeys, outboxKeys } from '../../shared/redis-keys.ts';
-import { startDecisionConsumer } from '../../worker/decisions/consumer.ts';
+import { startDecisionConsumer, startPersonalDecisionConsumer } from '../../worker/decisions/consumer.ts';
 import { startNotificationConsumer } from '../../worker/notifications/consumer.ts';
 import { deleteLedgerHashes } from '../../worker/reconcile/rebuild.ts';
 import { differenceCount, reconcile } from '../../worker/reconcile/reconcile.ts';
@@ -48,7 +48,7 @@ beforeAll(async () => {
     testWorkerConfig(),
     createLogger('worker-test', process.env.LOG_LEVEL ?? 'silent'),
     {
-      consumers: [startDecisionConsumer, startNotificationConsumer],
+      consumers: [startDecisionConsumer, startPersonalDecisionConsumer, startNotificationConsumer],
     },
   );
   isolated = await startTestWorker({ WORKER_DECISIONS_QUEUE: isolated_queue });

@@ -1,6 +1,7 @@
 // An in-process worker on the real services, synthetic decision events, and helpers to
 // publish them and wait for their rows. Tests that need isolation consume a queue of their
-// own (WORKER_DECISIONS_QUEUE) and delete it afterwards.
+// own (WORKER_DECISIONS_QUEUE: its one consumer takes both card kinds) and delete it afterwards;
+// without one, the worker consumes the real afc.decisions and afc.decisions.personal.
 import { randomUUID } from 'node:crypto';
 import type { Connection } from 'rabbitmq-client';
 import {
@@ -16,7 +17,7 @@ import { effectsToJson, type LedgerEffects, NO_EFFECTS } from '../../shared/ledg
 import { createLogger } from '../../shared/logger.ts';
 import type { CardKind, DecisionEvent } from '../../shared/messages.ts';
 import { windowIds } from '../../shared/spend-windows.ts';
-import { startDecisionConsumer } from '../../worker/decisions/consumer.ts';
+import { startDecisionConsumer, startPersonalDecisionConsumer } from '../../worker/decisions/consumer.ts';
 import { createWorker, type Worker } from '../../worker/worker.ts';
 import { type CreatedCard, uniqueToken } from './cardholders.ts';
 
@@ -33,7 +34,10 @@ export async function startTestWorker(
 ): Promise<Worker & { config: WorkerConfig }> {
   const config = testWorkerConfig(overrides);
   const worker = await createWorker(config, createLogger('worker-test', process.env.LOG_LEVEL ?? 'silent'), {
-    consumers: [startDecisionConsumer],
+    consumers:
+      overrides.WORKER_DECISIONS_QUEUE === undefined
+        ? [startDecisionConsumer, startPersonalDecisionConsumer]
+        : [startDecisionConsumer],
   });
   return Object.assign(worker, { config });
 }

@@ -1,5 +1,6 @@
-// Consumer of `afc.decisions`: competing consumers (any number of worker replicas) with a
-// bounded prefetch and concurrency. Each message is parsed, written in a micro-batch with
+// Consumer of a decisions queue (`afc.decisions` for business cards, `afc.decisions.personal` for
+// personal ones; one consumer per queue, so each drains at its own store's pace): competing
+// consumers (any number of worker replicas) with a bounded prefetch and concurrency. Each message is parsed, written in a micro-batch with
 // others (decision-ledger.ts) and acked only after its batch committed; a failed write goes
 // to the retry path (acked after the confirmed republish), an undecodable message straight
 // to the DLQ, and a message hit by a store outage back to the queue without spending a retry.
@@ -10,12 +11,13 @@ import {
   QUEUE_DECISIONS,
   queueBindings,
   RETRY_DELAYS_MS,
+  unbindObsolete,
   workQueueDeclarations,
 } from '../../shared/broker/topology.ts';
 import type { DecisionEvent } from '../../shared/messages.ts';
 import { Batcher } from '../batcher.ts';
 import { RetryPath } from '../broker/retry-path.ts';
-import type { ConsumerHandle, WorkerDeps } from '../consumer.ts';
+import type { ConsumerHandle, ConsumerStarter, WorkerDeps } from '../consumer.ts';
 import { failureReason, WorkerError } from '../errors.ts';
 import { BusinessLedger } from '../ledger/business-ledger.ts';
 import { DecisionLedger, OUTAGE_DEFAULTS, type WriteOutcome } from '../ledger/decision-ledger.ts';
@@ -24,9 +26,15 @@ import { parseDecisionEvent } from './event-schema.ts';
 
 const DECISION_RETRY_DELAYS_MS = RETRY_DELAYS_MS[QUEUE_DECISIONS]!;
 
-export function startDecisionConsumer(deps: WorkerDeps): ConsumerHandle {
+/** Business decisions, or decisions of either kind when the queue is renamed (tests, replays). */
+export const startDecisionConsumer: ConsumerStarter = (deps) =>
+  startConsumerOf(deps, 'decisions', deps.config.decisions_queue);
+
+export const startPersonalDecisionConsumer: ConsumerStarter = (deps) =>
+  startConsumerOf(deps, 'personal-decisions', deps.config.personal_decisions_queue);
+
+function startConsumerOf(deps: WorkerDeps, name: string, queue: string): ConsumerHandle {
   const { config, log, rabbit, metrics } = deps;
-  const queue = config.decisions_queue;
   const labels = { queue };
   const retry = new RetryPath(rabbit, queue, DECISION_RETRY_DELAYS_MS);
   const ledger = new DecisionLedger(
@@ -96,11 +104,14 @@ export function startDecisionConsumer(deps: WorkerDeps): ConsumerHandle {
   consumer.on('ready', () => {
     consuming = true;
     log.info({ queue, prefetch: config.prefetch, concurrency: config.concurrency }, 'consuming decisions');
+    if (queue === QUEUE_DECISIONS) {
+      unbindObsolete(rabbit).catch((error: unknown) => log.warn({ err: error }, 'could not remove an obsolete binding'));
+    }
   });
   consumer.on('error', (error) => log.error({ err: error, queue }, 'decision consumer error'));
 
   return {
-    name: 'decisions',
+    name,
     isReady: () => consuming && rabbit.ready,
     async close() {
       consuming = false;

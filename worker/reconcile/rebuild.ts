@@ -1,11 +1,16 @@
 // Rebuilding Redis from the ledger: delete the live ledger hashes so the gateway refills each
 // card from the ledger on its next decision (gateway/decide/cache-loader.ts). Never the outbox
 // streams nor the decision records. Safe only when every decision already made is in the ledger:
-// the outbox streams are empty and the decision queue (with its retry queues) is drained.
+// the outbox streams are empty and the decision queues (with their retry queues) are drained.
 
 import type { Redis } from 'ioredis';
 import type { Connection } from 'rabbitmq-client';
-import { QUEUE_DECISIONS, RETRY_DELAYS_MS, retryQueueName } from '../../shared/broker/topology.ts';
+import {
+  QUEUE_DECISIONS,
+  QUEUE_PERSONAL_DECISIONS,
+  RETRY_DELAYS_MS,
+  retryQueueName,
+} from '../../shared/broker/topology.ts';
 import { type KeyLayout, outboxKeys } from '../../shared/redis-keys.ts';
 import { liveLedgers } from './live-ledger.ts';
 
@@ -20,10 +25,12 @@ export async function rebuildBlockers(
     const length = await redis.xlen(key);
     if (length > 0) blockers.push(`outbox ${key} holds ${length} entries not yet relayed`);
   }
-  const delays = RETRY_DELAYS_MS[QUEUE_DECISIONS] ?? [];
-  for (const queue of [QUEUE_DECISIONS, ...delays.map((_, i) => retryQueueName(QUEUE_DECISIONS, i + 1))]) {
-    const { messageCount } = await rabbit.queueDeclare({ queue, passive: true });
-    if (messageCount > 0) blockers.push(`queue ${queue} holds ${messageCount} decisions not yet persisted`);
+  for (const work_queue of [QUEUE_DECISIONS, QUEUE_PERSONAL_DECISIONS]) {
+    const delays = RETRY_DELAYS_MS[work_queue] ?? [];
+    for (const queue of [work_queue, ...delays.map((_, i) => retryQueueName(work_queue, i + 1))]) {
+      const { messageCount } = await rabbit.queueDeclare({ queue, passive: true });
+      if (messageCount > 0) blockers.push(`queue ${queue} holds ${messageCount} decisions not yet persisted`);
+    }
   }
   return blockers;
 }
