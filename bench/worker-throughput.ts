@@ -177,6 +177,7 @@ async function measure(worker: Worker, label: string, events: DecisionEvent[], c
     log,
     rabbit: worker.rabbit,
     sql: worker.sql,
+    document_lock_sql: worker.document_lock_sql,
     mongo: worker.mongo,
     metrics,
   });

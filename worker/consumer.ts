@@ -13,6 +13,12 @@ export interface WorkerDeps {
   readonly log: Logger;
   readonly rabbit: Connection;
   readonly sql: PgSql;
+  /**
+   * A pool of its own for the personal cards' document locks (shared/stores/document-lock.ts):
+   * a lock is held in a transaction for a whole MongoDB write, and a waiting writer holds a
+   * connection too, so on the main pool a slow document store would starve the business ledger.
+   */
+  readonly document_lock_sql: PgSql;
   readonly mongo: MongoClient;
   readonly metrics: ReturnType<typeof workerMetrics>;
 }

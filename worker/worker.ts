@@ -18,8 +18,12 @@ import { WORKER_CONSUMERS } from './consumers.ts';
 import { DependencyMonitor } from '../shared/health-monitor.ts';
 import { startHealthServer } from './http/health-server.ts';
 
+/** Personal-card writers holding or awaiting a document lock at once (a pool apart from the main 20). */
+const DOCUMENT_LOCK_CONNECTIONS_MAX = 10;
+
 export interface Worker {
   readonly sql: PgSql;
+  readonly document_lock_sql: PgSql;
   readonly mongo: MongoClient;
   readonly rabbit: Connection;
   readonly consumers: readonly ConsumerHandle[];
@@ -41,13 +45,18 @@ export async function createWorker(
   runtime: WorkerRuntime = {},
 ): Promise<Worker> {
   const sql = connectPostgres({ url: config.database_url, application_name: 'afc-worker' });
+  const document_lock_sql = connectPostgres({
+    url: config.database_url,
+    application_name: 'afc-worker-document-locks',
+    max_connections: DOCUMENT_LOCK_CONNECTIONS_MAX,
+  });
   const mongo = connectMongo({ uri: config.mongodb_uri, app_name: 'afc-worker' });
   const rabbit = connectRabbit(config.rabbitmq_url, 'afc-worker', log);
   const registry = createRegistry('worker');
   const metrics = workerMetrics(registry);
   trackStorePools(mongo, sql.options.max, poolMetrics(registry).pool_connections);
 
-  const deps = { config, log, rabbit, sql, mongo, metrics };
+  const deps = { config, log, rabbit, sql, document_lock_sql, mongo, metrics };
   const consumers = (runtime.consumers ?? WORKER_CONSUMERS).map((start) => start(deps));
   let closing = false;
   const checks = {
@@ -76,6 +85,7 @@ export async function createWorker(
 
   return {
     sql,
+    document_lock_sql,
     mongo,
     rabbit,
     consumers,
@@ -91,7 +101,12 @@ export async function createWorker(
       });
       health.server.closeAllConnections();
       await new Promise((resolve) => health.server.close(resolve));
-      await Promise.allSettled([rabbit.close(), sql.end({ timeout: 5 }), mongo.close()]);
+      await Promise.allSettled([
+        rabbit.close(),
+        sql.end({ timeout: 5 }),
+        document_lock_sql.end({ timeout: 5 }),
+        mongo.close(),
+      ]);
     },
   };
 }

@@ -39,7 +39,7 @@ function startConsumerOf(deps: WorkerDeps, name: string, queue: string): Consume
   const retry = new RetryPath(rabbit, queue, DECISION_RETRY_DELAYS_MS);
   const ledger = new DecisionLedger(
     new BusinessLedger(deps.sql, log),
-    new PersonalLedger(deps.mongo.db(), deps.sql),
+    new PersonalLedger(deps.mongo.db(), deps.document_lock_sql),
     OUTAGE_DEFAULTS,
     log,
   );

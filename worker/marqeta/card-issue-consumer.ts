@@ -103,7 +103,7 @@ export class CardIssueConsumer implements ConsumerHandle {
   readonly name = 'marqeta-card-issue';
   /** Resolves once the queue is declared and consumption has started. */
   readonly ready: Promise<void>;
-  readonly #deps: Omit<WorkerDeps, 'config'>;
+  readonly #deps: Omit<WorkerDeps, 'config' | 'document_lock_sql'>;
   readonly #options: CardIssueConsumerOptions;
   readonly #queue: string;
   readonly #retry: RetryPath;
@@ -111,7 +111,7 @@ export class CardIssueConsumer implements ConsumerHandle {
   readonly #consumer: ReturnType<WorkerDeps['rabbit']['createConsumer']>;
   #consuming = false;
 
-  constructor(deps: Omit<WorkerDeps, 'config'>, options: CardIssueConsumerOptions) {
+  constructor(deps: Omit<WorkerDeps, 'config' | 'document_lock_sql'>, options: CardIssueConsumerOptions) {
     this.#deps = deps;
     this.#options = options;
     this.#queue = options.queue ?? QUEUE_MARQETA;
