@@ -7,6 +7,7 @@ import type { Redis } from 'ioredis';
 import type { MongoClient } from 'mongodb';
 import type { Connection } from 'rabbitmq-client';
 import { connectRabbit } from '../shared/broker/connection.ts';
+import { closeApp } from '../shared/http/close-app.ts';
 import type { ApiConfig } from '../shared/config.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { KeyLayout } from '../shared/redis-keys.ts';
@@ -84,7 +85,7 @@ export async function createApi(config: ApiConfig, log: Logger): Promise<Api> {
       shutting_down = true;
       // Readiness already answers 503; requests are still served while load balancers notice.
       if (config.shutdown_drain_delay_ms > 0) await sleep(config.shutdown_drain_delay_ms);
-      await app.close();
+      await closeApp(app);
       await invalidator.flush();
       await commands.close();
       await Promise.allSettled([rabbit.close(), sql.end({ timeout: 5 }), mongo.close()]);

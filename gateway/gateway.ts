@@ -9,6 +9,7 @@ import type { MongoClient } from 'mongodb';
 import type { Connection } from 'rabbitmq-client';
 import { request as httpRequest } from 'undici';
 import { connectRabbit } from '../shared/broker/connection.ts';
+import { closeApp } from '../shared/http/close-app.ts';
 import { DependencyMonitor } from '../shared/health-monitor.ts';
 import { EXCHANGE_EVENTS, QUEUE_DECISIONS, exchanges, queueBindings, queues } from '../shared/broker/topology.ts';
 import { MARQETA_NOTIFICATION_ROUTING_KEY } from '../shared/messages.ts';
@@ -220,15 +221,23 @@ export async function createGateway(config: GatewayConfig, log: Logger, runtime:
     async close() {
       shutting_down = true;
       optional_dependencies.stop();
+      // Each step is logged with its duration, so a slow shutdown names the step that held it.
+      const step = async (name: string, run: () => Promise<unknown>) => {
+        const started_ms = Date.now();
+        await run();
+        log.info({ step: name, elapsed_ms: Date.now() - started_ms }, 'shutdown step done');
+      };
       // Readiness already answers 503; requests are still served while load balancers notice.
-      if (config.shutdown_drain_delay_ms > 0) await sleep(config.shutdown_drain_delay_ms);
-      await app.close();
-      await hold_expiry.stop();
+      await step('drain_delay', () => sleep(config.shutdown_drain_delay_ms));
+      await step('http', () => closeApp(app));
+      await step('hold_expiry', () => hold_expiry.stop());
       // No decision is made any more: publish the ones answered (best effort, bounded).
-      if (relay_enabled) await drainOutbox(redis, streams, log).catch((error: unknown) => log.warn({ err: error }, 'outbox drain check failed'));
-      await relay.stop();
-      await notifications.close();
-      await Promise.allSettled([rabbit.close(), sql.end({ timeout: 5 }), mongo.close()]);
+      if (relay_enabled) {
+        await step('outbox', () => drainOutbox(redis, streams, log).catch((error: unknown) => log.warn({ err: error }, 'outbox drain check failed')));
+      }
+      await step('relay', () => relay.stop());
+      await step('notifications', () => notifications.close());
+      await step('connections', () => Promise.allSettled([rabbit.close(), sql.end({ timeout: 5 }), mongo.close()]));
       redis.disconnect();
       relay_redis.disconnect();
     },

@@ -63,7 +63,8 @@ describe('gateway SIGTERM under load', () => {
       SHUTDOWN_DRAIN_DELAY_MS: '2000',
       // Durability is under test, not the budget: a busy machine must not turn decisions into timeouts.
       DECISION_BUDGET_MS: '2000',
-      LOG_LEVEL: 'warn',
+      // info: the shutdown steps and their durations are logged; shown if the exit is late.
+      LOG_LEVEL: 'info',
     });
     try {
       await waitFor(async () => (await fetch(`${origin}/api/health/ready`)).ok, 'gateway ready');
@@ -107,7 +108,14 @@ describe('gateway SIGTERM under load', () => {
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
       const answered_at_503 = answered.length;
-      expect(await exited).toBe(0);
+      const exit_code = await exited;
+      const shutdown_log = child
+        .output()
+        .split('\n')
+        .filter((line) => !line.includes('refusing to accept new requests'))
+        .slice(-40)
+        .join('\n');
+      expect(exit_code, shutdown_log).toBe(0);
       stop = true;
       await Promise.all(clients);
       await pool.close();
