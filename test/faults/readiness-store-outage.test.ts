@@ -39,13 +39,16 @@ afterAll(async () => {
   await stores?.close();
 });
 
-async function gatewayReady(): Promise<Probe> {
-  const response = await gateway.app.inject({ method: 'GET', url: '/api/health/ready' });
+type TestGateway = typeof gateway;
+type TestWorker = typeof worker;
+
+async function gatewayReady(of: TestGateway = gateway): Promise<Probe> {
+  const response = await of.app.inject({ method: 'GET', url: '/api/health/ready' });
   return { status: response.statusCode, body: response.json() };
 }
 
-async function workerReady(): Promise<Probe> {
-  const response = await request(`http://127.0.0.1:${worker.health_port}/ready`);
+async function workerReady(of: TestWorker = worker): Promise<Probe> {
+  const response = await request(`http://127.0.0.1:${of.health_port}/ready`);
   return { status: response.statusCode, body: (await response.body.json()) as Probe['body'] };
 }
 
@@ -70,10 +73,10 @@ async function outageShown(store: string): Promise<number> {
   return performance.now() - started_ms;
 }
 
-async function allClear(): Promise<void> {
+async function allClear(of: { gateway: TestGateway; worker: TestWorker } = { gateway, worker }): Promise<void> {
   await waitFor(
     async () => {
-      const [g, w] = await Promise.all([gatewayReady(), workerReady()]);
+      const [g, w] = await Promise.all([gatewayReady(of.gateway), workerReady(of.worker)]);
       return g.status === 200 && g.body.status === 'ok' && w.status === 200;
     },
     'both ready with every store up',
@@ -104,4 +107,31 @@ describe('readiness during a store outage', () => {
       await allClear();
     });
   }
+
+  // The driver keeps a topology whose first connect failed, closed, for good (shared/stores/mongo.ts).
+  it('a gateway and a worker started while MongoDB is down connect once it is back', async () => {
+    await stores.ferretdb.kill();
+    const overrides = { DATABASE_URL: stores.database_url, MONGODB_URI: stores.mongodb_uri };
+    const late_queue = uniqueQueue();
+    let late: { gateway: TestGateway; worker: TestWorker };
+    try {
+      late = {
+        gateway: await startTestGateway(overrides),
+        worker: await startTestWorker({ ...overrides, WORKER_DECISIONS_QUEUE: late_queue }),
+      };
+      // Long enough for the first connect attempts (2 s server selection) to fail.
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
+      expect((await workerReady(late.worker)).body.checks.mongodb?.status).toBe('down');
+    } finally {
+      await stores.ferretdb.start();
+    }
+    try {
+      await allClear(late);
+      await allClear();
+    } finally {
+      await deleteWorkQueue(late.worker.rabbit, late_queue);
+      await late.worker.close();
+      await late.gateway.close();
+    }
+  });
 });

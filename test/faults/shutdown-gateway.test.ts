@@ -12,6 +12,7 @@ import { EXCHANGE_EVENTS } from '../../shared/broker/topology.ts';
 import type { DecisionEvent } from '../../shared/messages.ts';
 import { connectPostgres } from '../../shared/stores/postgres.ts';
 import { createBusinessCard } from '../support/cardholders.ts';
+import { TEST_GATEWAY_ENV } from '../support/gateway-harness.ts';
 import { basicAuth, jitRequest } from '../support/jit-requests.ts';
 import { freePort, startNode, waitFor } from '../support/processes.ts';
 
@@ -61,8 +62,8 @@ describe('gateway SIGTERM under load', () => {
       REDIS_KEY_PREFIX: `sd${randomUUID().slice(0, 8)}`,
       REDIS_SHARDS: '4',
       SHUTDOWN_DRAIN_DELAY_MS: '2000',
-      // Durability is under test, not the budget: a busy machine must not turn decisions into timeouts.
-      DECISION_BUDGET_MS: '2000',
+      // Durability is under test, not the budget or shedding: a busy machine must not turn decisions into timeouts.
+      ...TEST_GATEWAY_ENV,
       // info: the shutdown steps and their durations are logged; shown if the exit is late.
       LOG_LEVEL: 'info',
     });

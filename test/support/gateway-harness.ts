@@ -5,19 +5,25 @@ import { loadGatewayConfig, type GatewayConfig } from '../../shared/config.ts';
 import { createLogger } from '../../shared/logger.ts';
 import { createGateway, type Gateway, type GatewayRuntime } from '../../gateway/gateway.ts';
 
+/**
+ * Settings of every test gateway, in-process or a child process (`gateway/main.ts`).
+ * Correctness tests must not turn into timing tests on a busy machine: a decision over the 50 ms
+ * production budget is a `timeout` decline (budget tests set their own), and load shedding (tested
+ * on its own) would answer 503 to a cold gateway's first burst.
+ */
+export const TEST_GATEWAY_ENV: Readonly<Record<string, string>> = Object.freeze({
+  DECISION_BUDGET_MS: '2000',
+  OVERLOAD_EVENT_LOOP_DELAY_MS_MAX: '10000',
+  OVERLOAD_HEAP_USED_MB_MAX: '65536',
+});
+
 export function testGatewayConfig(overrides: Record<string, string> = {}): GatewayConfig {
   return loadGatewayConfig({
     ...process.env,
     REDIS_KEY_PREFIX: `t${randomUUID().slice(0, 8)}`,
     REDIS_SHARDS: '4',
     GATEWAY_PORT: '0',
-    // Correctness tests must not turn into timing tests on a busy machine: a decision over the
-    // 50 ms production budget is a `timeout` decline. Budget tests set their own.
-    DECISION_BUDGET_MS: '2000',
-    // Test files run in parallel on a small machine: load shedding (tested on its own) stays out
-    // of the way unless a test asks for it.
-    OVERLOAD_EVENT_LOOP_DELAY_MS_MAX: '10000',
-    OVERLOAD_HEAP_USED_MB_MAX: '65536',
+    ...TEST_GATEWAY_ENV,
     ...overrides,
   });
 }

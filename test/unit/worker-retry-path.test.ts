@@ -42,7 +42,7 @@ describe('worker retry path', () => {
 });
 
 describe('transient store errors', () => {
-  it('treats connection loss, shutdown, deadlocks, a busy document lock and MongoDB network errors as an outage', () => {
+  it('treats connection loss, shutdown, deadlocks, a busy document lock, MongoDB network errors and a closed topology as an outage', () => {
     for (const error of [
       Object.assign(new Error('refused'), { code: 'ECONNREFUSED' }),
       Object.assign(new Error('closed'), { code: 'CONNECTION_CLOSED' }),
@@ -50,6 +50,7 @@ describe('transient store errors', () => {
       Object.assign(new Error('deadlock'), { code: '40P01' }),
       Object.assign(new Error('canceling statement due to lock timeout'), { code: '55P03' }),
       Object.assign(new Error('no server'), { name: 'MongoServerSelectionError' }),
+      Object.assign(new Error('Topology is closed'), { name: 'MongoTopologyClosedError' }),
       new Error('wrapped', { cause: Object.assign(new Error('reset'), { code: 'ECONNRESET' }) }),
     ]) {
       expect(isTransientStoreError(error)).toBe(true);

@@ -32,6 +32,9 @@ const MONGO_TRANSIENT_NAMES = new Set([
   'MongoNotConnectedError',
   'MongoPoolClearedError',
   'MongoWaitQueueTimeoutError',
+  // Between a failed connect and the next one (shared/stores/mongo.ts); never after our own close,
+  // which happens only once the consumers have stopped.
+  'MongoTopologyClosedError',
 ]);
 
 export function isTransientStoreError(error: unknown): boolean {
