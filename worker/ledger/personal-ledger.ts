@@ -5,8 +5,8 @@
 // single-document write guarded by the keys it already applied. Then one `personal_transactions`
 // document per JIT token (`_id` = JIT token) records which revisions are applied.
 // FerretDB writes a document back whole, so concurrent updates of one document lose writes:
-// every writer of a card or hold document holds the card's lock. Every lookup is by `_id`:
-// FerretDB scans for any other filter.
+// every writer of a card or hold document holds the card's lock. Every lookup is one `_id`
+// equality (findByIds): FerretDB scans the whole collection for any other filter, `$in` included.
 
 import {
   type AnyBulkWriteOperation,
@@ -18,7 +18,9 @@ import {
 } from 'mongodb';
 import { effectsFromJson } from '../../shared/ledger-effects.ts';
 import type { DecisionEvent } from '../../shared/messages.ts';
+import { inParallel } from '../../shared/in-parallel.ts';
 import { withDocumentLock } from '../../shared/stores/document-lock.ts';
+import { findByIds } from '../../shared/stores/find-by-ids.ts';
 import type { PgSql } from '../../shared/stores/postgres.ts';
 import { WorkerError } from '../errors.ts';
 import {
@@ -177,19 +179,6 @@ function transactionFields(event: DecisionEvent, status: TransactionStatus) {
   };
 }
 
-/** Runs `work` over `items`, at most `limit` at a time. */
-async function inParallel<T>(
-  items: readonly T[],
-  limit: number,
-  work: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await work(items[next++]!);
-  });
-  await Promise.all(lanes);
-}
-
 export class PersonalLedger {
   readonly name = 'mongodb';
   readonly #cards: Collection<CardDoc>;
@@ -207,12 +196,10 @@ export class PersonalLedger {
   async write(events: readonly DecisionEvent[]): Promise<void> {
     const recorded = new Map(
       (
-        await this.#transactions
-          .find(
-            { _id: { $in: [...new Set(events.map((e) => e.request.jit_token))] } },
-            { projection: { revision: 1, applied_revisions: 1 } },
-          )
-          .toArray()
+        await findByIds(this.#transactions, [...new Set(events.map((e) => e.request.jit_token))], {
+          revision: 1,
+          applied_revisions: 1,
+        })
       ).map((doc) => [doc._id, recordedRevisions(doc)]),
     );
     const by_card = new Map<string, DecisionEvent[]>();
@@ -267,7 +254,7 @@ export class PersonalLedger {
   ): Promise<Map<string, string>> {
     const groups = [...new Set(events.map(groupToken))];
     const holds = new Map(
-      (await this.#holds.find({ _id: { $in: groups } }).toArray()).map((h) => [h._id, h]),
+      (await findByIds(this.#holds, groups)).map((h) => [h._id, h]),
     );
     const changed = new Map<string, HoldDoc>();
     const settled = new Set<string>();
@@ -319,9 +306,13 @@ export class PersonalLedger {
       const hold = holds.get(group)!;
       const status = settledStatus(hold.state);
       if (status === null || (hold.members ?? []).length === 0) continue;
-      await this.#transactions.updateMany(
-        { _id: { $in: hold.members! }, status: 'pending' },
-        { $set: { status, updated_at: new Date() } },
+      // One update per record: `_id: {$in}` would scan the collection on FerretDB (find-by-ids.ts).
+      const updated_at = new Date();
+      await this.#transactions.bulkWrite(
+        hold.members!.map((_id) => ({
+          updateOne: { filter: { _id, status: 'pending' }, update: { $set: { status, updated_at } } },
+        })),
+        { ordered: false },
       );
     }
     return new Map([...holds].map(([group, hold]) => [group, hold.state]));

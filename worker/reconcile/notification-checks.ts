@@ -6,6 +6,7 @@
 // Read in keyset batches of NOTIFICATION_BATCH, optionally for some cards only.
 
 import type { Db } from 'mongodb';
+import { findByIds } from '../../shared/stores/find-by-ids.ts';
 import type { PgSql } from '../../shared/stores/postgres.ts';
 
 export const NOTIFICATION_BATCH = 500;
@@ -43,10 +44,11 @@ async function heldGroups(sql: PgSql, db: Db, groups: readonly string[]): Promis
   }
   const rest = groups.filter((g) => !found.has(g));
   if (rest.length > 0) {
-    const personal = await db
-      .collection<{ _id: string; state: string; held_minor: bigint | number }>('personal_holds')
-      .find({ _id: { $in: rest } }, { projection: { state: 1, held_minor: 1 } })
-      .toArray();
+    const personal = await findByIds(
+      db.collection<{ _id: string; state: string; held_minor: bigint | number }>('personal_holds'),
+      rest,
+      { state: 1, held_minor: 1 },
+    );
     for (const hold of personal)
       found.set(hold._id, { state: hold.state, held_minor: BigInt(hold.held_minor ?? 0) });
   }
@@ -64,10 +66,7 @@ async function bookedTokens(sql: PgSql, db: Db, tokens: readonly string[]): Prom
   );
   const rest = tokens.filter((t) => !booked.has(t));
   if (rest.length > 0) {
-    const docs = await db
-      .collection<{ _id: string }>('personal_transactions')
-      .find({ _id: { $in: rest } }, { projection: { _id: 1 } })
-      .toArray();
+    const docs = await findByIds(db.collection<{ _id: string }>('personal_transactions'), rest, { _id: 1 });
     for (const doc of docs) booked.add(doc._id);
   }
   return booked;
