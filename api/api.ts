@@ -34,7 +34,11 @@ export interface Api {
 export async function createApi(config: ApiConfig, log: Logger): Promise<Api> {
   const sql = connectPostgres({ url: config.database_url, application_name: 'afc-api' });
   const mongo = connectMongo({ uri: config.mongodb_uri, app_name: 'afc-api' });
-  const redis = connectRedis({ url: config.redis_url, connection_name: 'afc-api', command_timeout_ms: 2_000 });
+  const redis = connectRedis({
+    url: config.redis_url,
+    connection_name: 'afc-api',
+    command_timeout_ms: 2_000,
+  });
   redis.on('error', (error) => log.warn({ err: error }, 'redis error'));
   await redis.connect().catch((error: unknown) => log.error({ err: error }, 'redis not reachable at start'));
   const rabbit = connectRabbit(config.rabbitmq_url, 'afc-api', log);
@@ -67,7 +71,8 @@ export async function createApi(config: ApiConfig, log: Logger): Promise<Api> {
         postgresql: () => sql`SELECT 1`,
         mongodb: () => mongo.db().command({ ping: 1 }),
         redis: () => redis.ping(),
-        rabbitmq: () => rabbit.exchangeDeclare({ exchange: 'afc.events', type: 'topic', durable: true, passive: true }),
+        rabbitmq: () =>
+          rabbit.exchangeDeclare({ exchange: 'afc.events', type: 'topic', durable: true, passive: true }),
       },
       readiness: { postgresql: () => sql`SELECT 1` },
       isShuttingDown: () => shutting_down,

@@ -52,7 +52,9 @@ export async function buildApiApp(options: ApiAppOptions): Promise<FastifyInstan
     requestIdHeader: 'x-request-id',
     // A URL that cannot be decoded never reaches the router: answered here, in our shape.
     frameworkErrors: (_error, request, reply) => {
-      (reply as FastifyReply).status(400).send(errorBody('API_ERR_BAD_REQUEST', request.id, 'The URL is not valid.'));
+      (reply as FastifyReply)
+        .status(400)
+        .send(errorBody('API_ERR_BAD_REQUEST', request.id, 'The URL is not valid.'));
     },
   });
   app.setValidatorCompiler(TypeBoxValidatorCompiler);

@@ -47,7 +47,11 @@ function* specs(run_id: string, ordinary_count: number): Generator<CardSpec> {
       card: specialCard(run_id, 'over_limit', i) as CardSpec['card'],
       per_transaction_limit_minor: OVER_LIMIT_PER_TRANSACTION_MINOR,
     };
-    yield { ...plain, card: specialCard(run_id, 'blocked_mcc', i) as CardSpec['card'], mcc_block: [BLOCKED_MCC] };
+    yield {
+      ...plain,
+      card: specialCard(run_id, 'blocked_mcc', i) as CardSpec['card'],
+      mcc_block: [BLOCKED_MCC],
+    };
     yield { ...plain, card: specialCard(run_id, 'inactive', i) as CardSpec['card'], status: 'suspended' };
   }
 }

@@ -36,7 +36,9 @@ export async function runChaos(
   const origin_ms = performance.now();
   const started_at = new Date().toISOString();
   mkdirSync(LOG_DIR, { recursive: true });
-  progress(`chaos ${plan.profile}: ${plan.runs.length} run(s), ${plan.load_ms / 1000} s of load at ${plan.rate_per_s}/s`);
+  progress(
+    `chaos ${plan.profile}: ${plan.runs.length} run(s), ${plan.load_ms / 1000} s of load at ${plan.rate_per_s}/s`,
+  );
   const results: RunResult[] = [];
   try {
     const session = { log_dir: LOG_DIR, origin_ms };

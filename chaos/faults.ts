@@ -83,7 +83,11 @@ export function planFaults(
     const down_ms = DOWN_MS_MIN + Math.floor(random() * (DOWN_MS_MAX - DOWN_MS_MIN));
     // Each fault starts somewhere in its own slot, leaving room for its outage.
     const room_ms = Math.max(0, slot_ms - down_ms - GAP_MS_MIN);
-    faults.push({ kind: pick(), at_ms: Math.round(FIRST_FAULT_MS + i * slot_ms + random() * room_ms), down_ms });
+    faults.push({
+      kind: pick(),
+      at_ms: Math.round(FIRST_FAULT_MS + i * slot_ms + random() * room_ms),
+      down_ms,
+    });
   }
   return faults;
 }

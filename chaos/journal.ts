@@ -62,7 +62,10 @@ export class Journal implements RequestSource {
     const answer = { status_code, outcome };
     if (request.expect.kind === 'replay') {
       entry.replays++;
-      if (entry.first !== null && (entry.first.status_code !== status_code || entry.first.outcome !== outcome))
+      if (
+        entry.first !== null &&
+        (entry.first.status_code !== status_code || entry.first.outcome !== outcome)
+      )
         this.replay_mismatches.push({ entry, first: entry.first, replay: answer });
     } else {
       entry.first = answer;

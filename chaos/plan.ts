@@ -74,7 +74,8 @@ export function parsePlan(argv: readonly string[]): ChaosPlan {
   const runs = seed !== undefined ? 1 : integer('runs', flags.get('runs') ?? (full ? '50' : '3'), 1, 1_000);
   const fixed_faults = flags.has('faults') ? integer('faults', flags.get('faults')!, 0, 10) : null;
   const kinds = flags.has('kinds') ? parseKinds(flags.get('kinds')!) : FAULT_KINDS;
-  const seeds = seed !== undefined ? [integer('seed', seed, 1, SEED_MAX)] : Array.from({ length: runs }, freshSeed);
+  const seeds =
+    seed !== undefined ? [integer('seed', seed, 1, SEED_MAX)] : Array.from({ length: runs }, freshSeed);
   return Object.freeze({
     profile: seed !== undefined ? 'replay' : full ? 'full' : 'quick',
     runs: seeds.map((s) => ({
@@ -116,7 +117,12 @@ export function shortPlan(): ChaosPlan {
 
 /** The command that replays one run of a plan: same seed, so the same traffic and faults. */
 export function replayCommand(plan: ChaosPlan, run: RunPlan): string {
-  const flags = [`--seed=${run.seed}`, `--faults=${run.fault_count}`, `--load-s=${plan.load_ms / 1000}`, `--rate=${plan.rate_per_s}`];
+  const flags = [
+    `--seed=${run.seed}`,
+    `--faults=${run.fault_count}`,
+    `--load-s=${plan.load_ms / 1000}`,
+    `--rate=${plan.rate_per_s}`,
+  ];
   if (run.kinds.length !== FAULT_KINDS.length) flags.push(`--kinds=${run.kinds.join(',')}`);
   return `npm run chaos -- ${flags.join(' ')}`;
 }

@@ -87,7 +87,10 @@ export class ReadinessProbe {
     let ready = false;
     let down: string[] = [];
     try {
-      const response = await request(this.#url, { headersTimeout: PROBE_TIMEOUT_MS, bodyTimeout: PROBE_TIMEOUT_MS });
+      const response = await request(this.#url, {
+        headersTimeout: PROBE_TIMEOUT_MS,
+        bodyTimeout: PROBE_TIMEOUT_MS,
+      });
       down = downIn(await response.body.text());
       ready = response.statusCode === 200;
     } catch {

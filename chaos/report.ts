@@ -55,7 +55,9 @@ function runSection(outcome: ChaosOutcome, r: RunResult): string[] {
     `- process crashes (restarted by the supervisor): ${
       r.crashes.length === 0
         ? 'none'
-        : r.crashes.map((x) => `${x.process} at ${seconds(x.at_ms)} (code ${x.code}, ${x.signal ?? 'no signal'})`).join(', ')
+        : r.crashes
+            .map((x) => `${x.process} at ${seconds(x.at_ms)} (code ${x.code}, ${x.signal ?? 'no signal'})`)
+            .join(', ')
     }`,
     `- drained: ${r.drained ? 'yes' : 'NO'} in ${seconds(r.drain_ms)}; Redis vs ledger compared on ${r.cards_compared} cards`,
     ...findingLines('differences found', r.findings.failures),
@@ -80,7 +82,8 @@ export function summaryLine(outcome: ChaosOutcome): string {
 /** Per fault kind: how often readiness showed it and how, how fast, and how soon it cleared. */
 function readinessTable(outcome: ChaosOutcome): string[] {
   const by_kind = new Map<string, FaultSeen[]>();
-  for (const r of outcome.results) for (const f of r.faults) by_kind.set(f.kind, [...(by_kind.get(f.kind) ?? []), f]);
+  for (const r of outcome.results)
+    for (const f of r.faults) by_kind.set(f.kind, [...(by_kind.get(f.kind) ?? []), f]);
   const cell = (faults: FaultSeen[], pick: (f: FaultSeen) => ReadinessWindow) => {
     const windows = faults.map(pick);
     const shown = windows.filter((w) => w.shown_after_ms !== null);
@@ -91,7 +94,9 @@ function readinessTable(outcome: ChaosOutcome): string[] {
     });
     const slowest = Math.max(...shown.map((w) => w.shown_after_ms!));
     const cleared = shown.map((w) => w.cleared_after_ms);
-    const back = cleared.includes(null) ? 'not always seen' : `<= ${seconds(Math.max(...(cleared as number[])))}`;
+    const back = cleared.includes(null)
+      ? 'not always seen'
+      : `<= ${seconds(Math.max(...(cleared as number[])))}`;
     return `shown in ${shown.length}/${faults.length} (${parts.join(', ')}), within ${seconds(slowest)}; cleared ${back} after up`;
   };
   return [

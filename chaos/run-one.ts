@@ -92,8 +92,10 @@ function outcomeTotals(result: PhaseResult | null): Record<string, number> {
 function replayExplanation(mismatch: ReplayMismatch): string | null {
   const replay = mismatch.replay.outcome;
   const first = mismatch.first.outcome;
-  if (mismatch.entry.request.cls === 'balance_inquiry') return 'replayed balance inquiry answered differently (moves no money)';
-  if (replay === 'system_error' || first === 'system_error') return 'replay around a system_error (Redis unreachable)';
+  if (mismatch.entry.request.cls === 'balance_inquiry')
+    return 'replayed balance inquiry answered differently (moves no money)';
+  if (replay === 'system_error' || first === 'system_error')
+    return 'replay around a system_error (Redis unreachable)';
   if (replay === 'timeout') return 'replay over the decision budget answered timeout (fail-safe decline)';
   if (first === 'timeout' && replay !== 'approved')
     return 'first call timed out, replay gave the decline recorded for it (a decline both times)';
@@ -113,7 +115,10 @@ function contractFindings(result: PhaseResult, journal: Journal, findings: Findi
     for (let i = 0; i < count; i++) {
       const example = examples[i] ?? reason;
       if (reason === 'HTTP 503 (expected 200 or 402)')
-        findings.explain('shed with 503 by the overload protection (no decision; Marqeta declines it)', example);
+        findings.explain(
+          'shed with 503 by the overload protection (no decision; Marqeta declines it)',
+          example,
+        );
       else findings.fail(`contract: ${reason}`, example);
     }
   }
@@ -174,7 +179,11 @@ export async function runOnce(
     worker_probe.start(load_started_ms);
     [phase, faults] = await Promise.all([
       runPhase(
-        { origin: system.gateway_origin, path: '/api/transactions/authorize', authorization: system.authorization },
+        {
+          origin: system.gateway_origin,
+          path: '/api/transactions/authorize',
+          authorization: system.authorization,
+        },
         {
           name: `chaos ${run_id}`,
           mode: 'open',
@@ -192,7 +201,8 @@ export async function runOnce(
         progress,
       ),
     ]);
-    for (const fault of faults) if (fault.error) findings.fail('fault injection failed', `${fault.kind}: ${fault.error}`);
+    for (const fault of faults)
+      if (fault.error) findings.fail('fault injection failed', `${fault.kind}: ${fault.error}`);
     await ensureRabbitRunning();
     await Promise.all([system.gateway.waitReady(), system.worker.waitReady()]);
     await Promise.all([gateway_probe.stop(), worker_probe.stop()]);
@@ -210,7 +220,8 @@ export async function runOnce(
     }
     const dlqs = Object.keys(drain.queues.dead_letters);
     if (dlqs.length > 0) {
-      for (const line of await explainDeadLetters(system.amqp_url, dlqs)) findings.fail('dead-lettered', line);
+      for (const line of await explainDeadLetters(system.amqp_url, dlqs))
+        findings.fail('dead-lettered', line);
     }
     contractFindings(phase, journal, findings);
     counts = await checkDecisions(stores.sql, stores.db, journal, findings);

@@ -31,7 +31,11 @@ export async function openRunStores(): Promise<RunStores> {
   });
   const mongodb_uri = ferretdb.uri(MONGO_DATABASE);
   const sql = connectPostgres({ url: postgres.url, application_name: 'afc-chaos', max_connections: 4 });
-  const mongo = connectMongo({ uri: mongodb_uri, app_name: 'afc-chaos', server_selection_timeout_ms: STORE_TIMEOUT_MS });
+  const mongo = connectMongo({
+    uri: mongodb_uri,
+    app_name: 'afc-chaos',
+    server_selection_timeout_ms: STORE_TIMEOUT_MS,
+  });
   const close = async () => {
     await Promise.allSettled([sql.end({ timeout: 5 }), mongo.close()]);
     await Promise.allSettled([postgres.destroy(), ferretdb.destroy()]);

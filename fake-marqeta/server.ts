@@ -42,7 +42,8 @@ function digest(text: string): Buffer {
 function bodyOf(request: FastifyRequest): Json {
   const body = request.body;
   if (body === undefined || body === null) return {};
-  if (typeof body !== 'object' || Array.isArray(body)) throw new FakeError(400, '400000', 'Body must be a JSON object');
+  if (typeof body !== 'object' || Array.isArray(body))
+    throw new FakeError(400, '400000', 'Body must be a JSON object');
   return body as Json;
 }
 
@@ -61,7 +62,9 @@ function faultAnswer(fault: Fault, reply: FastifyReply): Json {
 
 export async function buildFakeMarqeta(options: FakeMarqetaOptions): Promise<FakeMarqeta> {
   const base_path = options.base_path ?? '/v3';
-  const expected_auth = digest(`Basic ${Buffer.from(`${options.app_token}:${options.admin_token}`).toString('base64')}`);
+  const expected_auth = digest(
+    `Basic ${Buffer.from(`${options.app_token}:${options.admin_token}`).toString('base64')}`,
+  );
   const store = new FakeMarqetaStore();
   const faults = new FaultPlan();
   const calls = new Map<string, number>();
@@ -73,7 +76,9 @@ export async function buildFakeMarqeta(options: FakeMarqetaOptions): Promise<Fak
 
   const relativePath = (request: FastifyRequest): string | undefined => {
     const path = request.url.split('?')[0]!;
-    return path === base_path || path.startsWith(`${base_path}/`) ? path.slice(base_path.length) || '/' : undefined;
+    return path === base_path || path.startsWith(`${base_path}/`)
+      ? path.slice(base_path.length) || '/'
+      : undefined;
   };
 
   app.setErrorHandler((error, _request, reply) => {
@@ -126,12 +131,16 @@ export async function buildFakeMarqeta(options: FakeMarqetaOptions): Promise<Fak
         const { object, replayed } = store.createUser(bodyOf(request));
         return reply.code(replayed ? 200 : 201).send(object);
       });
-      api.get<{ Params: { token: string } }>('/users/:token', async (request) => store.getUser(request.params.token));
+      api.get<{ Params: { token: string } }>('/users/:token', async (request) =>
+        store.getUser(request.params.token),
+      );
       api.post('/cards', async (request, reply) => {
         const { object, replayed } = store.createCard(bodyOf(request));
         return reply.code(replayed ? 200 : 201).send(object);
       });
-      api.get<{ Params: { token: string } }>('/cards/:token', async (request) => store.getCard(request.params.token));
+      api.get<{ Params: { token: string } }>('/cards/:token', async (request) =>
+        store.getCard(request.params.token),
+      );
       api.post('/cardtransitions', async (request, reply) => {
         const { object, replayed } = store.createTransition(bodyOf(request));
         return reply.code(replayed ? 200 : 201).send(object);
@@ -141,7 +150,13 @@ export async function buildFakeMarqeta(options: FakeMarqetaOptions): Promise<Fak
       );
       api.get<{ Params: { card_token: string } }>('/cardtransitions/card/:card_token', async (request) => {
         const data = store.transitionsOf(request.params.card_token);
-        return { count: data.length, start_index: 0, end_index: Math.max(0, data.length - 1), is_more: false, data };
+        return {
+          count: data.length,
+          start_index: 0,
+          end_index: Math.max(0, data.length - 1),
+          is_more: false,
+          data,
+        };
       });
       api.get<{ Params: { token: string } }>('/transactions/:token', async (request) =>
         store.getTransaction(request.params.token),
@@ -166,13 +181,19 @@ export async function buildFakeMarqeta(options: FakeMarqetaOptions): Promise<Fak
       });
       typed.post(
         '/config',
-        { schema: { body: Type.Object({ strict_duplicates: Type.Boolean() }, { additionalProperties: false }) } },
+        {
+          schema: {
+            body: Type.Object({ strict_duplicates: Type.Boolean() }, { additionalProperties: false }),
+          },
+        },
         async (request) => {
           store.strict_duplicates = request.body.strict_duplicates;
           return { strict_duplicates: store.strict_duplicates };
         },
       );
-      typed.post('/transactions', async (request, reply) => reply.code(201).send(store.putTransaction(bodyOf(request))));
+      typed.post('/transactions', async (request, reply) =>
+        reply.code(201).send(store.putTransaction(bodyOf(request))),
+      );
       typed.get('/requests', async () => ({ calls: Object.fromEntries(calls) }));
     },
     { prefix: '/__fake' },

@@ -88,7 +88,8 @@ export class FakeMarqetaStore {
     const request = canonicalJson({ ...body, token });
     const existing = map.get(token);
     if (existing) {
-      if (existing.request === request && !this.strict_duplicates) return { object: existing.object, replayed: true };
+      if (existing.request === request && !this.strict_duplicates)
+        return { object: existing.object, replayed: true };
       throw new FakeError(409, '409001', 'Token already associated with a different payload');
     }
     if (map.size >= STORE_MAX_OBJECTS) throw new FakeError(507, '507001', 'Fake store is full; reset it');
@@ -170,7 +171,8 @@ export class FakeMarqetaStore {
     const state = text(body, 'state', true)! as CardState;
     const channel = text(body, 'channel', true)!;
     const reason_code = text(body, 'reason_code', false) ?? '00';
-    if (!CARD_STATES.includes(state)) throw new FakeError(400, '400004', `state must be one of ${CARD_STATES.join(', ')}`);
+    if (!CARD_STATES.includes(state))
+      throw new FakeError(400, '400004', `state must be one of ${CARD_STATES.join(', ')}`);
     const card = this.#cards.get(card_token);
     if (!card) throw new FakeError(400, '400005', 'Card not found');
     const previous = this.#transitions.get(text(body, 'token', false) ?? '');

@@ -1,7 +1,12 @@
 // Builds the gateway's Fastify instance from ready dependencies (no I/O here), so tests can
 // drive it with inject() and main.ts only wires processes and signals.
 
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, LogController } from 'fastify';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  LogController,
+} from 'fastify';
 import type { OverloadConfig } from '../shared/config.ts';
 import { errorBody } from '../shared/errors.ts';
 import type { Logger } from '../shared/logger.ts';
@@ -48,7 +53,9 @@ export async function buildGatewayApp(options: GatewayAppOptions): Promise<Fasti
     requestIdHeader: 'x-request-id',
     // A URL that cannot be decoded never reaches the router: answered here, in our shape.
     frameworkErrors: (_error, request, reply) => {
-      (reply as FastifyReply).status(400).send(errorBody('GW_ERR_BAD_REQUEST', request.id, 'The URL is not valid.'));
+      (reply as FastifyReply)
+        .status(400)
+        .send(errorBody('GW_ERR_BAD_REQUEST', request.id, 'The URL is not valid.'));
     },
     ajv: { customOptions: { allErrors: true, coerceTypes: false } },
   });

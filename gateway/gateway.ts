@@ -11,7 +11,13 @@ import { request as httpRequest } from 'undici';
 import { connectRabbit } from '../shared/broker/connection.ts';
 import { closeApp } from '../shared/http/close-app.ts';
 import { DependencyMonitor } from '../shared/health-monitor.ts';
-import { EXCHANGE_EVENTS, QUEUE_DECISIONS, exchanges, queueBindings, queues } from '../shared/broker/topology.ts';
+import {
+  EXCHANGE_EVENTS,
+  QUEUE_DECISIONS,
+  exchanges,
+  queueBindings,
+  queues,
+} from '../shared/broker/topology.ts';
 import { MARQETA_NOTIFICATION_ROUTING_KEY } from '../shared/messages.ts';
 import type { GatewayConfig } from '../shared/config.ts';
 import type { Logger } from '../shared/logger.ts';
@@ -71,15 +77,24 @@ export interface GatewayRuntime {
   readonly hold_expiry_enabled?: boolean;
 }
 
-export async function createGateway(config: GatewayConfig, log: Logger, runtime: GatewayRuntime = {}): Promise<Gateway> {
+export async function createGateway(
+  config: GatewayConfig,
+  log: Logger,
+  runtime: GatewayRuntime = {},
+): Promise<Gateway> {
   const sql = connectPostgres({ url: config.database_url, application_name: 'afc-gateway' });
   const mongo = connectMongo({ uri: config.mongodb_uri, app_name: 'afc-gateway' });
   // Hot path connection: a 1 s backstop per command; the decision budget is enforced above it.
-  const redis = connectRedis({ url: config.redis_url, connection_name: 'afc-gateway', command_timeout_ms: 1_000 });
+  const redis = connectRedis({
+    url: config.redis_url,
+    connection_name: 'afc-gateway',
+    command_timeout_ms: 1_000,
+  });
   // The relay blocks on its reads, so it gets a connection of its own.
   const relay_redis = connectRedis({ url: config.redis_url, connection_name: 'afc-gateway-relay' });
   const rabbit = connectRabbit(config.rabbitmq_url, 'afc-gateway', log);
-  for (const client of [redis, relay_redis]) client.on('error', (error) => log.warn({ err: error }, 'redis error'));
+  for (const client of [redis, relay_redis])
+    client.on('error', (error) => log.warn({ err: error }, 'redis error'));
   // Not fatal: requests are declined `system_error` until Redis answers, and ioredis reconnects.
   await redis.connect().catch((error: unknown) => log.error({ err: error }, 'redis not reachable at start'));
   await relay_redis.connect().catch(() => {});
@@ -233,11 +248,17 @@ export async function createGateway(config: GatewayConfig, log: Logger, runtime:
       await step('hold_expiry', () => hold_expiry.stop());
       // No decision is made any more: publish the ones answered (best effort, bounded).
       if (relay_enabled) {
-        await step('outbox', () => drainOutbox(redis, streams, log).catch((error: unknown) => log.warn({ err: error }, 'outbox drain check failed')));
+        await step('outbox', () =>
+          drainOutbox(redis, streams, log).catch((error: unknown) =>
+            log.warn({ err: error }, 'outbox drain check failed'),
+          ),
+        );
       }
       await step('relay', () => relay.stop());
       await step('notifications', () => notifications.close());
-      await step('connections', () => Promise.allSettled([rabbit.close(), sql.end({ timeout: 5 }), mongo.close()]));
+      await step('connections', () =>
+        Promise.allSettled([rabbit.close(), sql.end({ timeout: 5 }), mongo.close()]),
+      );
       redis.disconnect();
       relay_redis.disconnect();
     },

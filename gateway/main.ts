@@ -9,7 +9,13 @@ import { createGateway } from './gateway.ts';
 
 const config = loadOrExit(() => loadGatewayConfig());
 const log = createLogger('gateway', config.log_level);
-const gateway = await createGateway(config, log, { relay_consumer_name: process.env.RELAY_CONSUMER_NAME ?? hostname() });
+const gateway = await createGateway(config, log, {
+  relay_consumer_name: process.env.RELAY_CONSUMER_NAME ?? hostname(),
+});
 stopOnSignals(log, () => gateway.close());
-const address = await gateway.app.listen({ host: config.host, port: config.port, backlog: config.listen_backlog });
+const address = await gateway.app.listen({
+  host: config.host,
+  port: config.port,
+  backlog: config.listen_backlog,
+});
 log.info({ address }, 'gateway listening');

@@ -12,8 +12,16 @@ function env(name: string): string {
 }
 
 try {
-  const sql = connectPostgres({ url: env('DATABASE_URL'), application_name: 'afc-migrate', max_connections: 2 });
-  const mongo = connectMongo({ uri: env('MONGODB_URI'), app_name: 'afc-migrate', server_selection_timeout_ms: 10_000 });
+  const sql = connectPostgres({
+    url: env('DATABASE_URL'),
+    application_name: 'afc-migrate',
+    max_connections: 2,
+  });
+  const mongo = connectMongo({
+    uri: env('MONGODB_URI'),
+    app_name: 'afc-migrate',
+    server_selection_timeout_ms: 10_000,
+  });
   const applied = [...(await migratePostgres(sql)), ...(await migrateMongo(mongo.db()))];
   process.stdout.write(applied.length ? `migrated: ${applied.join(', ')}\n` : 'migrations: up to date\n');
   await sql.end();

@@ -38,7 +38,9 @@ export async function migratePostgres(sql: Sql): Promise<string[]> {
     await lock`SELECT pg_advisory_lock(${MIGRATION_LOCK_ID})`;
     await sql`CREATE TABLE IF NOT EXISTS schema_migrations (
       name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`;
-    const done = new Set((await sql<{ name: string }[]>`SELECT name FROM schema_migrations`).map((r) => r.name));
+    const done = new Set(
+      (await sql<{ name: string }[]>`SELECT name FROM schema_migrations`).map((r) => r.name),
+    );
     for (const name of files('postgres', '.sql')) {
       if (done.has(name)) continue;
       const text = readFileSync(join(here, 'postgres', name), 'utf8');

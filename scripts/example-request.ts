@@ -7,7 +7,9 @@ const [card_token = 'demo_card_business_1', user_token = 'demo_user_business_1',
   process.argv.slice(2);
 const amount = Number(amount_text);
 const id = randomUUID().replaceAll('-', '').slice(0, 16);
-const body = JSON.parse(readFileSync(new URL('../test/fixtures/marqeta/authorization.json', import.meta.url), 'utf8'));
+const body = JSON.parse(
+  readFileSync(new URL('../test/fixtures/marqeta/authorization.json', import.meta.url), 'utf8'),
+);
 Object.assign(body, {
   token: `txn_${id}`,
   card_token,

@@ -16,13 +16,18 @@ import { loadApiConfig, loadOrExit } from '../shared/config.ts';
 import { createLogger } from '../shared/logger.ts';
 
 const DEMO_COMPANY_ID = '00000000-0000-4000-8000-00000000de01';
-const DEMO_ADMIN_API_KEY = process.env.DEMO_ADMIN_API_KEY ?? 'afc_demoadmin_DemoOnlyProgramAdminKeyNotForProduction01';
-const DEMO_COMPANY_API_KEY = process.env.DEMO_COMPANY_API_KEY ?? 'afc_democompany_DemoOnlyCompanyAdminKeyNotForProduction1';
+const DEMO_ADMIN_API_KEY =
+  process.env.DEMO_ADMIN_API_KEY ?? 'afc_demoadmin_DemoOnlyProgramAdminKeyNotForProduction01';
+const DEMO_COMPANY_API_KEY =
+  process.env.DEMO_COMPANY_API_KEY ?? 'afc_democompany_DemoOnlyCompanyAdminKeyNotForProduction1';
 const SEED: Principal = { key_id: 'seed-demo', company_id: null, scopes: ['admin'] };
 
 const config = loadOrExit(() => loadApiConfig({ ...process.env, API_PORT: '0' }));
 const log = createLogger('seed-demo', config.log_level === 'info' ? 'warn' : config.log_level);
-for (const [name, key] of [['DEMO_ADMIN_API_KEY', DEMO_ADMIN_API_KEY], ['DEMO_COMPANY_API_KEY', DEMO_COMPANY_API_KEY]]) {
+for (const [name, key] of [
+  ['DEMO_ADMIN_API_KEY', DEMO_ADMIN_API_KEY],
+  ['DEMO_COMPANY_API_KEY', DEMO_COMPANY_API_KEY],
+]) {
   if (parseKey(key!) === null) {
     process.stderr.write(`${name} must look like afc_<8-32 lowercase letters/digits>_<32-128 characters>\n`);
     process.exit(64);
@@ -44,7 +49,11 @@ async function ensureKey(name: string, company_id: string | null, key: string) {
 
 try {
   if ((await getCompany(api.sql, DEMO_COMPANY_ID)) === null) {
-    await cardholders.createCompany(SEED, { id: DEMO_COMPANY_ID, name: 'Demo Logistics Ltd', time_zone: 'UTC' });
+    await cardholders.createCompany(SEED, {
+      id: DEMO_COMPANY_ID,
+      name: 'Demo Logistics Ltd',
+      time_zone: 'UTC',
+    });
   }
   const business_user =
     (await findBusinessUserByToken(api.sql, 'demo_user_business_1')) ??
@@ -58,7 +67,11 @@ try {
     user_id: business_user.id,
     card_token: 'demo_card_business_1',
     currency_code: 'USD',
-    limits: { per_transaction_limit_minor: '50000', daily_limit_minor: '100000', monthly_limit_minor: '1000000' },
+    limits: {
+      per_transaction_limit_minor: '50000',
+      daily_limit_minor: '100000',
+      monthly_limit_minor: '1000000',
+    },
   });
   await ensureCard({
     kind: 'business',
@@ -71,11 +84,18 @@ try {
   });
 
   const personal: Array<[string, string, string]> = [];
-  for (const [n, balance_minor] of [[1, '100000'], [2, '25000']] as const) {
+  for (const [n, balance_minor] of [
+    [1, '100000'],
+    [2, '25000'],
+  ] as const) {
     const user_token = `demo_user_personal_${n}`;
     const user =
       (await findPersonalUserByToken(api.mongo.db(), user_token)) ??
-      (await cardholders.createPersonalUser(SEED, { user_token, email: `demo.personal.${n}@example.com`, kyc_status: 'verified' }));
+      (await cardholders.createPersonalUser(SEED, {
+        user_token,
+        email: `demo.personal.${n}@example.com`,
+        kyc_status: 'verified',
+      }));
     const card = await ensureCard({
       kind: 'personal',
       user_id: String(user._id),
@@ -97,7 +117,9 @@ try {
       '  business user      demo_user_business_1',
       '  business cards     demo_card_business_1 (per txn 500.00, day 1,000.00, month 10,000.00 USD)',
       '                     demo_card_business_2 (day 200.00 USD, MCC 7995 and 5944 blocked)',
-      ...personal.map(([user, card, posted]) => `  personal           ${user} / ${card}  balance ${posted} minor USD`),
+      ...personal.map(
+        ([user, card, posted]) => `  personal           ${user} / ${card}  balance ${posted} minor USD`,
+      ),
       `  program admin key  ${DEMO_ADMIN_API_KEY}`,
       `  company admin key  ${DEMO_COMPANY_API_KEY}`,
       '',

@@ -11,6 +11,6 @@ export LOG_LEVEL="${TEST_LOG_LEVEL:-silent}"
 bash scripts/services.sh
 node migrations/cli.ts
 tsc --noEmit -p .
-biome lint .
+biome check .
 vitest run --project unit --project integration
 vitest run --project faults

@@ -8,7 +8,9 @@ import { readFileSync } from 'node:fs';
 const api = `http://127.0.0.1:${process.env.API_PORT ?? 8082}`;
 const gateway = `http://127.0.0.1:${process.env.GATEWAY_PORT ?? 8080}`;
 const admin_key = process.env.DEMO_ADMIN_API_KEY ?? 'afc_demoadmin_DemoOnlyProgramAdminKeyNotForProduction01';
-const basic = Buffer.from(`${process.env.GATEWAY_BASIC_AUTH_USER}:${process.env.GATEWAY_BASIC_AUTH_PASSWORD}`).toString('base64');
+const basic = Buffer.from(
+  `${process.env.GATEWAY_BASIC_AUTH_USER}:${process.env.GATEWAY_BASIC_AUTH_PASSWORD}`,
+).toString('base64');
 
 // The fields this script reads from the API's answers.
 interface Answer {
@@ -33,13 +35,21 @@ async function call(method: string, url: string, key: string, body?: unknown) {
 
 const run = randomUUID().slice(0, 8);
 const company = await call('POST', `${api}/api/companies`, admin_key, { name: `Walkthrough ${run}` });
-const key = await call('POST', `${api}/api/api-keys`, admin_key, { name: 'walkthrough', company_id: company.id, scopes: ['admin'] });
+const key = await call('POST', `${api}/api/api-keys`, admin_key, {
+  name: 'walkthrough',
+  company_id: company.id,
+  scopes: ['admin'],
+});
 const company_key: string = key.key;
 const user = await call('POST', `${api}/api/companies/${company.id}/users`, company_key, {
   email: `ops-${run}@example.test`,
   role: 'employee',
 });
-let card = await call('POST', `${api}/api/cards`, company_key, { kind: 'business', user_id: user.id, currency_code: 'USD' });
+let card = await call('POST', `${api}/api/cards`, company_key, {
+  kind: 'business',
+  user_id: user.id,
+  currency_code: 'USD',
+});
 // The worker issues the card at (fake) Marqeta and activates it.
 for (let i = 0; i < 50 && card.status !== 'active'; i++) {
   await new Promise((resolve) => setTimeout(resolve, 200));
@@ -50,17 +60,36 @@ await call('PATCH', `${api}/api/cards/${card.id}`, company_key, {
   controls: { mcc_block: ['7995'] },
 });
 
-const template = JSON.parse(readFileSync(new URL('../test/fixtures/marqeta/authorization.json', import.meta.url), 'utf8'));
+const template = JSON.parse(
+  readFileSync(new URL('../test/fixtures/marqeta/authorization.json', import.meta.url), 'utf8'),
+);
 for (const amount of [42.75, 250]) {
   const id = randomUUID().replaceAll('-', '').slice(0, 16);
-  const body = { ...template, token: `txn_${id}`, card_token: card.card_token, user_token: user.user_token, amount };
-  body.gpa_order = { ...template.gpa_order, jit_funding: { token: `jit_${id}`, method: 'pgfs.authorization', user_token: user.user_token, acting_user_token: user.user_token, amount } };
+  const body = {
+    ...template,
+    token: `txn_${id}`,
+    card_token: card.card_token,
+    user_token: user.user_token,
+    amount,
+  };
+  body.gpa_order = {
+    ...template.gpa_order,
+    jit_funding: {
+      token: `jit_${id}`,
+      method: 'pgfs.authorization',
+      user_token: user.user_token,
+      acting_user_token: user.user_token,
+      amount,
+    },
+  };
   const response = await fetch(`${gateway}/api/transactions/authorize`, {
     method: 'POST',
     headers: { authorization: `Basic ${basic}`, 'content-type': 'application/json' },
     body: JSON.stringify(body),
   });
-  process.stdout.write(`\nPOST /api/transactions/authorize (${amount} USD) -> ${response.status}\n${await response.text()}\n`);
+  process.stdout.write(
+    `\nPOST /api/transactions/authorize (${amount} USD) -> ${response.status}\n${await response.text()}\n`,
+  );
 }
 // The worker persists decisions within moments.
 await new Promise((resolve) => setTimeout(resolve, 1_000));

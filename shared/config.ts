@@ -38,7 +38,8 @@ function integer(env: Env, name: string, fallback: number, min: number, max: num
   if (raw === undefined) return fallback;
   if (!/^-?\d+$/.test(raw)) throw new ConfigError(`${name} must be an integer (got "${raw}")`);
   const value = Number(raw);
-  if (value < min || value > max) throw new ConfigError(`${name} must be between ${min} and ${max} (got ${value})`);
+  if (value < min || value > max)
+    throw new ConfigError(`${name} must be between ${min} and ${max} (got ${value})`);
   return value;
 }
 
@@ -194,7 +195,11 @@ export interface DecisionConsumerConfig {
   readonly batch_linger_ms: number;
 }
 
-export interface WorkerConfig extends CommonConfig, MarqetaClientConfig, WebhookConfig, DecisionConsumerConfig {
+export interface WorkerConfig
+  extends CommonConfig,
+    MarqetaClientConfig,
+    WebhookConfig,
+    DecisionConsumerConfig {
   readonly marqeta_app_token: string;
   readonly marqeta_admin_token: string;
   readonly health_port: number;
@@ -218,7 +223,13 @@ function common(env: Env): CommonConfig {
 
 function overload(env: Env, event_loop_delay_ms_max: number): OverloadConfig {
   return {
-    overload_event_loop_delay_ms_max: integer(env, 'OVERLOAD_EVENT_LOOP_DELAY_MS_MAX', event_loop_delay_ms_max, 10, 10_000),
+    overload_event_loop_delay_ms_max: integer(
+      env,
+      'OVERLOAD_EVENT_LOOP_DELAY_MS_MAX',
+      event_loop_delay_ms_max,
+      10,
+      10_000,
+    ),
     overload_heap_used_bytes_max: optionalMebibytes(env, 'OVERLOAD_HEAP_USED_MB_MAX', 16, 65_536),
     overload_rss_bytes_max: optionalMebibytes(env, 'OVERLOAD_RSS_MB_MAX', 32, 262_144),
     overload_retry_after_s: integer(env, 'OVERLOAD_RETRY_AFTER_S', 2, 1, 600),
@@ -242,12 +253,18 @@ export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
     webhook_password: secret(env, 'MARQETA_WEBHOOK_PASSWORD', 20),
     webhook_password_next: optionalSecret(env, 'MARQETA_WEBHOOK_PASSWORD_NEXT', 20),
     webhook_hmac_secret: read(env, 'MARQETA_WEBHOOK_HMAC_SECRET') ?? null,
-    webhook_signature_header: (read(env, 'MARQETA_WEBHOOK_SIGNATURE_HEADER') ?? 'x-marqeta-signature').toLowerCase(),
-    webhook_hmac_algorithm: oneOf(env, 'MARQETA_WEBHOOK_HMAC_ALGORITHM', 'sha256', ['sha1', 'sha256'] as const),
+    webhook_signature_header: (
+      read(env, 'MARQETA_WEBHOOK_SIGNATURE_HEADER') ?? 'x-marqeta-signature'
+    ).toLowerCase(),
+    webhook_hmac_algorithm: oneOf(env, 'MARQETA_WEBHOOK_HMAC_ALGORITHM', 'sha256', [
+      'sha1',
+      'sha256',
+    ] as const),
     decision_budget_ms: integer(env, 'DECISION_BUDGET_MS', 50, 1, 2500),
     cache_fill_budget_ms: integer(env, 'CACHE_FILL_BUDGET_MS', 500, 1, 2500),
     body_limit_bytes: integer(env, 'BODY_LIMIT_BYTES', 64 * 1024, 1024, 1024 * 1024),
-    partial_approval_enabled: oneOf(env, 'PARTIAL_APPROVAL_ENABLED', 'false', ['true', 'false'] as const) === 'true',
+    partial_approval_enabled:
+      oneOf(env, 'PARTIAL_APPROVAL_ENABLED', 'false', ['true', 'false'] as const) === 'true',
     idempotency_ttl_s: integer(env, 'IDEMPOTENCY_TTL_S', 8 * 24 * 3600, 3600, 90 * 24 * 3600),
     hold_expiry_days: integer(env, 'HOLD_EXPIRY_DAYS', 7, 1, 90),
     hold_expiry_scan_interval_ms: integer(env, 'HOLD_EXPIRY_SCAN_INTERVAL_MS', 60_000, 1_000, 3_600_000),
@@ -272,7 +289,13 @@ function marqetaClient(env: Env): MarqetaClientConfig {
 function webhooks(env: Env): WebhookConfig {
   return {
     webhook_timeout_ms: integer(env, 'WEBHOOK_TIMEOUT_MS', 5_000, 100, 30_000),
-    webhook_retry_horizon_ms: integer(env, 'WEBHOOK_RETRY_HORIZON_MS', 24 * 3_600_000, 0, 12 * 24 * 3_600_000),
+    webhook_retry_horizon_ms: integer(
+      env,
+      'WEBHOOK_RETRY_HORIZON_MS',
+      24 * 3_600_000,
+      0,
+      12 * 24 * 3_600_000,
+    ),
     webhook_concurrency: integer(env, 'WEBHOOK_CONCURRENCY', 16, 1, 256),
   };
 }

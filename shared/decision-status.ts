@@ -65,14 +65,22 @@ const TABLE: Readonly<Record<DecisionStatusCode, StatusInfo>> = Object.freeze({
   12: { name: 'UNSUPPORTED_METHOD', memo: 'unsupported_method', decline_reason: 'TRANSACTION_NOT_PERMITTED' },
   13: { name: 'SYSTEM_ERROR', memo: 'system_error', decline_reason: 'TRANSACTION_NOT_PERMITTED' },
   14: { name: 'TIMEOUT', memo: 'timeout', decline_reason: 'TRANSACTION_NOT_PERMITTED' },
-  15: { name: 'LIMIT_VELOCITY', memo: 'velocity_exceeded', decline_reason: 'TRANSACTION_COUNT_LIMIT_EXCEEDED' },
+  15: {
+    name: 'LIMIT_VELOCITY',
+    memo: 'velocity_exceeded',
+    decline_reason: 'TRANSACTION_COUNT_LIMIT_EXCEEDED',
+  },
   16: { name: 'LIMIT_WEEKLY', memo: 'limit_exceeded', decline_reason: 'AMOUNT_LIMIT_EXCEEDED' },
   17: { name: 'LIMIT_YEARLY', memo: 'limit_exceeded', decline_reason: 'AMOUNT_LIMIT_EXCEEDED' },
   18: { name: 'LIMIT_ALL_TIME', memo: 'limit_exceeded', decline_reason: 'AMOUNT_LIMIT_EXCEEDED' },
   19: { name: 'LIMIT_CATEGORY', memo: 'category_limit_exceeded', decline_reason: 'AMOUNT_LIMIT_EXCEEDED' },
   20: { name: 'COUNTRY_RESTRICTED', memo: 'country_restricted', decline_reason: 'INVALID_MERCHANT' },
   21: { name: 'NO_BALANCE', memo: 'no_balance', decline_reason: 'TRANSACTION_NOT_PERMITTED' },
-  22: { name: 'AUTHORIZATION_CLOSED', memo: 'authorization_closed', decline_reason: 'TRANSACTION_NOT_PERMITTED' },
+  22: {
+    name: 'AUTHORIZATION_CLOSED',
+    memo: 'authorization_closed',
+    decline_reason: 'TRANSACTION_NOT_PERMITTED',
+  },
 });
 
 export function statusInfo(code: number): StatusInfo {

@@ -18,10 +18,16 @@ export const ErrorCodes = Object.freeze({
   API_ERR_UNAUTHORIZED: { status: 401, message: 'Missing or invalid API key.' },
   API_ERR_FORBIDDEN: { status: 403, message: 'This API key may not do that.' },
   API_ERR_NOT_FOUND: { status: 404, message: 'No such resource.' },
-  API_ERR_VERSION_CONFLICT: { status: 409, message: 'The resource changed (If-Match failed); fetch it and retry.' },
+  API_ERR_VERSION_CONFLICT: {
+    status: 409,
+    message: 'The resource changed (If-Match failed); fetch it and retry.',
+  },
   API_ERR_INVALID_TRANSITION: { status: 409, message: 'The resource is not in a state that allows this.' },
   API_ERR_ALREADY_EXISTS: { status: 409, message: 'A resource with that unique value already exists.' },
-  API_ERR_IDEMPOTENCY_KEY_REUSED: { status: 409, message: 'This Idempotency-Key was used for a different request.' },
+  API_ERR_IDEMPOTENCY_KEY_REUSED: {
+    status: 409,
+    message: 'This Idempotency-Key was used for a different request.',
+  },
   API_ERR_BODY_TOO_LARGE: { status: 413, message: 'The request body is too large.' },
   API_ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Send application/json.' },
   API_ERR_RATE_LIMITED: { status: 429, message: 'Too many requests; retry after the Retry-After delay.' },
@@ -59,7 +65,12 @@ export class ApiError extends Error {
   }
 }
 
-export function errorBody(code: ErrorCode, request_id: string, message?: string, fields?: readonly FieldError[]): ErrorBody {
+export function errorBody(
+  code: ErrorCode,
+  request_id: string,
+  message?: string,
+  fields?: readonly FieldError[],
+): ErrorBody {
   return {
     error: { code, message: message ?? ErrorCodes[code].message, ...(fields ? { fields } : {}) },
     request_id,

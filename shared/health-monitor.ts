@@ -25,7 +25,8 @@ export class DependencyMonitor {
     this.#checks = checks;
     this.#interval_ms = options.interval_ms ?? MONITOR_INTERVAL_MS;
     this.#timeout_ms = options.timeout_ms ?? MONITOR_TIMEOUT_MS;
-    if (!(this.#interval_ms > 0 && this.#timeout_ms > 0)) throw new Error('monitor interval and timeout must be positive');
+    if (!(this.#interval_ms > 0 && this.#timeout_ms > 0))
+      throw new Error('monitor interval and timeout must be positive');
   }
 
   /** Runs every check now and then on the interval; resolves once each has a first result. */

@@ -70,7 +70,12 @@ export function parseLedgerEffects(fx: string | undefined): LedgerEffects {
         // spend:<p>:<window>:<delta>:<count>; week ids contain no ':' (2026-W48).
         const period = PERIOD_OF[parts[1]!];
         if (period === undefined) throw new Error(`unknown spend period in "${item}"`);
-        spend.push({ period, window_id: parts[2]!, delta_minor: BigInt(parts[3]!), delta_count: Number(parts[4]) });
+        spend.push({
+          period,
+          window_id: parts[2]!,
+          delta_minor: BigInt(parts[3]!),
+          delta_count: Number(parts[4]),
+        });
         break;
       }
       case 'gspend':
@@ -85,7 +90,14 @@ export function parseLedgerEffects(fx: string | undefined): LedgerEffects {
         throw new Error(`unknown ledger effect "${item}"`);
     }
   }
-  return { held_delta_minor: held, posted_delta_minor: posted, hold_delta_minor: hold, hold_state, spend, group_spend };
+  return {
+    held_delta_minor: held,
+    posted_delta_minor: posted,
+    hold_delta_minor: hold,
+    hold_state,
+    spend,
+    group_spend,
+  };
 }
 
 /** JSON-safe form (bigint as decimal strings) for messages. */
@@ -94,8 +106,18 @@ export interface LedgerEffectsJson {
   readonly posted_delta_minor: string;
   readonly hold_delta_minor: string;
   readonly hold_state: string | null;
-  readonly spend: ReadonlyArray<{ period: Period; window_id: string; delta_minor: string; delta_count: number }>;
-  readonly group_spend: ReadonlyArray<{ mcc_group: string; period: 'day' | 'month'; window_id: string; delta_minor: string }>;
+  readonly spend: ReadonlyArray<{
+    period: Period;
+    window_id: string;
+    delta_minor: string;
+    delta_count: number;
+  }>;
+  readonly group_spend: ReadonlyArray<{
+    mcc_group: string;
+    period: 'day' | 'month';
+    window_id: string;
+    delta_minor: string;
+  }>;
 }
 
 export function effectsToJson(effects: LedgerEffects): LedgerEffectsJson {

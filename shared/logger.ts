@@ -36,13 +36,24 @@ export function urlForLog(url: string | undefined): string {
   if (url === undefined) return '';
   const at = url.indexOf('?');
   if (at < 0) return url;
-  const keys = [...new URLSearchParams(url.slice(at + 1)).keys()].map((key) => `${encodeURIComponent(key).slice(0, 40)}=`);
+  const keys = [...new URLSearchParams(url.slice(at + 1)).keys()].map(
+    (key) => `${encodeURIComponent(key).slice(0, 40)}=`,
+  );
   return `${url.slice(0, at)}?${keys.join('&')}`;
 }
 
 /** Fastify's request fields, with the query values left out (headers are never logged). */
-function requestForLog(request: { method?: string; url?: string; id?: string; socket?: { remoteAddress?: string } }) {
-  return { method: request.method, url: urlForLog(request.url), remote_address: request.socket?.remoteAddress };
+function requestForLog(request: {
+  method?: string;
+  url?: string;
+  id?: string;
+  socket?: { remoteAddress?: string };
+}) {
+  return {
+    method: request.method,
+    url: urlForLog(request.url),
+    remote_address: request.socket?.remoteAddress,
+  };
 }
 
 /**

@@ -17,9 +17,10 @@ export async function registerPersonalCardTokens(
   cards: ReadonlyArray<{ card_token: string; _id: ObjectId }>,
 ): Promise<void> {
   if (cards.length === 0) return;
-  await db
-    .collection<TokenDoc>(PERSONAL_CARD_TOKENS)
-    .insertMany(cards.map((card) => ({ _id: card.card_token, card_id: card._id })), { ordered: false });
+  await db.collection<TokenDoc>(PERSONAL_CARD_TOKENS).insertMany(
+    cards.map((card) => ({ _id: card.card_token, card_id: card._id })),
+    { ordered: false },
+  );
 }
 
 export async function personalCardIdByToken(db: Db, card_token: string): Promise<ObjectId | null> {

@@ -13,7 +13,11 @@ function exit(log: Logger, code: number): void {
   setTimeout(() => process.exit(code), 1_000).unref();
 }
 
-export function stopOnSignals(log: Logger, close: () => Promise<void>, deadline_ms = SHUTDOWN_DEADLINE_MS): void {
+export function stopOnSignals(
+  log: Logger,
+  close: () => Promise<void>,
+  deadline_ms = SHUTDOWN_DEADLINE_MS,
+): void {
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;

@@ -20,7 +20,12 @@ const formatters = new Map<string, Intl.DateTimeFormat>();
 function formatter(time_zone: string): Intl.DateTimeFormat {
   let format = formatters.get(time_zone);
   if (format === undefined) {
-    format = new Intl.DateTimeFormat('en-CA', { timeZone: time_zone, year: 'numeric', month: '2-digit', day: '2-digit' });
+    format = new Intl.DateTimeFormat('en-CA', {
+      timeZone: time_zone,
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+    });
     formatters.set(time_zone, format);
   }
   return format;
@@ -83,7 +88,9 @@ export function periodStartDate(period: Period, window_id: string): string {
       const week_year = Number(window_id.slice(0, 4));
       const week = Number(window_id.slice(6));
       const jan4 = new Date(Date.UTC(week_year, 0, 4));
-      const monday = new Date(jan4.getTime() - ((jan4.getUTCDay() || 7) - 1) * 86_400_000 + (week - 1) * 7 * 86_400_000);
+      const monday = new Date(
+        jan4.getTime() - ((jan4.getUTCDay() || 7) - 1) * 86_400_000 + (week - 1) * 7 * 86_400_000,
+      );
       return monday.toISOString().slice(0, 10);
     }
   }

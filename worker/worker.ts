@@ -75,7 +75,9 @@ export async function createWorker(
       const consuming = Object.fromEntries(consumers.map((c) => [c.name, c.isReady()]));
       const store_checks = stores.snapshot();
       const ready =
-        !closing && Object.values(consuming).every(Boolean) && Object.values(store_checks).every((c) => c.status === 'up');
+        !closing &&
+        Object.values(consuming).every(Boolean) &&
+        Object.values(store_checks).every((c) => c.status === 'up');
       return { ready, consuming, checks: store_checks };
     },
     registry,

@@ -47,11 +47,17 @@ export class CardCommandPublisher {
       );
     } catch (error) {
       this.#log.error({ err: error, card_id: command.card_id }, 'card issue command not confirmed');
-      throw new ApiError('API_ERR_UNAVAILABLE', `Card ${command.card_id} was saved as pending but its issue command was not published; retry with POST /api/cards/${command.card_id}/issue.`);
+      throw new ApiError(
+        'API_ERR_UNAVAILABLE',
+        `Card ${command.card_id} was saved as pending but its issue command was not published; retry with POST /api/cards/${command.card_id}/issue.`,
+      );
     }
     if (this.#returned.delete(message_id)) {
       this.#log.error({ card_id: command.card_id }, 'card issue command unroutable');
-      throw new ApiError('API_ERR_UNAVAILABLE', `Card ${command.card_id} was saved as pending but no queue took its issue command; retry with POST /api/cards/${command.card_id}/issue.`);
+      throw new ApiError(
+        'API_ERR_UNAVAILABLE',
+        `Card ${command.card_id} was saved as pending but no queue took its issue command; retry with POST /api/cards/${command.card_id}/issue.`,
+      );
     }
   }
 

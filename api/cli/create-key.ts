@@ -14,18 +14,29 @@ function fail(message: string): never {
 }
 
 const { values } = parseArgs({
-  options: { name: { type: 'string' }, scopes: { type: 'string', default: 'read' }, company: { type: 'string' } },
+  options: {
+    name: { type: 'string' },
+    scopes: { type: 'string', default: 'read' },
+    company: { type: 'string' },
+  },
 });
 if (!values.name) fail('usage: create-key.ts --name <name> [--scopes read,write,admin] [--company <uuid>]');
 const scopes = values.scopes.split(',').map((s) => s.trim());
-if (scopes.some((s) => !(SCOPES as readonly string[]).includes(s))) fail(`--scopes must be among ${SCOPES.join(', ')}`);
+if (scopes.some((s) => !(SCOPES as readonly string[]).includes(s)))
+  fail(`--scopes must be among ${SCOPES.join(', ')}`);
 
 const database_url = process.env.DATABASE_URL;
 if (!database_url) throw new ConfigError('DATABASE_URL is required but not set');
 const sql = connectPostgres({ url: database_url, application_name: 'afc-api-cli', max_connections: 1 });
 try {
-  const { row, key } = await createApiKey(sql, { name: values.name, company_id: values.company ?? null, scopes: scopes as Scope[] });
-  process.stdout.write(`id:     ${row.id}\ncompany: ${row.company_id ?? '(program-wide)'}\nscopes: ${row.scopes.join(',')}\nkey:    ${key}\n`);
+  const { row, key } = await createApiKey(sql, {
+    name: values.name,
+    company_id: values.company ?? null,
+    scopes: scopes as Scope[],
+  });
+  process.stdout.write(
+    `id:     ${row.id}\ncompany: ${row.company_id ?? '(program-wide)'}\nscopes: ${row.scopes.join(',')}\nkey:    ${key}\n`,
+  );
 } finally {
   await sql.end();
 }

@@ -36,10 +36,14 @@ export function fieldErrors(part: string, issues: readonly ValidationIssue[]): F
   for (const issue of issues) {
     // TypeBox reports a false additionalProperties twice; the named entry is the useful one.
     if (issue.keyword === 'boolean') continue;
-    const named = issue.params.requiredProperties ?? issue.params.missingProperty ?? issue.params.additionalProperties;
-    const names = issue.keyword === 'required' || issue.keyword === 'additionalProperties' ? [named ?? []].flat() : [];
-    const paths = names.length > 0 ? names.map((name) => `${issue.instancePath}/${String(name)}`) : [issue.instancePath];
-    const message = issue.keyword === 'additionalProperties' ? 'is not a known property' : (issue.message ?? 'is invalid');
+    const named =
+      issue.params.requiredProperties ?? issue.params.missingProperty ?? issue.params.additionalProperties;
+    const names =
+      issue.keyword === 'required' || issue.keyword === 'additionalProperties' ? [named ?? []].flat() : [];
+    const paths =
+      names.length > 0 ? names.map((name) => `${issue.instancePath}/${String(name)}`) : [issue.instancePath];
+    const message =
+      issue.keyword === 'additionalProperties' ? 'is not a known property' : (issue.message ?? 'is invalid');
     for (const pointer of paths) {
       const path = `${part}${pointer}`;
       if (seen.has(`${path} ${message}`)) continue;
@@ -56,14 +60,21 @@ export function installErrorHandler(app: FastifyInstance): void {
       return reply.status(error.status).send(errorBody(error.code, request.id, error.message, error.fields));
     }
     if (error.validation) {
-      const fields = fieldErrors(error.validationContext ?? 'body', error.validation as unknown as ValidationIssue[]);
-      return reply.status(400).send(errorBody('API_ERR_BAD_REQUEST', request.id, 'The request is invalid.', fields));
+      const fields = fieldErrors(
+        error.validationContext ?? 'body',
+        error.validation as unknown as ValidationIssue[],
+      );
+      return reply
+        .status(400)
+        .send(errorBody('API_ERR_BAD_REQUEST', request.id, 'The request is invalid.', fields));
     }
     if (isDuplicate(error)) return reply.status(409).send(errorBody('API_ERR_ALREADY_EXISTS', request.id));
     const mapped = error.code ? FASTIFY_CODES[error.code] : undefined;
     if (mapped) return reply.status(error.statusCode ?? 400).send(errorBody(mapped, request.id));
     if (error instanceof SyntaxError || error.statusCode === 400) {
-      return reply.status(400).send(errorBody('API_ERR_BAD_REQUEST', request.id, 'The body is not valid JSON.'));
+      return reply
+        .status(400)
+        .send(errorBody('API_ERR_BAD_REQUEST', request.id, 'The body is not valid JSON.'));
     }
     if (error.statusCode === 503) return reply.status(503).send(errorBody('API_ERR_UNAVAILABLE', request.id));
     request.log.error({ err: error, ...errorContext(request) }, 'unexpected error');

@@ -33,12 +33,15 @@ export function decodeCursor(cursor: string | undefined, id_format: RegExp): Sor
     const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
     if (Array.isArray(value) && value.length === 2) {
       const [at, id] = value as unknown[];
-      if (typeof at === 'string' && typeof id === 'string' && TIMESTAMP.test(at) && id_format.test(id)) return { at, id };
+      if (typeof at === 'string' && typeof id === 'string' && TIMESTAMP.test(at) && id_format.test(id))
+        return { at, id };
     }
   } catch {
     // Falls through to the 400 below.
   }
-  throw new ApiError('API_ERR_BAD_REQUEST', 'The cursor is invalid.', [{ path: 'querystring/cursor', message: 'is invalid' }]);
+  throw new ApiError('API_ERR_BAD_REQUEST', 'The cursor is invalid.', [
+    { path: 'querystring/cursor', message: 'is invalid' },
+  ]);
 }
 
 export interface Page<T> {
@@ -47,7 +50,12 @@ export interface Page<T> {
 }
 
 /** Rows were fetched with limit + 1: the extra row only says there is a next page. */
-export function pageOf<R, T>(rows: readonly R[], limit: number, keyOf: (row: R) => SortKey, view: (row: R) => T): Page<T> {
+export function pageOf<R, T>(
+  rows: readonly R[],
+  limit: number,
+  keyOf: (row: R) => SortKey,
+  view: (row: R) => T,
+): Page<T> {
   const shown = rows.slice(0, limit);
   const last = shown[shown.length - 1];
   return {

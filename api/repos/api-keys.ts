@@ -45,7 +45,11 @@ export async function getApiKey(sql: PgSql, id: string): Promise<ApiKeyRow | nul
 }
 
 /** Keys of one company, or every key when company_id is undefined; newest first, bounded. */
-export async function listApiKeys(sql: PgSql, company_id: string | undefined, limit: number): Promise<ApiKeyRow[]> {
+export async function listApiKeys(
+  sql: PgSql,
+  company_id: string | undefined,
+  limit: number,
+): Promise<ApiKeyRow[]> {
   return sql<ApiKeyRow[]>`
     SELECT * FROM api_keys
      WHERE ${company_id === undefined ? sql`true` : sql`company_id = ${company_id}`}

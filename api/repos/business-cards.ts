@@ -126,7 +126,11 @@ export class BusinessCardStore implements CardStore {
     return row ? record(row) : null;
   }
 
-  async list(filter: CardFilter, after: { at: string; id: string } | undefined, limit: number): Promise<CardRecord[]> {
+  async list(
+    filter: CardFilter,
+    after: { at: string; id: string } | undefined,
+    limit: number,
+  ): Promise<CardRecord[]> {
     const sql = this.#sql;
     const rows = await this.#select(
       sql`true

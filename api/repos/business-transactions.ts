@@ -44,7 +44,12 @@ function record(row: Row): TransactionRecord {
     amount_minor: row.amount_minor,
     approved_amount_minor: row.approved_amount_minor,
     currency_code: row.currency_code.trim(),
-    merchant: { name: row.merchant, mcc: row.mcc, merchant_id: row.merchant_id, country: row.merchant_country },
+    merchant: {
+      name: row.merchant,
+      mcc: row.mcc,
+      merchant_id: row.merchant_id,
+      country: row.merchant_country,
+    },
     status: row.status,
     status_code: row.status_code,
     decline_reason: row.decline_reason,

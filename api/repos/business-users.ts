@@ -35,12 +35,19 @@ export async function insertBusinessUser(sql: PgSql, input: NewBusinessUser): Pr
 }
 
 export async function getBusinessUser(sql: PgSql, id: string): Promise<BusinessUserRow | null> {
-  const [row] = await sql<BusinessUserRow[]>`SELECT *, created_at::text AS cursor_at FROM users WHERE id = ${id}`;
+  const [row] = await sql<
+    BusinessUserRow[]
+  >`SELECT *, created_at::text AS cursor_at FROM users WHERE id = ${id}`;
   return row ?? null;
 }
 
-export async function findBusinessUserByToken(sql: PgSql, user_token: string): Promise<BusinessUserRow | null> {
-  const [row] = await sql<BusinessUserRow[]>`SELECT *, created_at::text AS cursor_at FROM users WHERE user_token = ${user_token}`;
+export async function findBusinessUserByToken(
+  sql: PgSql,
+  user_token: string,
+): Promise<BusinessUserRow | null> {
+  const [row] = await sql<
+    BusinessUserRow[]
+  >`SELECT *, created_at::text AS cursor_at FROM users WHERE user_token = ${user_token}`;
   return row ?? null;
 }
 

@@ -12,7 +12,10 @@ export interface CompanyRow {
   cursor_at: string;
 }
 
-export async function insertCompany(sql: PgSql, input: { id?: string; name: string; time_zone: string }): Promise<CompanyRow> {
+export async function insertCompany(
+  sql: PgSql,
+  input: { id?: string; name: string; time_zone: string },
+): Promise<CompanyRow> {
   const [row] = await sql<CompanyRow[]>`
     INSERT INTO companies (id, name, time_zone) VALUES (${input.id ?? randomUUID()}, ${input.name}, ${input.time_zone})
     RETURNING *, created_at::text AS cursor_at`;
@@ -20,7 +23,9 @@ export async function insertCompany(sql: PgSql, input: { id?: string; name: stri
 }
 
 export async function getCompany(sql: PgSql, id: string): Promise<CompanyRow | null> {
-  const [row] = await sql<CompanyRow[]>`SELECT *, created_at::text AS cursor_at FROM companies WHERE id = ${id}`;
+  const [row] = await sql<
+    CompanyRow[]
+  >`SELECT *, created_at::text AS cursor_at FROM companies WHERE id = ${id}`;
   return row ?? null;
 }
 

@@ -170,9 +170,14 @@ export class PersonalCardStore implements CardStore {
     return _id === null ? null : this.#one(await this.collection.findOne({ _id }));
   }
 
-  async list(filter: CardFilter, after: { at: string; id: string } | undefined, limit: number): Promise<CardRecord[]> {
+  async list(
+    filter: CardFilter,
+    after: { at: string; id: string } | undefined,
+    limit: number,
+  ): Promise<CardRecord[]> {
     const query: Record<string, unknown> = {};
-    if (filter.user_id !== undefined) query.user_id = objectIdOrNull(filter.user_id) ?? new ObjectId('0'.repeat(24));
+    if (filter.user_id !== undefined)
+      query.user_id = objectIdOrNull(filter.user_id) ?? new ObjectId('0'.repeat(24));
     if (filter.status !== undefined) query.status = filter.status;
     if (after !== undefined) {
       const at = new Date(after.at);
@@ -190,12 +195,21 @@ export class PersonalCardStore implements CardStore {
     const _id = objectIdOrNull(id);
     if (_id === null) return null;
     const version_filter =
-      expected_version === 1 ? { $or: [{ version: 1 }, { version: { $exists: false } }] } : { version: expected_version };
+      expected_version === 1
+        ? { $or: [{ version: 1 }, { version: { $exists: false } }] }
+        : { version: expected_version };
     // Under the document lock: a concurrent balance load must not be overwritten.
     const doc = await withDocumentLock(this.#sql, 'personal_cards', id, () =>
       this.collection.findOneAndUpdate(
         { _id, ...version_filter },
-        { $set: { status: state.status, ...stateFields(state), version: expected_version + 1, updated_at: new Date() } },
+        {
+          $set: {
+            status: state.status,
+            ...stateFields(state),
+            version: expected_version + 1,
+            updated_at: new Date(),
+          },
+        },
         { returnDocument: 'after' },
       ),
     );

@@ -96,8 +96,14 @@ export async function listPersonalTransactions(
   if (Object.keys(created).length > 0) query.created_at = created;
   if (after !== undefined) {
     const at = new Date(after.at);
-    query.$and = [{ $or: [{ created_at: { $lt: at } }, { created_at: at, _id: { $lt: new ObjectId(after.id) } }] }];
+    query.$and = [
+      { $or: [{ created_at: { $lt: at } }, { created_at: at, _id: { $lt: new ObjectId(after.id) } }] },
+    ];
   }
-  const docs = await collection(db).find(query).sort({ created_at: -1, _id: -1 }).limit(limit + 1).toArray();
+  const docs = await collection(db)
+    .find(query)
+    .sort({ created_at: -1, _id: -1 })
+    .limit(limit + 1)
+    .toArray();
   return docs.map(record);
 }

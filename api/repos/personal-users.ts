@@ -41,7 +41,10 @@ export async function getPersonalUser(db: Db, id: string): Promise<PersonalUserD
   return _id === null ? null : users(db).findOne({ _id });
 }
 
-export async function findPersonalUserByToken(db: Db, user_token: string): Promise<PersonalUserDocument | null> {
+export async function findPersonalUserByToken(
+  db: Db,
+  user_token: string,
+): Promise<PersonalUserDocument | null> {
   return users(db).findOne({ user_token });
 }
 
@@ -53,8 +56,17 @@ export async function listPersonalUsers(
   const query =
     after === undefined
       ? {}
-      : { $or: [{ created_at: { $lt: new Date(after.at) } }, { created_at: new Date(after.at), _id: { $lt: new ObjectId(after.id) } }] };
-  return users(db).find(query).sort({ created_at: -1, _id: -1 }).limit(limit + 1).toArray();
+      : {
+          $or: [
+            { created_at: { $lt: new Date(after.at) } },
+            { created_at: new Date(after.at), _id: { $lt: new ObjectId(after.id) } },
+          ],
+        };
+  return users(db)
+    .find(query)
+    .sort({ created_at: -1, _id: -1 })
+    .limit(limit + 1)
+    .toArray();
 }
 
 export async function updatePersonalUser(
@@ -64,5 +76,9 @@ export async function updatePersonalUser(
 ): Promise<PersonalUserDocument | null> {
   const _id = objectIdOrNull(id);
   if (_id === null) return null;
-  return users(db).findOneAndUpdate({ _id }, { $set: { ...change, updated_at: new Date() } }, { returnDocument: 'after' });
+  return users(db).findOneAndUpdate(
+    { _id },
+    { $set: { ...change, updated_at: new Date() } },
+    { returnDocument: 'after' },
+  );
 }

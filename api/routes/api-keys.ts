@@ -8,7 +8,10 @@ import { ApiKey, ApiKeyList, CreateApiKeyBody, CreatedApiKey, apiKeyView } from 
 import { COMMON_ERRORS, Uuid, WRITE_ERRORS } from '../schemas/common.ts';
 import type { ApiServices } from '../services/services.ts';
 
-export async function apiKeyRoutes(app: FastifyInstance, { services }: { services: ApiServices }): Promise<void> {
+export async function apiKeyRoutes(
+  app: FastifyInstance,
+  { services }: { services: ApiServices },
+): Promise<void> {
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
   api.addHook('onRequest', async (request) => requireScope(request, 'admin'));
 
@@ -34,7 +37,14 @@ export async function apiKeyRoutes(app: FastifyInstance, { services }: { service
   );
   api.delete(
     '/api/api-keys/:id',
-    { schema: { tags: ['api keys'], summary: 'Revoke a key', params: Type.Object({ id: Uuid }), response: { 200: ApiKey, ...COMMON_ERRORS } } },
+    {
+      schema: {
+        tags: ['api keys'],
+        summary: 'Revoke a key',
+        params: Type.Object({ id: Uuid }),
+        response: { 200: ApiKey, ...COMMON_ERRORS },
+      },
+    },
     async (request) => apiKeyView(await services.api_keys.revoke(request.principal, request.params.id)),
   );
 }

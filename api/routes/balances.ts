@@ -30,7 +30,10 @@ function loadView(result: LoadResult) {
   };
 }
 
-export async function balanceRoutes(app: FastifyInstance, { services }: { services: ApiServices }): Promise<void> {
+export async function balanceRoutes(
+  app: FastifyInstance,
+  { services }: { services: ApiServices },
+): Promise<void> {
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
 
   api.get(

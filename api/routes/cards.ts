@@ -5,14 +5,27 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import { ifMatchVersion, setEtag } from '../http/etag.ts';
 import { COMMON_ERRORS, ErrorResponse, IdParams, WRITE_ERRORS } from '../schemas/common.ts';
-import { Card, CardPage, IssueCardBody, ListCardsQuery, PatchCardBody, StatusChangeBody, cardView } from '../schemas/cards.ts';
+import {
+  Card,
+  CardPage,
+  IssueCardBody,
+  ListCardsQuery,
+  PatchCardBody,
+  StatusChangeBody,
+  cardView,
+} from '../schemas/cards.ts';
 import type { ApiServices } from '../services/services.ts';
 
 const IfMatchHeaders = Type.Object({
-  'if-match': Type.Optional(Type.String({ description: 'ETag of the version this change applies to, e.g. "3"' })),
+  'if-match': Type.Optional(
+    Type.String({ description: 'ETag of the version this change applies to, e.g. "3"' }),
+  ),
 });
 
-export async function cardRoutes(app: FastifyInstance, { services }: { services: ApiServices }): Promise<void> {
+export async function cardRoutes(
+  app: FastifyInstance,
+  { services }: { services: ApiServices },
+): Promise<void> {
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
   const { cards } = services;
 
@@ -75,7 +88,12 @@ export async function cardRoutes(app: FastifyInstance, { services }: { services:
       },
     },
     async (request, reply) => {
-      const card = await cards.patch(request.principal, request.params.id, request.body, ifMatchVersion(request.headers['if-match']));
+      const card = await cards.patch(
+        request.principal,
+        request.params.id,
+        request.body,
+        ifMatchVersion(request.headers['if-match']),
+      );
       setEtag(reply, card.version);
       return cardView(card);
     },
@@ -115,6 +133,7 @@ export async function cardRoutes(app: FastifyInstance, { services }: { services:
         response: { 202: Card, ...WRITE_ERRORS, 503: ErrorResponse },
       },
     },
-    async (request, reply) => reply.status(202).send(cardView(await cards.reissue(request.principal, request.params.id))),
+    async (request, reply) =>
+      reply.status(202).send(cardView(await cards.reissue(request.principal, request.params.id))),
   );
 }

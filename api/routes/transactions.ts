@@ -4,17 +4,26 @@
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { COMMON_ERRORS, IdParams } from '../schemas/common.ts';
-import { ListTransactionsQuery, Transaction, TransactionPage, transactionView } from '../schemas/transactions.ts';
+import {
+  ListTransactionsQuery,
+  Transaction,
+  TransactionPage,
+  transactionView,
+} from '../schemas/transactions.ts';
 import type { ApiServices } from '../services/services.ts';
 
-export async function transactionRoutes(app: FastifyInstance, { services }: { services: ApiServices }): Promise<void> {
+export async function transactionRoutes(
+  app: FastifyInstance,
+  { services }: { services: ApiServices },
+): Promise<void> {
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
   api.get(
     '/api/transactions',
     {
       schema: {
         tags: ['transactions'],
-        summary: 'List transactions newest first; personal ones when card_id/user_id is a personal id or kind=personal',
+        summary:
+          'List transactions newest first; personal ones when card_id/user_id is a personal id or kind=personal',
         querystring: ListTransactionsQuery,
         response: { 200: TransactionPage, ...COMMON_ERRORS },
       },
@@ -26,7 +35,9 @@ export async function transactionRoutes(app: FastifyInstance, { services }: { se
   );
   api.get(
     '/api/transactions/:id',
-    { schema: { tags: ['transactions'], params: IdParams, response: { 200: Transaction, ...COMMON_ERRORS } } },
+    {
+      schema: { tags: ['transactions'], params: IdParams, response: { 200: Transaction, ...COMMON_ERRORS } },
+    },
     async (request) => transactionView(await services.transactions.get(request.principal, request.params.id)),
   );
 }

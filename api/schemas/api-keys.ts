@@ -17,9 +17,16 @@ export const ApiKey = Type.Object({
   revoked_at: Type.Union([Timestamp, Type.Null()]),
 });
 export const ApiKeyList = Type.Object({ data: Type.Array(ApiKey) });
-export const CreatedApiKey = Type.Object({ ...ApiKey.properties, key: Type.String({ description: 'shown once' }) });
+export const CreatedApiKey = Type.Object({
+  ...ApiKey.properties,
+  key: Type.String({ description: 'shown once' }),
+});
 export const CreateApiKeyBody = Type.Object(
-  { name: Type.String({ minLength: 1, maxLength: 255 }), company_id: Type.Union([Uuid, Type.Null()]), scopes: Scopes },
+  {
+    name: Type.String({ minLength: 1, maxLength: 255 }),
+    company_id: Type.Union([Uuid, Type.Null()]),
+    scopes: Scopes,
+  },
   { additionalProperties: false },
 );
 

@@ -7,7 +7,6 @@ import { KYC_STATUSES, PERSONAL_USER_STATUSES, type PersonalUserDocument } from 
 import { PageQuery } from '../http/pagination.ts';
 import { Email, ObjectIdHex, Timestamp, Token, Uuid, pageOf } from './common.ts';
 
-
 export const Company = Type.Object({
   id: Uuid,
   name: Type.String(),
@@ -17,7 +16,10 @@ export const Company = Type.Object({
 });
 export const CompanyPage = pageOf(Company);
 export const CreateCompanyBody = Type.Object(
-  { name: Type.String({ minLength: 1, maxLength: 255 }), time_zone: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })) },
+  {
+    name: Type.String({ minLength: 1, maxLength: 255 }),
+    time_zone: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+  },
   { additionalProperties: false },
 );
 
@@ -37,7 +39,10 @@ export const CreateBusinessUserBody = Type.Object(
   { additionalProperties: false },
 );
 export const UpdateBusinessUserBody = Type.Object(
-  { status: Type.Optional(Type.Enum(BUSINESS_USER_STATUSES)), role: Type.Optional(Type.String({ minLength: 1, maxLength: 50 })) },
+  {
+    status: Type.Optional(Type.Enum(BUSINESS_USER_STATUSES)),
+    role: Type.Optional(Type.String({ minLength: 1, maxLength: 50 })),
+  },
   { additionalProperties: false, minProperties: 1 },
 );
 
@@ -56,7 +61,10 @@ export const CreatePersonalUserBody = Type.Object(
   { additionalProperties: false },
 );
 export const UpdatePersonalUserBody = Type.Object(
-  { status: Type.Optional(Type.Enum(PERSONAL_USER_STATUSES)), kyc_status: Type.Optional(Type.Enum(KYC_STATUSES)) },
+  {
+    status: Type.Optional(Type.Enum(PERSONAL_USER_STATUSES)),
+    kyc_status: Type.Optional(Type.Enum(KYC_STATUSES)),
+  },
   { additionalProperties: false, minProperties: 1 },
 );
 

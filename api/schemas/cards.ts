@@ -36,9 +36,15 @@ export const LimitsPatch = Type.Object(
     per_transaction_limit_minor: Type.Optional(NullableAmountIn),
     daily_limit_minor: Type.Optional(NullableAmountIn),
     monthly_limit_minor: Type.Optional(NullableAmountIn),
-    weekly_limit_minor: Type.Optional(Type.Union([AmountMinorIn, Type.Null()], { description: NOT_ENFORCED })),
-    yearly_limit_minor: Type.Optional(Type.Union([AmountMinorIn, Type.Null()], { description: NOT_ENFORCED })),
-    lifetime_limit_minor: Type.Optional(Type.Union([AmountMinorIn, Type.Null()], { description: NOT_ENFORCED })),
+    weekly_limit_minor: Type.Optional(
+      Type.Union([AmountMinorIn, Type.Null()], { description: NOT_ENFORCED }),
+    ),
+    yearly_limit_minor: Type.Optional(
+      Type.Union([AmountMinorIn, Type.Null()], { description: NOT_ENFORCED }),
+    ),
+    lifetime_limit_minor: Type.Optional(
+      Type.Union([AmountMinorIn, Type.Null()], { description: NOT_ENFORCED }),
+    ),
     velocity_count_max: Type.Optional(VelocityCount),
     velocity_window_s: Type.Optional(VelocityWindow),
   },
@@ -122,7 +128,9 @@ export const StatusChangeBody = Type.Object(
 
 export const ListCardsQuery = Type.Object(
   {
-    kind: Type.Optional(Type.Union([Type.Literal('business'), Type.Literal('personal')], { default: 'business' })),
+    kind: Type.Optional(
+      Type.Union([Type.Literal('business'), Type.Literal('personal')], { default: 'business' }),
+    ),
     user_id: Type.Optional(AnyId),
     company_id: Type.Optional(Uuid),
     status: Type.Optional(Type.Enum(CARD_STATUSES)),

@@ -5,7 +5,10 @@
 import Type from 'typebox';
 
 export const Uuid = Type.String({ format: 'uuid', description: 'PostgreSQL id (uuid)' });
-export const ObjectIdHex = Type.String({ pattern: '^[0-9a-f]{24}$', description: 'MongoDB id (24 hex digits)' });
+export const ObjectIdHex = Type.String({
+  pattern: '^[0-9a-f]{24}$',
+  description: 'MongoDB id (24 hex digits)',
+});
 /** Business ids are uuids, personal ids MongoDB ObjectIds. */
 export const AnyId = Type.String({
   pattern: '^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{24})$',
@@ -47,6 +50,11 @@ export const COMMON_ERRORS = {
   429: ErrorResponse,
 } as const;
 
-export const WRITE_ERRORS = { ...COMMON_ERRORS, 409: ErrorResponse, 413: ErrorResponse, 415: ErrorResponse } as const;
+export const WRITE_ERRORS = {
+  ...COMMON_ERRORS,
+  409: ErrorResponse,
+  413: ErrorResponse,
+  415: ErrorResponse,
+} as const;
 
 export const IdParams = Type.Object({ id: AnyId });

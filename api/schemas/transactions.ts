@@ -21,7 +21,12 @@ export const Transaction = Type.Object({
   amount_minor: AmountMinorOut,
   approved_amount_minor: AmountMinorOut,
   currency_code: Currency,
-  merchant: Type.Object({ name: NullableText, mcc: NullableText, merchant_id: NullableText, country: NullableText }),
+  merchant: Type.Object({
+    name: NullableText,
+    mcc: NullableText,
+    merchant_id: NullableText,
+    country: NullableText,
+  }),
   status: Type.String({ description: 'pending, declined, completed, reversed or expired' }),
   decision: Type.Object({
     status_code: Type.Integer(),
@@ -41,7 +46,9 @@ export const ListTransactionsQuery = Type.Object(
     card_id: Type.Optional(AnyId),
     user_id: Type.Optional(AnyId),
     company_id: Type.Optional(Uuid),
-    kind: Type.Optional(Type.Union([Type.Literal('business'), Type.Literal('personal')], { default: 'business' })),
+    kind: Type.Optional(
+      Type.Union([Type.Literal('business'), Type.Literal('personal')], { default: 'business' }),
+    ),
     from: Type.Optional(Type.String({ format: 'date-time', description: 'created_at >= from' })),
     to: Type.Optional(Type.String({ format: 'date-time', description: 'created_at < to' })),
     ...PageQuery,

@@ -18,9 +18,14 @@ export interface CreateKeyInput {
 }
 
 /** Creates a key without an access check: the CLI (first program key) and the seed use it. */
-export async function createApiKey(sql: PgSql, input: CreateKeyInput): Promise<{ row: ApiKeyRow; key: string }> {
+export async function createApiKey(
+  sql: PgSql,
+  input: CreateKeyInput,
+): Promise<{ row: ApiKeyRow; key: string }> {
   if (input.company_id !== null && (await getCompany(sql, input.company_id)) === null) {
-    throw new ApiError('API_ERR_BAD_REQUEST', undefined, [{ path: 'body/company_id', message: 'is not a company' }]);
+    throw new ApiError('API_ERR_BAD_REQUEST', undefined, [
+      { path: 'body/company_id', message: 'is not a company' },
+    ]);
   }
   const key = input.key ?? generateKey();
   return { row: await insertApiKey(sql, { ...input, key }), key };

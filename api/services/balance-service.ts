@@ -90,12 +90,17 @@ export class BalanceService {
     const card = await this.#personalCard(principal, card_id);
     const amount_minor = BigInt(amount);
     if (amount_minor <= 0n || amount_minor > AMOUNT_MINOR_MAX) {
-      throw new ApiError('API_ERR_BAD_REQUEST', undefined, [{ path: 'body/amount_minor', message: 'must be above 0 and within the maximum' }]);
+      throw new ApiError('API_ERR_BAD_REQUEST', undefined, [
+        { path: 'body/amount_minor', message: 'must be above 0 and within the maximum' },
+      ]);
     }
     if (currency_code !== card.currency_code) {
-      throw new ApiError('API_ERR_BAD_REQUEST', undefined, [{ path: 'body/currency_code', message: `must be the card currency ${card.currency_code}` }]);
+      throw new ApiError('API_ERR_BAD_REQUEST', undefined, [
+        { path: 'body/currency_code', message: `must be the card currency ${card.currency_code}` },
+      ]);
     }
-    if (!LOADABLE.has(card.status)) throw new ApiError('API_ERR_INVALID_TRANSITION', `A ${card.status} card cannot be loaded.`);
+    if (!LOADABLE.has(card.status))
+      throw new ApiError('API_ERR_INVALID_TRANSITION', `A ${card.status} card cannot be loaded.`);
 
     const load = await this.#record(card, idempotency_key, amount_minor, currency_code);
     const replayed = load.state === 'applied';
@@ -117,12 +122,19 @@ export class BalanceService {
     // Also on a replay: the first attempt may have stopped before reaching the cache.
     await this.#cache
       .write(card, BigInt(doc.balance_minor), Number(doc.balance_version ?? 0))
-      .catch((error: unknown) => this.#log.error({ err: error, card_id: card.id }, 'balance cache write failed'));
+      .catch((error: unknown) =>
+        this.#log.error({ err: error, card_id: card.id }, 'balance cache write failed'),
+      );
     return { load: { ...load, state: 'applied' }, balance: await this.#view(card, doc), replayed };
   }
 
   /** The load record of this key: a new one, or the earlier one if it asked the same. */
-  async #record(card: CardRecord, idempotency_key: string, amount_minor: bigint, currency_code: string): Promise<LoadDocument> {
+  async #record(
+    card: CardRecord,
+    idempotency_key: string,
+    amount_minor: bigint,
+    currency_code: string,
+  ): Promise<LoadDocument> {
     const fresh: LoadDocument = {
       _id: new ObjectId(),
       card_id: new ObjectId(card.id),
@@ -149,7 +161,10 @@ export class BalanceService {
   async #personalCard(principal: Principal, card_id: string): Promise<CardRecord> {
     requireProgramKey(principal);
     if (objectIdOrNull(card_id) === null) {
-      throw new ApiError('API_ERR_BAD_REQUEST', 'Business cards have no balance: they are funded just in time.');
+      throw new ApiError(
+        'API_ERR_BAD_REQUEST',
+        'Business cards have no balance: they are funded just in time.',
+      );
     }
     return this.#cards.get(principal, card_id);
   }

@@ -97,7 +97,11 @@ export interface CardStore {
   get(id: string): Promise<CardRecord | null>;
   findByToken(card_token: string): Promise<CardRecord | null>;
   /** Newest first, after the cursor; limit + 1 rows so the caller knows about a next page. */
-  list(filter: CardFilter, after: { at: string; id: string } | undefined, limit: number): Promise<CardRecord[]>;
+  list(
+    filter: CardFilter,
+    after: { at: string; id: string } | undefined,
+    limit: number,
+  ): Promise<CardRecord[]>;
   /** Writes the state if the card is still at `expected_version`; null when it is not. */
   update(id: string, expected_version: number, state: CardState): Promise<CardRecord | null>;
 }

@@ -74,7 +74,9 @@ function amountOf(field: string, value: AmountIn): bigint | null {
   if (value === null) return null;
   const minor = BigInt(value);
   if (minor > AMOUNT_MINOR_MAX) {
-    throw new ApiError('API_ERR_BAD_REQUEST', undefined, [{ path: `body/limits/${field}`, message: 'is above the maximum' }]);
+    throw new ApiError('API_ERR_BAD_REQUEST', undefined, [
+      { path: `body/limits/${field}`, message: 'is above the maximum' },
+    ]);
   }
   return minor;
 }
@@ -120,7 +122,10 @@ export class CardService {
 
   constructor(deps: CardServiceDeps) {
     this.#deps = deps;
-    this.#stores = { business: new BusinessCardStore(deps.sql), personal: new PersonalCardStore(deps.sql, deps.db) };
+    this.#stores = {
+      business: new BusinessCardStore(deps.sql),
+      personal: new PersonalCardStore(deps.sql, deps.db),
+    };
   }
 
   store(kind: CardKind): CardStore {
@@ -132,7 +137,9 @@ export class CardService {
     try {
       currencyExponent(input.currency_code);
     } catch {
-      throw new ApiError('API_ERR_BAD_REQUEST', undefined, [{ path: 'body/currency_code', message: 'is not a known currency' }]);
+      throw new ApiError('API_ERR_BAD_REQUEST', undefined, [
+        { path: 'body/currency_code', message: 'is not a known currency' },
+      ]);
     }
     await this.#activeCardholder(input.kind, input.user_id);
     return this.store(input.kind).insert({
@@ -162,7 +169,8 @@ export class CardService {
   /** Publishes the issue command again for a card still pending (after a failed publish). */
   async reissue(principal: Principal, id: string): Promise<CardRecord> {
     const card = await this.get(principal, id);
-    if (card.status !== 'pending') throw new ApiError('API_ERR_INVALID_TRANSITION', `The card is ${card.status}, not pending.`);
+    if (card.status !== 'pending')
+      throw new ApiError('API_ERR_INVALID_TRANSITION', `The card is ${card.status}, not pending.`);
     await this.#publishIssue(card);
     return card;
   }
@@ -186,14 +194,29 @@ export class CardService {
     const company_id = kind === 'business' ? (principal.company_id ?? query.company_id) : undefined;
     const limit = query.limit ?? 50;
     const after = decodeCursor(query.cursor, kind === 'business' ? UUID_ID : OBJECT_ID);
-    const rows = await this.store(kind).list({ company_id, user_id: query.user_id, status: query.status }, after, limit);
-    return pageOf(rows, limit, (card) => ({ at: card.cursor_at, id: card.id }), (card) => card);
+    const rows = await this.store(kind).list(
+      { company_id, user_id: query.user_id, status: query.status },
+      after,
+      limit,
+    );
+    return pageOf(
+      rows,
+      limit,
+      (card) => ({ at: card.cursor_at, id: card.id }),
+      (card) => card,
+    );
   }
 
-  async changeStatus(principal: Principal, id: string, action: CardAction, if_match: number | undefined): Promise<CardRecord> {
+  async changeStatus(
+    principal: Principal,
+    id: string,
+    action: CardAction,
+    if_match: number | undefined,
+  ): Promise<CardRecord> {
     return this.#update(principal, id, if_match, ['card'], (card) => {
       const status = nextStatus(card.status, action);
-      if (status === null) throw new ApiError('API_ERR_INVALID_TRANSITION', `A ${card.status} card cannot ${action}.`);
+      if (status === null)
+        throw new ApiError('API_ERR_INVALID_TRANSITION', `A ${card.status} card cannot ${action}.`);
       return { ...card, status };
     });
   }
@@ -205,8 +228,13 @@ export class CardService {
     if_match: number | undefined,
   ): Promise<CardRecord> {
     return this.#update(principal, id, if_match, ['limits'], (card) => {
-      if (card.status === 'closed') throw new ApiError('API_ERR_INVALID_TRANSITION', 'A closed card cannot change.');
-      return { status: card.status, limits: mergeLimits(card.limits, change.limits), controls: mergeControls(card.controls, change.controls) };
+      if (card.status === 'closed')
+        throw new ApiError('API_ERR_INVALID_TRANSITION', 'A closed card cannot change.');
+      return {
+        status: card.status,
+        limits: mergeLimits(card.limits, change.limits),
+        controls: mergeControls(card.controls, change.controls),
+      };
     });
   }
 
@@ -235,7 +263,8 @@ export class CardService {
     if (kind === 'business') {
       const user = UUID_ID.test(user_id) ? await getBusinessUser(this.#deps.sql, user_id) : null;
       if (user === null) throw new ApiError('API_ERR_BAD_REQUEST', undefined, field);
-      if (user.status !== 'active') throw new ApiError('API_ERR_INVALID_TRANSITION', `The cardholder is ${user.status}.`);
+      if (user.status !== 'active')
+        throw new ApiError('API_ERR_INVALID_TRANSITION', `The cardholder is ${user.status}.`);
       return;
     }
     const user = await getPersonalUser(this.#deps.db, user_id);

@@ -7,7 +7,9 @@ export type CardStatus = (typeof CARD_STATUSES)[number];
 export const CARD_ACTIONS = ['activate', 'suspend', 'close'] as const;
 export type CardAction = (typeof CARD_ACTIONS)[number];
 
-const TRANSITIONS: Readonly<Record<CardAction, { readonly from: readonly CardStatus[]; readonly to: CardStatus }>> = {
+const TRANSITIONS: Readonly<
+  Record<CardAction, { readonly from: readonly CardStatus[]; readonly to: CardStatus }>
+> = {
   activate: { from: ['suspended'], to: 'active' },
   suspend: { from: ['active'], to: 'suspended' },
   close: { from: ['pending', 'active', 'suspended'], to: 'closed' },

@@ -49,13 +49,18 @@ export class CardholderService {
     this.#invalidator = invalidator;
   }
 
-  async createCompany(principal: Principal, input: { name: string; time_zone?: string; id?: string }): Promise<CompanyRow> {
+  async createCompany(
+    principal: Principal,
+    input: { name: string; time_zone?: string; id?: string },
+  ): Promise<CompanyRow> {
     requireProgramKey(principal);
     const time_zone = input.time_zone ?? 'UTC';
     try {
       new Intl.DateTimeFormat('en-US', { timeZone: time_zone });
     } catch {
-      throw new ApiError('API_ERR_BAD_REQUEST', undefined, [{ path: 'body/time_zone', message: 'is not an IANA time zone' }]);
+      throw new ApiError('API_ERR_BAD_REQUEST', undefined, [
+        { path: 'body/time_zone', message: 'is not an IANA time zone' },
+      ]);
     }
     return insertCompany(this.#sql, { id: input.id, name: input.name, time_zone });
   }
@@ -69,8 +74,18 @@ export class CardholderService {
 
   async listCompanies(principal: Principal, page: PageInput): Promise<Page<CompanyRow>> {
     const limit = page.limit ?? 50;
-    const rows = await listCompanies(this.#sql, principal.company_id ?? undefined, decodeCursor(page.cursor, UUID_ID), limit);
-    return pageOf(rows, limit, (r) => ({ at: r.cursor_at, id: r.id }), (r) => r);
+    const rows = await listCompanies(
+      this.#sql,
+      principal.company_id ?? undefined,
+      decodeCursor(page.cursor, UUID_ID),
+      limit,
+    );
+    return pageOf(
+      rows,
+      limit,
+      (r) => ({ at: r.cursor_at, id: r.id }),
+      (r) => r,
+    );
   }
 
   async createBusinessUser(
@@ -95,11 +110,20 @@ export class CardholderService {
     return user;
   }
 
-  async listBusinessUsers(principal: Principal, company_id: string, page: PageInput): Promise<Page<BusinessUserRow>> {
+  async listBusinessUsers(
+    principal: Principal,
+    company_id: string,
+    page: PageInput,
+  ): Promise<Page<BusinessUserRow>> {
     requireCompanyAccess(principal, company_id);
     const limit = page.limit ?? 50;
     const rows = await listBusinessUsers(this.#sql, company_id, decodeCursor(page.cursor, UUID_ID), limit);
-    return pageOf(rows, limit, (r) => ({ at: r.cursor_at, id: r.id }), (r) => r);
+    return pageOf(
+      rows,
+      limit,
+      (r) => ({ at: r.cursor_at, id: r.id }),
+      (r) => r,
+    );
   }
 
   async updateBusinessUser(
@@ -110,7 +134,8 @@ export class CardholderService {
     await this.getBusinessUser(principal, id);
     const user = await updateBusinessUser(this.#sql, id, change);
     if (user === null) throw new ApiError('API_ERR_NOT_FOUND', 'No such user.');
-    if (change.status !== undefined) await this.#invalidator.invalidate([{ user_token: user.user_token, card_token: '' }], ['user']);
+    if (change.status !== undefined)
+      await this.#invalidator.invalidate([{ user_token: user.user_token, card_token: '' }], ['user']);
     return user;
   }
 
@@ -138,7 +163,12 @@ export class CardholderService {
     requireProgramKey(principal);
     const limit = page.limit ?? 50;
     const rows = await listPersonalUsers(this.#db, decodeCursor(page.cursor, OBJECT_ID), limit);
-    return pageOf(rows, limit, (r) => ({ at: r.created_at.toISOString(), id: String(r._id) }), (r) => r);
+    return pageOf(
+      rows,
+      limit,
+      (r) => ({ at: r.created_at.toISOString(), id: String(r._id) }),
+      (r) => r,
+    );
   }
 
   async updatePersonalUser(

@@ -82,7 +82,12 @@ export class TransactionService {
         decodeCursor(query.cursor, OBJECT_ID),
         limit,
       );
-      return pageOf(rows, limit, (t) => ({ at: t.cursor_at, id: t.id }), (t) => t);
+      return pageOf(
+        rows,
+        limit,
+        (t) => ({ at: t.cursor_at, id: t.id }),
+        (t) => t,
+      );
     }
     const company_id = isProgramKey(principal) ? query.company_id : principal.company_id!;
     const rows = await listBusinessTransactions(
@@ -91,6 +96,11 @@ export class TransactionService {
       decodeCursor(query.cursor, UUID_ID),
       limit,
     );
-    return pageOf(rows, limit, (t) => ({ at: t.cursor_at, id: t.id }), (t) => t);
+    return pageOf(
+      rows,
+      limit,
+      (t) => ({ at: t.cursor_at, id: t.id }),
+      (t) => t,
+    );
   }
 }

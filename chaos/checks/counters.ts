@@ -16,7 +16,10 @@ export async function checkCounters(
   key_prefix: string,
   findings: Findings,
 ): Promise<number> {
-  const report = await reconcile({ redis, sql, db, key_prefix }, { card_token: null, scope: 'checked_cards' });
+  const report = await reconcile(
+    { redis, sql, db, key_prefix },
+    { card_token: null, scope: 'checked_cards' },
+  );
   for (const d of report.differences) {
     findings.fail(
       `reconcile: Redis != ledger (${d.field.split(' ')[0]})`,
@@ -24,7 +27,10 @@ export async function checkCounters(
     );
   }
   for (const n of report.notifications) {
-    findings.fail('reconcile: notification not reflected in the ledger', `${n.event_token} ${n.card_token}: ${n.problem}`);
+    findings.fail(
+      'reconcile: notification not reflected in the ledger',
+      `${n.event_token} ${n.card_token}: ${n.problem}`,
+    );
   }
   return report.cards_checked;
 }

@@ -39,7 +39,9 @@ async function persistedRows(sql: PgSql, db: Db, tokens: readonly string[]) {
   for (let i = 0; i < tokens.length; i += LOOKUP_BATCH) {
     const batch = tokens.slice(i, i + LOOKUP_BATCH);
     const [pg_rows, mongo_rows] = await Promise.all([
-      sql<Row[]>`SELECT jit_token, status, approved_amount_minor FROM transactions WHERE jit_token = ANY(${batch})`,
+      sql<
+        Row[]
+      >`SELECT jit_token, status, approved_amount_minor FROM transactions WHERE jit_token = ANY(${batch})`,
       db
         .collection<Row & { _id: string }>('personal_transactions')
         .find({ _id: { $in: batch } }, { projection: { jit_token: 1, status: 1, approved_amount_minor: 1 } })
@@ -83,7 +85,10 @@ export async function checkDecisions(
     if (answer === null) {
       // Marqeta got no answer and declines on its own; its notification releases the hold.
       if (persisted_approved)
-        findings.explain('unanswered (gateway killed mid-request) but approved in the ledger', `${cls} ${token}`);
+        findings.explain(
+          'unanswered (gateway killed mid-request) but approved in the ledger',
+          `${cls} ${token}`,
+        );
       continue;
     }
     answered++;

@@ -47,5 +47,11 @@ export async function waitDrained(
     if (quiet >= QUIET_POLLS) break;
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
   }
-  return { drained: quiet >= QUIET_POLLS, waited_ms: performance.now() - started_ms, outbox, queues, last_unsettled };
+  return {
+    drained: quiet >= QUIET_POLLS,
+    waited_ms: performance.now() - started_ms,
+    outbox,
+    queues,
+    last_unsettled,
+  };
 }

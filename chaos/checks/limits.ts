@@ -19,7 +19,11 @@ function tallyAnswers(journal: Journal): Map<string, Tally> {
   const tallies = new Map<string, Tally>();
   for (const entry of journal.entries.values()) {
     const { cls, card, amount_minor } = entry.request;
-    const tally = tallies.get(card.card_token) ?? { purchases_minor: 0n, reversals_minor: 0n, refunds_minor: 0n };
+    const tally = tallies.get(card.card_token) ?? {
+      purchases_minor: 0n,
+      reversals_minor: 0n,
+      refunds_minor: 0n,
+    };
     tallies.set(card.card_token, tally);
     // Incrementals are left out: a clearing of the original amount takes their spend back.
     if (cls === 'authorization' && entry.first?.outcome === 'approved') tally.purchases_minor += amount_minor;
@@ -30,20 +34,22 @@ function tallyAnswers(journal: Journal): Map<string, Tally> {
   return tallies;
 }
 
-export function checkLimits(
-  cards: readonly SeededCard[],
-  journal: Journal,
-  findings: Findings,
-): void {
+export function checkLimits(cards: readonly SeededCard[], journal: Journal, findings: Findings): void {
   const tallies = tallyAnswers(journal);
   for (const [card_token, t] of tallies) {
     const kind = cards.find((c) => c.card.card_token === card_token)?.kind;
     const net = t.purchases_minor - t.reversals_minor;
     if (kind === 'business' && net > DAILY_LIMIT_MINOR) {
-      findings.fail('answers approved beyond the daily limit', `${card_token}: net ${net} > ${DAILY_LIMIT_MINOR}`);
+      findings.fail(
+        'answers approved beyond the daily limit',
+        `${card_token}: net ${net} > ${DAILY_LIMIT_MINOR}`,
+      );
     }
     if (kind === 'personal' && net - t.refunds_minor > BALANCE_MINOR) {
-      findings.fail('answers approved beyond the balance', `${card_token}: net ${net - t.refunds_minor} > ${BALANCE_MINOR}`);
+      findings.fail(
+        'answers approved beyond the balance',
+        `${card_token}: net ${net - t.refunds_minor} > ${BALANCE_MINOR}`,
+      );
     }
   }
 }

@@ -16,7 +16,9 @@ const COMMAND_TIMEOUT_MS = 60_000;
 
 /** initdb and pg_ctl refuse to run as root: they run as the postgres user. */
 async function pg(tool: string, ...args: string[]): Promise<void> {
-  await run('runuser', ['-u', 'postgres', '--', join(PG_BIN, tool), ...args], { timeout: COMMAND_TIMEOUT_MS });
+  await run('runuser', ['-u', 'postgres', '--', join(PG_BIN, tool), ...args], {
+    timeout: COMMAND_TIMEOUT_MS,
+  });
 }
 
 export interface PrivatePostgres {
@@ -40,7 +42,19 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
       const options = `-p ${port} -k ${data_dir} -c listen_addresses=127.0.0.1 -c max_connections=200`;
       // A log file of its own: otherwise the server inherits pg_ctl's stdout and the call waits on it.
       const log_file = join(data_dir, 'server.log');
-      await pg('pg_ctl', '-D', data_dir, '-w', '-t', String(PG_CTL_TIMEOUT_S), '-l', log_file, '-o', options, 'start');
+      await pg(
+        'pg_ctl',
+        '-D',
+        data_dir,
+        '-w',
+        '-t',
+        String(PG_CTL_TIMEOUT_S),
+        '-l',
+        log_file,
+        '-o',
+        options,
+        'start',
+      );
       running = true;
     },
     async crash() {

@@ -44,7 +44,6 @@ export interface QueueDepths {
   readonly unsettled: string[];
 }
 
-
 /**
  * Every queue of the vhost, counting unacknowledged deliveries too (a passive declare does not).
  * After a broker restart a quorum queue may be listed empty, or not at all, until it has
@@ -67,7 +66,8 @@ export async function queueDepths(vhost: string): Promise<QueueDepths> {
     if (!name || !/^\d+$/.test(count ?? '')) continue;
     counted.add(name);
     if (state !== 'running') unsettled.push(`${name} ${state ?? 'unknown'}`);
-    if ((WORK_QUEUES as readonly string[]).includes(name) && consumers === '0') unsettled.push(`${name} no consumer`);
+    if ((WORK_QUEUES as readonly string[]).includes(name) && consumers === '0')
+      unsettled.push(`${name} no consumer`);
     const messages = Number(count);
     if (name.endsWith('.dlq')) {
       if (messages > 0) dead_letters[name] = messages;
@@ -84,7 +84,11 @@ const DEAD_LETTER_SAMPLE_MAX = 20;
 
 /** Up to 20 dead letters of each non-empty DLQ (left in place), to explain them in the report. */
 export async function explainDeadLetters(amqp_url: string, dlqs: readonly string[]): Promise<string[]> {
-  const rabbit = new Connection({ url: amqp_url, connectionTimeout: BROKER_CONNECT_TIMEOUT_MS, retryLow: 200 });
+  const rabbit = new Connection({
+    url: amqp_url,
+    connectionTimeout: BROKER_CONNECT_TIMEOUT_MS,
+    retryLow: 200,
+  });
   rabbit.on('error', () => {});
   try {
     const lines: string[] = [];

@@ -144,7 +144,10 @@ export interface PersonalCardDoc extends Controls {
   /** Net postings (debits negative, refunds positive); available = balance + posted_net - held. */
   posted_net_minor?: bigint | number;
   /** Per MCC group and period (day, month): spend in the window named, maintained by the worker. */
-  category_spend?: Record<string, Partial<Record<'day' | 'month', { window: string; minor: bigint | number }>>>;
+  category_spend?: Record<
+    string,
+    Partial<Record<'day' | 'month', { window: string; minor: bigint | number }>>
+  >;
   /** spend_<period>_window / _minor / _count, maintained by the worker. */
   [spend_field: `spend_${string}`]: string | bigint | number | undefined;
 }
@@ -194,8 +197,11 @@ export class CacheLoader {
     const starts = PERIODS.map(([period]) => periodStartDate(period, windowOf(period, windows)));
     const day_start = periodStartDate('day', windows.day_id);
     const month_start = periodStartDate('month', windows.month_id);
-    const rows = await timed(this.#log, 'gateway.load_business_card', () =>
-      this.#sql<BusinessRow[]>`
+    const rows = await timed(
+      this.#log,
+      'gateway.load_business_card',
+      () =>
+        this.#sql<BusinessRow[]>`
         SELECT c.id AS card_id, c.status, c.currency_code,
                c.per_transaction_limit_minor, c.daily_limit_minor, c.weekly_limit_minor, c.monthly_limit_minor,
                c.yearly_limit_minor, c.lifetime_limit_minor, c.velocity_count_max, c.velocity_window_s,
@@ -253,7 +259,9 @@ export class CacheLoader {
     if (card_id === null) return null;
     const card = await this.#mongo.collection<PersonalCardDoc>('personal_cards').findOne({ _id: card_id });
     if (card === null) return null;
-    const user = await this.#mongo.collection<PersonalUserDoc>('personal_users').findOne({ _id: card.user_id });
+    const user = await this.#mongo
+      .collection<PersonalUserDoc>('personal_users')
+      .findOne({ _id: card.user_id });
     if (user === null) {
       this.#log.error({ card_token: maskToken(card_token) }, 'personal card has no cardholder document');
       return null;
@@ -269,7 +277,10 @@ export class CacheLoader {
         : undefined,
     );
     for (const [group, periods] of Object.entries(card.category_spend ?? {})) {
-      for (const [period, p] of [['day', 'd'], ['month', 'm']] as const) {
+      for (const [period, p] of [
+        ['day', 'd'],
+        ['month', 'm'],
+      ] as const) {
         const spent = periods[period];
         if (spent?.window !== windowOf(period, windows)) continue;
         ledger[`g:${group}:${p}w`] = spent.window;

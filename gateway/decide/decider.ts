@@ -75,7 +75,10 @@ function withBudget<T>(work: Promise<T>, budget_ms: number): Promise<T> {
     // Node runs timers before it reads sockets: on a busy event loop the budget timer would fire
     // before a Redis reply that already arrived is read. setImmediate runs after this turn's
     // I/O, so an answer that made it in time wins the race.
-    timer = setTimeout(() => setImmediate(() => reject(new BudgetExceeded(`over ${budget_ms} ms`))), budget_ms);
+    timer = setTimeout(
+      () => setImmediate(() => reject(new BudgetExceeded(`over ${budget_ms} ms`))),
+      budget_ms,
+    );
   });
   return Promise.race([work, expiry]).finally(() => clearTimeout(timer));
 }
@@ -162,7 +165,8 @@ export class Decider {
           { err: error, card_token: maskToken(request.card_token), jit_token: request.jit_token },
           'cache fill failed',
         );
-        const status_code = error instanceof BudgetExceeded ? DecisionStatus.TIMEOUT : DecisionStatus.SYSTEM_ERROR;
+        const status_code =
+          error instanceof BudgetExceeded ? DecisionStatus.TIMEOUT : DecisionStatus.SYSTEM_ERROR;
         this.#void(keys, request_json, request.jit_token, status_code, call_id);
         return declined(status_code, 'fill_error');
       }
@@ -172,7 +176,13 @@ export class Decider {
     return declined(DecisionStatus.SYSTEM_ERROR, 'fill_error');
   }
 
-  #call(keys: DecisionKeys, request: DecisionRequest, request_json: string, options: DecideOptions, call_id: string) {
+  #call(
+    keys: DecisionKeys,
+    request: DecisionRequest,
+    request_json: string,
+    options: DecideOptions,
+    call_id: string,
+  ) {
     const started_ms = performance.now();
     const call = this.#scripts.decide(
       keys.user,
@@ -261,26 +271,26 @@ export class Decider {
         call_id,
       )
       .then(
-      (reply) => {
-        this.#observeScript('void', started_ms);
-        if (attempt > 1) voids_pending--;
-        // The timeout itself was logged; this only says what Redis had to undo.
-        this.#log.debug({ jit_token, reply }, 'voided decision after timeout');
-      },
-      (error: unknown) => {
-        this.#observeScript('void', started_ms);
-        if (attempt < VOID_ATTEMPTS_MAX && (attempt > 1 || voids_pending < VOIDS_PENDING_MAX)) {
-          if (attempt === 1) voids_pending++;
-          const delay_ms = Math.min(VOID_RETRY_MS_MAX, VOID_RETRY_MS_MIN * 2 ** (attempt - 1));
-          setTimeout(
-            () => this.#void(keys, request_json, jit_token, status_code, call_id, attempt + 1),
-            delay_ms,
-          ).unref();
-          return;
-        }
-        if (attempt > 1) voids_pending--;
-        this.#log.error({ err: error, jit_token }, 'void failed; webhook reconciliation will correct');
-      },
-    );
+        (reply) => {
+          this.#observeScript('void', started_ms);
+          if (attempt > 1) voids_pending--;
+          // The timeout itself was logged; this only says what Redis had to undo.
+          this.#log.debug({ jit_token, reply }, 'voided decision after timeout');
+        },
+        (error: unknown) => {
+          this.#observeScript('void', started_ms);
+          if (attempt < VOID_ATTEMPTS_MAX && (attempt > 1 || voids_pending < VOIDS_PENDING_MAX)) {
+            if (attempt === 1) voids_pending++;
+            const delay_ms = Math.min(VOID_RETRY_MS_MAX, VOID_RETRY_MS_MIN * 2 ** (attempt - 1));
+            setTimeout(
+              () => this.#void(keys, request_json, jit_token, status_code, call_id, attempt + 1),
+              delay_ms,
+            ).unref();
+            return;
+          }
+          if (attempt > 1) voids_pending--;
+          this.#log.error({ err: error, jit_token }, 'void failed; webhook reconciliation will correct');
+        },
+      );
   }
 }

@@ -18,7 +18,11 @@ export interface LedgerCommandInput {
   readonly currency_code: string;
 }
 
-export function ledgerCommandRequest(input: LedgerCommandInput, now_ms: number, time_zone: string): DecisionRequest {
+export function ledgerCommandRequest(
+  input: LedgerCommandInput,
+  now_ms: number,
+  time_zone: string,
+): DecisionRequest {
   const windows = windowIds(now_ms, time_zone);
   return {
     jit_token: input.jit_token,

@@ -30,12 +30,17 @@ export function installErrorHandler(app: FastifyInstance): void {
     if (error.validation) {
       return reply
         .status(400)
-        .send(errorBody('GW_ERR_BAD_REQUEST', request.id, 'The request body is invalid.', fieldErrors(error)));
+        .send(
+          errorBody('GW_ERR_BAD_REQUEST', request.id, 'The request body is invalid.', fieldErrors(error)),
+        );
     }
     const mapped = error.code ? FASTIFY_CODES[error.code] : undefined;
-    if (mapped) return reply.status(error.statusCode ?? 400).send(errorBody(mapped, request.id, error.message));
+    if (mapped)
+      return reply.status(error.statusCode ?? 400).send(errorBody(mapped, request.id, error.message));
     if (error instanceof SyntaxError || error.statusCode === 400) {
-      return reply.status(400).send(errorBody('GW_ERR_BAD_REQUEST', request.id, 'The body is not valid JSON.'));
+      return reply
+        .status(400)
+        .send(errorBody('GW_ERR_BAD_REQUEST', request.id, 'The body is not valid JSON.'));
     }
     if (error.statusCode === 429) {
       return reply.status(429).send(errorBody('GW_ERR_RATE_LIMITED', request.id));

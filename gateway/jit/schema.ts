@@ -5,7 +5,8 @@
 import Type, { type Static } from 'typebox';
 
 export const Token = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_.:-]+$' });
-const OptionalText = (max_length: number) => Type.Optional(Type.Union([Type.String({ maxLength: max_length }), Type.Null()]));
+const OptionalText = (max_length: number) =>
+  Type.Optional(Type.Union([Type.String({ maxLength: max_length }), Type.Null()]));
 
 /** Decimal amount as Marqeta sends it: a JSON number (42.75), or the same as a string. */
 export const Amount = Type.Union([
@@ -56,7 +57,10 @@ export const JitRequest = Type.Object(
     gpa_order_unload: Type.Optional(GpaOrder),
     card_acceptor: Type.Optional(CardAcceptor),
     pos: Type.Optional(
-      Type.Object({ partial_approval_capable: Type.Optional(Type.Boolean()) }, { additionalProperties: true }),
+      Type.Object(
+        { partial_approval_capable: Type.Optional(Type.Boolean()) },
+        { additionalProperties: true },
+      ),
     ),
   },
   { additionalProperties: true },
@@ -78,7 +82,11 @@ export const JitResponse = Type.Object({
     balances: Type.Optional(
       Type.Record(
         Type.String(),
-        Type.Object({ currency_code: Type.String(), available_balance: Type.Number(), ledger_balance: Type.Number() }),
+        Type.Object({
+          currency_code: Type.String(),
+          available_balance: Type.Number(),
+          ledger_balance: Type.Number(),
+        }),
       ),
     ),
   }),

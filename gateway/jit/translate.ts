@@ -33,7 +33,8 @@ export function parseJit(body: JitRequestBody, now_ms: number, time_zone: string
   try {
     amount_minor = toMinor(jit.amount, body.currency_code);
   } catch (error) {
-    if (error instanceof MoneyError) throw new ApiError('GW_ERR_BAD_REQUEST', undefined, [{ path: field, message: error.message }]);
+    if (error instanceof MoneyError)
+      throw new ApiError('GW_ERR_BAD_REQUEST', undefined, [{ path: field, message: error.message }]);
     throw error;
   }
   const windows = windowIds(now_ms, time_zone);
@@ -71,12 +72,16 @@ export function parseJit(body: JitRequestBody, now_ms: number, time_zone: string
 }
 
 /** 200 with the echo for an approval; 402 with `decline_reason` for a decline. */
-export function answer(parsed: ParsedJit, outcome: DecisionOutcome): { status_code: 200 | 402; body: JitResponseBody } {
+export function answer(
+  parsed: ParsedJit,
+  outcome: DecisionOutcome,
+): { status_code: 200 | 402; body: JitResponseBody } {
   const { request } = parsed;
   const info = statusInfo(outcome.status_code);
   const approved = outcome.status_code === DecisionStatus.APPROVED;
   // A purchase answers what it approved (smaller on a partial approval); other messages echo.
-  const amount_minor = approved && DECIDED_AMOUNT_MODES.has(request.mode) ? outcome.amount_minor : parsed.amount_minor;
+  const amount_minor =
+    approved && DECIDED_AMOUNT_MODES.has(request.mode) ? outcome.amount_minor : parsed.amount_minor;
   const body: JitResponseBody = {
     jit_funding: {
       token: request.jit_token,

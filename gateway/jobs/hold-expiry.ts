@@ -57,7 +57,14 @@ export class HoldExpiry {
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<number> | undefined;
 
-  constructor(sql: PgSql, mongo: Db, redis: Redis, decider: Decider, options: HoldExpiryOptions, log: Logger) {
+  constructor(
+    sql: PgSql,
+    mongo: Db,
+    redis: Redis,
+    decider: Decider,
+    options: HoldExpiryOptions,
+    log: Logger,
+  ) {
     this.#sql = sql;
     this.#mongo = mongo;
     this.#redis = redis;
@@ -106,12 +113,19 @@ export class HoldExpiry {
         .toArray();
       const holds = [...business, ...personal.map((p) => ({ ...p, group_token: p._id }))];
       for (const hold of holds) {
-        const outcome = await this.#decider.decide(expiryRequest(hold, now_ms, this.#options.program_time_zone), {
-          partial_capable: false,
-        });
+        const outcome = await this.#decider.decide(
+          expiryRequest(hold, now_ms, this.#options.program_time_zone),
+          {
+            partial_capable: false,
+          },
+        );
         if (outcome.status_code === DecisionStatus.APPROVED && !outcome.replayed) released++;
         else if (outcome.replayed) continue;
-        else this.#log.warn({ group_token: hold.group_token, status: outcome.status_code }, 'hold expiry not applied');
+        else
+          this.#log.warn(
+            { group_token: hold.group_token, status: outcome.status_code },
+            'hold expiry not applied',
+          );
       }
     } catch (error) {
       this.#log.error({ err: error }, 'hold expiry scan failed; the next scan retries');

@@ -14,7 +14,12 @@ import { EXCHANGE_EVENTS, exchanges, queueBindings, queues } from '../../shared/
 import { effectsToJson, parseLedgerEffects } from '../../shared/ledger-effects.ts';
 import type { Logger } from '../../shared/logger.ts';
 import type { gatewayMetrics } from '../../shared/metrics.ts';
-import { decisionRoutingKey, type CardKind, type DecisionEvent, type DecisionRequest } from '../../shared/messages.ts';
+import {
+  decisionRoutingKey,
+  type CardKind,
+  type DecisionEvent,
+  type DecisionRequest,
+} from '../../shared/messages.ts';
 
 export const RELAY_GROUP = 'relay';
 
@@ -40,7 +45,8 @@ function streamsOf(reply: StreamReply): Array<[string, StreamEntry[]]> {
   if (reply === null || reply.length === 0) return [];
   if (Array.isArray(reply[0])) return reply as Array<[string, StreamEntry[]]>;
   const pairs: Array<[string, StreamEntry[]]> = [];
-  for (let i = 0; i + 1 < reply.length; i += 2) pairs.push([reply[i] as string, reply[i + 1] as StreamEntry[]]);
+  for (let i = 0; i + 1 < reply.length; i += 2)
+    pairs.push([reply[i] as string, reply[i + 1] as StreamEntry[]]);
   return pairs;
 }
 
@@ -247,7 +253,8 @@ export class OutboxRelay {
     this.stats.published_total += entries.length;
     this.stats.last_lag_ms = lag_ms;
     const confirmed_ms = Date.now();
-    for (const decided_ms of decided_at_ms) this.#metrics.relay_lag.observe((confirmed_ms - decided_ms) / 1000);
+    for (const decided_ms of decided_at_ms)
+      this.#metrics.relay_lag.observe((confirmed_ms - decided_ms) / 1000);
     this.#metrics.relayed.inc(entries.length);
   }
 }

@@ -23,7 +23,11 @@ export interface AuthorizeRouteOptions {
 }
 
 export async function authorizeRoute(app: FastifyInstance, options: AuthorizeRouteOptions): Promise<void> {
-  const verify = basicAuthVerifier(options.basic_auth_user, options.basic_auth_password, options.basic_auth_password_next);
+  const verify = basicAuthVerifier(
+    options.basic_auth_user,
+    options.basic_auth_password,
+    options.basic_auth_password_next,
+  );
   app.withTypeProvider<TypeBoxTypeProvider>().post(
     '/api/transactions/authorize',
     {
@@ -38,7 +42,10 @@ export async function authorizeRoute(app: FastifyInstance, options: AuthorizeRou
       const { request: decision_request } = parsed;
       const supported = decision_request.mode !== 'unsupported';
       if (!supported) {
-        request.log.warn({ method: decision_request.method, jit_token: decision_request.jit_token }, 'unsupported JIT method declined');
+        request.log.warn(
+          { method: decision_request.method, jit_token: decision_request.jit_token },
+          'unsupported JIT method declined',
+        );
       }
       const outcome = await options.decider.decide(decision_request, {
         forced_status: supported ? undefined : DecisionStatus.UNSUPPORTED_METHOD,

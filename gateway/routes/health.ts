@@ -30,6 +30,8 @@ export async function healthRoutes(app: FastifyInstance, options: HealthRouteOpt
     const required = await runChecks(options.readiness);
     const checks = { ...required.checks, ...options.reported() };
     const all_up = Object.values(checks).every((c) => c.status === 'up');
-    return reply.status(required.status === 'ok' ? 200 : 503).send({ status: all_up ? 'ok' : 'degraded', checks });
+    return reply
+      .status(required.status === 'ok' ? 200 : 503)
+      .send({ status: all_up ? 'ok' : 'degraded', checks });
   });
 }

@@ -16,7 +16,12 @@ import { MoneyError, toMinor } from '../../shared/money.ts';
 import type { Decider } from '../decide/decider.ts';
 import { ledgerCommandRequest } from '../decide/ledger-command.ts';
 import { basicAuthVerifier } from '../http/basic-auth.ts';
-import { ledgerCommands, notificationEventToken, type LedgerCommand, type MarqetaTransaction } from '../webhooks/notification-ledger.ts';
+import {
+  ledgerCommands,
+  notificationEventToken,
+  type LedgerCommand,
+  type MarqetaTransaction,
+} from '../webhooks/notification-ledger.ts';
 import { NotificationBody } from '../webhooks/notification-schema.ts';
 import { type HmacAlgorithm, signatureMatches } from '../webhooks/signature.ts';
 
@@ -52,7 +57,10 @@ function commandRequest(command: LedgerCommand, now_ms: number, time_zone: strin
   );
 }
 
-export async function marqetaWebhookRoute(app: FastifyInstance, options: MarqetaWebhookOptions): Promise<void> {
+export async function marqetaWebhookRoute(
+  app: FastifyInstance,
+  options: MarqetaWebhookOptions,
+): Promise<void> {
   const verify = basicAuthVerifier(options.user, options.password, options.password_next);
   // Encapsulated: only this route keeps the raw bytes (the signature is over them).
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
@@ -78,57 +86,77 @@ export async function marqetaWebhookRoute(app: FastifyInstance, options: Marqeta
         if (options.hmac_secret === null) return;
         const header = request.headers[options.signature_header];
         const value = Array.isArray(header) ? header[0] : header;
-        if (!signatureMatches(request.raw_body ?? Buffer.alloc(0), value, options.hmac_secret, options.hmac_algorithm)) {
+        if (
+          !signatureMatches(
+            request.raw_body ?? Buffer.alloc(0),
+            value,
+            options.hmac_secret,
+            options.hmac_algorithm,
+          )
+        ) {
           throw new ApiError('GW_ERR_UNAUTHORIZED', 'The webhook signature does not match.');
         }
       },
     },
     async (request, reply) => {
-      const transactions = ((request.body as { transactions?: MarqetaTransaction[] }).transactions ?? []).filter(
-        (t) => typeof t === 'object' && t !== null,
-      );
+      const transactions = (
+        (request.body as { transactions?: MarqetaTransaction[] }).transactions ?? []
+      ).filter((t) => typeof t === 'object' && t !== null);
       let processed = 0;
       let duplicates = 0;
       try {
         for (const txn of transactions) {
-        const event_token = notificationEventToken(txn);
-        const marker = `${options.key_prefix}:webhook:${event_token}`;
-        if ((await options.redis.exists(marker)) === 1) {
-          duplicates++;
-          continue;
-        }
-        const actions: string[] = [];
-        for (const command of ledgerCommands(txn)) {
-          const outcome = await options.decider.decide(commandRequest(command, Date.now(), options.program_time_zone), {
-            partial_capable: false,
-          });
-          if (outcome.status_code === DecisionStatus.SYSTEM_ERROR || outcome.status_code === DecisionStatus.TIMEOUT) {
-            throw new ApiError('GW_ERR_UNAVAILABLE', 'The ledger is unavailable; retry later.');
+          const event_token = notificationEventToken(txn);
+          const marker = `${options.key_prefix}:webhook:${event_token}`;
+          if ((await options.redis.exists(marker)) === 1) {
+            duplicates++;
+            continue;
           }
-          actions.push(`${command.action}:${outcome.amount_minor}`);
-          request.log.info(
-            { action: command.action, jit_token: command.jit_token, card_token: maskToken(command.card_token) },
-            'marqeta notification applied to the ledger',
-          );
-        }
-        await options.publish({
-          v: 1,
-          event_token,
-          kind: 'transaction',
-          received_at_ms: Date.now(),
-          ledger_actions: actions,
-          payload: txn as Record<string, unknown>,
-        });
-        // Marked only once stored: a crash before this makes Marqeta's retry redo it (idempotent).
-        await options.redis.set(marker, '1', 'EX', DEDUPE_TTL_S);
-        processed++;
+          const actions: string[] = [];
+          for (const command of ledgerCommands(txn)) {
+            const outcome = await options.decider.decide(
+              commandRequest(command, Date.now(), options.program_time_zone),
+              {
+                partial_capable: false,
+              },
+            );
+            if (
+              outcome.status_code === DecisionStatus.SYSTEM_ERROR ||
+              outcome.status_code === DecisionStatus.TIMEOUT
+            ) {
+              throw new ApiError('GW_ERR_UNAVAILABLE', 'The ledger is unavailable; retry later.');
+            }
+            actions.push(`${command.action}:${outcome.amount_minor}`);
+            request.log.info(
+              {
+                action: command.action,
+                jit_token: command.jit_token,
+                card_token: maskToken(command.card_token),
+              },
+              'marqeta notification applied to the ledger',
+            );
+          }
+          await options.publish({
+            v: 1,
+            event_token,
+            kind: 'transaction',
+            received_at_ms: Date.now(),
+            ledger_actions: actions,
+            payload: txn as Record<string, unknown>,
+          });
+          // Marked only once stored: a crash before this makes Marqeta's retry redo it (idempotent).
+          await options.redis.set(marker, '1', 'EX', DEDUPE_TTL_S);
+          processed++;
         }
       } catch (error) {
         if (error instanceof ApiError) throw error;
         // An amount the currency cannot hold: no retry can fix it, so not a 503 (found by fuzzing).
         if (error instanceof MoneyError) throw new ApiError('GW_ERR_BAD_REQUEST', error.message);
         request.log.error({ err: error }, 'marqeta notification not stored; asking Marqeta to retry');
-        throw new ApiError('GW_ERR_UNAVAILABLE', 'Temporarily unable to store the notification; retry later.');
+        throw new ApiError(
+          'GW_ERR_UNAVAILABLE',
+          'Temporarily unable to store the notification; retry later.',
+        );
       }
       return reply.status(200).send({ received: transactions.length, processed, duplicates });
     },

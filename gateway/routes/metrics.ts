@@ -26,7 +26,10 @@ export async function metricsRoute(app: FastifyInstance, options: MetricsRouteOp
       await Promise.race([
         options.sample(),
         new Promise((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`sampling over ${options.sample_timeout_ms} ms`)), options.sample_timeout_ms);
+          timer = setTimeout(
+            () => reject(new Error(`sampling over ${options.sample_timeout_ms} ms`)),
+            options.sample_timeout_ms,
+          );
         }),
       ]);
     } catch (error) {
@@ -39,7 +42,11 @@ export async function metricsRoute(app: FastifyInstance, options: MetricsRouteOp
 }
 
 /** Sum of XLEN over the outbox streams: entries not yet confirmed by RabbitMQ (XLEN is O(1)). */
-export async function sampleOutboxDepth(redis: Redis, streams: readonly string[], gauge: DepthGauge): Promise<void> {
+export async function sampleOutboxDepth(
+  redis: Redis,
+  streams: readonly string[],
+  gauge: DepthGauge,
+): Promise<void> {
   // One command per stream (not one pipeline): on Redis Cluster the streams live on different slots.
   const lengths = await Promise.all(streams.map((stream) => redis.xlen(stream)));
   gauge.set(lengths.reduce((sum, length) => sum + length, 0));

@@ -81,7 +81,13 @@ export function ledgerCommands(txn: MarqetaTransaction): LedgerCommand[] {
   if (standin && txn.state !== 'DECLINED') {
     const mode = standinMode(ledgerMode(jit.method ?? ''));
     if (mode !== 'unsupported') {
-      commands.push({ ...base, action: 'book_standin', jit_token: `standin:${jit.token}`, mode, method: jit.method ?? '' });
+      commands.push({
+        ...base,
+        action: 'book_standin',
+        jit_token: `standin:${jit.token}`,
+        mode,
+        method: jit.method ?? '',
+      });
     }
   }
   if (order?.funding?.gateway_log?.timed_out === true) {

@@ -7,7 +7,8 @@ import Type from 'typebox';
 import { Amount, Token } from '../jit/schema.ts';
 
 const TRANSACTIONS_PER_BODY_MAX = 1_000;
-const Text = (max_length: number) => Type.Optional(Type.Union([Type.String({ maxLength: max_length }), Type.Null()]));
+const Text = (max_length: number) =>
+  Type.Optional(Type.Union([Type.String({ maxLength: max_length }), Type.Null()]));
 
 const Order = Type.Object(
   {
@@ -55,6 +56,8 @@ export const NotificationTransaction = Type.Object(
 );
 
 export const NotificationBody = Type.Object(
-  { transactions: Type.Optional(Type.Array(NotificationTransaction, { maxItems: TRANSACTIONS_PER_BODY_MAX })) },
+  {
+    transactions: Type.Optional(Type.Array(NotificationTransaction, { maxItems: TRANSACTIONS_PER_BODY_MAX })),
+  },
   { additionalProperties: true },
 );

@@ -6,7 +6,12 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 
 export type HmacAlgorithm = 'sha1' | 'sha256';
 
-export function signatureMatches(raw_body: Buffer, header: string | undefined, secret: string, algorithm: HmacAlgorithm): boolean {
+export function signatureMatches(
+  raw_body: Buffer,
+  header: string | undefined,
+  secret: string,
+  algorithm: HmacAlgorithm,
+): boolean {
   if (!header) return false;
   const expected = createHmac(algorithm, secret).update(raw_body).digest();
   // Accept a bare hex digest, optionally prefixed like "sha256=".

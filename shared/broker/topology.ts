@@ -103,7 +103,9 @@ export const queueBindings = [
  * binding stays on the broker until unbound (personal decisions would then be written twice; harmless,
  * as writes are idempotent, but wasted). Unbinding one that is not there is not an error.
  */
-export const obsoleteBindings = [{ queue: QUEUE_DECISIONS, exchange: EXCHANGE_EVENTS, routingKey: 'decision.#' }] as const;
+export const obsoleteBindings = [
+  { queue: QUEUE_DECISIONS, exchange: EXCHANGE_EVENTS, routingKey: 'decision.#' },
+] as const;
 
 export async function unbindObsolete(rabbit: Connection): Promise<void> {
   for (const b of obsoleteBindings) await rabbit.queueUnbind({ ...b });

@@ -25,7 +25,8 @@ export interface ErrorContext {
 }
 
 export function errorContext(request: FastifyRequest): ErrorContext {
-  const principal = (request as { principal?: { key_id: string; company_id: string | null } | null }).principal;
+  const principal = (request as { principal?: { key_id: string; company_id: string | null } | null })
+    .principal;
   const card_token = field(request.body, 'card_token');
   const user_token = field(request.body, 'user_token');
   const resource_id = field(request.params, 'id');

@@ -35,8 +35,10 @@ export function refuseOperatorKeys(app: FastifyInstance, code: ErrorCode, path_p
   app.addHook('preValidation', (request, _reply, done) => {
     const path = operatorKeyPath(request.body);
     if (path === null) return done();
-    done(new ApiError(code, 'The body contains a key starting with "$" or nests too deep.', [
-      { path: `${path_prefix}${path}`, message: 'is not allowed' },
-    ]));
+    done(
+      new ApiError(code, 'The body contains a key starting with "$" or nests too deep.', [
+        { path: `${path_prefix}${path}`, message: 'is not allowed' },
+      ]),
+    );
   });
 }

@@ -35,7 +35,9 @@ export async function installOverloadShedding(app: FastifyInstance, options: Ove
   await app.register(underPressure, {
     sampleInterval: SAMPLE_INTERVAL_MS,
     maxEventLoopDelay: config.overload_event_loop_delay_ms_max,
-    maxHeapUsedBytes: config.overload_heap_used_bytes_max ?? Math.floor(getHeapStatistics().heap_size_limit * HEAP_LIMIT_SHARE),
+    maxHeapUsedBytes:
+      config.overload_heap_used_bytes_max ??
+      Math.floor(getHeapStatistics().heap_size_limit * HEAP_LIMIT_SHARE),
     maxRssBytes: config.overload_rss_bytes_max ?? 0,
     exposeStatusRoute: false,
     // Returning nothing serves the request; a rejection goes to the error handler (our shape).

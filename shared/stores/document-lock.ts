@@ -11,7 +11,12 @@ import type { PgSql } from './postgres.ts';
 /** A writer waits at most this long for the lock, then fails (the caller retries or answers 503). */
 export const DOCUMENT_LOCK_TIMEOUT_MS = 5_000;
 
-export async function withDocumentLock<T>(sql: PgSql, collection: string, id: string, work: () => Promise<T>): Promise<T> {
+export async function withDocumentLock<T>(
+  sql: PgSql,
+  collection: string,
+  id: string,
+  work: () => Promise<T>,
+): Promise<T> {
   return sql.begin(async (tx) => {
     await tx`SELECT set_config('lock_timeout', ${`${DOCUMENT_LOCK_TIMEOUT_MS}ms`}, true)`;
     await tx`SELECT pg_advisory_xact_lock(hashtextextended(${`${collection}:${id}`}, 0))`;

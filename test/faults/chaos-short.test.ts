@@ -28,7 +28,9 @@ describe('chaos, short mode', () => {
         const findings = Object.entries(r.findings.failures).map(
           ([kind, f]) => `  ${kind}: ${f.count}; e.g. ${f.examples.slice(0, 3).join(' | ')}`,
         );
-        return [runLine(r), `  replay: ${replayCommand(plan, plan.runs[r.index - 1]!)}`, ...findings].join('\n');
+        return [runLine(r), `  replay: ${replayCommand(plan, plan.runs[r.index - 1]!)}`, ...findings].join(
+          '\n',
+        );
       });
       expect(report, lines.join('\n')).toEqual([]);
       expect(outcome.results.map((r) => r.faults.length)).toEqual([3, 3, 3]);

@@ -40,7 +40,10 @@ describe('gateway with Redis in trouble', () => {
     const ready = await gw.app.inject({ method: 'GET', url: '/api/health/ready' });
     expect(ready.statusCode).toBe(503);
     await redis.start();
-    await waitFor(async () => (await gw.app.inject({ method: 'GET', url: '/api/health/ready' })).statusCode === 200, 'ready');
+    await waitFor(
+      async () => (await gw.app.inject({ method: 'GET', url: '/api/health/ready' })).statusCode === 200,
+      'ready',
+    );
     expect((await authorize(jitRequest({ ...card, amount: 1 }))).status).toBe(200);
   });
 
@@ -58,7 +61,11 @@ describe('gateway with Redis in trouble', () => {
     expect(stalled.jit.memo).toBe('timeout');
     const ledger = decisionKeys(gw.layout, card.user_token, card.card_token, '').ledger;
     // The stalled call ran once Redis resumed; the void queued behind it released it.
-    await waitFor(async () => (await gw.redis.hget(ledger, 'held')) === '100', 'void to release the late hold', 5_000);
+    await waitFor(
+      async () => (await gw.redis.hget(ledger, 'held')) === '100',
+      'void to release the late hold',
+      5_000,
+    );
     expect((await authorize(jitRequest({ ...card, amount: 99 }))).status).toBe(200);
     expect(await gw.redis.hget(ledger, 'held')).toBe('10000');
   });

@@ -76,7 +76,10 @@ async function authorizeAll(port: number, bodies: Record<string, unknown>[]) {
         body: JSON.stringify(body),
       });
       await response.body?.cancel();
-      return { status: response.status, token: (body.gpa_order as { jit_funding: { token: string } }).jit_funding.token };
+      return {
+        status: response.status,
+        token: (body.gpa_order as { jit_funding: { token: string } }).jit_funding.token,
+      };
     }),
   );
   expect(answers.filter((a) => a.status !== 200 && a.status !== 503)).toEqual([]);
@@ -87,8 +90,15 @@ async function authorizeAll(port: number, bodies: Record<string, unknown>[]) {
 
 /** Every decided token reached RabbitMQ; no shed one did (nothing was decided for it). */
 async function expectRelayed(answers: { decided: string[]; shed: string[] }, gateway: Child): Promise<void> {
-  await waitFor(async () => answers.decided.every((token) => seen.has(token)), 'all decisions relayed', 30_000).catch((error) => {
-    console.error(answers.decided.filter((token) => !seen.has(token)).slice(0, 5), gateway.output().slice(-3000));
+  await waitFor(
+    async () => answers.decided.every((token) => seen.has(token)),
+    'all decisions relayed',
+    30_000,
+  ).catch((error) => {
+    console.error(
+      answers.decided.filter((token) => !seen.has(token)).slice(0, 5),
+      gateway.output().slice(-3000),
+    );
     throw error;
   });
   expect(answers.shed.filter((token) => seen.has(token))).toEqual([]);
@@ -99,13 +109,17 @@ describe('gateway SIGKILL right after answering', () => {
     const card = await createBusinessCard(sql, { daily_limit_minor: 100_000n });
     const port = await freePort();
     const first = await startGateway(port, false, 'relay-a');
-    const answers = await authorizeAll(port, Array.from({ length: 100 }, () => jitRequest({ ...card, amount: 7 })));
+    const answers = await authorizeAll(
+      port,
+      Array.from({ length: 100 }, () => jitRequest({ ...card, amount: 7 })),
+    );
     first.process.kill('SIGKILL');
     await first.exited;
     const second = await startGateway(port, true, 'relay-b');
     try {
       await expectRelayed(answers, second);
-      for (const token of answers.decided) expect(seen.get(token)).toMatchObject({ approved: true, approved_amount_minor: '700' });
+      for (const token of answers.decided)
+        expect(seen.get(token)).toMatchObject({ approved: true, approved_amount_minor: '700' });
     } finally {
       second.process.kill('SIGKILL');
       await second.exited;
@@ -116,7 +130,10 @@ describe('gateway SIGKILL right after answering', () => {
     const card = await createBusinessCard(sql);
     const port = await freePort();
     const first = await startGateway(port, true, 'relay-c');
-    const answers = await authorizeAll(port, Array.from({ length: 300 }, () => jitRequest({ ...card, amount: 1 })));
+    const answers = await authorizeAll(
+      port,
+      Array.from({ length: 300 }, () => jitRequest({ ...card, amount: 1 })),
+    );
     first.process.kill('SIGKILL');
     await first.exited;
     const second = await startGateway(port, true, 'relay-d');

@@ -34,7 +34,8 @@ beforeAll(async () => {
   await createVhost(vhost);
 });
 afterAll(async () => {
-  if (child && child.process.exitCode === null && child.process.signalCode === null) child.process.kill('SIGKILL');
+  if (child && child.process.exitCode === null && child.process.signalCode === null)
+    child.process.kill('SIGKILL');
   await child?.exited;
   await sql.end();
   await deleteVhost(vhost);
@@ -88,7 +89,12 @@ describe('gateway overload', () => {
       }
     }, SAMPLE_EVERY_MS);
     // CONNECTIONS clients, each on a connection of its own, one request at a time, until the end.
-    const pool = new Pool(origin, { connections: CONNECTIONS, pipelining: 1, headersTimeout: 10_000, bodyTimeout: 10_000 });
+    const pool = new Pool(origin, {
+      connections: CONNECTIONS,
+      pipelining: 1,
+      headersTimeout: 10_000,
+      bodyTimeout: 10_000,
+    });
     const codes = new Map<number, number>();
     const errors = new Map<string, number>();
     let total = 0;
@@ -120,7 +126,11 @@ describe('gateway overload', () => {
         pool.request({ method: 'GET', path: '/api/health/live' }).then((response) => response.body.dump()),
       ),
     );
-    await waitFor(async () => sample(pid).fds >= baseline.fds + CONNECTIONS, 'every connection accepted', 15_000);
+    await waitFor(
+      async () => sample(pid).fds >= baseline.fds + CONNECTIONS,
+      'every connection accepted',
+      15_000,
+    );
     until_ms = Date.now() + DURATION_S * 1000;
     await Promise.all(Array.from({ length: CONNECTIONS }, client));
     await pool.close();
@@ -143,7 +153,11 @@ describe('gateway overload', () => {
     expect(fds_max).toBeGreaterThan(baseline.fds + CONNECTIONS / 2);
 
     // Afterwards: descriptors back near the baseline, and the gateway still ready.
-    await waitFor(async () => sample(pid).fds <= baseline.fds + FD_SLACK, 'descriptors back near baseline', 15_000).catch(() => {});
+    await waitFor(
+      async () => sample(pid).fds <= baseline.fds + FD_SLACK,
+      'descriptors back near baseline',
+      15_000,
+    ).catch(() => {});
     expect(sample(pid).fds).toBeLessThanOrEqual(baseline.fds + FD_SLACK);
     expect((await fetch(`${origin}/api/health/ready`)).status).toBe(200);
     child.process.kill('SIGTERM');

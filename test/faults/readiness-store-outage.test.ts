@@ -73,7 +73,9 @@ async function outageShown(store: string): Promise<number> {
   return performance.now() - started_ms;
 }
 
-async function allClear(of: { gateway: TestGateway; worker: TestWorker } = { gateway, worker }): Promise<void> {
+async function allClear(
+  of: { gateway: TestGateway; worker: TestWorker } = { gateway, worker },
+): Promise<void> {
   await waitFor(
     async () => {
       const [g, w] = await Promise.all([gatewayReady(of.gateway), workerReady(of.worker)]);
@@ -92,8 +94,18 @@ describe('readiness during a store outage', () => {
   });
 
   const outages = [
-    { what: 'PostgreSQL crashed', store: 'postgresql', down: () => stores.postgres.crash(), up: () => stores.postgres.start() },
-    { what: 'MongoDB (FerretDB) killed', store: 'mongodb', down: () => stores.ferretdb.kill(), up: () => stores.ferretdb.start() },
+    {
+      what: 'PostgreSQL crashed',
+      store: 'postgresql',
+      down: () => stores.postgres.crash(),
+      up: () => stores.postgres.start(),
+    },
+    {
+      what: 'MongoDB (FerretDB) killed',
+      store: 'mongodb',
+      down: () => stores.ferretdb.kill(),
+      up: () => stores.ferretdb.start(),
+    },
   ];
   for (const outage of outages) {
     it(`${outage.what}: the gateway stays ready and reports it, the worker is not ready; both clear after`, async () => {

@@ -65,7 +65,11 @@ const dir = mkdtempSync(join(tmpdir(), 'afc-redis-cluster-'));
 const servers: ChildProcess[] = [];
 let ports: number[] = [];
 let cluster: Cluster;
-const sql = connectPostgres({ url: process.env.DATABASE_URL!, application_name: 'afc-test-cluster', max_connections: 4 });
+const sql = connectPostgres({
+  url: process.env.DATABASE_URL!,
+  application_name: 'afc-test-cluster',
+  max_connections: 4,
+});
 const mongo = connectMongo({ uri: process.env.MONGODB_URI!, app_name: 'afc-test-cluster' });
 const layout: KeyLayout = { prefix: `c${randomUUID().slice(0, 8)}`, shards: 64 };
 const log = createLogger('cluster-test', process.env.LOG_LEVEL ?? 'silent');
@@ -84,13 +88,17 @@ beforeAll(async () => {
     servers.push(spawn('redis-server', args, { stdio: 'ignore' }));
   }
   for (const port of ports) {
-    await until(async () => (await run('redis-cli', ['-p', String(port), 'ping'])).stdout.trim() === 'PONG', `redis ${port}`);
+    await until(
+      async () => (await run('redis-cli', ['-p', String(port), 'ping'])).stdout.trim() === 'PONG',
+      `redis ${port}`,
+    );
   }
   const nodes = ports.map((port) => `127.0.0.1:${port}`);
   await run('redis-cli', ['--cluster', 'create', ...nodes, '--cluster-replicas', '0', '--cluster-yes']);
   for (const port of ports) {
     await until(
-      async () => (await run('redis-cli', ['-p', String(port), 'cluster', 'info'])).stdout.includes('cluster_state:ok'),
+      async () =>
+        (await run('redis-cli', ['-p', String(port), 'cluster', 'info'])).stdout.includes('cluster_state:ok'),
       `cluster state ok on ${port}`,
     );
   }
@@ -119,7 +127,8 @@ afterAll(async () => {
 
 /** A JIT authorization as the gateway parses it from Marqeta's request. */
 function request(card: CreatedCard, amount: number, jit_token = uniqueToken('jit')) {
-  return parseJit(jitRequest({ ...card, amount, jit_token }) as unknown as JitRequestBody, Date.now(), 'UTC').request;
+  return parseJit(jitRequest({ ...card, amount, jit_token }) as unknown as JitRequestBody, Date.now(), 'UTC')
+    .request;
 }
 
 const AUTHORIZE = { partial_capable: false } as const;
@@ -151,11 +160,19 @@ describe('decision scripts on a 3-master Redis Cluster', () => {
     for (const card of cards) {
       const first = request(card, 30);
       const approved = await decider.decide(first, AUTHORIZE); // cache miss: fill script, then decide again
-      expect(approved).toMatchObject({ status_code: DecisionStatus.APPROVED, amount_minor: 3_000n, source: 'script' });
+      expect(approved).toMatchObject({
+        status_code: DecisionStatus.APPROVED,
+        amount_minor: 3_000n,
+        source: 'script',
+      });
       const replay = await decider.decide(first, AUTHORIZE);
       expect(replay).toMatchObject({ status_code: DecisionStatus.APPROVED, replayed: true });
       const over = await decider.decide(request(card, 20.01), AUTHORIZE); // 30.00 + 20.01 > 50.00 daily
-      expect(over).toMatchObject({ status_code: DecisionStatus.LIMIT_DAILY, replayed: false, source: 'script' });
+      expect(over).toMatchObject({
+        status_code: DecisionStatus.LIMIT_DAILY,
+        replayed: false,
+        source: 'script',
+      });
       const within = await decider.decide(request(card, 20), AUTHORIZE); // exactly at the limit
       expect(within).toMatchObject({ status_code: DecisionStatus.APPROVED, replayed: false });
     }
@@ -171,13 +188,19 @@ describe('decision scripts on a 3-master Redis Cluster', () => {
   it('a decision answered `timeout` behind a paused master is voided on its shard: the hold is released', async () => {
     const card = await createBusinessCard(sql, { daily_limit_minor: 5_000n });
     expect((await decider.decide(request(card, 10), AUTHORIZE)).status_code).toBe(DecisionStatus.APPROVED);
-    const node = new Redis({ host: '127.0.0.1', port: await masterOf(decisionKeys(layout, card.user_token, card.card_token, '').ledger) });
+    const node = new Redis({
+      host: '127.0.0.1',
+      port: await masterOf(decisionKeys(layout, card.user_token, card.card_token, '').ledger),
+    });
     const late = request(card, 40);
     try {
       // Scripts that write wait while the node is paused: the decision misses its budget,
       // then runs (and holds), then the void the gateway queued behind it undoes the hold.
       await node.call('CLIENT', 'PAUSE', PAUSE_MS, 'WRITE');
-      expect(await impatient.decide(late, AUTHORIZE)).toMatchObject({ status_code: DecisionStatus.TIMEOUT, source: 'timeout' });
+      expect(await impatient.decide(late, AUTHORIZE)).toMatchObject({
+        status_code: DecisionStatus.TIMEOUT,
+        source: 'timeout',
+      });
     } finally {
       node.disconnect();
     }

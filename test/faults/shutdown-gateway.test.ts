@@ -97,13 +97,19 @@ describe('gateway SIGTERM under load', () => {
       const clients = Array.from({ length: CLIENTS }, client);
       await new Promise((resolve) => setTimeout(resolve, LOAD_BEFORE_SIGTERM_MS));
       const answered_before = answered.length;
-      const exited = Promise.race([child.exited, new Promise<'deadline'>((resolve) => setTimeout(() => resolve('deadline'), EXIT_DEADLINE_MS))]);
+      const exited = Promise.race([
+        child.exited,
+        new Promise<'deadline'>((resolve) => setTimeout(() => resolve('deadline'), EXIT_DEADLINE_MS)),
+      ]);
       child.process.kill('SIGTERM');
 
       // Readiness (own connection each time, as a load balancer probes) while the load goes on.
       let ready_503 = false;
       while (!ready_503) {
-        const status = await fetch(`${origin}/api/health/ready`).then((r) => r.status, () => 0);
+        const status = await fetch(`${origin}/api/health/ready`).then(
+          (r) => r.status,
+          () => 0,
+        );
         if (status === 503) ready_503 = true;
         if (status === 0) break;
         await new Promise((resolve) => setTimeout(resolve, 50));
@@ -127,7 +133,11 @@ describe('gateway SIGTERM under load', () => {
       // Requests were still answered after readiness said 503 (the drain delay at work).
       expect(answered.length).toBeGreaterThan(answered_at_503);
       // Every decision the gateway answered was published before it exited.
-      await waitFor(async () => answered.every((token) => seen.has(token)), 'every answered decision relayed', 10_000).catch(() => {});
+      await waitFor(
+        async () => answered.every((token) => seen.has(token)),
+        'every answered decision relayed',
+        10_000,
+      ).catch(() => {});
       expect(answered.filter((token) => !seen.has(token))).toEqual([]);
       expect(child.output()).not.toMatch(/outbox not drained/);
     } finally {

@@ -45,19 +45,27 @@ async function startWorker(health_port: number): Promise<Child> {
     // Info: the test waits for the "shutting down" line before it samples readiness.
     LOG_LEVEL: 'info',
   });
-  await waitFor(async () => (await fetch(`http://127.0.0.1:${health_port}/ready`)).ok, 'worker ready', 30_000);
+  await waitFor(
+    async () => (await fetch(`http://127.0.0.1:${health_port}/ready`)).ok,
+    'worker ready',
+    30_000,
+  );
   return child;
 }
 
 async function persisted(jit_tokens: readonly string[]): Promise<number> {
-  const [row] = await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM transactions WHERE jit_token = ANY(${jit_tokens})`;
+  const [row] = await sql<
+    { n: number }[]
+  >`SELECT count(*)::int AS n FROM transactions WHERE jit_token = ANY(${jit_tokens})`;
   return row!.n;
 }
 
 describe('worker SIGTERM under load', () => {
   it('exits 0 within 30 s, readiness stays 503 after the signal, and nothing in flight is lost', async () => {
     const card = await createBusinessCard(sql);
-    const events = Array.from({ length: EVENTS }, () => decisionEvent({ card, kind: 'business', amount_minor: 100n }));
+    const events = Array.from({ length: EVENTS }, () =>
+      decisionEvent({ card, kind: 'business', amount_minor: 100n }),
+    );
     const tokens = events.map((event) => event.request.jit_token);
     const port = await freePort();
     const first = await startWorker(port);
@@ -66,13 +74,26 @@ describe('worker SIGTERM under load', () => {
       await publishEvents(rabbit, queue, events);
       await waitFor(async () => (await persisted(tokens)) > 0, 'the first writes', 30_000);
 
-      const exited = Promise.race([first.exited, new Promise<'deadline'>((resolve) => setTimeout(() => resolve('deadline'), EXIT_DEADLINE_MS))]);
+      const exited = Promise.race([
+        first.exited,
+        new Promise<'deadline'>((resolve) => setTimeout(() => resolve('deadline'), EXIT_DEADLINE_MS)),
+      ]);
       first.process.kill('SIGTERM');
       // Signal delivery is asynchronous: a probe answered before the handler ran may say 200.
-      await waitFor(async () => first.output().includes('shutting down') || first.process.exitCode !== null, 'SIGTERM handled', EXIT_DEADLINE_MS, 1);
+      await waitFor(
+        async () => first.output().includes('shutting down') || first.process.exitCode !== null,
+        'SIGTERM handled',
+        EXIT_DEADLINE_MS,
+        1,
+      );
       const statuses = new Set<number>();
       while (first.process.exitCode === null && first.process.signalCode === null) {
-        statuses.add(await fetch(`http://127.0.0.1:${port}/ready`).then((r) => r.status, () => 0));
+        statuses.add(
+          await fetch(`http://127.0.0.1:${port}/ready`).then(
+            (r) => r.status,
+            () => 0,
+          ),
+        );
         await new Promise((resolve) => setTimeout(resolve, 10));
       }
       expect(await exited).toBe(0);
@@ -82,7 +103,11 @@ describe('worker SIGTERM under load', () => {
       expect(after_first).toBeLessThan(EVENTS);
 
       second = await startWorker(port);
-      await waitFor(async () => (await persisted(tokens)) === EVENTS, 'the second worker to finish the backlog', 60_000);
+      await waitFor(
+        async () => (await persisted(tokens)) === EVENTS,
+        'the second worker to finish the backlog',
+        60_000,
+      );
       const [duplicates] = await sql<{ n: number }[]>`
         SELECT count(*)::int AS n FROM (SELECT jit_token FROM transactions WHERE jit_token = ANY(${tokens}) GROUP BY jit_token HAVING count(*) > 1) d`;
       expect(duplicates!.n).toBe(0);
@@ -90,11 +115,14 @@ describe('worker SIGTERM under load', () => {
       const [spend] = await sql<{ txn_count: number; spent_minor: bigint }[]>`
         SELECT txn_count, spent_minor FROM spending_controls WHERE card_id = ${card.card_id} AND period = 'day'`;
       expect(spend).toMatchObject({ txn_count: EVENTS, spent_minor: BigInt(EVENTS) * 100n });
-      const dlq = await rabbit.queueDeclare({ queue: deadLetterQueueName(queue), passive: true }).catch(() => ({ messageCount: 0 }));
+      const dlq = await rabbit
+        .queueDeclare({ queue: deadLetterQueueName(queue), passive: true })
+        .catch(() => ({ messageCount: 0 }));
       expect(dlq.messageCount).toBe(0);
     } finally {
       for (const child of [first, second]) {
-        if (child && child.process.exitCode === null && child.process.signalCode === null) child.process.kill('SIGKILL');
+        if (child && child.process.exitCode === null && child.process.signalCode === null)
+          child.process.kill('SIGKILL');
         await child?.exited;
       }
     }

@@ -15,15 +15,29 @@ afterAll(async () => {
   await api.close();
 });
 
-function call(method: Method, url: string, headers: Record<string, string>, payload?: Record<string, unknown>) {
+function call(
+  method: Method,
+  url: string,
+  headers: Record<string, string>,
+  payload?: Record<string, unknown>,
+) {
   return callApi(api, method, url, headers, payload);
 }
 
 /** A company with a user, a business card and a transaction, and an admin key of its own. */
 async function tenant() {
-  const company = (await call('POST', '/api/companies', admin, { name: `Tenant ${randomUUID().slice(0, 6)}` })).body;
-  const user = (await call('POST', `/api/companies/${company.id}/users`, admin, { email: `${uniqueToken('t')}@example.test`, role: 'employee' })).body;
-  const card = (await call('POST', '/api/cards', admin, { kind: 'business', user_id: user.id, currency_code: 'USD' })).body;
+  const company = (
+    await call('POST', '/api/companies', admin, { name: `Tenant ${randomUUID().slice(0, 6)}` })
+  ).body;
+  const user = (
+    await call('POST', `/api/companies/${company.id}/users`, admin, {
+      email: `${uniqueToken('t')}@example.test`,
+      role: 'employee',
+    })
+  ).body;
+  const card = (
+    await call('POST', '/api/cards', admin, { kind: 'business', user_id: user.id, currency_code: 'USD' })
+  ).body;
   const transaction_id = randomUUID();
   await api.sql`
     INSERT INTO transactions (id, jit_token, transaction_token, method, card_id, user_id, card_token, amount_minor,
@@ -38,8 +52,20 @@ describe('authentication', () => {
   it('answers 401 without a key, with a malformed key, an unknown key and a revoked key', async () => {
     expect((await call('GET', '/api/companies', {})).status).toBe(401);
     expect((await call('GET', '/api/companies', { authorization: 'Basic abc' })).status).toBe(401);
-    expect((await call('GET', '/api/companies', bearer('afc_0000000000000000_thisKeyDoesNotExistAnywhere000000000000000'))).status).toBe(401);
-    const created = await call('POST', '/api/api-keys', admin, { name: 'short-lived', company_id: null, scopes: ['read'] });
+    expect(
+      (
+        await call(
+          'GET',
+          '/api/companies',
+          bearer('afc_0000000000000000_thisKeyDoesNotExistAnywhere000000000000000'),
+        )
+      ).status,
+    ).toBe(401);
+    const created = await call('POST', '/api/api-keys', admin, {
+      name: 'short-lived',
+      company_id: null,
+      scopes: ['read'],
+    });
     expect(created.status).toBe(201);
     expect(created.body.key).toMatch(/^afc_[a-z0-9]+_/);
     const key = bearer(created.body.key);
@@ -51,10 +77,18 @@ describe('authentication', () => {
   });
 
   it('stores only the SHA-256 of a key', async () => {
-    const created = await call('POST', '/api/api-keys', admin, { name: 'hashed', company_id: null, scopes: ['read'] });
-    const [row] = await api.sql<{ key_sha256: Buffer }[]>`SELECT key_sha256 FROM api_keys WHERE id = ${created.body.id}`;
+    const created = await call('POST', '/api/api-keys', admin, {
+      name: 'hashed',
+      company_id: null,
+      scopes: ['read'],
+    });
+    const [row] = await api.sql<
+      { key_sha256: Buffer }[]
+    >`SELECT key_sha256 FROM api_keys WHERE id = ${created.body.id}`;
     expect(row!.key_sha256.length).toBe(32);
-    expect(JSON.stringify(await api.sql`SELECT * FROM api_keys WHERE id = ${created.body.id}`)).not.toContain(created.body.key.split('_')[2]);
+    expect(JSON.stringify(await api.sql`SELECT * FROM api_keys WHERE id = ${created.body.id}`)).not.toContain(
+      created.body.key.split('_')[2],
+    );
   });
 });
 
@@ -75,13 +109,21 @@ describe('tenants', () => {
   it('a company key sees its own company, users, cards and transactions', async () => {
     const own = await tenant();
     expect((await call('GET', `/api/companies/${own.company.id}`, own.key)).status).toBe(200);
-    expect((await call('GET', '/api/companies', own.key)).body.data.map((c: { id: string }) => c.id)).toEqual([own.company.id]);
+    expect((await call('GET', '/api/companies', own.key)).body.data.map((c: { id: string }) => c.id)).toEqual(
+      [own.company.id],
+    );
     expect((await call('GET', `/api/users/${own.user.id}`, own.key)).status).toBe(200);
     expect((await call('GET', `/api/cards/${own.card.id}`, own.key)).status).toBe(200);
-    expect((await call('GET', '/api/cards', own.key)).body.data.map((c: { id: string }) => c.id)).toEqual([own.card.id]);
+    expect((await call('GET', '/api/cards', own.key)).body.data.map((c: { id: string }) => c.id)).toEqual([
+      own.card.id,
+    ]);
     expect((await call('GET', `/api/transactions/${own.transaction_id}`, own.key)).status).toBe(200);
-    expect((await call('GET', '/api/transactions', own.key)).body.data.map((t: { id: string }) => t.id)).toEqual([own.transaction_id]);
-    expect((await call('POST', `/api/cards/${own.card.id}/status`, own.key, { action: 'close' })).status).toBe(200);
+    expect(
+      (await call('GET', '/api/transactions', own.key)).body.data.map((t: { id: string }) => t.id),
+    ).toEqual([own.transaction_id]);
+    expect(
+      (await call('POST', `/api/cards/${own.card.id}/status`, own.key, { action: 'close' })).status,
+    ).toBe(200);
   });
 
   it('a company key is refused (403) on every resource of another company', async () => {
@@ -90,7 +132,11 @@ describe('tenants', () => {
     const refused: Array<[Method, string, Record<string, unknown>?]> = [
       ['GET', `/api/companies/${theirs.company.id}`],
       ['GET', `/api/companies/${theirs.company.id}/users`],
-      ['POST', `/api/companies/${theirs.company.id}/users`, { email: `${uniqueToken('x')}@example.test`, role: 'spy' }],
+      [
+        'POST',
+        `/api/companies/${theirs.company.id}/users`,
+        { email: `${uniqueToken('x')}@example.test`, role: 'spy' },
+      ],
       ['GET', `/api/users/${theirs.user.id}`],
       ['PATCH', `/api/users/${theirs.user.id}`, { status: 'suspended' }],
       ['POST', '/api/cards', { kind: 'business', user_id: theirs.user.id, currency_code: 'USD' }],
@@ -123,8 +169,15 @@ describe('tenants', () => {
 
   it('personal resources need a program-wide key (403 for a company key)', async () => {
     const mine = await tenant();
-    const person = (await call('POST', '/api/personal-users', admin, { email: `${uniqueToken('pp')}@example.test`, kyc_status: 'verified' })).body;
-    const card = (await call('POST', '/api/cards', admin, { kind: 'personal', user_id: person.id, currency_code: 'USD' })).body;
+    const person = (
+      await call('POST', '/api/personal-users', admin, {
+        email: `${uniqueToken('pp')}@example.test`,
+        kyc_status: 'verified',
+      })
+    ).body;
+    const card = (
+      await call('POST', '/api/cards', admin, { kind: 'personal', user_id: person.id, currency_code: 'USD' })
+    ).body;
     const refused: Array<[Method, string, Record<string, unknown>?]> = [
       ['POST', '/api/personal-users', { email: `${uniqueToken('q')}@example.test` }],
       ['GET', '/api/personal-users'],
@@ -139,7 +192,9 @@ describe('tenants', () => {
       ['GET', '/api/transactions?kind=personal'],
     ];
     for (const [method, url, payload] of refused) {
-      const headers = url.endsWith('/loads') ? { ...mine.key, 'idempotency-key': uniqueToken('i') } : mine.key;
+      const headers = url.endsWith('/loads')
+        ? { ...mine.key, 'idempotency-key': uniqueToken('i') }
+        : mine.key;
       const answer = await call(method, url, headers, payload);
       expect({ method, url, status: answer.status }).toEqual({ method, url, status: 403 });
     }
@@ -151,7 +206,8 @@ describe('rate limit', () => {
     const limited = await startTestApi({ API_RATE_LIMIT_MAX: '3', API_RATE_LIMIT_WINDOW_MS: '30000' });
     try {
       const key = bearer(await apiKey(limited, null, ['read']));
-      for (let i = 0; i < 3; i++) expect((await callApi(limited, 'GET', '/api/companies?limit=1', key)).status).toBe(200);
+      for (let i = 0; i < 3; i++)
+        expect((await callApi(limited, 'GET', '/api/companies?limit=1', key)).status).toBe(200);
       const over = await callApi(limited, 'GET', '/api/companies?limit=1', key);
       expect(over.status).toBe(429);
       expect(over.body.error.code).toBe('API_ERR_RATE_LIMITED');
@@ -174,9 +230,17 @@ describe('OpenAPI', () => {
     const spec = doc.json();
     expect(spec.openapi).toMatch(/^3\./);
     expect(Object.keys(spec.paths)).toEqual(
-      expect.arrayContaining(['/api/cards', '/api/cards/{id}', '/api/cards/{id}/balance/loads', '/api/transactions', '/api/api-keys']),
+      expect.arrayContaining([
+        '/api/cards',
+        '/api/cards/{id}',
+        '/api/cards/{id}/balance/loads',
+        '/api/transactions',
+        '/api/api-keys',
+      ]),
     );
-    expect(spec.paths['/api/cards'].post.requestBody.content['application/json'].schema.properties.kind).toBeDefined();
+    expect(
+      spec.paths['/api/cards'].post.requestBody.content['application/json'].schema.properties.kind,
+    ).toBeDefined();
     expect((await api.app.inject({ method: 'GET', url: '/docs' })).statusCode).toBeLessThan(400);
   });
 });

@@ -15,18 +15,31 @@ afterAll(async () => {
   await api.close();
 });
 
-function call(method: Method, url: string, payload?: Record<string, unknown>, headers: Record<string, string> = {}) {
+function call(
+  method: Method,
+  url: string,
+  payload?: Record<string, unknown>,
+  headers: Record<string, string> = {},
+) {
   return callApi(api, method, url, { ...admin, ...headers }, payload);
 }
 
 async function personalCard(currency_code = 'USD') {
-  const user = await call('POST', '/api/personal-users', { email: `${uniqueToken('b')}@example.test`, kyc_status: 'verified' });
+  const user = await call('POST', '/api/personal-users', {
+    email: `${uniqueToken('b')}@example.test`,
+    kyc_status: 'verified',
+  });
   const card = await call('POST', '/api/cards', { kind: 'personal', user_id: user.body.id, currency_code });
   return card.body as { id: string; card_token: string; user_token: string };
 }
 
 function load(card_id: string, key: string, amount_minor: string | number, currency_code = 'USD') {
-  return call('POST', `/api/cards/${card_id}/balance/loads`, { amount_minor, currency_code }, { 'idempotency-key': key });
+  return call(
+    'POST',
+    `/api/cards/${card_id}/balance/loads`,
+    { amount_minor, currency_code },
+    { 'idempotency-key': key },
+  );
 }
 
 describe('personal card balance', () => {
@@ -47,7 +60,14 @@ describe('personal card balance', () => {
     expect(replay.body.load_id).toBe(first.body.load_id);
     expect(replay.body.balance.posted_minor).toBe('2550');
     const read = await call('GET', `/api/cards/${card.id}/balance`);
-    expect(read.body).toEqual({ card_id: card.id, currency_code: 'USD', posted_minor: '2550', held_minor: '0', available_minor: '2550', held_source: 'stored' });
+    expect(read.body).toEqual({
+      card_id: card.id,
+      currency_code: 'USD',
+      posted_minor: '2550',
+      held_minor: '0',
+      available_minor: '2550',
+      held_source: 'stored',
+    });
   });
 
   it('refuses an Idempotency-Key reused for a different amount (409)', async () => {
@@ -73,9 +93,14 @@ describe('personal card balance', () => {
 
   it('validates loads: header, amount, currency, card kind and closed cards', async () => {
     const card = await personalCard();
-    const missing = await call('POST', `/api/cards/${card.id}/balance/loads`, { amount_minor: '1', currency_code: 'USD' });
+    const missing = await call('POST', `/api/cards/${card.id}/balance/loads`, {
+      amount_minor: '1',
+      currency_code: 'USD',
+    });
     expect(missing.status).toBe(400);
-    expect(missing.body.error.fields).toEqual([{ path: 'headers/idempotency-key', message: expect.any(String) }]);
+    expect(missing.body.error.fields).toEqual([
+      { path: 'headers/idempotency-key', message: expect.any(String) },
+    ]);
     expect((await load(card.id, uniqueToken('k'), '0')).status).toBe(400);
     expect((await load(card.id, uniqueToken('k'), '1.5')).status).toBe(400);
     const currency = await load(card.id, uniqueToken('k'), '100', 'EUR');
@@ -85,8 +110,15 @@ describe('personal card balance', () => {
     const closed = await load(card.id, uniqueToken('k'), '100');
     expect(closed.status).toBe(409);
     const company = await call('POST', '/api/companies', { name: 'Balance Co' });
-    const user = await call('POST', `/api/companies/${company.body.id}/users`, { email: `${uniqueToken('bb')}@example.test`, role: 'x' });
-    const business = await call('POST', '/api/cards', { kind: 'business', user_id: user.body.id, currency_code: 'USD' });
+    const user = await call('POST', `/api/companies/${company.body.id}/users`, {
+      email: `${uniqueToken('bb')}@example.test`,
+      role: 'x',
+    });
+    const business = await call('POST', '/api/cards', {
+      kind: 'business',
+      user_id: user.body.id,
+      currency_code: 'USD',
+    });
     expect((await call('GET', `/api/cards/${business.body.id}/balance`)).status).toBe(400);
   });
 });
@@ -97,7 +129,12 @@ describe('balance-set-2.lua (versioned cache write)', () => {
   it('a gateway fill that read the balance before the load cannot overwrite the new balance', async () => {
     const cache = new BalanceCache(api.redis, { prefix: api.config.redis_key_prefix, shards: 4 });
     const card = ref();
-    const key = decisionKeys({ prefix: api.config.redis_key_prefix, shards: 4 }, card.user_token, card.card_token, '').balance;
+    const key = decisionKeys(
+      { prefix: api.config.redis_key_prefix, shards: 4 },
+      card.user_token,
+      card.card_token,
+      '',
+    ).balance;
     expect(await cache.write(card, 1500n, 3)).toBe(true);
     // The gateway's fill writes only absent keys (SET NX).
     expect(await api.redis.set(key, '500', 'EX', 600, 'NX')).toBeNull();
@@ -107,7 +144,12 @@ describe('balance-set-2.lua (versioned cache write)', () => {
   it('an older version never replaces a newer one; a newer one replaces a fill', async () => {
     const cache = new BalanceCache(api.redis, { prefix: api.config.redis_key_prefix, shards: 4 });
     const card = ref();
-    const key = decisionKeys({ prefix: api.config.redis_key_prefix, shards: 4 }, card.user_token, card.card_token, '').balance;
+    const key = decisionKeys(
+      { prefix: api.config.redis_key_prefix, shards: 4 },
+      card.user_token,
+      card.card_token,
+      '',
+    ).balance;
     await api.redis.set(key, '700', 'EX', 600);
     expect(await cache.write(card, 900n, 2)).toBe(true);
     expect(await cache.write(card, 800n, 1)).toBe(false);

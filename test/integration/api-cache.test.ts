@@ -18,22 +18,36 @@ const propagation_ms: number[] = [];
 beforeAll(async () => {
   gw = await startTestGateway();
   // Same cache as the gateway.
-  api = await startTestApi({ REDIS_KEY_PREFIX: gw.config.redis_key_prefix, REDIS_SHARDS: String(gw.config.redis_shards) });
+  api = await startTestApi({
+    REDIS_KEY_PREFIX: gw.config.redis_key_prefix,
+    REDIS_SHARDS: String(gw.config.redis_shards),
+  });
   admin = bearer(await apiKey(api, null, ['admin']));
 });
 afterAll(async () => {
   if (propagation_ms.length > 0) {
-    console.info(`update -> next authorization sees it: ${propagation_ms.map((ms) => ms.toFixed(1)).join(', ')} ms`);
+    console.info(
+      `update -> next authorization sees it: ${propagation_ms.map((ms) => ms.toFixed(1)).join(', ')} ms`,
+    );
   }
   await api?.close();
   await gw?.close();
 });
 
-function call(method: Method, url: string, payload?: Record<string, unknown>, headers: Record<string, string> = {}) {
+function call(
+  method: Method,
+  url: string,
+  payload?: Record<string, unknown>,
+  headers: Record<string, string> = {},
+) {
   return callApi(api, method, url, { ...admin, ...headers }, payload);
 }
 
-async function authorize(card: { card_token: string; user_token: string }, amount: number, extra: { mcc?: string } = {}) {
+async function authorize(
+  card: { card_token: string; user_token: string },
+  amount: number,
+  extra: { mcc?: string } = {},
+) {
   const response = await gw.app.inject({
     method: 'POST',
     url: '/api/transactions/authorize',
@@ -44,7 +58,10 @@ async function authorize(card: { card_token: string; user_token: string }, amoun
 }
 
 /** Runs the update, then authorizes at once; records how long until the decision reflected it. */
-async function updateThenAuthorize<T>(update: () => Promise<T>, authorize_next: () => Promise<{ status: number; memo: string }>) {
+async function updateThenAuthorize<T>(
+  update: () => Promise<T>,
+  authorize_next: () => Promise<{ status: number; memo: string }>,
+) {
   const started_ms = performance.now();
   const updated = await update();
   const decision = await authorize_next();
@@ -54,25 +71,63 @@ async function updateThenAuthorize<T>(update: () => Promise<T>, authorize_next: 
 
 async function activeBusinessCard(body: Record<string, unknown> = {}) {
   const company = await call('POST', '/api/companies', { name: `Cache Co ${randomUUID().slice(0, 6)}` });
-  const user = await call('POST', `/api/companies/${company.body.id}/users`, { email: `${uniqueToken('c')}@example.test`, role: 'employee' });
-  const card = await call('POST', '/api/cards', { kind: 'business', user_id: user.body.id, currency_code: 'USD', ...body });
+  const user = await call('POST', `/api/companies/${company.body.id}/users`, {
+    email: `${uniqueToken('c')}@example.test`,
+    role: 'employee',
+  });
+  const card = await call('POST', '/api/cards', {
+    kind: 'business',
+    user_id: user.body.id,
+    currency_code: 'USD',
+    ...body,
+  });
   await api.sql`UPDATE cards SET status = 'active' WHERE id = ${card.body.id}`;
-  return { id: card.body.id as string, user_id: user.body.id as string, card_token: card.body.card_token as string, user_token: user.body.user_token as string };
+  return {
+    id: card.body.id as string,
+    user_id: user.body.id as string,
+    card_token: card.body.card_token as string,
+    user_token: user.body.user_token as string,
+  };
 }
 
 async function activePersonalCard(balance_minor: number) {
-  const user = await call('POST', '/api/personal-users', { email: `${uniqueToken('pc')}@example.test`, kyc_status: 'verified' });
-  const card = await call('POST', '/api/cards', { kind: 'personal', user_id: user.body.id, currency_code: 'USD' });
-  await api.mongo.db().collection('personal_cards').updateOne({ card_token: card.body.card_token }, { $set: { status: 'active' } });
-  const ref = { id: card.body.id as string, user_id: user.body.id as string, card_token: card.body.card_token as string, user_token: user.body.user_token as string };
+  const user = await call('POST', '/api/personal-users', {
+    email: `${uniqueToken('pc')}@example.test`,
+    kyc_status: 'verified',
+  });
+  const card = await call('POST', '/api/cards', {
+    kind: 'personal',
+    user_id: user.body.id,
+    currency_code: 'USD',
+  });
+  await api.mongo
+    .db()
+    .collection('personal_cards')
+    .updateOne({ card_token: card.body.card_token }, { $set: { status: 'active' } });
+  const ref = {
+    id: card.body.id as string,
+    user_id: user.body.id as string,
+    card_token: card.body.card_token as string,
+    user_token: user.body.user_token as string,
+  };
   if (balance_minor > 0) {
-    await call('POST', `/api/cards/${ref.id}/balance/loads`, { amount_minor: balance_minor, currency_code: 'USD' }, { 'idempotency-key': uniqueToken('seed') });
+    await call(
+      'POST',
+      `/api/cards/${ref.id}/balance/loads`,
+      { amount_minor: balance_minor, currency_code: 'USD' },
+      { 'idempotency-key': uniqueToken('seed') },
+    );
   }
   return ref;
 }
 
 function keysOf(card: { card_token: string; user_token: string }) {
-  return decisionKeys({ prefix: gw.config.redis_key_prefix, shards: gw.config.redis_shards }, card.user_token, card.card_token, '');
+  return decisionKeys(
+    { prefix: gw.config.redis_key_prefix, shards: gw.config.redis_shards },
+    card.user_token,
+    card.card_token,
+    '',
+  );
 }
 
 describe('cache consistency between the management API and the gateway', () => {
@@ -101,7 +156,11 @@ describe('cache consistency between the management API and the gateway', () => {
     // 20.00 already spent today: 10.00 more is over 25.00.
     expect(limited.decision).toEqual({ status: 402, memo: 'limit_exceeded' });
     const blocked = await updateThenAuthorize(
-      () => call('PATCH', `/api/cards/${card.id}`, { limits: { daily_limit_minor: null }, controls: { mcc_block: ['7995'] } }),
+      () =>
+        call('PATCH', `/api/cards/${card.id}`, {
+          limits: { daily_limit_minor: null },
+          controls: { mcc_block: ['7995'] },
+        }),
       () => authorize(card, 10, { mcc: '7995' }),
     );
     expect(blocked.decision).toEqual({ status: 402, memo: 'merchant_restricted' });
@@ -146,12 +205,23 @@ describe('cache consistency between the management API and the gateway', () => {
     expect((await authorize(card, 25)).status).toBe(200);
     expect(await authorize(card, 10)).toEqual({ status: 402, memo: 'insufficient_balance' });
     const { updated, decision } = await updateThenAuthorize(
-      () => call('POST', `/api/cards/${card.id}/balance/loads`, { amount_minor: '1000', currency_code: 'USD' }, { 'idempotency-key': uniqueToken('load') }),
+      () =>
+        call(
+          'POST',
+          `/api/cards/${card.id}/balance/loads`,
+          { amount_minor: '1000', currency_code: 'USD' },
+          { 'idempotency-key': uniqueToken('load') },
+        ),
       () => authorize(card, 10),
     );
     expect(updated.status).toBe(201);
     // 30.00 + 10.00 posted, 25.00 held: 10.00 fits, and then 5.00 is left.
-    expect(updated.body.balance).toMatchObject({ posted_minor: '4000', held_minor: '2500', available_minor: '1500', held_source: 'live' });
+    expect(updated.body.balance).toMatchObject({
+      posted_minor: '4000',
+      held_minor: '2500',
+      available_minor: '1500',
+      held_source: 'live',
+    });
     expect(decision.status).toBe(200);
     expect(await authorize(card, 5.01)).toEqual({ status: 402, memo: 'insufficient_balance' });
     expect(await gw.redis.get(keysOf(card).balance)).toBe('4000');

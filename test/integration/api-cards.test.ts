@@ -16,7 +16,12 @@ afterAll(async () => {
   await api.close();
 });
 
-function call(method: Method, url: string, headers: Record<string, string>, payload?: Record<string, unknown>) {
+function call(
+  method: Method,
+  url: string,
+  headers: Record<string, string>,
+  payload?: Record<string, unknown>,
+) {
   return callApi(api, method, url, headers, payload);
 }
 
@@ -30,13 +35,21 @@ async function businessUser() {
 }
 
 async function personalUser(kyc_status = 'verified') {
-  const user = await call('POST', '/api/personal-users', admin, { email: `${uniqueToken('p')}@example.test`, kyc_status });
+  const user = await call('POST', '/api/personal-users', admin, {
+    email: `${uniqueToken('p')}@example.test`,
+    kyc_status,
+  });
   return user.body;
 }
 
 async function issueBusiness(extra: Record<string, unknown> = {}) {
   const { company, user } = await businessUser();
-  const card = await call('POST', '/api/cards', admin, { kind: 'business', user_id: user.id, currency_code: 'USD', ...extra });
+  const card = await call('POST', '/api/cards', admin, {
+    kind: 'business',
+    user_id: user.id,
+    currency_code: 'USD',
+    ...extra,
+  });
   return { company, user, card: card.body };
 }
 
@@ -60,7 +73,12 @@ describe('POST /api/cards', () => {
       kind: 'business',
       status: 'pending',
       user_token: user.user_token,
-      limits: { daily_limit_minor: '5000', per_transaction_limit_minor: '2500', weekly_limit_minor: '9000', monthly_limit_minor: null },
+      limits: {
+        daily_limit_minor: '5000',
+        per_transaction_limit_minor: '2500',
+        weekly_limit_minor: '9000',
+        monthly_limit_minor: null,
+      },
       controls: { mcc_block: ['7995'], mcc_allow: [], country_block: ['KP'] },
       version: 1,
     });
@@ -85,9 +103,15 @@ describe('POST /api/cards', () => {
     try {
       const { card } = await issueBusiness({ card_product_token: 'demo_product' });
       const person = await personalUser();
-      const personal = await call('POST', '/api/cards', admin, { kind: 'personal', user_id: person.id, currency_code: 'USD' });
+      const personal = await call('POST', '/api/cards', admin, {
+        kind: 'personal',
+        user_id: person.id,
+        currency_code: 'USD',
+      });
       expect(personal.status).toBe(201);
-      await expect.poll(() => received.filter((r) => [card.id, personal.body.id].includes(r.body.card_id)).length).toBe(2);
+      await expect
+        .poll(() => received.filter((r) => [card.id, personal.body.id].includes(r.body.card_id)).length)
+        .toBe(2);
       const business_command = received.find((r) => r.body.card_id === card.id)!;
       expect(business_command.routingKey).toBe('command.card.issue');
       expect(business_command.body).toMatchObject({
@@ -112,12 +136,22 @@ describe('POST /api/cards', () => {
 
   it('refuses a personal cardholder whose KYC is not verified (409) and an unknown cardholder (400)', async () => {
     const person = await personalUser('pending');
-    const refused = await call('POST', '/api/cards', admin, { kind: 'personal', user_id: person.id, currency_code: 'USD' });
+    const refused = await call('POST', '/api/cards', admin, {
+      kind: 'personal',
+      user_id: person.id,
+      currency_code: 'USD',
+    });
     expect(refused.status).toBe(409);
     expect(refused.body.error.code).toBe('API_ERR_INVALID_TRANSITION');
-    const unknown = await call('POST', '/api/cards', admin, { kind: 'business', user_id: randomUUID(), currency_code: 'USD' });
+    const unknown = await call('POST', '/api/cards', admin, {
+      kind: 'business',
+      user_id: randomUUID(),
+      currency_code: 'USD',
+    });
     expect(unknown.status).toBe(400);
-    expect(unknown.body.error.fields).toEqual([{ path: 'body/user_id', message: 'is not a business cardholder' }]);
+    expect(unknown.body.error.fields).toEqual([
+      { path: 'body/user_id', message: 'is not a business cardholder' },
+    ]);
   });
 
   it('answers 400 with every field error for an invalid body', async () => {
@@ -131,13 +165,24 @@ describe('POST /api/cards', () => {
     expect(body.error.code).toBe('API_ERR_BAD_REQUEST');
     const paths = body.error.fields.map((f: { path: string }) => f.path);
     expect(paths).toEqual(
-      expect.arrayContaining(['body/kind', 'body/user_id', 'body/currency_code', 'body/limits/daily_limit_minor', 'body/surprise']),
+      expect.arrayContaining([
+        'body/kind',
+        'body/user_id',
+        'body/currency_code',
+        'body/limits/daily_limit_minor',
+        'body/surprise',
+      ]),
     );
     expect(typeof body.request_id).toBe('string');
   });
 
   it('answers 415 for a body that is not JSON and 413 for a body over the limit', async () => {
-    const text = await api.app.inject({ method: 'POST', url: '/api/cards', headers: { ...admin, 'content-type': 'application/xml' }, payload: '<card/>' });
+    const text = await api.app.inject({
+      method: 'POST',
+      url: '/api/cards',
+      headers: { ...admin, 'content-type': 'application/xml' },
+      payload: '<card/>',
+    });
     expect(text.statusCode).toBe(415);
     expect(text.json().error.code).toBe('API_ERR_UNSUPPORTED_MEDIA_TYPE');
     const huge = await api.app.inject({
@@ -168,14 +213,26 @@ describe('GET /api/cards', () => {
     const { user } = await businessUser();
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) {
-      ids.push((await call('POST', '/api/cards', admin, { kind: 'business', user_id: user.id, currency_code: 'USD' })).body.id);
+      ids.push(
+        (
+          await call('POST', '/api/cards', admin, {
+            kind: 'business',
+            user_id: user.id,
+            currency_code: 'USD',
+          })
+        ).body.id,
+      );
     }
     await activateAsWorker(ids[0]!);
     const first = await call('GET', `/api/cards?user_id=${user.id}&limit=2`, admin);
     expect(first.status).toBe(200);
     expect(first.body.data.map((c: { id: string }) => c.id)).toEqual([ids[2], ids[1]]);
     expect(first.body.next_cursor).toEqual(expect.any(String));
-    const second = await call('GET', `/api/cards?user_id=${user.id}&limit=2&cursor=${first.body.next_cursor}`, admin);
+    const second = await call(
+      'GET',
+      `/api/cards?user_id=${user.id}&limit=2&cursor=${first.body.next_cursor}`,
+      admin,
+    );
     expect(second.body.data.map((c: { id: string }) => c.id)).toEqual([ids[0]]);
     expect(second.body.next_cursor).toBeNull();
     const active = await call('GET', `/api/cards?user_id=${user.id}&status=active`, admin);
@@ -186,7 +243,11 @@ describe('GET /api/cards', () => {
 
   it('lists personal cards by personal user', async () => {
     const person = await personalUser();
-    const card = await call('POST', '/api/cards', admin, { kind: 'personal', user_id: person.id, currency_code: 'EUR' });
+    const card = await call('POST', '/api/cards', admin, {
+      kind: 'personal',
+      user_id: person.id,
+      currency_code: 'EUR',
+    });
     const listed = await call('GET', `/api/cards?user_id=${person.id}`, admin);
     expect(listed.body.data).toEqual([card.body]);
   });
@@ -206,23 +267,51 @@ describe('card status', () => {
     expect(suspended.headers.etag).toBe('"2"');
     const active = await call('POST', `/api/cards/${card.id}/status`, admin, { action: 'activate' });
     expect(active.body.status).toBe('active');
-    expect((await call('POST', `/api/cards/${card.id}/status`, admin, { action: 'close' })).body.status).toBe('closed');
+    expect((await call('POST', `/api/cards/${card.id}/status`, admin, { action: 'close' })).body.status).toBe(
+      'closed',
+    );
     const reopen = await call('POST', `/api/cards/${card.id}/status`, admin, { action: 'activate' });
     expect(reopen.status).toBe(409);
-    expect((await call('POST', `/api/cards/${card.id}/status`, admin, { action: 'explode' })).status).toBe(400);
+    expect((await call('POST', `/api/cards/${card.id}/status`, admin, { action: 'explode' })).status).toBe(
+      400,
+    );
   });
 
   it('applies a change with a current If-Match and refuses a stale one with 409', async () => {
     const { card } = await issueBusiness();
     await activateAsWorker(card.id);
-    const stale = await call('POST', `/api/cards/${card.id}/status`, { ...admin, 'if-match': '"7"' }, { action: 'suspend' });
+    const stale = await call(
+      'POST',
+      `/api/cards/${card.id}/status`,
+      { ...admin, 'if-match': '"7"' },
+      { action: 'suspend' },
+    );
     expect(stale.status).toBe(409);
     expect(stale.body.error.code).toBe('API_ERR_VERSION_CONFLICT');
-    const ok = await call('POST', `/api/cards/${card.id}/status`, { ...admin, 'if-match': '"1"' }, { action: 'suspend' });
+    const ok = await call(
+      'POST',
+      `/api/cards/${card.id}/status`,
+      { ...admin, 'if-match': '"1"' },
+      { action: 'suspend' },
+    );
     expect(ok.status).toBe(200);
-    const replay = await call('POST', `/api/cards/${card.id}/status`, { ...admin, 'if-match': '"1"' }, { action: 'activate' });
+    const replay = await call(
+      'POST',
+      `/api/cards/${card.id}/status`,
+      { ...admin, 'if-match': '"1"' },
+      { action: 'activate' },
+    );
     expect(replay.status).toBe(409);
-    expect((await call('POST', `/api/cards/${card.id}/status`, { ...admin, 'if-match': 'nope' }, { action: 'activate' })).status).toBe(400);
+    expect(
+      (
+        await call(
+          'POST',
+          `/api/cards/${card.id}/status`,
+          { ...admin, 'if-match': 'nope' },
+          { action: 'activate' },
+        )
+      ).status,
+    ).toBe(400);
   });
 });
 
@@ -232,29 +321,68 @@ describe('PATCH /api/cards/:id', () => {
       limits: { daily_limit_minor: '5000', monthly_limit_minor: '90000' },
       controls: { mcc_block: ['7995'], merchant_allow: ['m1'] },
     });
-    const patched = await call('PATCH', `/api/cards/${card.id}`, { ...admin, 'if-match': '"1"' }, {
-      limits: { daily_limit_minor: null, per_transaction_limit_minor: '700', velocity_count_max: 5, velocity_window_s: 3600 },
-      controls: { mcc_block: ['5933', '7995'] },
-    });
+    const patched = await call(
+      'PATCH',
+      `/api/cards/${card.id}`,
+      { ...admin, 'if-match': '"1"' },
+      {
+        limits: {
+          daily_limit_minor: null,
+          per_transaction_limit_minor: '700',
+          velocity_count_max: 5,
+          velocity_window_s: 3600,
+        },
+        controls: { mcc_block: ['5933', '7995'] },
+      },
+    );
     expect(patched.status).toBe(200);
     expect(patched.body).toMatchObject({
       version: 2,
-      limits: { daily_limit_minor: null, monthly_limit_minor: '90000', per_transaction_limit_minor: '700', velocity_count_max: 5, velocity_window_s: 3600 },
+      limits: {
+        daily_limit_minor: null,
+        monthly_limit_minor: '90000',
+        per_transaction_limit_minor: '700',
+        velocity_count_max: 5,
+        velocity_window_s: 3600,
+      },
       controls: { mcc_block: ['5933', '7995'], merchant_allow: ['m1'] },
     });
     const half = await call('PATCH', `/api/cards/${card.id}`, admin, { limits: { velocity_window_s: null } });
     expect(half.status).toBe(400);
     expect((await call('PATCH', `/api/cards/${card.id}`, admin, {})).status).toBe(400);
-    expect((await call('PATCH', `/api/cards/${card.id}`, { ...admin, 'if-match': '"1"' }, { limits: { daily_limit_minor: 1 } })).status).toBe(409);
+    expect(
+      (
+        await call(
+          'PATCH',
+          `/api/cards/${card.id}`,
+          { ...admin, 'if-match': '"1"' },
+          { limits: { daily_limit_minor: 1 } },
+        )
+      ).status,
+    ).toBe(409);
   });
 
   it('changes limits of a personal card on its MongoDB document', async () => {
     const person = await personalUser();
-    const card = (await call('POST', '/api/cards', admin, { kind: 'personal', user_id: person.id, currency_code: 'USD' })).body;
-    const patched = await call('PATCH', `/api/cards/${card.id}`, admin, { limits: { daily_limit_minor: '12345' }, controls: { mcc_allow: ['5411'] } });
+    const card = (
+      await call('POST', '/api/cards', admin, { kind: 'personal', user_id: person.id, currency_code: 'USD' })
+    ).body;
+    const patched = await call('PATCH', `/api/cards/${card.id}`, admin, {
+      limits: { daily_limit_minor: '12345' },
+      controls: { mcc_allow: ['5411'] },
+    });
     expect(patched.status).toBe(200);
-    expect(patched.body).toMatchObject({ version: 2, limits: { daily_limit_minor: '12345' }, controls: { mcc_allow: ['5411'] } });
-    const stale = await call('PATCH', `/api/cards/${card.id}`, { ...admin, 'if-match': '"1"' }, { limits: { daily_limit_minor: '1' } });
+    expect(patched.body).toMatchObject({
+      version: 2,
+      limits: { daily_limit_minor: '12345' },
+      controls: { mcc_allow: ['5411'] },
+    });
+    const stale = await call(
+      'PATCH',
+      `/api/cards/${card.id}`,
+      { ...admin, 'if-match': '"1"' },
+      { limits: { daily_limit_minor: '1' } },
+    );
     expect(stale.status).toBe(409);
   });
 });

@@ -22,13 +22,30 @@ function get(url: string, headers = admin) {
 }
 
 async function businessCard() {
-  const company = (await callApi(api, 'POST', '/api/companies', admin, { name: `Txn Co ${randomUUID().slice(0, 6)}` })).body;
-  const user = (await callApi(api, 'POST', `/api/companies/${company.id}/users`, admin, { email: `${uniqueToken('tx')}@example.test`, role: 'employee' })).body;
-  const card = (await callApi(api, 'POST', '/api/cards', admin, { kind: 'business', user_id: user.id, currency_code: 'USD' })).body;
+  const company = (
+    await callApi(api, 'POST', '/api/companies', admin, { name: `Txn Co ${randomUUID().slice(0, 6)}` })
+  ).body;
+  const user = (
+    await callApi(api, 'POST', `/api/companies/${company.id}/users`, admin, {
+      email: `${uniqueToken('tx')}@example.test`,
+      role: 'employee',
+    })
+  ).body;
+  const card = (
+    await callApi(api, 'POST', '/api/cards', admin, {
+      kind: 'business',
+      user_id: user.id,
+      currency_code: 'USD',
+    })
+  ).body;
   return { company, user, card };
 }
 
-async function businessTransaction(card: { id: string; user_id: string; card_token: string }, created_at: Date, declined = false) {
+async function businessTransaction(
+  card: { id: string; user_id: string; card_token: string },
+  created_at: Date,
+  declined = false,
+) {
   const id = randomUUID();
   await api.sql`
     INSERT INTO transactions (id, jit_token, transaction_token, method, card_id, user_id, card_token, amount_minor,
@@ -56,7 +73,13 @@ describe('business transactions', () => {
       currency_code: 'USD',
       merchant: { name: 'Coffee', mcc: '5814' },
       status: 'declined',
-      decision: { status_code: 3, status_name: 'LIMIT_DAILY', memo: 'limit_exceeded', decline_reason: 'AMOUNT_LIMIT_EXCEEDED', revision: 1 },
+      decision: {
+        status_code: 3,
+        status_name: 'LIMIT_DAILY',
+        memo: 'limit_exceeded',
+        decline_reason: 'AMOUNT_LIMIT_EXCEEDED',
+        revision: 1,
+      },
     });
     expect((await get(`/api/transactions/${randomUUID()}`)).status).toBe(404);
   });
@@ -65,7 +88,8 @@ describe('business transactions', () => {
     const { company, user, card } = await businessCard();
     const base = Date.UTC(2026, 0, 10);
     const ids: string[] = [];
-    for (let day = 0; day < 4; day++) ids.push(await businessTransaction(card, new Date(base + day * 86_400_000)));
+    for (let day = 0; day < 4; day++)
+      ids.push(await businessTransaction(card, new Date(base + day * 86_400_000)));
     const newest_first = [...ids].reverse();
     for (const filter of [`card_id=${card.id}`, `user_id=${user.id}`, `company_id=${company.id}`]) {
       const all = await get(`/api/transactions?${filter}`);
@@ -85,8 +109,19 @@ describe('business transactions', () => {
 
 describe('personal transactions', () => {
   it('lists a personal card’s transactions from MongoDB and gets one', async () => {
-    const person = (await callApi(api, 'POST', '/api/personal-users', admin, { email: `${uniqueToken('pt')}@example.test`, kyc_status: 'verified' })).body;
-    const card = (await callApi(api, 'POST', '/api/cards', admin, { kind: 'personal', user_id: person.id, currency_code: 'USD' })).body;
+    const person = (
+      await callApi(api, 'POST', '/api/personal-users', admin, {
+        email: `${uniqueToken('pt')}@example.test`,
+        kyc_status: 'verified',
+      })
+    ).body;
+    const card = (
+      await callApi(api, 'POST', '/api/cards', admin, {
+        kind: 'personal',
+        user_id: person.id,
+        currency_code: 'USD',
+      })
+    ).body;
     const docs = [0, 1, 2].map((i) => ({
       _id: new ObjectId(),
       jit_token: uniqueToken('pjit'),
@@ -115,6 +150,10 @@ describe('personal transactions', () => {
     const byUser = await get(`/api/transactions?user_id=${person.id}`);
     expect(byUser.body.data).toHaveLength(3);
     const one = await get(`/api/transactions/${String(docs[0]!._id)}`);
-    expect(one.body).toMatchObject({ kind: 'personal', card_id: card.id, decision: { status_name: 'APPROVED', memo: 'approved' } });
+    expect(one.body).toMatchObject({
+      kind: 'personal',
+      card_id: card.id,
+      decision: { status_name: 'APPROVED', memo: 'approved' },
+    });
   });
 });

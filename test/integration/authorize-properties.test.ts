@@ -3,7 +3,12 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decisionKeys } from '../../shared/redis-keys.ts';
-import { createBusinessCard, createPersonalCard, uniqueToken, type CreatedCard } from '../support/cardholders.ts';
+import {
+  createBusinessCard,
+  createPersonalCard,
+  uniqueToken,
+  type CreatedCard,
+} from '../support/cardholders.ts';
 import { startTestGateway } from '../support/gateway-harness.ts';
 import { basicAuth, jitRequest } from '../support/jit-requests.ts';
 
@@ -37,12 +42,18 @@ describe('authorization invariants under concurrency', () => {
     await fc.assert(
       fc.asyncProperty(amountsCents, fc.integer({ min: 0, max: 50_000 }), async (amounts, balance) => {
         const card = await createPersonalCard(gw.mongo.db(), { balance_minor: BigInt(balance) });
-        const answers = await Promise.all(amounts.map((cents) => authorize(jitRequest({ ...card, amount: cents / 100 }))));
+        const answers = await Promise.all(
+          amounts.map((cents) => authorize(jitRequest({ ...card, amount: cents / 100 }))),
+        );
         const approved = answers.filter((a) => a.status === 200);
-        const approved_minor = approved.reduce((sum, a) => sum + BigInt(Math.round(Number(a.jit.amount) * 100)), 0n);
+        const approved_minor = approved.reduce(
+          (sum, a) => sum + BigInt(Math.round(Number(a.jit.amount) * 100)),
+          0n,
+        );
         expect(approved_minor).toBeLessThanOrEqual(BigInt(balance));
         expect(await held(card)).toBe(approved_minor);
-        for (const a of answers.filter((x) => x.status === 402)) expect(a.jit.memo).toBe('insufficient_balance');
+        for (const a of answers.filter((x) => x.status === 402))
+          expect(a.jit.memo).toBe('insufficient_balance');
       }),
       { numRuns: 12 },
     );
@@ -52,7 +63,9 @@ describe('authorization invariants under concurrency', () => {
     await fc.assert(
       fc.asyncProperty(amountsCents, fc.integer({ min: 0, max: 50_000 }), async (amounts, daily_limit) => {
         const card = await createBusinessCard(gw.sql, { daily_limit_minor: BigInt(daily_limit) });
-        const answers = await Promise.all(amounts.map((cents) => authorize(jitRequest({ ...card, amount: cents / 100 }))));
+        const answers = await Promise.all(
+          amounts.map((cents) => authorize(jitRequest({ ...card, amount: cents / 100 }))),
+        );
         const approved_minor = answers
           .filter((a) => a.status === 200)
           .reduce((sum, a) => sum + BigInt(Math.round(Number(a.jit.amount) * 100)), 0n);
@@ -66,7 +79,10 @@ describe('authorization invariants under concurrency', () => {
   it('replayed JIT tokens, even concurrent, get the first answer and never double-count', async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.array(fc.tuple(fc.integer({ min: 0, max: 9 }), fc.integer({ min: 1, max: 3_000 })), { minLength: 1, maxLength: 40 }),
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 9 }), fc.integer({ min: 1, max: 3_000 })), {
+          minLength: 1,
+          maxLength: 40,
+        }),
         async (requests) => {
           const card = await createPersonalCard(gw.mongo.db(), { balance_minor: 10_000n });
           const tokens = Array.from({ length: 10 }, () => uniqueToken('jit'));
@@ -75,9 +91,9 @@ describe('authorization invariants under concurrency', () => {
           for (const [slot, cents] of requests) if (!amount_of.has(slot)) amount_of.set(slot, cents);
           const answers = await Promise.all(
             requests.map(([slot]) =>
-              authorize(jitRequest({ ...card, amount: amount_of.get(slot)! / 100, jit_token: tokens[slot] })).then(
-                (a) => ({ slot, ...a }),
-              ),
+              authorize(
+                jitRequest({ ...card, amount: amount_of.get(slot)! / 100, jit_token: tokens[slot] }),
+              ).then((a) => ({ slot, ...a })),
             ),
           );
           const by_token = new Map<number, { status: number; memo: unknown }>();

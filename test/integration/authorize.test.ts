@@ -46,7 +46,10 @@ describe('POST /api/transactions/authorize', () => {
     expect((await authorize(jitRequest({ ...card, amount: 30 }))).status).toBe(200);
     const second = await authorize(jitRequest({ ...card, amount: 20.01 }));
     expect(second.status).toBe(402);
-    expect(second.body.jit_funding).toMatchObject({ decline_reason: 'AMOUNT_LIMIT_EXCEEDED', memo: 'limit_exceeded' });
+    expect(second.body.jit_funding).toMatchObject({
+      decline_reason: 'AMOUNT_LIMIT_EXCEEDED',
+      memo: 'limit_exceeded',
+    });
     expect((await authorize(jitRequest({ ...card, amount: 20 }))).status).toBe(200);
   });
 
@@ -60,12 +63,18 @@ describe('POST /api/transactions/authorize', () => {
     // 40.00 left: a new 50.00 purchase must decline, proving the replay held nothing.
     const next = await authorize(jitRequest({ ...card, amount: 50 }));
     expect(next.status).toBe(402);
-    expect(next.body.jit_funding).toMatchObject({ decline_reason: 'INSUFFICIENT_FUNDS', memo: 'insufficient_balance' });
+    expect(next.body.jit_funding).toMatchObject({
+      decline_reason: 'INSUFFICIENT_FUNDS',
+      memo: 'insufficient_balance',
+    });
   });
 
   it('rejects wrong Basic credentials with 401 and the error shape', async () => {
     const card = await createBusinessCard(gw.sql);
-    const { status, body } = await authorize(jitRequest({ ...card, amount: 1 }), basicAuth('marqeta', 'wrong-password-xxxxxxxxxx'));
+    const { status, body } = await authorize(
+      jitRequest({ ...card, amount: 1 }),
+      basicAuth('marqeta', 'wrong-password-xxxxxxxxxx'),
+    );
     expect(status).toBe(401);
     expect(body.error.code).toBe('GW_ERR_UNAUTHORIZED');
   });

@@ -124,7 +124,10 @@ describe('bench ledger check', () => {
     const vhost = `afc-bench-test-${randomUUID().slice(0, 8)}`;
     await createVhost(vhost);
     const rabbitmq_url = withVhost(process.env.RABBITMQ_URL!, vhost);
-    const relaying = await startTestGateway({ RABBITMQ_URL: rabbitmq_url, DECISION_BUDGET_MS: '2000' }, { relay_enabled: true });
+    const relaying = await startTestGateway(
+      { RABBITMQ_URL: rabbitmq_url, DECISION_BUDGET_MS: '2000' },
+      { relay_enabled: true },
+    );
     const worker = await createWorker(
       loadWorkerConfig({ ...process.env, RABBITMQ_URL: rabbitmq_url, WORKER_HEALTH_PORT: '0' }),
       createLogger('worker-test', process.env.LOG_LEVEL ?? 'silent'),

@@ -20,7 +20,11 @@ let rabbit: ReturnType<typeof connectRabbit>;
 
 beforeAll(async () => {
   await createVhost(vhost);
-  rabbit = connectRabbit(withVhost(process.env.RABBITMQ_URL!, vhost), 'afc-test-topology', createLogger('topology-test', 'silent'));
+  rabbit = connectRabbit(
+    withVhost(process.env.RABBITMQ_URL!, vhost),
+    'afc-test-topology',
+    createLogger('topology-test', 'silent'),
+  );
 });
 afterAll(async () => {
   await rabbit?.close();
@@ -34,7 +38,11 @@ async function depth(queue: string): Promise<number> {
 describe('decisions topology', () => {
   it('routes business and personal decisions to their own queues and removes the old catch-all binding', async () => {
     await rabbit.exchangeDeclare({ exchange: EXCHANGE_EVENTS, type: 'topic', durable: true });
-    await rabbit.queueDeclare({ queue: QUEUE_DECISIONS, durable: true, arguments: { 'x-queue-type': 'quorum' } });
+    await rabbit.queueDeclare({
+      queue: QUEUE_DECISIONS,
+      durable: true,
+      arguments: { 'x-queue-type': 'quorum' },
+    });
     // As an earlier version left it.
     await rabbit.queueBind({ queue: QUEUE_DECISIONS, exchange: EXCHANGE_EVENTS, routingKey: 'decision.#' });
     await declareTopology(rabbit);
@@ -44,7 +52,12 @@ describe('decisions topology', () => {
       for (const kind of ['business', 'personal', 'unknown'] as const) {
         for (const approved of [true, false]) {
           await publisher.send(
-            { exchange: EXCHANGE_EVENTS, routingKey: decisionRoutingKey({ kind, approved }), durable: true, mandatory: true },
+            {
+              exchange: EXCHANGE_EVENTS,
+              routingKey: decisionRoutingKey({ kind, approved }),
+              durable: true,
+              mandatory: true,
+            },
             { kind, approved },
           );
         }

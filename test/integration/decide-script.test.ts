@@ -37,8 +37,17 @@ describe('decide-9.lua against Redis', () => {
     const c = cardholder();
     await h.seedCard(c.user_token, c.card_token, { kind: 'personal', balance_minor: 10_000n });
     const r = await h.decide({ ...c, jit_token: uniqueToken('j'), amount_minor: 2_500n });
-    expect(r).toMatchObject({ status: DecisionStatus.APPROVED, approved: 2500, replayed: false, kind: 'personal' });
-    expect(await h.ledger(c.user_token, c.card_token)).toMatchObject({ held: '2500', ds: '2500', ms: '2500' });
+    expect(r).toMatchObject({
+      status: DecisionStatus.APPROVED,
+      approved: 2500,
+      replayed: false,
+      kind: 'personal',
+    });
+    expect(await h.ledger(c.user_token, c.card_token)).toMatchObject({
+      held: '2500',
+      ds: '2500',
+      ms: '2500',
+    });
     const jit_token = r.keys.decision.split(':jit:')[1]!;
     const entries = await h.redis.xrange(r.keys.outbox, '-', '+');
     const mine = entries.filter(([, fields]) => fields[1]!.includes(jit_token));
@@ -73,9 +82,19 @@ describe('decide-9.lua against Redis', () => {
     ['monthly limit', { limits: { m_amt: '999' } }, {}, DecisionStatus.LIMIT_MONTHLY],
     ['blocked MCC', { limits: { mcc_block: ',5812,7995,' } }, {}, DecisionStatus.MERCHANT_RESTRICTED],
     ['MCC not in allow list', { limits: { mcc_allow: ',5411,' } }, {}, DecisionStatus.MERCHANT_RESTRICTED],
-    ['allow list and no MCC (fail closed)', { limits: { mcc_allow: ',5812,' } }, { mcc: '' }, DecisionStatus.MERCHANT_RESTRICTED],
+    [
+      'allow list and no MCC (fail closed)',
+      { limits: { mcc_allow: ',5812,' } },
+      { mcc: '' },
+      DecisionStatus.MERCHANT_RESTRICTED,
+    ],
     ['blocked merchant id', { limits: { mid_block: ',mid-1,' } }, {}, DecisionStatus.MERCHANT_RESTRICTED],
-    ['insufficient balance', { kind: 'personal' as const, balance_minor: 999n }, {}, DecisionStatus.INSUFFICIENT_BALANCE],
+    [
+      'insufficient balance',
+      { kind: 'personal' as const, balance_minor: 999n },
+      {},
+      DecisionStatus.INSUFFICIENT_BALANCE,
+    ],
   ])('declines: %s', async (_name, state, args, expected) => {
     const c = cardholder();
     await h.seedCard(c.user_token, c.card_token, state);
@@ -96,7 +115,12 @@ describe('decide-9.lua against Redis', () => {
   ])('declines: %s', async (_name, limits, expected) => {
     const c = cardholder();
     await h.seedCard(c.user_token, c.card_token, { limits });
-    const r = await h.decide({ ...c, jit_token: uniqueToken('j'), amount_minor: 1_000n, mcc_group: 'dining' });
+    const r = await h.decide({
+      ...c,
+      jit_token: uniqueToken('j'),
+      amount_minor: 1_000n,
+      mcc_group: 'dining',
+    });
     expect(r.status).toBe(expected);
   });
 
@@ -104,22 +128,34 @@ describe('decide-9.lua against Redis', () => {
     const c = cardholder();
     await h.seedCard(c.user_token, c.card_token, { limits: { vel_max: '2', vel_win_s: '60' } });
     const at = Date.parse('2026-11-25T12:00:00Z');
-    expect((await h.decide({ ...c, jit_token: uniqueToken('j'), amount_minor: 1n, now_ms: at })).status).toBe(0);
-    expect((await h.decide({ ...c, jit_token: uniqueToken('j'), amount_minor: 1n, now_ms: at + 1_000 })).status).toBe(0);
-    expect((await h.decide({ ...c, jit_token: uniqueToken('j'), amount_minor: 1n, now_ms: at + 2_000 })).status).toBe(
-      DecisionStatus.LIMIT_VELOCITY,
+    expect((await h.decide({ ...c, jit_token: uniqueToken('j'), amount_minor: 1n, now_ms: at })).status).toBe(
+      0,
     );
-    expect((await h.decide({ ...c, jit_token: uniqueToken('j'), amount_minor: 1n, now_ms: at + 60_500 })).status).toBe(0);
+    expect(
+      (await h.decide({ ...c, jit_token: uniqueToken('j'), amount_minor: 1n, now_ms: at + 1_000 })).status,
+    ).toBe(0);
+    expect(
+      (await h.decide({ ...c, jit_token: uniqueToken('j'), amount_minor: 1n, now_ms: at + 2_000 })).status,
+    ).toBe(DecisionStatus.LIMIT_VELOCITY);
+    expect(
+      (await h.decide({ ...c, jit_token: uniqueToken('j'), amount_minor: 1n, now_ms: at + 60_500 })).status,
+    ).toBe(0);
   });
 
   it('a category limit counts only its own category', async () => {
     const c = cardholder();
     await h.seedCard(c.user_token, c.card_token, { limits: { 'g:dining:d': '1500' } });
-    expect((await h.decide({ ...c, jit_token: uniqueToken('j'), amount_minor: 1_000n, mcc_group: 'dining' })).status).toBe(0);
-    expect((await h.decide({ ...c, jit_token: uniqueToken('j'), amount_minor: 1_000n, mcc_group: 'grocery' })).status).toBe(0);
-    expect((await h.decide({ ...c, jit_token: uniqueToken('j'), amount_minor: 600n, mcc_group: 'dining' })).status).toBe(
-      DecisionStatus.LIMIT_CATEGORY,
-    );
+    expect(
+      (await h.decide({ ...c, jit_token: uniqueToken('j'), amount_minor: 1_000n, mcc_group: 'dining' }))
+        .status,
+    ).toBe(0);
+    expect(
+      (await h.decide({ ...c, jit_token: uniqueToken('j'), amount_minor: 1_000n, mcc_group: 'grocery' }))
+        .status,
+    ).toBe(0);
+    expect(
+      (await h.decide({ ...c, jit_token: uniqueToken('j'), amount_minor: 600n, mcc_group: 'dining' })).status,
+    ).toBe(DecisionStatus.LIMIT_CATEGORY);
   });
 
   it('declines a card that belongs to another cardholder', async () => {
@@ -134,20 +170,33 @@ describe('decide-9.lua against Redis', () => {
   it('starts a new day window at zero without touching the month', async () => {
     const c = cardholder();
     await h.seedCard(c.user_token, c.card_token, { limits: { d_amt: '1000', m_amt: '1500' } });
-    expect((await h.decide({ ...c, jit_token: uniqueToken('j'), amount_minor: 1000n, day_id: '20261125' })).status).toBe(0);
-    expect((await h.decide({ ...c, jit_token: uniqueToken('j'), amount_minor: 1n, day_id: '20261125' })).status).toBe(
-      DecisionStatus.LIMIT_DAILY,
-    );
-    expect((await h.decide({ ...c, jit_token: uniqueToken('j'), amount_minor: 500n, day_id: '20261126' })).status).toBe(0);
-    expect((await h.decide({ ...c, jit_token: uniqueToken('j'), amount_minor: 1n, day_id: '20261126' })).status).toBe(
-      DecisionStatus.LIMIT_MONTHLY,
-    );
-    expect(await h.ledger(c.user_token, c.card_token)).toMatchObject({ dw: '20261126', ds: '500', ms: '1500' });
+    expect(
+      (await h.decide({ ...c, jit_token: uniqueToken('j'), amount_minor: 1000n, day_id: '20261125' })).status,
+    ).toBe(0);
+    expect(
+      (await h.decide({ ...c, jit_token: uniqueToken('j'), amount_minor: 1n, day_id: '20261125' })).status,
+    ).toBe(DecisionStatus.LIMIT_DAILY);
+    expect(
+      (await h.decide({ ...c, jit_token: uniqueToken('j'), amount_minor: 500n, day_id: '20261126' })).status,
+    ).toBe(0);
+    expect(
+      (await h.decide({ ...c, jit_token: uniqueToken('j'), amount_minor: 1n, day_id: '20261126' })).status,
+    ).toBe(DecisionStatus.LIMIT_MONTHLY);
+    expect(await h.ledger(c.user_token, c.card_token)).toMatchObject({
+      dw: '20261126',
+      ds: '500',
+      ms: '1500',
+    });
   });
 
   it('records a forced status without checks (unsupported method)', async () => {
     const c = cardholder();
-    const r = await h.decide({ ...c, jit_token: uniqueToken('j'), amount_minor: 100n, forced: DecisionStatus.UNSUPPORTED_METHOD });
+    const r = await h.decide({
+      ...c,
+      jit_token: uniqueToken('j'),
+      amount_minor: 100n,
+      forced: DecisionStatus.UNSUPPORTED_METHOD,
+    });
     expect(r.status).toBe(DecisionStatus.UNSUPPORTED_METHOD);
     expect(await h.redis.xlen(r.keys.outbox)).toBeGreaterThan(0);
   });
@@ -157,7 +206,17 @@ describe('decide-9.lua against Redis', () => {
     await h.seedCard(c.user_token, c.card_token, { kind: 'personal', balance_minor: 5_000n });
     const jit_token = uniqueToken('j');
     const r = await h.decide({ ...c, jit_token, amount_minor: 1_200n, call_id: 'slow-call' });
-    const voidArgs = [r.keys.ledger, r.keys.decision, r.keys.outbox, r.keys.auth, '{}', DecisionStatus.TIMEOUT, 3600, Date.now(), 'slow-call'];
+    const voidArgs = [
+      r.keys.ledger,
+      r.keys.decision,
+      r.keys.outbox,
+      r.keys.auth,
+      '{}',
+      DecisionStatus.TIMEOUT,
+      3600,
+      Date.now(),
+      'slow-call',
+    ];
     const voided = await h.scripts.void(...voidArgs);
     expect(voided).toEqual([0, 1200]);
     const again = await h.scripts.void(...voidArgs);
@@ -167,7 +226,7 @@ describe('decide-9.lua against Redis', () => {
     expect(replay).toMatchObject({ status: DecisionStatus.TIMEOUT, replayed: true });
   });
 
-  it('a void after a slow replay never undoes the earlier call\'s approval', async () => {
+  it("a void after a slow replay never undoes the earlier call's approval", async () => {
     const c = cardholder();
     await h.seedCard(c.user_token, c.card_token, { kind: 'personal', balance_minor: 5_000n });
     const jit_token = uniqueToken('j');
@@ -175,9 +234,24 @@ describe('decide-9.lua against Redis', () => {
     // The replay is answered from the record but took longer than the budget: its void comes.
     await h.decide({ ...c, jit_token, amount_minor: 1_200n, call_id: 'replay-call' });
     const k = first.keys;
-    expect(await h.scripts.void(k.ledger, k.decision, k.outbox, k.auth, '{}', DecisionStatus.TIMEOUT, 3600, Date.now(), 'replay-call')).toEqual([0, 0]);
+    expect(
+      await h.scripts.void(
+        k.ledger,
+        k.decision,
+        k.outbox,
+        k.auth,
+        '{}',
+        DecisionStatus.TIMEOUT,
+        3600,
+        Date.now(),
+        'replay-call',
+      ),
+    ).toEqual([0, 0]);
     expect((await h.ledger(c.user_token, c.card_token)).held).toBe('1200');
-    expect(await h.decide({ ...c, jit_token, amount_minor: 1_200n })).toMatchObject({ status: 0, replayed: true });
+    expect(await h.decide({ ...c, jit_token, amount_minor: 1_200n })).toMatchObject({
+      status: 0,
+      replayed: true,
+    });
   });
 
   it('void before any decision leaves a TIMEOUT tombstone so a late decide is a replay', async () => {
@@ -187,7 +261,17 @@ describe('decide-9.lua against Redis', () => {
     const keys = (await h.decide({ ...c, jit_token: uniqueToken('x'), amount_minor: 1n })).keys;
     const tomb = { ...keys, decision: keys.decision.replace(/:jit:.*$/, `:jit:${jit_token}`) };
     expect(
-      await h.scripts.void(tomb.ledger, tomb.decision, tomb.outbox, tomb.auth, '{}', DecisionStatus.TIMEOUT, 3600, Date.now(), 'c1'),
+      await h.scripts.void(
+        tomb.ledger,
+        tomb.decision,
+        tomb.outbox,
+        tomb.auth,
+        '{}',
+        DecisionStatus.TIMEOUT,
+        3600,
+        Date.now(),
+        'c1',
+      ),
     ).toEqual([-1, 0]);
     const late = await h.decide({ ...c, jit_token, amount_minor: 100n });
     expect(late).toMatchObject({ status: DecisionStatus.TIMEOUT, replayed: true });

@@ -24,7 +24,9 @@ interface Service {
   stop_grace_period?: string;
 }
 
-const compose = parse(readFileSync(new URL('../../compose.yaml', import.meta.url), 'utf8'), { merge: true }) as {
+const compose = parse(readFileSync(new URL('../../compose.yaml', import.meta.url), 'utf8'), {
+  merge: true,
+}) as {
   services: Record<string, Service>;
   volumes: Record<string, unknown>;
 };
@@ -63,7 +65,9 @@ describe('compose.yaml', () => {
   it('starts in order: data services healthy, then migrate, then seed, then the processes', () => {
     for (const [name, definition] of Object.entries(services)) {
       for (const [dependency, { condition }] of Object.entries(definition.depends_on ?? {})) {
-        const expected = ONE_SHOTS.includes(dependency) ? 'service_completed_successfully' : 'service_healthy';
+        const expected = ONE_SHOTS.includes(dependency)
+          ? 'service_completed_successfully'
+          : 'service_healthy';
         expect(condition, `${name} -> ${dependency}`).toBe(expected);
         expect(service(dependency).healthcheck !== undefined || ONE_SHOTS.includes(dependency)).toBe(true);
       }
@@ -73,7 +77,9 @@ describe('compose.yaml', () => {
         expect.arrayContaining(['postgres', 'mongo', 'redis', 'rabbitmq', 'migrate']),
       );
     }
-    expect(Object.keys(service('migrate').depends_on ?? {})).toEqual(expect.arrayContaining(['postgres', 'mongo']));
+    expect(Object.keys(service('migrate').depends_on ?? {})).toEqual(
+      expect.arrayContaining(['postgres', 'mongo']),
+    );
     expect(service('seed').depends_on?.migrate?.condition).toBe('service_completed_successfully');
     expect(service('gateway').depends_on?.seed?.condition).toBe('service_completed_successfully');
   });
@@ -82,7 +88,8 @@ describe('compose.yaml', () => {
     expect(service('migrate').command).toEqual(['npm', 'run', '--silent', 'migrate']);
     expect(service('seed').command).toEqual(['npm', 'run', '--silent', 'seed:demo']);
     const scripts = pkg.scripts as Record<string, string>;
-    for (const script of ['migrate', 'seed:demo', 'fake-marqeta']) expect(scripts[script], script).toBeDefined();
+    for (const script of ['migrate', 'seed:demo', 'fake-marqeta'])
+      expect(scripts[script], script).toBeDefined();
     expect(service('fake-marqeta').command).toEqual(['node', scripts['fake-marqeta']!.replace(/^node /, '')]);
     expect(service('fake-marqeta').ports).toContain('127.0.0.1:8090:8090');
   });
@@ -124,7 +131,10 @@ describe('compose.yaml', () => {
       expect(new URL(config.redis_url).host).toBe('redis:6379');
     }
     // The worker calls the fake Marqeta API with the credentials the fake expects.
-    expect([worker.marqeta_app_token, worker.marqeta_admin_token]).toEqual([fake.app_token, fake.admin_token]);
+    expect([worker.marqeta_app_token, worker.marqeta_admin_token]).toEqual([
+      fake.app_token,
+      fake.admin_token,
+    ]);
     // The demo seed runs the management API's service code with its configuration.
     expect(loadApiConfig(env('seed')).database_url).toBe(api.database_url);
     for (const name of ONE_SHOTS) {
@@ -145,6 +155,7 @@ describe('compose.yaml', () => {
   });
 
   it('gives the processes more than their 30 s drain to stop', () => {
-    for (const name of APPS) expect(Number.parseInt(service(name).stop_grace_period ?? '10s', 10)).toBeGreaterThanOrEqual(35);
+    for (const name of APPS)
+      expect(Number.parseInt(service(name).stop_grace_period ?? '10s', 10)).toBeGreaterThanOrEqual(35);
   });
 });

@@ -43,7 +43,10 @@ async function notifyWith(gw: TestGateway, password: string): Promise<number> {
 describe('during a rotation window (both _NEXT passwords set)', () => {
   let gw: TestGateway;
   beforeAll(async () => {
-    gw = await startTestGateway({ GATEWAY_BASIC_AUTH_PASSWORD_NEXT: NEXT, MARQETA_WEBHOOK_PASSWORD_NEXT: WEBHOOK_NEXT });
+    gw = await startTestGateway({
+      GATEWAY_BASIC_AUTH_PASSWORD_NEXT: NEXT,
+      MARQETA_WEBHOOK_PASSWORD_NEXT: WEBHOOK_NEXT,
+    });
   });
   afterAll(async () => {
     await gw.close();

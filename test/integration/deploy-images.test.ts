@@ -62,13 +62,17 @@ describe.each(IMAGES)('$file', ({ file, process, port }) => {
   });
 
   it('installs production dependencies only, exactly as locked', () => {
-    const installs = stages.flatMap((stage) => stage.instructions).filter((i) => i.keyword === 'RUN' && i.args.includes('npm'));
+    const installs = stages
+      .flatMap((stage) => stage.instructions)
+      .filter((i) => i.keyword === 'RUN' && i.args.includes('npm'));
     expect(installs.map((i) => i.args).join(' ')).toMatch(/npm ci --omit=dev/);
     expect(installs.some((i) => /npm (install|i) /.test(i.args))).toBe(false);
   });
 
   it('copies only what the process needs, and every copied path exists', () => {
-    const copies = stages.flatMap((stage) => stage.instructions).filter((i) => i.keyword === 'COPY' && !i.args.startsWith('--from'));
+    const copies = stages
+      .flatMap((stage) => stage.instructions)
+      .filter((i) => i.keyword === 'COPY' && !i.args.startsWith('--from'));
     const sources = copies.flatMap((i) => i.args.split(/\s+/).slice(0, -1));
     for (const source of sources) expect(existsSync(join(ROOT, source)), source).toBe(true);
     const runtime_sources = stages
@@ -102,8 +106,11 @@ describe.each(IMAGES)('$file', ({ file, process, port }) => {
 
 describe('.dockerignore', () => {
   it('keeps local dependencies, git history, tests and run state out of the build context', () => {
-    const ignored = readFileSync(join(ROOT, '.dockerignore'), 'utf8').split('\n').map((line) => line.trim());
-    for (const entry of ['node_modules', '.git', '.run', 'test', 'bench', '.env']) expect(ignored).toContain(entry);
+    const ignored = readFileSync(join(ROOT, '.dockerignore'), 'utf8')
+      .split('\n')
+      .map((line) => line.trim());
+    for (const entry of ['node_modules', '.git', '.run', 'test', 'bench', '.env'])
+      expect(ignored).toContain(entry);
   });
 });
 
@@ -126,7 +133,9 @@ describe('production dependencies', () => {
       for (const match of text.matchAll(/^import\s+(?!type\s)[^'"]*?from\s+'([^'.][^']*)'/gm)) {
         const specifier = match[1]!;
         if (specifier.startsWith('node:')) continue;
-        const name = specifier.startsWith('@') ? specifier.split('/').slice(0, 2).join('/') : specifier.split('/')[0]!;
+        const name = specifier.startsWith('@')
+          ? specifier.split('/').slice(0, 2).join('/')
+          : specifier.split('/')[0]!;
         if (!runtime_dependencies.has(name)) missing.add(`${name} (${file})`);
       }
     }

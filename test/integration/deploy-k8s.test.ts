@@ -79,32 +79,36 @@ describe('Kubernetes base', () => {
 
   it('keeps at least 2 gateways through voluntary disruptions, and never rolls out below capacity', () => {
     expect(find('PodDisruptionBudget', 'afc-gateway').spec.minAvailable).toBe(2);
-    for (const name of DEPLOYMENTS) expect(find('Deployment', name).spec.strategy.rollingUpdate.maxUnavailable).toBe(0);
+    for (const name of DEPLOYMENTS)
+      expect(find('Deployment', name).spec.strategy.rollingUpdate.maxUnavailable).toBe(0);
   });
 
-  it.each(DEPLOYMENTS)('%s: grace >= 35 s, resources, probes, spread and a locked-down security context', (name) => {
-    const pod = find('Deployment', name).spec.template.spec;
-    expect(pod.terminationGracePeriodSeconds).toBeGreaterThanOrEqual(35);
-    expect(pod.automountServiceAccountToken).toBe(false);
-    expect(pod.securityContext).toMatchObject({ runAsNonRoot: true });
-    expect(pod.securityContext.runAsUser).toBeGreaterThan(0);
-    expect(pod.topologySpreadConstraints.map((c: Manifest) => c.topologyKey)).toEqual(
-      expect.arrayContaining(['topology.kubernetes.io/zone', 'kubernetes.io/hostname']),
-    );
-    for (const container of pod.containers as Manifest[]) {
-      for (const kind of ['requests', 'limits']) {
-        expect(container.resources[kind].cpu, `${name} ${kind}.cpu`).toBeDefined();
-        expect(container.resources[kind].memory, `${name} ${kind}.memory`).toBeDefined();
+  it.each(DEPLOYMENTS)(
+    '%s: grace >= 35 s, resources, probes, spread and a locked-down security context',
+    (name) => {
+      const pod = find('Deployment', name).spec.template.spec;
+      expect(pod.terminationGracePeriodSeconds).toBeGreaterThanOrEqual(35);
+      expect(pod.automountServiceAccountToken).toBe(false);
+      expect(pod.securityContext).toMatchObject({ runAsNonRoot: true });
+      expect(pod.securityContext.runAsUser).toBeGreaterThan(0);
+      expect(pod.topologySpreadConstraints.map((c: Manifest) => c.topologyKey)).toEqual(
+        expect.arrayContaining(['topology.kubernetes.io/zone', 'kubernetes.io/hostname']),
+      );
+      for (const container of pod.containers as Manifest[]) {
+        for (const kind of ['requests', 'limits']) {
+          expect(container.resources[kind].cpu, `${name} ${kind}.cpu`).toBeDefined();
+          expect(container.resources[kind].memory, `${name} ${kind}.memory`).toBeDefined();
+        }
+        expect(container.readinessProbe).toBeDefined();
+        expect(container.livenessProbe).toBeDefined();
+        expect(container.securityContext).toMatchObject({
+          allowPrivilegeEscalation: false,
+          readOnlyRootFilesystem: true,
+          capabilities: { drop: ['ALL'] },
+        });
       }
-      expect(container.readinessProbe).toBeDefined();
-      expect(container.livenessProbe).toBeDefined();
-      expect(container.securityContext).toMatchObject({
-        allowPrivilegeEscalation: false,
-        readOnlyRootFilesystem: true,
-        capabilities: { drop: ['ALL'] },
-      });
-    }
-  });
+    },
+  );
 
   it('probes the gateway on /api/health/ready (readiness) and /api/health/live (liveness)', () => {
     const container = find('Deployment', 'afc-gateway').spec.template.spec.containers[0];
@@ -148,8 +152,14 @@ describe('Kubernetes base', () => {
     const keda = documents('optional/keda/scaledobject.yaml');
     const scaled = find('ScaledObject', 'afc-worker', keda);
     expect(scaled.spec.scaleTargetRef.name).toBe('afc-worker');
-    expect(scaled.spec.triggers[0]).toMatchObject({ type: 'rabbitmq', metadata: { queueName: 'afc.decisions' } });
-    expect(scaled.spec.triggers[1]).toMatchObject({ type: 'rabbitmq', metadata: { queueName: 'afc.decisions.personal' } });
+    expect(scaled.spec.triggers[0]).toMatchObject({
+      type: 'rabbitmq',
+      metadata: { queueName: 'afc.decisions' },
+    });
+    expect(scaled.spec.triggers[1]).toMatchObject({
+      type: 'rabbitmq',
+      metadata: { queueName: 'afc.decisions.personal' },
+    });
     const auth = find('TriggerAuthentication', 'afc-rabbitmq', keda);
     expect(auth.spec.secretTargetRef[0]).toMatchObject({ name: 'afc-datastores', key: 'RABBITMQ_URL' });
     const component = readFileSync(join(K8S, 'optional/keda/kustomization.yaml'), 'utf8');
@@ -159,7 +169,9 @@ describe('Kubernetes base', () => {
   it('has a migrate Job on the api image with the datastore Secret', () => {
     const job = find('Job', 'afc-migrate', documents('jobs/migrate.yaml'));
     const container = job.spec.template.spec.containers[0];
-    expect(container.image.split(':')[0]).toBe(find('Deployment', 'afc-api').spec.template.spec.containers[0].image.split(':')[0]);
+    expect(container.image.split(':')[0]).toBe(
+      find('Deployment', 'afc-api').spec.template.spec.containers[0].image.split(':')[0],
+    );
     expect(container.command).toEqual(['node', 'migrations/cli.ts']);
     expect(container.envFrom).toEqual([{ secretRef: { name: 'afc-datastores' } }]);
   });
@@ -175,32 +187,40 @@ function kubectlAvailable(): boolean {
 }
 
 describe('Kubernetes example overlay', () => {
-  it.skipIf(!kubectlAvailable())('renders with kustomize: namespace, registry images and hashed ConfigMap applied', () => {
-    const rendered = parseAllDocuments(execFileSync('kubectl', ['kustomize', join(K8S, 'overlays/example')], { encoding: 'utf8' })).map(
-      (doc) => doc.toJS() as Manifest,
-    );
-    const config = rendered.find((m) => m.kind === 'ConfigMap')!;
-    expect(config.metadata.name).toMatch(/^afc-config-/);
-    expect(config.data.PROGRAM_TIME_ZONE).toBe('America/New_York');
-    for (const name of DEPLOYMENTS) {
-      const deployment = find('Deployment', name, rendered);
-      expect(deployment.metadata.namespace).toBe('afc-example');
-      const container = deployment.spec.template.spec.containers[0];
-      expect(container.image).toMatch(/^registry\.example\.com\/atlanticfrewaycard\/[a-z]+:\d+\.\d+\.\d+$/);
-      expect(container.envFrom[0].configMapRef.name).toBe(config.metadata.name);
-    }
-    expect(rendered.filter((m) => m.kind === 'Secret')).toEqual([]);
-  });
+  it.skipIf(!kubectlAvailable())(
+    'renders with kustomize: namespace, registry images and hashed ConfigMap applied',
+    () => {
+      const rendered = parseAllDocuments(
+        execFileSync('kubectl', ['kustomize', join(K8S, 'overlays/example')], { encoding: 'utf8' }),
+      ).map((doc) => doc.toJS() as Manifest);
+      const config = rendered.find((m) => m.kind === 'ConfigMap')!;
+      expect(config.metadata.name).toMatch(/^afc-config-/);
+      expect(config.data.PROGRAM_TIME_ZONE).toBe('America/New_York');
+      for (const name of DEPLOYMENTS) {
+        const deployment = find('Deployment', name, rendered);
+        expect(deployment.metadata.namespace).toBe('afc-example');
+        const container = deployment.spec.template.spec.containers[0];
+        expect(container.image).toMatch(/^registry\.example\.com\/atlanticfrewaycard\/[a-z]+:\d+\.\d+\.\d+$/);
+        expect(container.envFrom[0].configMapRef.name).toBe(config.metadata.name);
+      }
+      expect(rendered.filter((m) => m.kind === 'Secret')).toEqual([]);
+    },
+  );
 });
 
 describe('manifest files', () => {
   it('are all valid YAML', () => {
     const walk = (dir: string): string[] =>
       readdirSync(join(K8S, dir), { withFileTypes: true }).flatMap((entry) =>
-        entry.isDirectory() ? walk(join(dir, entry.name)) : entry.name.endsWith('.yaml') ? [join(dir, entry.name)] : [],
+        entry.isDirectory()
+          ? walk(join(dir, entry.name))
+          : entry.name.endsWith('.yaml')
+            ? [join(dir, entry.name)]
+            : [],
       );
     for (const file of walk('.')) {
-      for (const doc of parseAllDocuments(readFileSync(join(K8S, file), 'utf8'))) expect(doc.errors, file).toEqual([]);
+      for (const doc of parseAllDocuments(readFileSync(join(K8S, file), 'utf8')))
+        expect(doc.errors, file).toEqual([]);
     }
   });
 });

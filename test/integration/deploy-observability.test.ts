@@ -17,9 +17,9 @@ interface Rule {
   annotations: { summary: string; runbook_url: string };
 }
 
-const rules = (parse(read('deploy/prometheus/alerts.yaml')) as { groups: Array<{ name: string; rules: Rule[] }> }).groups.flatMap(
-  (group) => group.rules,
-);
+const rules = (
+  parse(read('deploy/prometheus/alerts.yaml')) as { groups: Array<{ name: string; rules: Rule[] }> }
+).groups.flatMap((group) => group.rules);
 
 interface Panel {
   type: string;
@@ -30,7 +30,10 @@ interface Panel {
   targets?: Array<{ expr: string }>;
 }
 
-const dashboard = JSON.parse(read('deploy/grafana/atlanticfrewaycard.json')) as { uid: string; panels: Panel[] };
+const dashboard = JSON.parse(read('deploy/grafana/atlanticfrewaycard.json')) as {
+  uid: string;
+  panels: Panel[];
+};
 const runbook = read('docs/operations.md');
 
 /** Every metric name our code defines (histograms appear as _bucket/_sum/_count in queries). */
@@ -86,7 +89,8 @@ describe('Grafana dashboard', () => {
   });
 
   it('aggregates the outbox depth with max: every gateway samples the same streams', () => {
-    for (const expr of exprs.filter((e) => e.includes('afc_outbox_depth'))) expect(expr).toMatch(/max\(afc_outbox_depth\)/);
+    for (const expr of exprs.filter((e) => e.includes('afc_outbox_depth')))
+      expect(expr).toMatch(/max\(afc_outbox_depth\)/);
   });
 });
 
@@ -126,7 +130,8 @@ describe('Prometheus alert rules', () => {
 
   it('use only afc_ metrics the code defines', () => {
     const defined = new Set(definedMetrics());
-    for (const r of rules) for (const metric of afcMetricsIn(r.expr)) expect(defined, `${r.alert}: ${metric}`).toContain(metric);
+    for (const r of rules)
+      for (const metric of afcMetricsIn(r.expr)) expect(defined, `${r.alert}: ${metric}`).toContain(metric);
   });
 });
 
@@ -142,7 +147,8 @@ describe('runbook', () => {
     ]) {
       expect(sections, section).toContain(section);
     }
-    for (const command of ['list', 'show', 'replay', 'purge']) expect(runbook).toContain(`npm run dlq -- ${command}`);
+    for (const command of ['list', 'show', 'replay', 'purge'])
+      expect(runbook).toContain(`npm run dlq -- ${command}`);
     // Each alert is named in the runbook, in its own section or in the one its runbook_url points to.
     for (const r of rules) expect(runbook).toContain(r.alert);
   });

@@ -21,13 +21,17 @@ afterAll(async () => {
 type Manifest = Record<string, any>;
 
 function gatewayPaths(): string[] {
-  const manifests = parseAllDocuments(readFileSync(new URL('../../deploy/k8s/base/gateway.yaml', import.meta.url), 'utf8'));
+  const manifests = parseAllDocuments(
+    readFileSync(new URL('../../deploy/k8s/base/gateway.yaml', import.meta.url), 'utf8'),
+  );
   const deployment = manifests.map((doc) => doc.toJS() as Manifest).find((m) => m.kind === 'Deployment')!;
   const container = deployment.spec.template.spec.containers[0];
   const probes = [container.startupProbe, container.readinessProbe, container.livenessProbe];
   const paths = probes.map((probe: Manifest) => probe.httpGet.path as string);
   paths.push(deployment.spec.template.metadata.annotations['prometheus.io/path']);
-  const compose = parse(readFileSync(new URL('../../compose.yaml', import.meta.url), 'utf8'), { merge: true });
+  const compose = parse(readFileSync(new URL('../../compose.yaml', import.meta.url), 'utf8'), {
+    merge: true,
+  });
   const check = (compose.services.gateway.healthcheck.test as string[]).join(' ');
   paths.push(/127\.0\.0\.1:8080(\/[^']*)/.exec(check)![1]!);
   return [...new Set(paths)];
@@ -62,13 +66,17 @@ describe('management API probe paths', () => {
   });
 
   function apiPaths(): string[] {
-    const manifests = parseAllDocuments(readFileSync(new URL('../../deploy/k8s/base/api.yaml', import.meta.url), 'utf8'));
+    const manifests = parseAllDocuments(
+      readFileSync(new URL('../../deploy/k8s/base/api.yaml', import.meta.url), 'utf8'),
+    );
     const deployment = manifests.map((doc) => doc.toJS() as Manifest).find((m) => m.kind === 'Deployment')!;
     const container = deployment.spec.template.spec.containers[0];
     const paths = [container.startupProbe, container.readinessProbe, container.livenessProbe]
       .filter((probe: Manifest) => probe.httpGet !== undefined)
       .map((probe: Manifest) => probe.httpGet.path as string);
-    const compose = parse(readFileSync(new URL('../../compose.yaml', import.meta.url), 'utf8'), { merge: true });
+    const compose = parse(readFileSync(new URL('../../compose.yaml', import.meta.url), 'utf8'), {
+      merge: true,
+    });
     const check = (compose.services.api.healthcheck.test as string[]).join(' ');
     paths.push(/127\.0\.0\.1:8082(\/[^']*)/.exec(check)![1]!);
     return [...new Set(paths)];

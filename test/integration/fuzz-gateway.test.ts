@@ -7,7 +7,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createVhost, deleteVhost } from '../../bench/runner/broker.ts';
 import { withVhost } from '../../bench/runner/env.ts';
 import { createBusinessCard, type CreatedCard } from '../support/cardholders.ts';
-import { bodyText, fuzz, expectWellFormed, fieldValue, headersWith, heapAfterGc, objectOf, pathFor, send } from '../support/fuzz.ts';
+import {
+  bodyText,
+  fuzz,
+  expectWellFormed,
+  fieldValue,
+  headersWith,
+  heapAfterGc,
+  objectOf,
+  pathFor,
+  send,
+} from '../support/fuzz.ts';
 import { startTestGateway } from '../support/gateway-harness.ts';
 import { basicAuth, jitRequest } from '../support/jit-requests.ts';
 
@@ -48,12 +58,31 @@ function mutate(body: Record<string, unknown>, [path, value]: Mutation): Record<
 }
 
 const JIT_PATHS: readonly (readonly string[])[] = [
-  ['token'], ['type'], ['state'], ['card_token'], ['user_token'], ['acting_user_token'], ['amount'], ['currency_code'],
-  ['network'], ['subnetwork'], ['gpa_order'], ['gpa_order', 'jit_funding'], ['gpa_order', 'jit_funding', 'token'],
-  ['gpa_order', 'jit_funding', 'method'], ['gpa_order', 'jit_funding', 'amount'], ['gpa_order', 'jit_funding', 'user_token'],
-  ['gpa_order', 'jit_funding', 'original_jit_funding_token'], ['gpa_order_unload', 'jit_funding', 'method'],
-  ['card_acceptor', 'mcc'], ['card_acceptor', 'mid'], ['card_acceptor', 'country_code'], ['pos', 'partial_approval_capable'],
-  ['fraud'], ['$where'], ['metadata', '$set'],
+  ['token'],
+  ['type'],
+  ['state'],
+  ['card_token'],
+  ['user_token'],
+  ['acting_user_token'],
+  ['amount'],
+  ['currency_code'],
+  ['network'],
+  ['subnetwork'],
+  ['gpa_order'],
+  ['gpa_order', 'jit_funding'],
+  ['gpa_order', 'jit_funding', 'token'],
+  ['gpa_order', 'jit_funding', 'method'],
+  ['gpa_order', 'jit_funding', 'amount'],
+  ['gpa_order', 'jit_funding', 'user_token'],
+  ['gpa_order', 'jit_funding', 'original_jit_funding_token'],
+  ['gpa_order_unload', 'jit_funding', 'method'],
+  ['card_acceptor', 'mcc'],
+  ['card_acceptor', 'mid'],
+  ['card_acceptor', 'country_code'],
+  ['pos', 'partial_approval_capable'],
+  ['fraud'],
+  ['$where'],
+  ['metadata', '$set'],
 ];
 
 /** A real JIT request for our card with up to three fields changed. */
@@ -64,18 +93,39 @@ const jitBody = fc
   )
   .map(([mutations, amount]) => mutations.reduce(mutate, jitRequest({ ...card, amount })));
 
-const NOTIFICATION_FIELDS = ['token', 'type', 'state', 'card_token', 'user_token', 'amount', 'currency_code', 'subnetwork', 'standin_approved_by', 'gpa_order', 'gpa_order_unload'];
+const NOTIFICATION_FIELDS = [
+  'token',
+  'type',
+  'state',
+  'card_token',
+  'user_token',
+  'amount',
+  'currency_code',
+  'subnetwork',
+  'standin_approved_by',
+  'gpa_order',
+  'gpa_order_unload',
+];
 const NOTIFICATION_PATHS: readonly (readonly string[])[] = [
   ...NOTIFICATION_FIELDS.map((field) => [field]),
-  ['gpa_order', 'jit_funding', 'token'], ['gpa_order', 'jit_funding', 'method'], ['gpa_order', 'jit_funding', 'amount'],
-  ['gpa_order', 'jit_funding', 'user_token'], ['gpa_order', 'jit_funding', 'original_jit_funding_token'],
-  ['gpa_order', 'funding', 'gateway_log', 'timed_out'], ['gpa_order', 'funding', 'gateway_log'], ['$where'],
+  ['gpa_order', 'jit_funding', 'token'],
+  ['gpa_order', 'jit_funding', 'method'],
+  ['gpa_order', 'jit_funding', 'amount'],
+  ['gpa_order', 'jit_funding', 'user_token'],
+  ['gpa_order', 'jit_funding', 'original_jit_funding_token'],
+  ['gpa_order', 'funding', 'gateway_log', 'timed_out'],
+  ['gpa_order', 'funding', 'gateway_log'],
+  ['$where'],
 ];
 
 /** A notification about our card that moves the ledger (declined, timed out or stand-in), with up to three fields changed. */
 const notification = fc
   .tuple(
-    fc.constantFrom({ state: 'DECLINED' }, { state: 'COMPLETION', timed_out: true }, { state: 'PENDING', standin_approved_by: 'COMMANDO_AUTO' }),
+    fc.constantFrom(
+      { state: 'DECLINED' },
+      { state: 'COMPLETION', timed_out: true },
+      { state: 'PENDING', standin_approved_by: 'COMMANDO_AUTO' },
+    ),
     fc.stringMatching(/^[a-z0-9]{12}$/),
     fc.constantFrom('1', '0.01', '12.345', 25, 0.1, 1e-7),
     fc.array(fc.tuple(fc.constantFrom(...NOTIFICATION_PATHS), fieldValue), { maxLength: 3 }),
@@ -92,13 +142,21 @@ const notification = fc
       subnetwork: 'GATEWAY_JIT',
       ...(kind.standin_approved_by ? { standin_approved_by: kind.standin_approved_by } : {}),
       gpa_order: {
-        jit_funding: { token: `jit_${suffix}`, method: 'pgfs.authorization', user_token: card.user_token, amount },
+        jit_funding: {
+          token: `jit_${suffix}`,
+          method: 'pgfs.authorization',
+          user_token: card.user_token,
+          amount,
+        },
         funding: { gateway_log: { timed_out: kind.timed_out === true } },
       },
     } as Record<string, unknown>),
   );
 const notificationBody = fc
-  .array(fc.oneof({ weight: 4, arbitrary: notification }, { weight: 1, arbitrary: objectOf(NOTIFICATION_FIELDS) }), { maxLength: 3 })
+  .array(
+    fc.oneof({ weight: 4, arbitrary: notification }, { weight: 1, arbitrary: objectOf(NOTIFICATION_FIELDS) }),
+    { maxLength: 3 },
+  )
   .map((transactions) => ({ transactions }));
 
 interface Endpoint {
@@ -109,7 +167,12 @@ interface Endpoint {
 }
 
 const ENDPOINTS: readonly Endpoint[] = [
-  { method: 'POST', route: '/api/transactions/authorize', authorization: basicAuth(), body: bodyText(jitBody) },
+  {
+    method: 'POST',
+    route: '/api/transactions/authorize',
+    authorization: basicAuth(),
+    body: bodyText(jitBody),
+  },
   {
     method: 'POST',
     route: '/api/webhooks/marqeta',
@@ -128,11 +191,24 @@ describe('gateway fuzzing', () => {
   for (const endpoint of ENDPOINTS) {
     it(`${endpoint.method} ${endpoint.route}: no 5xx, our error shape on every 4xx, no retained heap`, async () => {
       const heap_before = heapAfterGc();
-      const method = fc.oneof({ weight: 9, arbitrary: fc.constant(endpoint.method) }, { weight: 1, arbitrary: fc.constantFrom('GET', 'PUT', 'PATCH', 'OPTIONS', 'HEAD') });
-      const cases = fc.tuple(method, pathFor(endpoint.route), headersWith(endpoint.authorization), endpoint.body ?? fc.constant(undefined));
+      const method = fc.oneof(
+        { weight: 9, arbitrary: fc.constant(endpoint.method) },
+        { weight: 1, arbitrary: fc.constantFrom('GET', 'PUT', 'PATCH', 'OPTIONS', 'HEAD') },
+      );
+      const cases = fc.tuple(
+        method,
+        pathFor(endpoint.route),
+        headersWith(endpoint.authorization),
+        endpoint.body ?? fc.constant(undefined),
+      );
       await fuzz(cases, async ([m, url, headers, body]) => {
         const answer = await send(gw.app, m, url, headers, m === 'GET' || m === 'HEAD' ? undefined : body);
-        if (m !== 'HEAD') expectWellFormed(answer, 'GW_ERR_', `${m} ${url} ${JSON.stringify(headers)} ${body?.slice(0, 300)}`);
+        if (m !== 'HEAD')
+          expectWellFormed(
+            answer,
+            'GW_ERR_',
+            `${m} ${url} ${JSON.stringify(headers)} ${body?.slice(0, 300)}`,
+          );
         else expect(answer.status).toBeLessThan(500);
       });
       expect(heapAfterGc() - heap_before).toBeLessThan(HEAP_GROWTH_BYTES_MAX);

@@ -14,7 +14,12 @@ afterAll(async () => {
 });
 
 async function authorize(body: Record<string, unknown>) {
-  const response = await gw.app.inject({ method: 'POST', url: '/api/transactions/authorize', headers: { authorization: basicAuth() }, payload: body });
+  const response = await gw.app.inject({
+    method: 'POST',
+    url: '/api/transactions/authorize',
+    headers: { authorization: basicAuth() },
+    payload: body,
+  });
   return response.json().jit_funding as { token: string };
 }
 
@@ -25,7 +30,10 @@ describe('hold expiry', () => {
     const fresh = await authorize(jitRequest({ ...card, amount: 5 }));
     const day_ms = 86_400_000;
     // What the worker persists for these two authorizations.
-    for (const [token, held, age_days] of [[old.token, 3000n, 8], [fresh.token, 500n, 1]] as const) {
+    for (const [token, held, age_days] of [
+      [old.token, 3000n, 8],
+      [fresh.token, 500n, 1],
+    ] as const) {
       await gw.sql`
         INSERT INTO authorization_holds (group_token, card_id, card_token, user_token, currency_code, held_minor, created_at)
         VALUES (${token}, ${card.card_id}, ${card.card_token}, ${card.user_token}, 'USD', ${held},
@@ -43,15 +51,18 @@ describe('hold expiry', () => {
   it('releases an expired personal hold and gives the balance back', async () => {
     const card = await createPersonalCard(gw.mongo.db(), { balance_minor: 5_000n });
     const auth = await authorize(jitRequest({ ...card, amount: 40 }));
-    await gw.mongo.db().collection('personal_holds').insertOne({
-      _id: auth.token as never,
-      card_token: card.card_token,
-      user_token: card.user_token,
-      currency_code: 'USD',
-      held_minor: 4000n,
-      state: 'pending',
-      created_at: new Date(Date.now() - 30 * 86_400_000),
-    });
+    await gw.mongo
+      .db()
+      .collection('personal_holds')
+      .insertOne({
+        _id: auth.token as never,
+        card_token: card.card_token,
+        user_token: card.user_token,
+        currency_code: 'USD',
+        held_minor: 4000n,
+        state: 'pending',
+        created_at: new Date(Date.now() - 30 * 86_400_000),
+      });
     await gw.hold_expiry.scan();
     const ledger = decisionKeys(gw.layout, card.user_token, card.card_token, '').ledger;
     expect(await gw.redis.hget(ledger, 'held')).toBe('0');

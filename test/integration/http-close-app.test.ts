@@ -14,7 +14,11 @@ const CLOSE_BOUND_MS = 10_000;
 
 describe('closeApp', () => {
   it('answers the requests in flight, then closes keep-alive connections the clients left idle', async () => {
-    const app = Fastify({ keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS, requestTimeout: 3_000, return503OnClosing: true });
+    const app = Fastify({
+      keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+      requestTimeout: 3_000,
+      return503OnClosing: true,
+    });
     let started = 0;
     app.get('/slow', async () => {
       started++;
@@ -25,7 +29,11 @@ describe('closeApp', () => {
     const pool = new Pool(origin, { connections: 4, pipelining: 1, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS });
     try {
       // Warm: four keep-alive connections, all idle again.
-      await Promise.all(Array.from({ length: 4 }, () => pool.request({ method: 'GET', path: '/slow' }).then((r) => r.body.json())));
+      await Promise.all(
+        Array.from({ length: 4 }, () =>
+          pool.request({ method: 'GET', path: '/slow' }).then((r) => r.body.json()),
+        ),
+      );
       // Two requests in flight when the close starts; nothing is sent afterwards.
       const in_flight = Array.from({ length: 2 }, () => pool.request({ method: 'GET', path: '/slow' }));
       while (started < 6) await sleep(5);

@@ -55,7 +55,12 @@ function notification(card: CreatedCard, jit_token: string, extra: Record<string
     currency_code: 'USD',
     subnetwork: 'GATEWAY_JIT',
     gpa_order: {
-      jit_funding: { token: jit_token, method: 'pgfs.authorization', user_token: card.user_token, amount: 25 },
+      jit_funding: {
+        token: jit_token,
+        method: 'pgfs.authorization',
+        user_token: card.user_token,
+        amount: 25,
+      },
       funding: { gateway_log: { timed_out: false } },
     },
     ...extra,
@@ -73,12 +78,21 @@ async function post(target: typeof gw, body: unknown, headers: Record<string, st
 }
 
 async function held(target: typeof gw, card: CreatedCard) {
-  return (await target.redis.hget(decisionKeys(target.layout, card.user_token, card.card_token, '').ledger, 'held')) ?? '0';
+  return (
+    (await target.redis.hget(
+      decisionKeys(target.layout, card.user_token, card.card_token, '').ledger,
+      'held',
+    )) ?? '0'
+  );
 }
 
 describe('POST /api/webhooks/marqeta', () => {
   it('refuses missing credentials with 401', async () => {
-    const response = await gw.app.inject({ method: 'POST', url: '/api/webhooks/marqeta', payload: { transactions: [] } });
+    const response = await gw.app.inject({
+      method: 'POST',
+      url: '/api/webhooks/marqeta',
+      payload: { transactions: [] },
+    });
     expect(response.statusCode).toBe(401);
     expect(response.json().error.code).toBe('GW_ERR_UNAUTHORIZED');
   });
@@ -86,11 +100,23 @@ describe('POST /api/webhooks/marqeta', () => {
   it('a timed-out approval is released once, however often Marqeta redelivers the notification', async () => {
     const card = await createPersonalCard(gw.mongo.db(), { balance_minor: 10_000n });
     const auth = jitRequest({ ...card, amount: 25 });
-    await gw.app.inject({ method: 'POST', url: '/api/transactions/authorize', headers: { authorization: basicAuth() }, payload: auth });
+    await gw.app.inject({
+      method: 'POST',
+      url: '/api/transactions/authorize',
+      headers: { authorization: basicAuth() },
+      payload: auth,
+    });
     expect(await held(gw, card)).toBe('2500');
     const jit_token = (auth.gpa_order as { jit_funding: { token: string } }).jit_funding.token;
     const body = {
-      transactions: [notification(card, jit_token, { gpa_order: { jit_funding: { token: jit_token, method: 'pgfs.authorization', amount: 25 }, funding: { gateway_log: { timed_out: true } } } })],
+      transactions: [
+        notification(card, jit_token, {
+          gpa_order: {
+            jit_funding: { token: jit_token, method: 'pgfs.authorization', amount: 25 },
+            funding: { gateway_log: { timed_out: true } },
+          },
+        }),
+      ],
     };
     expect(await post(gw, body)).toEqual({ status: 200, body: { received: 1, processed: 1, duplicates: 0 } });
     expect(await held(gw, card)).toBe('0');
@@ -105,7 +131,11 @@ describe('POST /api/webhooks/marqeta', () => {
     const jit_token = uniqueToken('jit');
     const body = {
       transactions: [
-        notification(card, jit_token, { state: 'PENDING', standin_approved_by: 'COMMANDO_AUTO', subnetwork: 'MANAGED_JIT' }),
+        notification(card, jit_token, {
+          state: 'PENDING',
+          standin_approved_by: 'COMMANDO_AUTO',
+          subnetwork: 'MANAGED_JIT',
+        }),
       ],
     };
     expect((await post(gw, body)).status).toBe(200);
@@ -120,7 +150,11 @@ describe('POST /api/webhooks/marqeta', () => {
       signed.app.inject({
         method: 'POST',
         url: '/api/webhooks/marqeta',
-        headers: { authorization: webhookAuth(), 'content-type': 'application/json', 'x-marqeta-signature': signature },
+        headers: {
+          authorization: webhookAuth(),
+          'content-type': 'application/json',
+          'x-marqeta-signature': signature,
+        },
         payload: raw,
       });
     expect((await send(good.replace(/^./, (c) => (c === '0' ? '1' : '0')))).statusCode).toBe(401);

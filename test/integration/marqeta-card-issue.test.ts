@@ -3,7 +3,13 @@ import { Redis } from 'ioredis';
 import type { MongoClient } from 'mongodb';
 import { ObjectId } from 'mongodb';
 import { Registry } from 'prom-client';
-import { type AsyncMessage, Connection, type Consumer, type Publisher, type SyncMessage } from 'rabbitmq-client';
+import {
+  type AsyncMessage,
+  Connection,
+  type Consumer,
+  type Publisher,
+  type SyncMessage,
+} from 'rabbitmq-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeMarqeta } from '../../fake-marqeta/server.ts';
 import { deadLetterQueueName, EXCHANGE_EVENTS, retryQueueName } from '../../shared/broker/topology.ts';
@@ -43,7 +49,11 @@ const activated_ids: string[] = [];
 
 beforeAll(async () => {
   fake = await startFakeMarqeta({ app_token: APP_TOKEN, admin_token: ADMIN_TOKEN, port: 0 });
-  sql = connectPostgres({ url: process.env.DATABASE_URL!, application_name: 'afc-card-issue-test', max_connections: 4 });
+  sql = connectPostgres({
+    url: process.env.DATABASE_URL!,
+    application_name: 'afc-card-issue-test',
+    max_connections: 4,
+  });
   mongo = connectMongo({ uri: process.env.MONGODB_URI!, app_name: 'afc-card-issue-test' });
   redis = new Redis(process.env.REDIS_URL!);
   rabbit = new Connection({ url: process.env.RABBITMQ_URL!, connectionName: 'afc-card-issue-test' });
@@ -60,7 +70,14 @@ beforeAll(async () => {
   });
   consumer = new CardIssueConsumer(
     { log, rabbit, sql, mongo, metrics: workerMetrics(new Registry()) },
-    { marqeta, redis, key_layout: layout, default_card_product_token: 'cp_test_default', queue, retry_delays_ms: RETRY_DELAYS_MS },
+    {
+      marqeta,
+      redis,
+      key_layout: layout,
+      default_card_product_token: 'cp_test_default',
+      queue,
+      retry_delays_ms: RETRY_DELAYS_MS,
+    },
   );
   events_consumer = rabbit.createConsumer(
     {
@@ -79,7 +96,11 @@ beforeAll(async () => {
 afterAll(async () => {
   await consumer.close();
   await events_consumer.close();
-  for (const name of [queue, deadLetterQueueName(queue), ...RETRY_DELAYS_MS.map((_, i) => retryQueueName(queue, i + 1))]) {
+  for (const name of [
+    queue,
+    deadLetterQueueName(queue),
+    ...RETRY_DELAYS_MS.map((_, i) => retryQueueName(queue, i + 1)),
+  ]) {
     await rabbit.queueDelete({ queue: name });
   }
   await publisher.close();
@@ -91,7 +112,11 @@ afterAll(async () => {
   await sql.end();
 });
 
-function command(card: CreatedCard, kind: CardIssueCommand['kind'], extra: Partial<CardIssueCommand> = {}): CardIssueCommand {
+function command(
+  card: CreatedCard,
+  kind: CardIssueCommand['kind'],
+  extra: Partial<CardIssueCommand> = {},
+): CardIssueCommand {
   return {
     v: 1,
     kind,
@@ -104,15 +129,29 @@ function command(card: CreatedCard, kind: CardIssueCommand['kind'], extra: Parti
 }
 
 async function send(body: unknown): Promise<void> {
-  await publisher.send({ exchange: '', routingKey: queue, durable: true, messageId: randomUUID(), contentType: 'application/json' }, body);
+  await publisher.send(
+    {
+      exchange: '',
+      routingKey: queue,
+      durable: true,
+      messageId: randomUUID(),
+      contentType: 'application/json',
+    },
+    body,
+  );
 }
 
-async function waitFor<T>(read: () => Promise<T> | T, done: (value: T) => boolean, timeout_ms = 20_000): Promise<T> {
+async function waitFor<T>(
+  read: () => Promise<T> | T,
+  done: (value: T) => boolean,
+  timeout_ms = 20_000,
+): Promise<T> {
   const deadline_ms = Date.now() + timeout_ms;
   for (;;) {
     const value = await read();
     if (done(value)) return value;
-    if (Date.now() > deadline_ms) throw new Error(`condition not met within ${timeout_ms} ms: ${JSON.stringify(value)}`);
+    if (Date.now() > deadline_ms)
+      throw new Error(`condition not met within ${timeout_ms} ms: ${JSON.stringify(value)}`);
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
 }
@@ -131,7 +170,10 @@ function activationOf(card_id: string): Promise<CardActivatedEvent | undefined> 
 async function deadLetter(): Promise<SyncMessage> {
   const channel = await rabbit.acquire();
   try {
-    return (await waitFor(() => channel.basicGet({ queue: deadLetterQueueName(queue), noAck: true }), (m) => m !== undefined))!;
+    return (await waitFor(
+      () => channel.basicGet({ queue: deadLetterQueueName(queue), noAck: true }),
+      (m) => m !== undefined,
+    ))!;
   } finally {
     await channel.close();
   }
@@ -144,13 +186,22 @@ describe('card-issue command consumer', () => {
     await redis.hset(card_key, { status: 'pending', kind: 'business' });
 
     await send(command(card, 'business', { card_product_token: 'cp_business' }));
-    await waitFor(() => businessStatus(card.card_id), (status) => status === 'active');
+    await waitFor(
+      () => businessStatus(card.card_id),
+      (status) => status === 'active',
+    );
 
     const at_marqeta = fake.store.getCard(card.card_token);
-    expect(at_marqeta).toMatchObject({ user_token: card.user_token, card_product_token: 'cp_business', state: 'ACTIVE' });
+    expect(at_marqeta).toMatchObject({
+      user_token: card.user_token,
+      card_product_token: 'cp_business',
+      state: 'ACTIVE',
+    });
     expect(fake.store.getUser(card.user_token)).toMatchObject({ email: `${card.user_token}@example.test` });
     const event = await activationOf(card.card_id);
-    const [owner] = await sql<Array<{ company_id: string }>>`SELECT company_id FROM users WHERE id = ${card.user_id}`;
+    const [owner] = await sql<
+      Array<{ company_id: string }>
+    >`SELECT company_id FROM users WHERE id = ${card.user_id}`;
     expect(event).toMatchObject({
       v: 1,
       kind: 'business',
@@ -167,10 +218,19 @@ describe('card-issue command consumer', () => {
     const card = await createPersonalCard(mongo.db(), { balance_minor: 0n, card_status: 'pending' });
     await send(command(card, 'personal'));
     await waitFor(
-      async () => (await mongo.db().collection('personal_cards').findOne({ _id: new ObjectId(card.card_id) }))?.status,
+      async () =>
+        (
+          await mongo
+            .db()
+            .collection('personal_cards')
+            .findOne({ _id: new ObjectId(card.card_id) })
+        )?.status,
       (status) => status === 'active',
     );
-    expect(fake.store.getCard(card.card_token)).toMatchObject({ card_product_token: 'cp_test_default', state: 'ACTIVE' });
+    expect(fake.store.getCard(card.card_token)).toMatchObject({
+      card_product_token: 'cp_test_default',
+      state: 'ACTIVE',
+    });
     expect(await activationOf(card.card_id)).toMatchObject({ kind: 'personal', company_id: null });
   });
 
@@ -191,9 +251,19 @@ describe('card-issue command consumer', () => {
   it('survives Marqeta failing past the client retries by taking the queue retry path', async () => {
     const card = await createBusinessCard(sql, { card_status: 'pending' });
     // 4 client attempts fail on the first delivery, 2 more on the first queue retry.
-    fake.faults.add({ path_prefix: '/cards', method: 'POST', mode: '503', count: 6, delay_ms: 0, phase: 'before' });
+    fake.faults.add({
+      path_prefix: '/cards',
+      method: 'POST',
+      mode: '503',
+      count: 6,
+      delay_ms: 0,
+      phase: 'before',
+    });
     await send(command(card, 'business'));
-    await waitFor(() => businessStatus(card.card_id), (status) => status === 'active');
+    await waitFor(
+      () => businessStatus(card.card_id),
+      (status) => status === 'active',
+    );
     expect(fake.store.getCard(card.card_token).state).toBe('ACTIVE');
   });
 
@@ -209,7 +279,14 @@ describe('card-issue command consumer', () => {
   });
 
   it('dead-letters a malformed command at once', async () => {
-    await send({ v: 1, kind: 'business', card_id: 'x', card_token: 'a'.repeat(37), user_token: 'u', requested_at_ms: 1 });
+    await send({
+      v: 1,
+      kind: 'business',
+      card_id: 'x',
+      card_token: 'a'.repeat(37),
+      user_token: 'u',
+      requested_at_ms: 1,
+    });
     const message = await deadLetter();
     expect(String(message.headers?.['x-last-error'])).toMatch(/^MQ_ERR_INVALID_COMMAND.*card_token/);
   });

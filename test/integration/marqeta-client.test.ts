@@ -80,20 +80,40 @@ describe('Marqeta client', () => {
     expect(user).toMatchObject({ active: true, email: 'someone@example.test' });
     expect((await marqeta.getUser(user.token)).token).toBe(user.token);
 
-    const card = await marqeta.issueCard({ token: uniqueToken('mc'), user_token: user.token, card_product_token: 'cp_test' });
-    expect(card).toMatchObject({ user_token: user.token, card_product_token: 'cp_test', state: 'UNACTIVATED' });
+    const card = await marqeta.issueCard({
+      token: uniqueToken('mc'),
+      user_token: user.token,
+      card_product_token: 'cp_test',
+    });
+    expect(card).toMatchObject({
+      user_token: user.token,
+      card_product_token: 'cp_test',
+      state: 'UNACTIVATED',
+    });
     expect(card.last_four).toMatch(/^\d{4}$/);
     expect(card.pan).toBe(`411111______${card.last_four}`);
 
     const activated = await marqeta.activateCard({ token: uniqueToken('mt'), card_token: card.token });
-    expect(activated).toMatchObject({ card_token: card.token, user_token: user.token, state: 'ACTIVE', channel: 'API' });
+    expect(activated).toMatchObject({
+      card_token: card.token,
+      user_token: user.token,
+      state: 'ACTIVE',
+      channel: 'API',
+    });
     await marqeta.suspendCard({ token: uniqueToken('mt'), card_token: card.token });
     expect((await marqeta.getCard(card.token)).state).toBe('SUSPENDED');
     await marqeta.terminateCard({ token: uniqueToken('mt'), card_token: card.token });
     expect((await marqeta.getCard(card.token)).state).toBe('TERMINATED');
 
-    const seeded = fake.store.putTransaction({ token: uniqueToken('mx'), card_token: card.token, amount: 42.75 });
-    expect(await marqeta.getTransaction(seeded.token as string)).toMatchObject({ token: seeded.token, amount: 42.75 });
+    const seeded = fake.store.putTransaction({
+      token: uniqueToken('mx'),
+      card_token: card.token,
+      amount: 42.75,
+    });
+    expect(await marqeta.getTransaction(seeded.token as string)).toMatchObject({
+      token: seeded.token,
+      amount: 42.75,
+    });
   });
 
   it('honours Retry-After on 429 and succeeds once the limit lifts', async () => {
@@ -150,7 +170,11 @@ describe('Marqeta client', () => {
   it('never retries 400, 401 or 404', async () => {
     const { marqeta, delays_ms, calls } = client();
     const bad = await caught(
-      marqeta.issueCard({ token: uniqueToken('mc'), user_token: uniqueToken('nobody'), card_product_token: 'cp' }),
+      marqeta.issueCard({
+        token: uniqueToken('mc'),
+        user_token: uniqueToken('nobody'),
+        card_product_token: 'cp',
+      }),
     );
     expect(bad).toMatchObject({ code: 'MQ_ERR_CLIENT', status: 400, attempts: 1, retryable: false });
     expect(bad.marqeta_error_code).toBe('400003');
@@ -191,7 +215,10 @@ describe('Marqeta client', () => {
 
     const transition = uniqueToken('mt');
     fault({ path_prefix: '/cardtransitions', method: 'POST', mode: 'reset', phase: 'after' });
-    expect(await marqeta.activateCard({ token: transition, card_token: token })).toMatchObject({ token: transition, state: 'ACTIVE' });
+    expect(await marqeta.activateCard({ token: transition, card_token: token })).toMatchObject({
+      token: transition,
+      state: 'ACTIVE',
+    });
   });
 
   it('a token held by a different object is MQ_ERR_CONFLICT, not success', async () => {
@@ -200,7 +227,9 @@ describe('Marqeta client', () => {
     const second = await newUser(marqeta);
     const token = uniqueToken('mc');
     await marqeta.issueCard({ token, user_token: first.token, card_product_token: 'cp' });
-    const error = await caught(marqeta.issueCard({ token, user_token: second.token, card_product_token: 'cp' }));
+    const error = await caught(
+      marqeta.issueCard({ token, user_token: second.token, card_product_token: 'cp' }),
+    );
     expect(error).toMatchObject({ code: 'MQ_ERR_CONFLICT', status: 409, retryable: false });
   });
 });

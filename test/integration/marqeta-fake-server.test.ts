@@ -40,7 +40,11 @@ describe('fake Marqeta server', () => {
   });
 
   it('validates injected faults, applies them count times, and forgets everything on reset', async () => {
-    const bad = await fake.app.inject({ method: 'POST', url: '/__fake/faults', payload: { path_prefix: '/users', mode: '418' } });
+    const bad = await fake.app.inject({
+      method: 'POST',
+      url: '/__fake/faults',
+      payload: { path_prefix: '/users', mode: '418' },
+    });
     expect(bad.statusCode).toBe(400);
     const added = await fake.app.inject({
       method: 'POST',
@@ -48,14 +52,19 @@ describe('fake Marqeta server', () => {
       payload: { path_prefix: '/cards', mode: '429', count: 2, retry_after_s: 7 },
     });
     expect(added.statusCode).toBe(201);
-    const get = () => fake.app.inject({ method: 'GET', url: '/v3/cards/nope', headers: { authorization: auth } });
+    const get = () =>
+      fake.app.inject({ method: 'GET', url: '/v3/cards/nope', headers: { authorization: auth } });
     const limited = await get();
     expect(limited.statusCode).toBe(429);
     expect(limited.headers['retry-after']).toBe('7');
     expect((await get()).statusCode).toBe(429);
     expect((await get()).statusCode).toBe(404);
 
-    await fake.app.inject({ method: 'POST', url: '/__fake/faults', payload: { path_prefix: '/', mode: '500', count: 5 } });
+    await fake.app.inject({
+      method: 'POST',
+      url: '/__fake/faults',
+      payload: { path_prefix: '/', mode: '500', count: 5 },
+    });
     await fake.app.inject({ method: 'POST', url: '/__fake/reset' });
     expect((await fake.app.inject({ method: 'GET', url: '/__fake/faults' })).json()).toEqual({ faults: [] });
     expect((await get()).statusCode).toBe(404);

@@ -48,10 +48,18 @@ describe('gateway GET /metrics with the relay running', () => {
     expect(await authorize(gw, first)).toBe(200); // cache miss: the card is loaded from PostgreSQL
     expect(await authorize(gw, first)).toBe(200); // replay: answered from Redis alone
     expect(await authorize(gw, jitRequest({ ...card, amount: 20.01 }))).toBe(402); // over the daily limit
-    await vi.waitFor(() => expect(gw.relay.stats.published_total).toBeGreaterThanOrEqual(2), { timeout: 20_000 });
+    await vi.waitFor(() => expect(gw.relay.stats.published_total).toBeGreaterThanOrEqual(2), {
+      timeout: 20_000,
+    });
 
     const text = await scrape(gw);
-    expect(sample(text, 'afc_decisions_total', { result: 'approved', memo: 'approved', method: 'pgfs.authorization' })).toBe(2);
+    expect(
+      sample(text, 'afc_decisions_total', {
+        result: 'approved',
+        memo: 'approved',
+        method: 'pgfs.authorization',
+      }),
+    ).toBe(2);
     expect(sample(text, 'afc_decisions_total', { result: 'declined', memo: 'limit_exceeded' })).toBe(1);
     expect(sample(text, 'afc_decision_duration_seconds_count')).toBe(3);
     expect(sample(text, 'afc_decision_duration_seconds_bucket', { le: '+Inf' })).toBe(3);

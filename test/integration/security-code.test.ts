@@ -26,7 +26,9 @@ const files = SHIPPED_DIRS.flatMap((dir) => sourceFiles(join(ROOT, dir))).map((p
 describe('SQL and MongoDB queries', () => {
   it('no sql.unsafe (string-built SQL) outside migrations/', () => {
     expect(files.length).toBeGreaterThan(50);
-    const unsafe = files.filter((f) => /\.unsafe\s*\(/.test(f.text) && !f.path.startsWith('migrations/')).map((f) => f.path);
+    const unsafe = files
+      .filter((f) => /\.unsafe\s*\(/.test(f.text) && !f.path.startsWith('migrations/'))
+      .map((f) => f.path);
     expect(unsafe).toEqual([]);
   });
 
@@ -51,7 +53,9 @@ describe('constant-time comparisons', () => {
   it.each(CHECKS)('%s (%s) compares with timingSafeEqual and never with ===', (file) => {
     const text = files.find((f) => f.path === file)?.text ?? '';
     expect(text).toMatch(/timingSafeEqual\(/);
-    expect(text).not.toMatch(/(password|secret|signature|expected|digest|sha256)\w*\s*[!=]==(?!\s*(null|undefined)\b)/i);
+    expect(text).not.toMatch(
+      /(password|secret|signature|expected|digest|sha256)\w*\s*[!=]==(?!\s*(null|undefined)\b)/i,
+    );
   });
 
   it('no other file compares a password, secret, key or signature with === or !==', () => {
@@ -60,7 +64,9 @@ describe('constant-time comparisons', () => {
       .flatMap((f) =>
         f.text
           .split('\n')
-          .filter((line) => /\b\w*(password|secret|signature|api_key)\w*\s*[!=]==(?!\s*(null|undefined|'')\W)/i.test(line))
+          .filter((line) =>
+            /\b\w*(password|secret|signature|api_key)\w*\s*[!=]==(?!\s*(null|undefined|'')\W)/i.test(line),
+          )
           .map((line) => `${f.path}: ${line.trim()}`),
       );
     expect(suspicious).toEqual([]);
@@ -71,7 +77,13 @@ describe('constant-time comparisons', () => {
     const header = (password: string) => `Basic ${Buffer.from(`marqeta:${password}`).toString('base64')}`;
     expect(verify(header('a-password-of-twenty-chars'))).toBe(true);
     expect(verify(header('the-next-password-of-twenty'))).toBe(true);
-    for (const wrong of ['', 'a', 'a-password-of-twenty-char', 'a-password-of-twenty-chars!', 'x'.repeat(10_000)]) {
+    for (const wrong of [
+      '',
+      'a',
+      'a-password-of-twenty-char',
+      'a-password-of-twenty-chars!',
+      'x'.repeat(10_000),
+    ]) {
       expect(verify(header(wrong))).toBe(false);
     }
     expect(verify(undefined)).toBe(false);

@@ -29,7 +29,10 @@ afterAll(async () => {
 const webhookAuth = () => basicAuth(process.env.MARQETA_WEBHOOK_USER, process.env.MARQETA_WEBHOOK_PASSWORD);
 
 function expectErrorShape(body: unknown, code: string): void {
-  expect(body).toMatchObject({ error: { code, message: expect.any(String) }, request_id: expect.any(String) });
+  expect(body).toMatchObject({
+    error: { code, message: expect.any(String) },
+    request_id: expect.any(String),
+  });
 }
 
 function expectNoCors(headers: Headers): void {
@@ -110,13 +113,25 @@ describe('MongoDB operator injection', () => {
   it('an object where the JIT endpoint expects a token is refused with 400', async () => {
     const card = await createBusinessCard(gw.sql);
     const cases: ((body: Record<string, unknown>) => void)[] = [
-      (body) => { body.card_token = { $ne: null }; },
-      (body) => { body.user_token = { $gt: '' }; },
-      (body) => { (body.gpa_order as { jit_funding: Record<string, unknown> }).jit_funding.token = { $exists: true }; },
-      (body) => { body.card_acceptor = { mcc: { $regex: '.*' } }; },
+      (body) => {
+        body.card_token = { $ne: null };
+      },
+      (body) => {
+        body.user_token = { $gt: '' };
+      },
+      (body) => {
+        (body.gpa_order as { jit_funding: Record<string, unknown> }).jit_funding.token = { $exists: true };
+      },
+      (body) => {
+        body.card_acceptor = { mcc: { $regex: '.*' } };
+      },
       // "$" keys are refused even where unknown fields are otherwise accepted and ignored.
-      (body) => { body.$where = 'sleep(1000)'; },
-      (body) => { body.metadata = { nested: [{ $set: { balance_minor: 1 } }] }; },
+      (body) => {
+        body.$where = 'sleep(1000)';
+      },
+      (body) => {
+        body.metadata = { nested: [{ $set: { balance_minor: 1 } }] };
+      },
     ];
     for (const mutate of cases) {
       const body = jitRequest({ ...card, amount: 1 });
@@ -134,9 +149,19 @@ describe('MongoDB operator injection', () => {
 
   it('an object where a notification expects a token is refused with 400', async () => {
     for (const transaction of [
-      { token: 't1', state: 'DECLINED', card_token: { $ne: null }, gpa_order: { jit_funding: { token: 'j1', amount: 1 } } },
+      {
+        token: 't1',
+        state: 'DECLINED',
+        card_token: { $ne: null },
+        gpa_order: { jit_funding: { token: 'j1', amount: 1 } },
+      },
       { token: { $gt: '' }, state: 'DECLINED' },
-      { token: 't2', state: 'DECLINED', card_token: 'c1', gpa_order: { jit_funding: { token: 'j2', user_token: { $ne: 'x' } } } },
+      {
+        token: 't2',
+        state: 'DECLINED',
+        card_token: 'c1',
+        gpa_order: { jit_funding: { token: 'j2', user_token: { $ne: 'x' } } },
+      },
       { token: 't3', $where: 'true' },
     ]) {
       const answer = await gw.app.inject({
@@ -163,17 +188,39 @@ describe('MongoDB operator injection', () => {
       { method: 'POST', url: '/api/personal-users', payload: { email: { $ne: null } } },
       { method: 'POST', url: '/api/personal-users', payload: { email: 'a@example.test', $where: 'true' } },
       { method: 'PATCH', url: `/api/personal-users/${user_id}`, payload: { status: { $ne: 'active' } } },
-      { method: 'PATCH', url: `/api/personal-users/${user_id}`, payload: { $set: { kyc_status: 'verified' } } },
-      { method: 'POST', url: '/api/cards', payload: { kind: 'personal', user_id: { $gt: '' }, currency_code: 'USD' } },
-      { method: 'POST', url: '/api/cards', payload: { kind: 'personal', user_id, currency_code: 'USD', card_token: { $ne: null } } },
-      { method: 'POST', url: `/api/cards/${'a'.repeat(24)}/balance/loads`, payload: { amount_minor: { $gt: 0 } } },
+      {
+        method: 'PATCH',
+        url: `/api/personal-users/${user_id}`,
+        payload: { $set: { kyc_status: 'verified' } },
+      },
+      {
+        method: 'POST',
+        url: '/api/cards',
+        payload: { kind: 'personal', user_id: { $gt: '' }, currency_code: 'USD' },
+      },
+      {
+        method: 'POST',
+        url: '/api/cards',
+        payload: { kind: 'personal', user_id, currency_code: 'USD', card_token: { $ne: null } },
+      },
+      {
+        method: 'POST',
+        url: `/api/cards/${'a'.repeat(24)}/balance/loads`,
+        payload: { amount_minor: { $gt: 0 } },
+      },
     ];
     for (const request of requests) {
       const answer = await api.app.inject({ ...request, headers: admin });
-      expect(answer.statusCode, `${request.method} ${request.url} ${JSON.stringify(request.payload)}`).toBe(400);
+      expect(answer.statusCode, `${request.method} ${request.url} ${JSON.stringify(request.payload)}`).toBe(
+        400,
+      );
       expectErrorShape(answer.json(), 'API_ERR_BAD_REQUEST');
     }
-    for (const url of ['/api/cards?user_id[$ne]=x', '/api/transactions?card_id[$gt]=', `/api/personal-users/${user_id}?$where=1`]) {
+    for (const url of [
+      '/api/cards?user_id[$ne]=x',
+      '/api/transactions?card_id[$gt]=',
+      `/api/personal-users/${user_id}?$where=1`,
+    ]) {
       expect((await api.app.inject({ method: 'GET', url, headers: admin })).statusCode).toBeLessThan(500);
     }
   });
@@ -185,7 +232,12 @@ describe('load shedding', () => {
     const shedding = await startTestGateway({ OVERLOAD_HEAP_USED_MB_MAX: '16', OVERLOAD_RETRY_AFTER_S: '3' });
     try {
       const authorize = () =>
-        shedding.app.inject({ method: 'POST', url: '/api/transactions/authorize', headers: { authorization: basicAuth() }, payload: {} });
+        shedding.app.inject({
+          method: 'POST',
+          url: '/api/transactions/authorize',
+          headers: { authorization: basicAuth() },
+          payload: {},
+        });
       await waitFor(async () => (await authorize()).statusCode === 503, 'shedding to start', 10_000);
       const answer = await authorize();
       expectErrorShape(answer.json(), 'GW_ERR_UNAVAILABLE');

@@ -20,7 +20,13 @@ import { apiKey } from '../support/api-harness.ts';
 import { createBusinessCard, createPersonalCard, type CreatedCard } from '../support/cardholders.ts';
 import { basicAuth, jitRequest } from '../support/jit-requests.ts';
 import { waitFor } from '../support/processes.ts';
-import { decisionEvent, deleteWorkQueue, publishEvents, testWorkerConfig, uniqueQueue } from '../support/worker-harness.ts';
+import {
+  decisionEvent,
+  deleteWorkQueue,
+  publishEvents,
+  testWorkerConfig,
+  uniqueQueue,
+} from '../support/worker-harness.ts';
 
 const PAN = '4111111111111111';
 const CVV = '8462';
@@ -94,13 +100,31 @@ const webhookAuth = () => basicAuth(process.env.MARQETA_WEBHOOK_USER, process.en
 async function exerciseGateway(): Promise<void> {
   const app = gateway.app;
   const authorize = (headers: Record<string, string>, payload: unknown) =>
-    app.inject({ method: 'POST', url: `/api/transactions/authorize?pan=${PAN}&cvv=${CVV}`, headers, payload: payload as string });
+    app.inject({
+      method: 'POST',
+      url: `/api/transactions/authorize?pan=${PAN}&cvv=${CVV}`,
+      headers,
+      payload: payload as string,
+    });
   for (const card of [business, personal]) {
     expect((await authorize({ authorization: basicAuth() }, hostileJit(card))).statusCode).toBeLessThan(500);
-    await authorize({ authorization: basicAuth() }, hostileJit(card, { gpa_order: { jit_funding: { token: 'j', method: 'pgfs.unknown.method', user_token: card.user_token, amount: 1 } } }));
+    await authorize(
+      { authorization: basicAuth() },
+      hostileJit(card, {
+        gpa_order: {
+          jit_funding: { token: 'j', method: 'pgfs.unknown.method', user_token: card.user_token, amount: 1 },
+        },
+      }),
+    );
     await authorize({ authorization: basicAuth('marqeta', WRONG_PASSWORD) }, hostileJit(card));
-    await authorize({ authorization: basicAuth() }, { ...hostileJit(card), currency_code: PAN, amount: { $ne: CVV } });
-    await authorize({ authorization: basicAuth(), 'content-type': 'application/json' }, `{"card_token":"${card.card_token}","pan":"${PAN}",`);
+    await authorize(
+      { authorization: basicAuth() },
+      { ...hostileJit(card), currency_code: PAN, amount: { $ne: CVV } },
+    );
+    await authorize(
+      { authorization: basicAuth(), 'content-type': 'application/json' },
+      `{"card_token":"${card.card_token}","pan":"${PAN}",`,
+    );
     for (const url of ['/api/webhooks/marqeta', `/api/webhooks/marqeta?password=${WRONG_PASSWORD}`]) {
       for (const authorization of [webhookAuth(), basicAuth('marqeta-webhooks', WRONG_PASSWORD)]) {
         await app.inject({
@@ -109,16 +133,40 @@ async function exerciseGateway(): Promise<void> {
           headers: { authorization, 'x-marqeta-signature': WRONG_PASSWORD },
           payload: {
             transactions: [
-              { token: uniqueId(), state: 'DECLINED', card_token: card.card_token, user_token: card.user_token, amount: 1, currency_code: 'USD', pan: PAN, gpa_order: { jit_funding: { token: uniqueId(), amount: 1 } } },
-              { token: uniqueId(), state: 'DECLINED', card_token: card.card_token, amount: '1.999', gpa_order: { jit_funding: { token: uniqueId() } } },
+              {
+                token: uniqueId(),
+                state: 'DECLINED',
+                card_token: card.card_token,
+                user_token: card.user_token,
+                amount: 1,
+                currency_code: 'USD',
+                pan: PAN,
+                gpa_order: { jit_funding: { token: uniqueId(), amount: 1 } },
+              },
+              {
+                token: uniqueId(),
+                state: 'DECLINED',
+                card_token: card.card_token,
+                amount: '1.999',
+                gpa_order: { jit_funding: { token: uniqueId() } },
+              },
             ],
           },
         });
       }
     }
   }
-  for (const url of ['/api/health', '/api/health/ready', '/metrics', `/no/such/${PAN}?cvv=${CVV}&card_token=${business.card_token}`]) {
-    await app.inject({ method: 'GET', url, headers: { authorization: basicAuth('x', WRONG_PASSWORD), cookie: `session=${WRONG_PASSWORD}` } });
+  for (const url of [
+    '/api/health',
+    '/api/health/ready',
+    '/metrics',
+    `/no/such/${PAN}?cvv=${CVV}&card_token=${business.card_token}`,
+  ]) {
+    await app.inject({
+      method: 'GET',
+      url,
+      headers: { authorization: basicAuth('x', WRONG_PASSWORD), cookie: `session=${WRONG_PASSWORD}` },
+    });
   }
 }
 
@@ -129,18 +177,58 @@ function uniqueId(): string {
 async function exerciseApi(): Promise<void> {
   const app = api.app;
   const good = { authorization: `Bearer ${api_key}` };
-  const call = (method: 'GET' | 'POST' | 'PATCH', url: string, headers: Record<string, string>, payload?: unknown) =>
-    app.inject({ method, url, headers, ...(payload === undefined ? {} : { payload: payload as string }) });
-  for (const headers of [good, { authorization: `Bearer ${API_KEY_GUESS}` }, { authorization: basicAuth('admin', WRONG_PASSWORD) }, { 'x-api-key': API_KEY_GUESS }]) {
+  const call = (
+    method: 'GET' | 'POST' | 'PATCH',
+    url: string,
+    headers: Record<string, string>,
+    payload?: unknown,
+  ) => app.inject({ method, url, headers, ...(payload === undefined ? {} : { payload: payload as string }) });
+  for (const headers of [
+    good,
+    { authorization: `Bearer ${API_KEY_GUESS}` },
+    { authorization: basicAuth('admin', WRONG_PASSWORD) },
+    { 'x-api-key': API_KEY_GUESS },
+  ]) {
     await call('GET', `/api/cards?card_token=${business.card_token}&pan=${PAN}`, headers);
     await call('GET', `/api/personal-users?password=${WRONG_PASSWORD}`, headers);
-    await call('POST', '/api/personal-users', headers, { email: `${uniqueId()}@example.test`, password: WRONG_PASSWORD, pan: PAN });
-    await call('POST', '/api/cards', headers, { kind: 'business', user_id: business.user_id, currency_code: 'USD', card_token: business.card_token, cvv: CVV });
-    await call('POST', '/api/cards', headers, { kind: 'personal', user_id: personal.user_id, currency_code: 'USD', card_token: uniqueId(), card_product_token: PAN });
-    await call('POST', `/api/cards/${personal.card_id}/balance/loads`, { ...headers, 'idempotency-key': uniqueId() }, { amount_minor: PAN, currency_code: 'USD' });
-    await call('POST', '/api/api-keys', headers, { name: API_KEY_GUESS, company_id: null, scopes: ['read'], key: API_KEY_GUESS });
+    await call('POST', '/api/personal-users', headers, {
+      email: `${uniqueId()}@example.test`,
+      password: WRONG_PASSWORD,
+      pan: PAN,
+    });
+    await call('POST', '/api/cards', headers, {
+      kind: 'business',
+      user_id: business.user_id,
+      currency_code: 'USD',
+      card_token: business.card_token,
+      cvv: CVV,
+    });
+    await call('POST', '/api/cards', headers, {
+      kind: 'personal',
+      user_id: personal.user_id,
+      currency_code: 'USD',
+      card_token: uniqueId(),
+      card_product_token: PAN,
+    });
+    await call(
+      'POST',
+      `/api/cards/${personal.card_id}/balance/loads`,
+      { ...headers, 'idempotency-key': uniqueId() },
+      { amount_minor: PAN, currency_code: 'USD' },
+    );
+    await call('POST', '/api/api-keys', headers, {
+      name: API_KEY_GUESS,
+      company_id: null,
+      scopes: ['read'],
+      key: API_KEY_GUESS,
+    });
     await call('GET', `/api/transactions?card_token=${personal.card_token}`, headers);
-    await call('POST', '/api/companies', { ...headers, 'content-type': 'application/json' }, `{"name":"${PAN}",`);
+    await call(
+      'POST',
+      '/api/companies',
+      { ...headers, 'content-type': 'application/json' },
+      `{"name":"${PAN}",`,
+    );
   }
 }
 
@@ -148,13 +236,26 @@ async function exerciseWorker(): Promise<void> {
   const rabbit = new Connection(withVhost(process.env.RABBITMQ_URL!, vhost));
   try {
     const valid = decisionEvent({ card: business, kind: 'business', amount_minor: 100n });
-    const unknown_card = decisionEvent({ card: { ...business, card_id: randomUUID() }, kind: 'business', amount_minor: 100n });
-    const undecodable = { ...decisionEvent({ card: personal, kind: 'personal', amount_minor: 100n }), pan: PAN, card_id: PAN, v: CVV };
+    const unknown_card = decisionEvent({
+      card: { ...business, card_id: randomUUID() },
+      kind: 'business',
+      amount_minor: 100n,
+    });
+    const undecodable = {
+      ...decisionEvent({ card: personal, kind: 'personal', amount_minor: 100n }),
+      pan: PAN,
+      card_id: PAN,
+      v: CVV,
+    };
     await publishEvents(rabbit, queue, [valid, unknown_card, undecodable, `${PAN} ${personal.card_token}`]);
   } finally {
     await rabbit.close();
   }
-  await waitFor(async () => output.text.includes('undecodable decision dead-lettered'), 'the worker to dead-letter', 30_000);
+  await waitFor(
+    async () => output.text.includes('undecodable decision dead-lettered'),
+    'the worker to dead-letter',
+    30_000,
+  );
 }
 
 describe('log scan', () => {
@@ -179,7 +280,10 @@ describe('log scan', () => {
       personal_card_token: personal.card_token,
     };
     const found = Object.entries(secrets).flatMap(([name, value]) =>
-      text.split('\n').filter((line) => line.includes(value)).map((line) => `${name}: ${line.slice(0, 400)}`),
+      text
+        .split('\n')
+        .filter((line) => line.includes(value))
+        .map((line) => `${name}: ${line.slice(0, 400)}`),
     );
     expect(found).toEqual([]);
     // Card tokens are there, masked, so a line can still be tied to a card.
@@ -187,19 +291,39 @@ describe('log scan', () => {
   });
 
   it('an unexpected error is logged with request id, masked card token, who asked and the stack', async () => {
-    const lines = () => output.text.split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
+    const lines = () =>
+      output.text
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as Record<string, unknown>);
     // The gateway has no natural 500 (store failures are declines or 503s): a route that throws.
-    const gw = await createGateway(loadGatewayConfig({ ...process.env, GATEWAY_PORT: '0', REDIS_KEY_PREFIX: `le${randomUUID().slice(0, 8)}` }), log('gateway-500'), {
-      relay_enabled: false,
-      hold_expiry_enabled: false,
-    });
+    const gw = await createGateway(
+      loadGatewayConfig({
+        ...process.env,
+        GATEWAY_PORT: '0',
+        REDIS_KEY_PREFIX: `le${randomUUID().slice(0, 8)}`,
+      }),
+      log('gateway-500'),
+      {
+        relay_enabled: false,
+        hold_expiry_enabled: false,
+      },
+    );
     try {
       gw.app.post('/test/fail', async () => {
         throw new Error('simulated failure');
       });
-      const failed = await gw.app.inject({ method: 'POST', url: '/test/fail', headers: { 'x-request-id': 'req-gw-500' }, payload: hostileJit(business) });
+      const failed = await gw.app.inject({
+        method: 'POST',
+        url: '/test/fail',
+        headers: { 'x-request-id': 'req-gw-500' },
+        payload: hostileJit(business),
+      });
       expect(failed.statusCode).toBe(500);
-      expect(failed.json()).toEqual({ error: { code: 'GW_ERR_INTERNAL', message: expect.any(String) }, request_id: 'req-gw-500' });
+      expect(failed.json()).toEqual({
+        error: { code: 'GW_ERR_INTERNAL', message: expect.any(String) },
+        request_id: 'req-gw-500',
+      });
       const logged = lines().find((line) => line.request_id === 'req-gw-500' && line.level === 50);
       expect(logged).toMatchObject({
         card_token: maskToken(business.card_token),
@@ -212,10 +336,17 @@ describe('log scan', () => {
     }
 
     // The API: MongoDB gone under a request for a personal user.
-    const broken = await createApi(loadApiConfig({ ...process.env, API_PORT: '0', REDIS_KEY_PREFIX: `le${randomUUID().slice(0, 8)}` }), log('api-500'));
+    const broken = await createApi(
+      loadApiConfig({ ...process.env, API_PORT: '0', REDIS_KEY_PREFIX: `le${randomUUID().slice(0, 8)}` }),
+      log('api-500'),
+    );
     try {
       await broken.mongo.close();
-      const failed = await broken.app.inject({ method: 'GET', url: `/api/personal-users/${personal.user_id}`, headers: { authorization: `Bearer ${api_key}`, 'x-request-id': 'req-api-500' } });
+      const failed = await broken.app.inject({
+        method: 'GET',
+        url: `/api/personal-users/${personal.user_id}`,
+        headers: { authorization: `Bearer ${api_key}`, 'x-request-id': 'req-api-500' },
+      });
       expect(failed.statusCode).toBe(500);
       expect(failed.json().error.code).toBe('API_ERR_INTERNAL');
       const logged = lines().find((line) => line.request_id === 'req-api-500' && line.level === 50);

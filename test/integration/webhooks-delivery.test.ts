@@ -25,7 +25,11 @@ let publisher: Publisher;
 const cleanups: Array<() => Promise<unknown>> = [];
 
 beforeAll(async () => {
-  sql = connectPostgres({ url: process.env.DATABASE_URL!, application_name: 'afc-webhooks-test', max_connections: 4 });
+  sql = connectPostgres({
+    url: process.env.DATABASE_URL!,
+    application_name: 'afc-webhooks-test',
+    max_connections: 4,
+  });
   rabbit = new Connection({ url: process.env.RABBITMQ_URL!, connectionName: 'afc-webhooks-test' });
   publisher = rabbit.createPublisher({ confirm: true, maxAttempts: 2 });
 });
@@ -58,7 +62,11 @@ async function receiver(answer: (n: number) => number = () => 200) {
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks`, received };
 }
 
-async function endpoint(url: string, event_types: string[], company_id: string | null = null): Promise<string> {
+async function endpoint(
+  url: string,
+  event_types: string[],
+  company_id: string | null = null,
+): Promise<string> {
   const id = randomUUID();
   await sql`INSERT INTO webhook_endpoints (id, company_id, url, secret, event_types)
             VALUES (${id}, ${company_id}, ${url}, ${SECRET}, ${event_types})`;
@@ -81,7 +89,11 @@ async function startConsumer(overrides: { retry_horizon_ms?: number; concurrency
   );
   cleanups.push(async () => {
     await consumer.close();
-    for (const name of [queue, deadLetterQueueName(queue), ...RETRY_DELAYS_MS.map((_, i) => retryQueueName(queue, i + 1))]) {
+    for (const name of [
+      queue,
+      deadLetterQueueName(queue),
+      ...RETRY_DELAYS_MS.map((_, i) => retryQueueName(queue, i + 1)),
+    ]) {
       await rabbit.queueDelete({ queue: name });
     }
   });
@@ -90,7 +102,12 @@ async function startConsumer(overrides: { retry_horizon_ms?: number; concurrency
 }
 
 /** Publishes an event into a test queue as if afc.events had routed it with `event_type`. */
-async function publishEvent(queue: string, event_type: string, data: Record<string, unknown>, message_id = randomUUID()) {
+async function publishEvent(
+  queue: string,
+  event_type: string,
+  data: Record<string, unknown>,
+  message_id = randomUUID(),
+) {
   await publisher.send(
     {
       exchange: '',
@@ -105,12 +122,17 @@ async function publishEvent(queue: string, event_type: string, data: Record<stri
   return message_id;
 }
 
-async function waitFor<T>(read: () => Promise<T> | T, done: (value: T) => boolean, timeout_ms = 20_000): Promise<T> {
+async function waitFor<T>(
+  read: () => Promise<T> | T,
+  done: (value: T) => boolean,
+  timeout_ms = 20_000,
+): Promise<T> {
   const deadline_ms = Date.now() + timeout_ms;
   for (;;) {
     const value = await read();
     if (done(value)) return value;
-    if (Date.now() > deadline_ms) throw new Error(`condition not met within ${timeout_ms} ms: ${JSON.stringify(value)}`);
+    if (Date.now() > deadline_ms)
+      throw new Error(`condition not met within ${timeout_ms} ms: ${JSON.stringify(value)}`);
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
 }
@@ -120,7 +142,9 @@ function uniqueType(): string {
 }
 
 async function delivery(endpoint_id: string, event_id: string) {
-  const rows = await sql<Array<{ id: bigint; status: string; attempts: number; last_status_code: number | null }>>`
+  const rows = await sql<
+    Array<{ id: bigint; status: string; attempts: number; last_status_code: number | null }>
+  >`
     SELECT id, status, attempts, last_status_code FROM webhook_deliveries
      WHERE endpoint_id = ${endpoint_id} AND event_id = ${event_id}`;
   return rows[0];
@@ -134,16 +158,33 @@ describe('outbound webhooks', () => {
     const wanted = await endpoint(url, [type]);
     await endpoint(other.url, [`${type}.never`]);
     const { queue } = await startConsumer();
-    const event_id = await publishEvent(queue, type, { v: 1, kind: 'personal', card_id: 'c1', last_four: '4242' });
+    const event_id = await publishEvent(queue, type, {
+      v: 1,
+      kind: 'personal',
+      card_id: 'c1',
+      last_four: '4242',
+    });
 
-    await waitFor(() => received.length, (n) => n === 1);
+    await waitFor(
+      () => received.length,
+      (n) => n === 1,
+    );
     const [request] = received;
     const header = request!.headers['x-afc-signature'] as string;
     expect(verifyWebhookSignature(request!.raw_body, header, SECRET, 300)).toMatchObject({ valid: true });
     expect(request!.headers['x-afc-event-id']).toBe(event_id);
     expect(request!.headers['x-afc-event-type']).toBe(type);
-    expect(JSON.parse(request!.raw_body)).toMatchObject({ id: event_id, type, data: { card_id: 'c1', last_four: '4242' } });
-    expect(await waitFor(() => delivery(wanted, event_id), (d) => d?.status === 'delivered')).toMatchObject({
+    expect(JSON.parse(request!.raw_body)).toMatchObject({
+      id: event_id,
+      type,
+      data: { card_id: 'c1', last_four: '4242' },
+    });
+    expect(
+      await waitFor(
+        () => delivery(wanted, event_id),
+        (d) => d?.status === 'delivered',
+      ),
+    ).toMatchObject({
       attempts: 1,
       last_status_code: 200,
     });
@@ -155,18 +196,24 @@ describe('outbound webhooks', () => {
       valid: false,
       reason: 'timestamp_outside_tolerance',
     });
-    expect(verifyWebhookSignature(request!.raw_body.replace('4242', '4243'), header, SECRET, 300, t)).toEqual({
-      valid: false,
-      reason: 'signature_mismatch',
-    });
-    expect(verifyWebhookSignature(request!.raw_body, header, 'another-secret-0123456789', 300, t)).toMatchObject({ valid: false });
+    expect(verifyWebhookSignature(request!.raw_body.replace('4242', '4243'), header, SECRET, 300, t)).toEqual(
+      {
+        valid: false,
+        reason: 'signature_mismatch',
+      },
+    );
+    expect(
+      verifyWebhookSignature(request!.raw_body, header, 'another-secret-0123456789', 300, t),
+    ).toMatchObject({ valid: false });
   });
 
   it('a company endpoint receives its own business cards’ decisions only', async () => {
     const { url, received } = await receiver();
     const mine = await createBusinessCard(sql);
     const theirs = await createBusinessCard(sql);
-    const [owner] = await sql<Array<{ company_id: string }>>`SELECT company_id FROM users WHERE id = ${mine.user_id}`;
+    const [owner] = await sql<
+      Array<{ company_id: string }>
+    >`SELECT company_id FROM users WHERE id = ${mine.user_id}`;
     const company_id = owner!.company_id;
     const tag = `t${randomUUID().slice(0, 8)}`;
     const type = `decision.${tag}.approved`;
@@ -176,7 +223,10 @@ describe('outbound webhooks', () => {
     const theirs_id = await publishEvent(queue, type, { v: 1, kind: 'business', card_id: theirs.card_id });
     const mine_id = await publishEvent(queue, type, { v: 1, kind: 'business', card_id: mine.card_id });
 
-    await waitFor(() => sql`SELECT 1 FROM webhook_deliveries WHERE event_id = ${mine_id} AND status = 'delivered'`, (rows) => rows.length === 1);
+    await waitFor(
+      () => sql`SELECT 1 FROM webhook_deliveries WHERE event_id = ${mine_id} AND status = 'delivered'`,
+      (rows) => rows.length === 1,
+    );
     expect(received.map((r) => r.headers['x-afc-event-id'])).toEqual([mine_id]);
     expect(await sql`SELECT 1 FROM webhook_deliveries WHERE event_id = ${theirs_id}`).toHaveLength(0);
   });
@@ -188,7 +238,10 @@ describe('outbound webhooks', () => {
     const { queue } = await startConsumer();
     const event_id = await publishEvent(queue, type, { v: 1, kind: 'personal', card_id: 'c2' });
 
-    const done = await waitFor(() => delivery(id, event_id), (d) => d?.status === 'delivered');
+    const done = await waitFor(
+      () => delivery(id, event_id),
+      (d) => d?.status === 'delivered',
+    );
     expect(done).toMatchObject({ attempts: 2, last_status_code: 200 });
     const attempts = await sql<Array<{ attempt: number; status_code: number; error: string | null }>>`
       SELECT attempt, status_code, error FROM webhook_delivery_attempts WHERE delivery_id = ${done!.id} ORDER BY attempt`;
@@ -199,7 +252,9 @@ describe('outbound webhooks', () => {
     expect(received.map((r) => r.headers['x-afc-event-id'])).toEqual([event_id, event_id]);
     // Each attempt is signed afresh, and each signature verifies.
     for (const r of received) {
-      expect(verifyWebhookSignature(r.raw_body, r.headers['x-afc-signature'] as string, SECRET).valid).toBe(true);
+      expect(verifyWebhookSignature(r.raw_body, r.headers['x-afc-signature'] as string, SECRET).valid).toBe(
+        true,
+      );
     }
   });
 
@@ -209,11 +264,17 @@ describe('outbound webhooks', () => {
     const id = await endpoint(url, [type]);
     const { queue } = await startConsumer();
     const event_id = await publishEvent(queue, type, { v: 1, kind: 'personal', card_id: 'c3' });
-    await waitFor(() => delivery(id, event_id), (d) => d?.status === 'delivered');
+    await waitFor(
+      () => delivery(id, event_id),
+      (d) => d?.status === 'delivered',
+    );
     await publishEvent(queue, type, { v: 1, kind: 'personal', card_id: 'c3' }, event_id);
     // A later event proves the redelivery was consumed before it.
     const later_id = await publishEvent(queue, type, { v: 1, kind: 'personal', card_id: 'c4' });
-    await waitFor(() => delivery(id, later_id), (d) => d?.status === 'delivered');
+    await waitFor(
+      () => delivery(id, later_id),
+      (d) => d?.status === 'delivered',
+    );
     expect(received.map((r) => r.headers['x-afc-event-id'])).toEqual([event_id, later_id]);
   });
 
@@ -224,12 +285,18 @@ describe('outbound webhooks', () => {
     const { queue } = await startConsumer({ retry_horizon_ms: 400 });
     const event_id = await publishEvent(queue, type, { v: 1, kind: 'personal', card_id: 'c5' });
 
-    const dead = await waitFor(() => delivery(id, event_id), (d) => d?.status === 'dead');
+    const dead = await waitFor(
+      () => delivery(id, event_id),
+      (d) => d?.status === 'dead',
+    );
     expect(dead!.attempts).toBeGreaterThanOrEqual(2);
     expect(received.length).toBe(dead!.attempts);
     const channel = await rabbit.acquire();
     try {
-      const message = await waitFor(() => channel.basicGet({ queue: deadLetterQueueName(queue), noAck: true }), (m) => m !== undefined);
+      const message = await waitFor(
+        () => channel.basicGet({ queue: deadLetterQueueName(queue), noAck: true }),
+        (m) => m !== undefined,
+      );
       expect(message!.messageId).toBe(event_id);
       expect(message!.headers).toMatchObject({
         [HEADER_ENDPOINT_ID]: id,

@@ -25,8 +25,16 @@ export async function startTestApi(overrides: Record<string, string> = {}): Prom
   return Object.assign(api, { config });
 }
 
-export async function apiKey(api: Api, company_id: string | null, scopes: Scope[] = ['admin']): Promise<string> {
-  const { key } = await createApiKey(api.sql, { name: `test-${randomUUID().slice(0, 8)}`, company_id, scopes });
+export async function apiKey(
+  api: Api,
+  company_id: string | null,
+  scopes: Scope[] = ['admin'],
+): Promise<string> {
+  const { key } = await createApiKey(api.sql, {
+    name: `test-${randomUUID().slice(0, 8)}`,
+    company_id,
+    scopes,
+  });
   return key;
 }
 
@@ -51,6 +59,11 @@ export async function callApi(
   headers: Record<string, string>,
   payload?: Record<string, unknown>,
 ): Promise<ApiAnswer> {
-  const response = await api.app.inject({ method, url, headers, ...(payload === undefined ? {} : { payload }) });
+  const response = await api.app.inject({
+    method,
+    url,
+    headers,
+    ...(payload === undefined ? {} : { payload }),
+  });
   return { status: response.statusCode, body: response.json(), headers: response.headers };
 }

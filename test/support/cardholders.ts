@@ -28,7 +28,10 @@ export interface CreatedCard {
   readonly user_id: string;
 }
 
-export async function createBusinessCard(sql: PgSql, options: BusinessCardOptions = {}): Promise<CreatedCard> {
+export async function createBusinessCard(
+  sql: PgSql,
+  options: BusinessCardOptions = {},
+): Promise<CreatedCard> {
   const company_id = randomUUID();
   const user_id = randomUUID();
   const card_id = randomUUID();

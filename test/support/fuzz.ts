@@ -20,12 +20,19 @@ export async function fuzz<T>(cases: fc.Arbitrary<T>, check: (value: T) => Promi
   const seed = Date.now() % 1_000_000_000;
   await Promise.all(
     Array.from({ length: FUZZ_PARALLEL }, (_, i) =>
-      fc.assert(fc.asyncProperty(cases, check), { numRuns: Math.ceil(FUZZ_RUNS / FUZZ_PARALLEL), seed: seed + i }),
+      fc.assert(fc.asyncProperty(cases, check), {
+        numRuns: Math.ceil(FUZZ_RUNS / FUZZ_PARALLEL),
+        seed: seed + i,
+      }),
     ),
   );
 }
 
-const printable = (max: number) => fc.string({ unit: fc.constantFrom(...' !"#$%&\'()*+,-./0123456789:;<=>?@AZaz[\\]^_`{|}~'), maxLength: max });
+const printable = (max: number) =>
+  fc.string({
+    unit: fc.constantFrom(...' !"#$%&\'()*+,-./0123456789:;<=>?@AZaz[\\]^_`{|}~'),
+    maxLength: max,
+  });
 
 const operator = fc.dictionary(
   fc.constantFrom('$ne', '$gt', '$regex', '$where', '$exists', '$in', '$set', '$expr'),
@@ -40,7 +47,26 @@ export const fieldValue: fc.Arbitrary<unknown> = fc.oneof(
   fc.stringMatching(/^[0-9a-f]{24}$/),
   fc.stringMatching(/^[a-z]{1,8}@example\.test$/),
   fc.stringMatching(/^\d{1,20}(\.\d{1,8})?$/),
-  fc.constantFrom('USD', 'JPY', 'KWD', 'usd', 'XXX', 'active', 'suspended', 'verified', 'business', 'personal', 'admin', 'freeze', 'DECLINED', 'COMMANDO_AUTO', 'MANAGED_JIT', 'pgfs.authorization', 'pgfs.authorization.reversal', 'pgfs.refund'),
+  fc.constantFrom(
+    'USD',
+    'JPY',
+    'KWD',
+    'usd',
+    'XXX',
+    'active',
+    'suspended',
+    'verified',
+    'business',
+    'personal',
+    'admin',
+    'freeze',
+    'DECLINED',
+    'COMMANDO_AUTO',
+    'MANAGED_JIT',
+    'pgfs.authorization',
+    'pgfs.authorization.reversal',
+    'pgfs.refund',
+  ),
   fc.integer(),
   fc.double(),
   fc.constantFrom(Number.MAX_SAFE_INTEGER, -1, 0, 1e308, 2 ** 63),
@@ -60,7 +86,10 @@ export function objectOf(fields: readonly string[], depth = 2): fc.Arbitrary<Rec
     { weight: 1, arbitrary: printable(10) },
     { weight: 1, arbitrary: fc.constantFrom('$where', '$set', '__proto__', 'constructor', 'a.b') },
   );
-  const value = depth <= 0 ? fieldValue : fc.oneof({ weight: 5, arbitrary: fieldValue }, { weight: 1, arbitrary: objectOf(fields, depth - 1) });
+  const value =
+    depth <= 0
+      ? fieldValue
+      : fc.oneof({ weight: 5, arbitrary: fieldValue }, { weight: 1, arbitrary: objectOf(fields, depth - 1) });
   return fc.dictionary(keys, value, { maxKeys: Math.max(4, fields.length + 2) });
 }
 
@@ -70,8 +99,24 @@ export function bodyText(valid: fc.Arbitrary<Record<string, unknown>>): fc.Arbit
     { weight: 8, arbitrary: valid.map((body) => JSON.stringify(body)) },
     { weight: 2, arbitrary: fc.jsonValue({ maxDepth: 3 }).map((value) => JSON.stringify(value)) },
     { weight: 1, arbitrary: fc.string({ maxLength: 200 }) },
-    { weight: 1, arbitrary: fc.integer({ min: 1, max: 5_000 }).map((depth) => `${'['.repeat(depth)}${']'.repeat(depth)}`) },
-    { weight: 1, arbitrary: fc.constantFrom('', '{', 'null', '{"__proto__":{"polluted":1}}', '{"a":1,"a":2}', '\u0000', '{"constructor":{"prototype":{"x":1}}}') },
+    {
+      weight: 1,
+      arbitrary: fc
+        .integer({ min: 1, max: 5_000 })
+        .map((depth) => `${'['.repeat(depth)}${']'.repeat(depth)}`),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.constantFrom(
+        '',
+        '{',
+        'null',
+        '{"__proto__":{"polluted":1}}',
+        '{"a":1,"a":2}',
+        '\u0000',
+        '{"constructor":{"prototype":{"x":1}}}',
+      ),
+    },
   );
 }
 
@@ -79,7 +124,11 @@ export function bodyText(valid: fc.Arbitrary<Record<string, unknown>>): fc.Arbit
  * Replaces each ":param" of a route with an id (one of known_ids: records that exist), something
  * id-like, or junk; adds a query.
  */
-export function pathFor(template: string, query_keys: readonly string[] = [], known_ids: readonly string[] = []): fc.Arbitrary<string> {
+export function pathFor(
+  template: string,
+  query_keys: readonly string[] = [],
+  known_ids: readonly string[] = [],
+): fc.Arbitrary<string> {
   const segment = fc.oneof(
     ...(known_ids.length > 0 ? [fc.constantFrom(...known_ids), fc.constantFrom(...known_ids)] : []),
     fc.uuid(),
@@ -93,14 +142,16 @@ export function pathFor(template: string, query_keys: readonly string[] = [], kn
     fc.oneof(printable(20), fc.constantFrom('-1', '0', '1000000', 'null', '[]')),
     { maxKeys: 3 },
   );
-  return fc.tuple(fc.tuple(...params.map(() => segment)), query, fc.boolean()).map(([values, q, trailing]) => {
-    let path = template;
-    params.forEach((param, i) => {
-      path = path.replace(param, values[i]!);
+  return fc
+    .tuple(fc.tuple(...params.map(() => segment)), query, fc.boolean())
+    .map(([values, q, trailing]) => {
+      let path = template;
+      params.forEach((param, i) => {
+        path = path.replace(param, values[i]!);
+      });
+      const search = new URLSearchParams(q).toString();
+      return `${path}${trailing ? '/' : ''}${search ? `?${search}` : ''}`;
     });
-    const search = new URLSearchParams(q).toString();
-    return `${path}${trailing ? '/' : ''}${search ? `?${search}` : ''}`;
-  });
 }
 
 /** Headers: the right credentials mostly, wrong or missing ones sometimes, odd content types. */
@@ -111,11 +162,28 @@ export function headersWith(good_authorization: string): fc.Arbitrary<Record<str
         authorization: fc.oneof(
           { weight: 6, arbitrary: fc.constant(good_authorization) },
           { weight: 1, arbitrary: printable(60) },
-          { weight: 1, arbitrary: fc.constantFrom('Basic ', 'Bearer ', 'Basic Og==', `Bearer afc_00000000_${'a'.repeat(40)}`) },
+          {
+            weight: 1,
+            arbitrary: fc.constantFrom(
+              'Basic ',
+              'Bearer ',
+              'Basic Og==',
+              `Bearer afc_00000000_${'a'.repeat(40)}`,
+            ),
+          },
         ),
         'content-type': fc.oneof(
           { weight: 6, arbitrary: fc.constant('application/json') },
-          { weight: 1, arbitrary: fc.constantFrom('text/plain', 'application/json; charset=latin1', 'multipart/form-data; boundary=x', 'application/x-www-form-urlencoded', '') },
+          {
+            weight: 1,
+            arbitrary: fc.constantFrom(
+              'text/plain',
+              'application/json; charset=latin1',
+              'multipart/form-data; boundary=x',
+              'application/x-www-form-urlencoded',
+              '',
+            ),
+          },
         ),
         'x-request-id': printable(40),
         'if-match': printable(20),
@@ -133,14 +201,24 @@ export interface Answer {
 }
 
 /** inject() without letting a client-side refusal (e.g. a header it will not send) look like ours. */
-export async function send(app: FastifyInstance, method: string, url: string, headers: Record<string, string>, payload?: string): Promise<Answer> {
+export async function send(
+  app: FastifyInstance,
+  method: string,
+  url: string,
+  headers: Record<string, string>,
+  payload?: string,
+): Promise<Answer> {
   const response = await app.inject({
     method: method as 'GET',
     url,
     headers,
     ...(payload === undefined ? {} : { payload }),
   });
-  return { status: response.statusCode, body: response.body, content_type: String(response.headers['content-type'] ?? '') };
+  return {
+    status: response.statusCode,
+    body: response.body,
+    content_type: String(response.headers['content-type'] ?? ''),
+  };
 }
 
 /**
@@ -160,8 +238,14 @@ export function expectWellFormed(answer: Answer, code_prefix: 'GW_ERR_' | 'API_E
     return;
   }
   expect(answer.content_type, context).toMatch(/^application\/json/);
-  const body = JSON.parse(answer.body) as { error?: { code?: unknown; message?: unknown }; request_id?: unknown };
-  expect(typeof body.error?.code === 'string' && body.error.code.startsWith(code_prefix), `${context} -> ${answer.body.slice(0, 300)}`).toBe(true);
+  const body = JSON.parse(answer.body) as {
+    error?: { code?: unknown; message?: unknown };
+    request_id?: unknown;
+  };
+  expect(
+    typeof body.error?.code === 'string' && body.error.code.startsWith(code_prefix),
+    `${context} -> ${answer.body.slice(0, 300)}`,
+  ).toBe(true);
   expect(typeof body.error?.message, context).toBe('string');
   expect(typeof body.request_id, context).toBe('string');
 }

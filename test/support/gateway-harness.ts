@@ -33,9 +33,13 @@ export async function startTestGateway(
   runtime: GatewayRuntime = { relay_enabled: false, hold_expiry_enabled: false },
 ): Promise<Gateway & { config: GatewayConfig }> {
   const config = testGatewayConfig(overrides);
-  const gateway = await createGateway(config, createLogger('gateway-test', process.env.LOG_LEVEL ?? 'silent'), {
-    relay_consumer_name: `test-${randomUUID().slice(0, 8)}`,
-    ...runtime,
-  });
+  const gateway = await createGateway(
+    config,
+    createLogger('gateway-test', process.env.LOG_LEVEL ?? 'silent'),
+    {
+      relay_consumer_name: `test-${randomUUID().slice(0, 8)}`,
+      ...runtime,
+    },
+  );
   return Object.assign(gateway, { config });
 }

@@ -54,6 +54,9 @@ export function jitRequest(options: JitOptions): Record<string, unknown> {
   return body;
 }
 
-export function basicAuth(user = process.env.GATEWAY_BASIC_AUTH_USER!, password = process.env.GATEWAY_BASIC_AUTH_PASSWORD!) {
+export function basicAuth(
+  user = process.env.GATEWAY_BASIC_AUTH_USER!,
+  password = process.env.GATEWAY_BASIC_AUTH_PASSWORD!,
+) {
   return `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 }

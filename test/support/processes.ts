@@ -13,12 +13,19 @@ export async function freePort(): Promise<number> {
     const server = createServer();
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
     });
   });
 }
 
-export async function waitFor(check: () => Promise<boolean>, what: string, limit_ms = 30_000, every_ms = 100): Promise<void> {
+export async function waitFor(
+  check: () => Promise<boolean>,
+  what: string,
+  limit_ms = 30_000,
+  every_ms = 100,
+): Promise<void> {
   const until = Date.now() + limit_ms;
   while (Date.now() < until) {
     if (await check().catch(() => false)) return;
@@ -34,7 +41,11 @@ export interface Child {
 }
 
 export function startNode(script: string, env: Record<string, string>): Child {
-  const child = spawn(NODE, [script], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(NODE, [script], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   child.stdout?.on('data', (chunk) => {
     output += chunk;
@@ -50,7 +61,19 @@ export function startNode(script: string, env: Record<string, string>): Child {
 export async function startPrivateRedis(extra_args: string[] = []) {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'afc-redis-'));
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...extra_args];
+  const args = [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--dir',
+    dir,
+    ...extra_args,
+  ];
   let child = spawn('redis-server', args, { stdio: 'ignore' });
   const { Redis } = await import('ioredis');
   const ping = async () => {

@@ -36,8 +36,20 @@ export async function scriptHarness() {
       balance: state.balance_minor === undefined ? undefined : state.balance_minor.toString(),
       ledger: { held: (state.held_minor ?? 0n).toString(), pend: '0', dw: '20261125', ds: '0', dn: '0' },
     };
-    await scripts.fill(keys.user, keys.card, keys.limits, keys.balance, keys.ledger, JSON.stringify(parts),
-      CACHE_TTL_S.user, CACHE_TTL_S.card, CACHE_TTL_S.limits, CACHE_TTL_S.balance, CACHE_TTL_S.ledger_idle, CACHE_TTL_S.missing_card);
+    await scripts.fill(
+      keys.user,
+      keys.card,
+      keys.limits,
+      keys.balance,
+      keys.ledger,
+      JSON.stringify(parts),
+      CACHE_TTL_S.user,
+      CACHE_TTL_S.card,
+      CACHE_TTL_S.limits,
+      CACHE_TTL_S.balance,
+      CACHE_TTL_S.ledger_idle,
+      CACHE_TTL_S.missing_card,
+    );
     return keys;
   }
 
@@ -64,13 +76,42 @@ export async function scriptHarness() {
   }
 
   async function decide(args: DecideArgs) {
-    const keys: DecisionKeys = decisionKeys(layout, args.user_token, args.card_token, args.jit_token, args.original_jit_token);
+    const keys: DecisionKeys = decisionKeys(
+      layout,
+      args.user_token,
+      args.card_token,
+      args.jit_token,
+      args.original_jit_token,
+    );
     const reply = (await scripts.decide(
-      keys.user, keys.card, keys.limits, keys.balance, keys.ledger, keys.decision, keys.outbox, keys.auth, keys.velocity,
-      args.user_token, args.currency ?? 'USD', args.amount_minor.toString(), args.mcc ?? '5812', args.mid ?? 'mid-1',
-      args.country ?? 'USA', args.mcc_group ?? '', args.day_id ?? '20261125', args.week_id ?? '2026-W48',
-      args.month_id ?? '202611', args.year_id ?? '2026', 'all', args.mode ?? 'auth', args.forced ?? -1,
-      args.partial ? 1 : 0, 3600, 3600, args.now_ms ?? Date.now(), JSON.stringify({ jit_token: args.jit_token }),
+      keys.user,
+      keys.card,
+      keys.limits,
+      keys.balance,
+      keys.ledger,
+      keys.decision,
+      keys.outbox,
+      keys.auth,
+      keys.velocity,
+      args.user_token,
+      args.currency ?? 'USD',
+      args.amount_minor.toString(),
+      args.mcc ?? '5812',
+      args.mid ?? 'mid-1',
+      args.country ?? 'USA',
+      args.mcc_group ?? '',
+      args.day_id ?? '20261125',
+      args.week_id ?? '2026-W48',
+      args.month_id ?? '202611',
+      args.year_id ?? '2026',
+      'all',
+      args.mode ?? 'auth',
+      args.forced ?? -1,
+      args.partial ? 1 : 0,
+      3600,
+      3600,
+      args.now_ms ?? Date.now(),
+      JSON.stringify({ jit_token: args.jit_token }),
       args.call_id ?? `call-${args.jit_token}`,
     )) as [number, number, number, string, number, number];
     return {

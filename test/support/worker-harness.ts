@@ -42,7 +42,10 @@ export async function startTestWorker(
   await waitUntil(async () => worker.consumers.every((consumer) => consumer.isReady()), 20);
   // The retry path declares the retry queues and the DLQ on its own connection, maybe later: declared
   // here too (same arguments), so a test may publish and list dead letters at once.
-  for (const declaration of workQueueDeclarations(config.decisions_queue, RETRY_DELAYS_MS[QUEUE_DECISIONS]!)) {
+  for (const declaration of workQueueDeclarations(
+    config.decisions_queue,
+    RETRY_DELAYS_MS[QUEUE_DECISIONS]!,
+  )) {
     await worker.rabbit.queueDeclare({ ...declaration, arguments: { ...declaration.arguments } });
   }
   return Object.assign(worker, { config });

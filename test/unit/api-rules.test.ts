@@ -10,7 +10,9 @@ import { CARD_ACTIONS, CARD_STATUSES, nextStatus } from '../../api/services/card
 describe('card state machine', () => {
   it('allows exactly suspend (active), activate (suspended) and close (anything but closed)', () => {
     const allowed = CARD_STATUSES.flatMap((from) =>
-      CARD_ACTIONS.map((action) => [from, action, nextStatus(from, action)] as const).filter(([, , to]) => to !== null),
+      CARD_ACTIONS.map((action) => [from, action, nextStatus(from, action)] as const).filter(
+        ([, , to]) => to !== null,
+      ),
     );
     expect(allowed).toEqual([
       ['pending', 'close', 'closed'],
@@ -79,7 +81,12 @@ describe('HTTP helpers', () => {
   it('turns validation issues into one entry per field', () => {
     expect(
       fieldErrors('body', [
-        { instancePath: '', keyword: 'required', params: { requiredProperties: ['kind', 'user_id'] }, message: 'must have required properties' },
+        {
+          instancePath: '',
+          keyword: 'required',
+          params: { requiredProperties: ['kind', 'user_id'] },
+          message: 'must have required properties',
+        },
         { instancePath: '/x', keyword: 'boolean', params: {}, message: 'schema is false' },
         { instancePath: '', keyword: 'additionalProperties', params: { additionalProperties: ['x'] } },
         { instancePath: '/currency_code', keyword: 'pattern', params: {}, message: 'must match pattern' },

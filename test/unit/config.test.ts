@@ -25,8 +25,12 @@ describe('gateway config', () => {
     expect(() => loadGatewayConfig({ ...valid, GATEWAY_BASIC_AUTH_PASSWORD: undefined })).toThrow(
       /GATEWAY_BASIC_AUTH_PASSWORD is required/,
     );
-    expect(() => loadGatewayConfig({ ...valid, GATEWAY_BASIC_AUTH_PASSWORD: 'short' })).toThrow(/at least 20/);
-    expect(() => loadGatewayConfig({ ...valid, DECISION_BUDGET_MS: 'fast' })).toThrow(/DECISION_BUDGET_MS must be an integer/);
+    expect(() => loadGatewayConfig({ ...valid, GATEWAY_BASIC_AUTH_PASSWORD: 'short' })).toThrow(
+      /at least 20/,
+    );
+    expect(() => loadGatewayConfig({ ...valid, DECISION_BUDGET_MS: 'fast' })).toThrow(
+      /DECISION_BUDGET_MS must be an integer/,
+    );
     expect(() => loadGatewayConfig({ ...valid, DECISION_BUDGET_MS: '0' })).toThrow(/between 1 and 2500/);
     expect(() => loadGatewayConfig({ ...valid, REDIS_URL: 'http://x' })).toThrow(/REDIS_URL must use/);
     expect(() => loadGatewayConfig({ ...valid, PROGRAM_TIME_ZONE: 'Mars/Olympus' })).toThrow(ConfigError);

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { NO_EFFECTS, effectsFromJson, effectsToJson, parseLedgerEffects } from '../../shared/ledger-effects.ts';
+import {
+  NO_EFFECTS,
+  effectsFromJson,
+  effectsToJson,
+  parseLedgerEffects,
+} from '../../shared/ledger-effects.ts';
 
 describe('ledger effects from the decision script', () => {
   it('parses every effect kind, summing repeated holds and postings', () => {

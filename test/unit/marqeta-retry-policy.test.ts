@@ -14,7 +14,8 @@ describe('Marqeta retry policy', () => {
   it('retries 429, 5xx, timeouts and network errors, and never another 4xx', () => {
     expect(isRetryable(errorCodeForStatus(429))).toBe(true);
     for (const status of [500, 502, 503, 504]) expect(isRetryable(errorCodeForStatus(status))).toBe(true);
-    for (const status of [400, 401, 403, 404, 409, 422]) expect(isRetryable(errorCodeForStatus(status))).toBe(false);
+    for (const status of [400, 401, 403, 404, 409, 422])
+      expect(isRetryable(errorCodeForStatus(status))).toBe(false);
     expect(isRetryable('MQ_ERR_TIMEOUT')).toBe(true);
     expect(isRetryable('MQ_ERR_NETWORK')).toBe(true);
   });

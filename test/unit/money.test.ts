@@ -1,6 +1,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { AMOUNT_MINOR_MAX, MoneyError, currencyExponent, toMajorNumber, toMajorString, toMinor } from '../../shared/money.ts';
+import {
+  AMOUNT_MINOR_MAX,
+  MoneyError,
+  currencyExponent,
+  toMajorNumber,
+  toMajorString,
+  toMinor,
+} from '../../shared/money.ts';
 
 describe('money', () => {
   it('parses Marqeta decimal numbers exactly into minor units', () => {
@@ -31,10 +38,14 @@ describe('money', () => {
 
   it('round-trips every amount up to the maximum: minor -> major number -> minor', () => {
     fc.assert(
-      fc.property(fc.bigInt({ min: 0n, max: AMOUNT_MINOR_MAX }), fc.constantFrom('USD', 'JPY', 'KWD'), (minor, currency) => {
-        expect(toMinor(toMajorNumber(minor, currency), currency)).toBe(minor);
-        expect(toMinor(toMajorString(minor, currency), currency)).toBe(minor);
-      }),
+      fc.property(
+        fc.bigInt({ min: 0n, max: AMOUNT_MINOR_MAX }),
+        fc.constantFrom('USD', 'JPY', 'KWD'),
+        (minor, currency) => {
+          expect(toMinor(toMajorNumber(minor, currency), currency)).toBe(minor);
+          expect(toMinor(toMajorString(minor, currency), currency)).toBe(minor);
+        },
+      ),
     );
   });
 

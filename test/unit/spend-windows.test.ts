@@ -3,8 +3,14 @@ import { periodStartDate, windowIds, windowStartDate } from '../../shared/spend-
 
 describe('spend windows', () => {
   it('23:59:59.999 and 00:00:00 fall in different days of the program time zone', () => {
-    expect(windowIds(Date.parse('2026-11-25T23:59:59.999Z'), 'UTC')).toMatchObject({ day_id: '20261125', month_id: '202611' });
-    expect(windowIds(Date.parse('2026-11-26T00:00:00.000Z'), 'UTC')).toMatchObject({ day_id: '20261126', month_id: '202611' });
+    expect(windowIds(Date.parse('2026-11-25T23:59:59.999Z'), 'UTC')).toMatchObject({
+      day_id: '20261125',
+      month_id: '202611',
+    });
+    expect(windowIds(Date.parse('2026-11-26T00:00:00.000Z'), 'UTC')).toMatchObject({
+      day_id: '20261126',
+      month_id: '202611',
+    });
   });
 
   it('month end rolls the month window', () => {

@@ -11,7 +11,10 @@ describe('webhook signatures', () => {
     fc.assert(
       fc.property(fc.string(), fc.integer({ min: 1_000_000_000, max: 4_000_000_000 }), (body, now_s) => {
         const header = signatureHeader(body, SECRET, now_s);
-        expect(verifyWebhookSignature(body, header, SECRET, 300, now_s)).toEqual({ valid: true, timestamp_s: now_s });
+        expect(verifyWebhookSignature(body, header, SECRET, 300, now_s)).toEqual({
+          valid: true,
+          timestamp_s: now_s,
+        });
       }),
     );
   });
@@ -26,8 +29,14 @@ describe('webhook signatures', () => {
   it('rejects a replay outside the tolerance, in either direction', () => {
     const header = signatureHeader('{}', SECRET, 1_000);
     expect(verifyWebhookSignature('{}', header, SECRET, 300, 1_300).valid).toBe(true);
-    expect(verifyWebhookSignature('{}', header, SECRET, 300, 1_301)).toEqual({ valid: false, reason: 'timestamp_outside_tolerance' });
-    expect(verifyWebhookSignature('{}', header, SECRET, 300, 699)).toEqual({ valid: false, reason: 'timestamp_outside_tolerance' });
+    expect(verifyWebhookSignature('{}', header, SECRET, 300, 1_301)).toEqual({
+      valid: false,
+      reason: 'timestamp_outside_tolerance',
+    });
+    expect(verifyWebhookSignature('{}', header, SECRET, 300, 699)).toEqual({
+      valid: false,
+      reason: 'timestamp_outside_tolerance',
+    });
   });
 
   it('rejects a changed body, a wrong secret and a moved timestamp', () => {
@@ -35,14 +44,22 @@ describe('webhook signatures', () => {
     expect(verifyWebhookSignature('{"amount":"900"}', header, SECRET, 300, 1_000).valid).toBe(false);
     expect(verifyWebhookSignature('{"amount":"100"}', header, `${SECRET}x`, 300, 1_000).valid).toBe(false);
     const moved = header.replace('t=1000', 't=1001');
-    expect(verifyWebhookSignature('{"amount":"100"}', moved, SECRET, 300, 1_000)).toEqual({ valid: false, reason: 'signature_mismatch' });
+    expect(verifyWebhookSignature('{"amount":"100"}', moved, SECRET, 300, 1_000)).toEqual({
+      valid: false,
+      reason: 'signature_mismatch',
+    });
   });
 
   it('accepts any one valid v1 among several (secret rotation) and refuses malformed headers', () => {
     const good = signatureHeader('{}', SECRET, 1_000).split(',')[1]!;
-    expect(verifyWebhookSignature('{}', `t=1000,v1=${'0'.repeat(64)},${good}`, SECRET, 300, 1_000).valid).toBe(true);
+    expect(
+      verifyWebhookSignature('{}', `t=1000,v1=${'0'.repeat(64)},${good}`, SECRET, 300, 1_000).valid,
+    ).toBe(true);
     for (const header of [undefined, '', 't=1000', `v1=${'0'.repeat(64)}`, 't=abc,v1=00', 'x'.repeat(2000)]) {
-      expect(verifyWebhookSignature('{}', header, SECRET, 300, 1_000)).toEqual({ valid: false, reason: 'malformed' });
+      expect(verifyWebhookSignature('{}', header, SECRET, 300, 1_000)).toEqual({
+        valid: false,
+        reason: 'malformed',
+      });
     }
   });
 });
@@ -69,23 +86,37 @@ describe('webhook retry schedule', () => {
 
   it('walks the retry queues in order, then stays on the last one', () => {
     const queueAt = (attempts: number) => nextStep('q', delays, attempts, 0, 86_400_000, () => 0.999).queue;
-    expect([1, 2, 3, 4, 9].map(queueAt)).toEqual(['q.retry.1', 'q.retry.2', 'q.retry.3', 'q.retry.3', 'q.retry.3']);
+    expect([1, 2, 3, 4, 9].map(queueAt)).toEqual([
+      'q.retry.1',
+      'q.retry.2',
+      'q.retry.3',
+      'q.retry.3',
+      'q.retry.3',
+    ]);
   });
 
   it('jitters each delay between half and all of its queue delay', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 10 }), fc.double({ min: 0, max: 0.999_999, noNaN: true }), (attempts, r) => {
-        const step = nextStep('q', delays, attempts, 0, 86_400_000, () => r);
-        if (step.dead) throw new Error('not dead within the horizon');
-        const delay_ms = delays[Math.min(attempts, delays.length) - 1]!;
-        expect(step.expiration_ms).toBeGreaterThanOrEqual(delay_ms / 2);
-        expect(step.expiration_ms).toBeLessThanOrEqual(delay_ms);
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 10 }),
+        fc.double({ min: 0, max: 0.999_999, noNaN: true }),
+        (attempts, r) => {
+          const step = nextStep('q', delays, attempts, 0, 86_400_000, () => r);
+          if (step.dead) throw new Error('not dead within the horizon');
+          const delay_ms = delays[Math.min(attempts, delays.length) - 1]!;
+          expect(step.expiration_ms).toBeGreaterThanOrEqual(delay_ms / 2);
+          expect(step.expiration_ms).toBeLessThanOrEqual(delay_ms);
+        },
+      ),
     );
   });
 
   it('goes to the DLQ when the next try would start past the horizon', () => {
-    expect(nextStep('q', delays, 2, 55_000, 60_000, () => 0)).toEqual({ dead: false, queue: 'q.retry.2', expiration_ms: 2_500 });
+    expect(nextStep('q', delays, 2, 55_000, 60_000, () => 0)).toEqual({
+      dead: false,
+      queue: 'q.retry.2',
+      expiration_ms: 2_500,
+    });
     expect(nextStep('q', delays, 2, 58_000, 60_000, () => 0)).toEqual({ dead: true, queue: 'q.dlq' });
     expect(nextStep('q', [], 1, 0, 60_000, () => 0)).toEqual({ dead: true, queue: 'q.dlq' });
   });

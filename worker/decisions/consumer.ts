@@ -105,7 +105,9 @@ function startConsumerOf(deps: WorkerDeps, name: string, queue: string): Consume
     consuming = true;
     log.info({ queue, prefetch: config.prefetch, concurrency: config.concurrency }, 'consuming decisions');
     if (queue === QUEUE_DECISIONS) {
-      unbindObsolete(rabbit).catch((error: unknown) => log.warn({ err: error }, 'could not remove an obsolete binding'));
+      unbindObsolete(rabbit).catch((error: unknown) =>
+        log.warn({ err: error }, 'could not remove an obsolete binding'),
+      );
     }
   });
   consumer.on('error', (error) => log.error({ err: error, queue }, 'decision consumer error'));

@@ -253,9 +253,7 @@ export class PersonalLedger {
     fresh: ReadonlySet<string>,
   ): Promise<Map<string, string>> {
     const groups = [...new Set(events.map(groupToken))];
-    const holds = new Map(
-      (await findByIds(this.#holds, groups)).map((h) => [h._id, h]),
-    );
+    const holds = new Map((await findByIds(this.#holds, groups)).map((h) => [h._id, h]));
     const changed = new Map<string, HoldDoc>();
     const settled = new Set<string>();
     for (const event of events) {

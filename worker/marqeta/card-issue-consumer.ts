@@ -60,20 +60,30 @@ export class CardIssueError extends Error {
 }
 
 function isToken(value: unknown): value is string {
-  return typeof value === 'string' && /^[A-Za-z0-9_.:-]+$/.test(value) && value.length <= MARQETA_TOKEN_MAX_LENGTH;
+  return (
+    typeof value === 'string' && /^[A-Za-z0-9_.:-]+$/.test(value) && value.length <= MARQETA_TOKEN_MAX_LENGTH
+  );
 }
 
 export function parseCardIssueCommand(body: unknown): CardIssueCommand {
-  const c = (Buffer.isBuffer(body) ? JSON.parse(body.toString('utf8')) : body) as Partial<CardIssueCommand> | null;
+  const c = (
+    Buffer.isBuffer(body) ? JSON.parse(body.toString('utf8')) : body
+  ) as Partial<CardIssueCommand> | null;
   const problems: string[] = [];
-  if (c === null || typeof c !== 'object') throw new CardIssueError('MQ_ERR_INVALID_COMMAND', 'not an object');
+  if (c === null || typeof c !== 'object')
+    throw new CardIssueError('MQ_ERR_INVALID_COMMAND', 'not an object');
   if (c.v !== 1) problems.push('v must be 1');
   if (c.kind !== 'business' && c.kind !== 'personal') problems.push('kind must be business or personal');
-  if (typeof c.card_id !== 'string' || c.card_id.length === 0 || c.card_id.length > 64) problems.push('card_id');
-  if (!isToken(c.card_token)) problems.push(`card_token must be 1-${MARQETA_TOKEN_MAX_LENGTH} token characters`);
-  if (!isToken(c.user_token)) problems.push(`user_token must be 1-${MARQETA_TOKEN_MAX_LENGTH} token characters`);
-  if (c.card_product_token !== undefined && !isToken(c.card_product_token)) problems.push('card_product_token');
-  if (typeof c.requested_at_ms !== 'number' || !Number.isSafeInteger(c.requested_at_ms)) problems.push('requested_at_ms');
+  if (typeof c.card_id !== 'string' || c.card_id.length === 0 || c.card_id.length > 64)
+    problems.push('card_id');
+  if (!isToken(c.card_token))
+    problems.push(`card_token must be 1-${MARQETA_TOKEN_MAX_LENGTH} token characters`);
+  if (!isToken(c.user_token))
+    problems.push(`user_token must be 1-${MARQETA_TOKEN_MAX_LENGTH} token characters`);
+  if (c.card_product_token !== undefined && !isToken(c.card_product_token))
+    problems.push('card_product_token');
+  if (typeof c.requested_at_ms !== 'number' || !Number.isSafeInteger(c.requested_at_ms))
+    problems.push('requested_at_ms');
   if (problems.length > 0) throw new CardIssueError('MQ_ERR_INVALID_COMMAND', problems.join('; '));
   return c as CardIssueCommand;
 }
@@ -141,7 +151,9 @@ export class CardIssueConsumer implements ConsumerHandle {
       this.#consuming = true;
     });
     this.ready = new Promise((resolve) => this.#consumer.once('ready', () => resolve()));
-    this.#consumer.on('error', (error) => deps.log.error({ err: error, queue: this.#queue }, 'card-issue consumer error'));
+    this.#consumer.on('error', (error) =>
+      deps.log.error({ err: error, queue: this.#queue }, 'card-issue consumer error'),
+    );
   }
 
   isReady(): boolean {
@@ -167,7 +179,9 @@ export class CardIssueConsumer implements ConsumerHandle {
       this.#deps.metrics.processed.inc(labels);
     } catch (error) {
       const permanent =
-        error instanceof CardIssueError || error instanceof SyntaxError || (error instanceof MarqetaError && !error.retryable);
+        error instanceof CardIssueError ||
+        error instanceof SyntaxError ||
+        (error instanceof MarqetaError && !error.retryable);
       // Throws when the republish is not confirmed: the message is then requeued, never lost.
       const hop = await this.#retry.fail(message, error, permanent);
       (hop.dead ? this.#deps.metrics.dead_letters : this.#deps.metrics.retries).inc(labels);
@@ -180,11 +194,18 @@ export class CardIssueConsumer implements ConsumerHandle {
   }
 
   async #issue(command: CardIssueCommand): Promise<void> {
-    const log_fields = { card_id: command.card_id, card_token: maskToken(command.card_token), kind: command.kind };
+    const log_fields = {
+      card_id: command.card_id,
+      card_token: maskToken(command.card_token),
+      kind: command.kind,
+    };
     const card = await this.#ourCard(command);
     if (card.status !== 'pending' && card.status !== 'active') {
       // Suspended or closed while the command waited: the operator's later decision stands.
-      this.#deps.log.warn({ ...log_fields, status: card.status }, 'card-issue command for a card no longer pending; skipped');
+      this.#deps.log.warn(
+        { ...log_fields, status: card.status },
+        'card-issue command for a card no longer pending; skipped',
+      );
       return;
     }
     const { marqeta } = this.#options;
@@ -201,10 +222,15 @@ export class CardIssueConsumer implements ConsumerHandle {
     });
     // Some card products activate on issue; the others need the transition.
     if (issued.state !== 'ACTIVE') {
-      await marqeta.activateCard({ token: activationToken(command.card_token), card_token: command.card_token });
+      await marqeta.activateCard({
+        token: activationToken(command.card_token),
+        card_token: command.card_token,
+      });
     }
     await this.#markActive(command);
-    await this.#options.redis.del(decisionKeys(this.#options.key_layout, command.user_token, command.card_token, '').card);
+    await this.#options.redis.del(
+      decisionKeys(this.#options.key_layout, command.user_token, command.card_token, '').card,
+    );
     const event: CardActivatedEvent = {
       v: 1,
       kind: command.kind,
@@ -227,13 +253,19 @@ export class CardIssueConsumer implements ConsumerHandle {
       },
       event,
     );
-    this.#deps.log.info({ ...log_fields, last_four: issued.last_four }, 'card issued at Marqeta and activated');
+    this.#deps.log.info(
+      { ...log_fields, last_four: issued.last_four },
+      'card issued at Marqeta and activated',
+    );
   }
 
   async #ourCard(command: CardIssueCommand): Promise<OurCard> {
     if (command.kind === 'business') {
-      const rows = await timed(this.#deps.log, 'marqeta.load_business_card', () =>
-        this.#deps.sql<Array<{ status: string; company_id: string; email: string; user_token: string }>>`
+      const rows = await timed(
+        this.#deps.log,
+        'marqeta.load_business_card',
+        () =>
+          this.#deps.sql<Array<{ status: string; company_id: string; email: string; user_token: string }>>`
           SELECT c.status, u.company_id, u.email, u.user_token
             FROM cards c JOIN users u ON u.id = c.user_id
            WHERE c.id = ${command.card_id} AND c.card_token = ${command.card_token}`,
@@ -244,7 +276,8 @@ export class CardIssueConsumer implements ConsumerHandle {
       }
       return { status: row.status, company_id: row.company_id, email: row.email };
     }
-    if (!ObjectId.isValid(command.card_id)) throw new CardIssueError('MQ_ERR_CARD_NOT_FOUND', `personal card ${command.card_id}`);
+    if (!ObjectId.isValid(command.card_id))
+      throw new CardIssueError('MQ_ERR_CARD_NOT_FOUND', `personal card ${command.card_id}`);
     const db = this.#deps.mongo.db();
     const card = await db
       .collection<{ _id: ObjectId; user_id: ObjectId; card_token: string; status: string }>('personal_cards')
@@ -252,7 +285,9 @@ export class CardIssueConsumer implements ConsumerHandle {
     const user =
       card === null
         ? null
-        : await db.collection<{ _id: ObjectId; user_token: string; email?: string }>('personal_users').findOne({ _id: card.user_id });
+        : await db
+            .collection<{ _id: ObjectId; user_token: string; email?: string }>('personal_users')
+            .findOne({ _id: card.user_id });
     if (card === null || user === null || user.user_token !== command.user_token) {
       throw new CardIssueError('MQ_ERR_CARD_NOT_FOUND', `personal card ${command.card_id}`);
     }
@@ -262,8 +297,11 @@ export class CardIssueConsumer implements ConsumerHandle {
   async #markActive(command: CardIssueCommand): Promise<void> {
     if (command.kind === 'business') {
       // version moves with every change the API's optimistic concurrency (ETag) must notice.
-      await timed(this.#deps.log, 'marqeta.activate_business_card', () =>
-        this.#deps.sql`
+      await timed(
+        this.#deps.log,
+        'marqeta.activate_business_card',
+        () =>
+          this.#deps.sql`
           UPDATE cards SET status = 'active', version = version + 1, updated_at = now()
            WHERE id = ${command.card_id} AND status = 'pending'`,
       );

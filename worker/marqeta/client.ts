@@ -11,7 +11,14 @@ import type { Counter } from 'prom-client';
 import { Pool } from 'undici';
 import { maskToken, type Logger } from '../../shared/logger.ts';
 import { errorCodeForStatus, errorCodeForTransport, MarqetaError, type MarqetaErrorCode } from './errors.ts';
-import { DEFAULT_RETRY_POLICY, isRetryable, MAX_RETRIES_LIMIT, parseRetryAfterMs, retryDelayMs, type RetryPolicy } from './retry-policy.ts';
+import {
+  DEFAULT_RETRY_POLICY,
+  isRetryable,
+  MAX_RETRIES_LIMIT,
+  parseRetryAfterMs,
+  retryDelayMs,
+  type RetryPolicy,
+} from './retry-policy.ts';
 import type {
   CardState,
   CardTransitionInput,
@@ -64,7 +71,9 @@ async function readBody(body: Body, max_bytes: number, operation: string): Promi
 function parseObject(text: string): Record<string, unknown> | undefined {
   try {
     const value: unknown = JSON.parse(text);
-    return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+    return value !== null && typeof value === 'object' && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : undefined;
   } catch {
     return undefined;
   }
@@ -106,7 +115,13 @@ export class MarqetaClient {
   }
 
   createUser(input: CreateUserInput): Promise<MarqetaUser> {
-    return this.#create('users.create', '/users', input, () => this.getUser(input.token), () => true);
+    return this.#create(
+      'users.create',
+      '/users',
+      input,
+      () => this.getUser(input.token),
+      () => true,
+    );
   }
 
   getUser(token: string): Promise<MarqetaUser> {
@@ -153,7 +168,12 @@ export class MarqetaClient {
   }
 
   #transition(input: CardTransitionInput, state: CardState): Promise<MarqetaCardTransition> {
-    const body = { ...input, state, channel: 'API', reason_code: input.reason_code ?? (state === 'ACTIVE' ? '00' : '01') };
+    const body = {
+      ...input,
+      state,
+      channel: 'API',
+      reason_code: input.reason_code ?? (state === 'ACTIVE' ? '00' : '01'),
+    };
     return this.#create(
       'cardtransitions.create',
       '/cardtransitions',
@@ -178,12 +198,21 @@ export class MarqetaClient {
       // command) created our object, or someone else's object holds the token.
       const existing = await fetchExisting();
       if (!isOurs(existing)) throw error;
-      this.#log.info({ operation, token: maskToken(input.token), attempts: error.attempts }, 'create already done; using the existing object');
+      this.#log.info(
+        { operation, token: maskToken(input.token), attempts: error.attempts },
+        'create already done; using the existing object',
+      );
       return existing;
     }
   }
 
-  async #call<T>(operation: string, method: 'GET' | 'POST', path: string, subject_token: string, body?: object): Promise<T> {
+  async #call<T>(
+    operation: string,
+    method: 'GET' | 'POST',
+    path: string,
+    subject_token: string,
+    body?: object,
+  ): Promise<T> {
     const payload = body === undefined ? undefined : JSON.stringify(body);
     for (let attempt = 1; ; attempt++) {
       let code: MarqetaErrorCode;
@@ -210,14 +239,19 @@ export class MarqetaClient {
         status = response.statusCode;
         if (status >= 200 && status < 300) {
           const object = parseObject(text);
-          if (object === undefined) throw new MarqetaError('MQ_ERR_BAD_RESPONSE', operation, { status, attempts: attempt });
+          if (object === undefined)
+            throw new MarqetaError('MQ_ERR_BAD_RESPONSE', operation, { status, attempts: attempt });
           this.#counter?.inc({ operation, outcome: 'ok' });
           return object as T;
         }
         code = errorCodeForStatus(status);
         const error_code = parseObject(text)?.error_code;
         marqeta_error_code = error_code === undefined ? undefined : String(error_code);
-        retry_after_ms = parseRetryAfterMs(response.headers['retry-after'], Date.now(), this.#policy.retry_after_cap_ms);
+        retry_after_ms = parseRetryAfterMs(
+          response.headers['retry-after'],
+          Date.now(),
+          this.#policy.retry_after_cap_ms,
+        );
       } catch (error) {
         if (error instanceof MarqetaError) {
           this.#counter?.inc({ operation, outcome: error.code });

@@ -24,7 +24,12 @@ export const DEFAULT_RETRY_POLICY: RetryPolicy = Object.freeze({
 /** Hard ceiling on retries, whatever the configuration says (the seed: max 3). */
 export const MAX_RETRIES_LIMIT = 3;
 
-const RETRYABLE = new Set<MarqetaErrorCode>(['MQ_ERR_TIMEOUT', 'MQ_ERR_NETWORK', 'MQ_ERR_RATE_LIMITED', 'MQ_ERR_SERVER']);
+const RETRYABLE = new Set<MarqetaErrorCode>([
+  'MQ_ERR_TIMEOUT',
+  'MQ_ERR_NETWORK',
+  'MQ_ERR_RATE_LIMITED',
+  'MQ_ERR_SERVER',
+]);
 
 export function isRetryable(code: MarqetaErrorCode): boolean {
   return RETRYABLE.has(code);
@@ -40,7 +45,11 @@ export function backoffDelayMs(retry: number, policy: RetryPolicy, random: () =>
  * Retry-After as milliseconds: delta-seconds ("3") or an HTTP date, capped; undefined when
  * absent or unreadable. A date in the past means "now".
  */
-export function parseRetryAfterMs(header: string | string[] | undefined, now_ms: number, cap_ms: number): number | undefined {
+export function parseRetryAfterMs(
+  header: string | string[] | undefined,
+  now_ms: number,
+  cap_ms: number,
+): number | undefined {
   const value = Array.isArray(header) ? header[0] : header;
   if (value === undefined || value.trim() === '') return undefined;
   const trimmed = value.trim();

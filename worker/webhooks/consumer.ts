@@ -133,7 +133,10 @@ export class WebhookConsumer implements ConsumerHandle {
     this.#random = options.random ?? Math.random;
     this.#endpoints = new EndpointDirectory(deps.sql, deps.log, options.endpoints_ttl_ms ?? ENDPOINTS_TTL_MS);
     this.#deliveries = new DeliveryLog(deps.sql, deps.log);
-    this.#sender = new WebhookSender({ timeout_ms: options.timeout_ms, connections_per_origin: CONNECTIONS_PER_ORIGIN });
+    this.#sender = new WebhookSender({
+      timeout_ms: options.timeout_ms,
+      connections_per_origin: CONNECTIONS_PER_ORIGIN,
+    });
     const declarations = workQueueDeclarations(this.#queue, this.#retry_delays_ms);
     this.#publisher = deps.rabbit.createPublisher({
       confirm: true,
@@ -154,7 +157,9 @@ export class WebhookConsumer implements ConsumerHandle {
       },
       (message) => this.#handle(message),
     );
-    this.#consumer.on('error', (error) => deps.log.error({ err: error, queue: this.#queue }, 'webhook consumer error'));
+    this.#consumer.on('error', (error) =>
+      deps.log.error({ err: error, queue: this.#queue }, 'webhook consumer error'),
+    );
     // 'ready' comes again after every reconnect.
     this.#consumer.on('ready', () => {
       this.#consuming = true;
@@ -180,8 +185,13 @@ export class WebhookConsumer implements ConsumerHandle {
     } catch (error) {
       // Throws when the republish fails: the message is then requeued, not lost.
       const hop = await this.#retry_path.fail(message, error, error instanceof UnreadableEventError);
-      (hop.dead ? this.#deps.metrics?.dead_letters : this.#deps.metrics?.retries)?.inc({ queue: this.#queue });
-      this.#deps.log.warn({ err: error, queue: this.#queue, hop: hop.queue }, 'webhook event processing failed');
+      (hop.dead ? this.#deps.metrics?.dead_letters : this.#deps.metrics?.retries)?.inc({
+        queue: this.#queue,
+      });
+      this.#deps.log.warn(
+        { err: error, queue: this.#queue, hop: hop.queue },
+        'webhook event processing failed',
+      );
     }
   }
 
@@ -191,7 +201,10 @@ export class WebhookConsumer implements ConsumerHandle {
     if (typeof endpoint_id === 'string') {
       const endpoint = await this.#endpoints.byId(endpoint_id);
       if (endpoint === undefined || !endpoint.active) {
-        this.#deps.log.info({ endpoint_id, event_id: event.id }, 'retry for a removed or inactive endpoint dropped');
+        this.#deps.log.info(
+          { endpoint_id, event_id: event.id },
+          'retry for a removed or inactive endpoint dropped',
+        );
         return;
       }
       // Back on the work queue with its endpoint named: a scheduled retry, or an operator's replay.
@@ -199,7 +212,9 @@ export class WebhookConsumer implements ConsumerHandle {
       return;
     }
     const targets = await this.#targets(event);
-    const results = await Promise.allSettled(targets.map((endpoint) => this.#deliver(endpoint, event, message, false)));
+    const results = await Promise.allSettled(
+      targets.map((endpoint) => this.#deliver(endpoint, event, message, false)),
+    );
     const failure = results.find((r) => r.status === 'rejected');
     if (failure) throw failure.reason;
   }
@@ -216,7 +231,12 @@ export class WebhookConsumer implements ConsumerHandle {
     return wanted.filter((e) => e.company_id === null || e.company_id === company_id);
   }
 
-  async #deliver(endpoint: WebhookEndpoint, event: OutboundEvent, message: AsyncMessage, revive: boolean): Promise<void> {
+  async #deliver(
+    endpoint: WebhookEndpoint,
+    event: OutboundEvent,
+    message: AsyncMessage,
+    revive: boolean,
+  ): Promise<void> {
     const delivery = await this.#deliveries.open(endpoint.id, event.id, event.type, revive);
     if (delivery.status === 'delivered' || delivery.status === 'dead') return;
     const outcome = await this.#sender.send(endpoint, event);
@@ -224,7 +244,14 @@ export class WebhookConsumer implements ConsumerHandle {
     this.#deps.metrics?.webhook_deliveries.inc({ result: outcome.delivered ? 'delivered' : 'failed' });
     if (outcome.delivered) return;
     const elapsed_ms = Date.now() - delivery.window_started_at.getTime();
-    const step = nextStep(this.#queue, this.#retry_delays_ms, attempts, elapsed_ms, this.#horizon_ms, this.#random);
+    const step = nextStep(
+      this.#queue,
+      this.#retry_delays_ms,
+      attempts,
+      elapsed_ms,
+      this.#horizon_ms,
+      this.#random,
+    );
     const headers: Record<string, unknown> = {};
     for (const [name, value] of Object.entries(message.headers ?? {})) {
       // RabbitMQ's dead-lettering headers describe the last hop only.
@@ -257,7 +284,10 @@ export class WebhookConsumer implements ConsumerHandle {
       this.#deps.log.error(log_fields, 'webhook delivery dead-lettered at the retry horizon');
     } else {
       this.#deps.metrics?.retries.inc({ queue: this.#queue });
-      this.#deps.log.warn({ ...log_fields, retry_in_ms: step.expiration_ms }, 'webhook delivery failed; retry scheduled');
+      this.#deps.log.warn(
+        { ...log_fields, retry_in_ms: step.expiration_ms },
+        'webhook delivery failed; retry scheduled',
+      );
     }
   }
 }

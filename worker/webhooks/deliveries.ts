@@ -37,8 +37,11 @@ export class DeliveryLog {
    * with a fresh retry window.
    */
   async open(endpoint_id: string, event_id: string, event_type: string, revive: boolean): Promise<Delivery> {
-    const rows = await timed(this.#log, 'webhooks.open_delivery', () =>
-      this.#sql<Array<Delivery & { id: bigint }>>`
+    const rows = await timed(
+      this.#log,
+      'webhooks.open_delivery',
+      () =>
+        this.#sql<Array<Delivery & { id: bigint }>>`
         INSERT INTO webhook_deliveries (endpoint_id, event_id, event_type, status)
         VALUES (${endpoint_id}, ${event_id}, ${event_type}, 'pending')
         ON CONFLICT (endpoint_id, event_id) DO UPDATE
@@ -56,8 +59,11 @@ export class DeliveryLog {
   /** Records one attempt and its outcome; returns the attempt count so far. */
   async recordAttempt(delivery_id: string, outcome: AttemptOutcome): Promise<number> {
     const error = outcome.error?.slice(0, ERROR_CHARS_MAX) ?? null;
-    const rows = await timed(this.#log, 'webhooks.record_attempt', () =>
-      this.#sql<Array<{ attempts: number }>>`
+    const rows = await timed(
+      this.#log,
+      'webhooks.record_attempt',
+      () =>
+        this.#sql<Array<{ attempts: number }>>`
         WITH d AS (
           UPDATE webhook_deliveries
              SET attempts = attempts + 1,
@@ -81,8 +87,11 @@ export class DeliveryLog {
   }
 
   async markDead(delivery_id: string, reason: string): Promise<void> {
-    await timed(this.#log, 'webhooks.mark_dead', () =>
-      this.#sql`
+    await timed(
+      this.#log,
+      'webhooks.mark_dead',
+      () =>
+        this.#sql`
         UPDATE webhook_deliveries
            SET status = 'dead', last_error = coalesce(last_error, ${reason.slice(0, ERROR_CHARS_MAX)}), updated_at = now()
          WHERE id = ${delivery_id} AND status <> 'delivered'`,

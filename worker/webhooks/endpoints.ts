@@ -35,7 +35,8 @@ export class EndpointDirectory {
   /** Active endpoints; concurrent callers after expiry share one query. */
   active(): Promise<readonly WebhookEndpoint[]> {
     const now_ms = Date.now();
-    if (this.#snapshot && now_ms - this.#snapshot.at_ms < this.#ttl_ms) return Promise.resolve(this.#snapshot.endpoints);
+    if (this.#snapshot && now_ms - this.#snapshot.at_ms < this.#ttl_ms)
+      return Promise.resolve(this.#snapshot.endpoints);
     this.#loading ??= this.#load(now_ms).finally(() => {
       this.#loading = undefined;
     });
@@ -43,13 +44,19 @@ export class EndpointDirectory {
   }
 
   async #load(now_ms: number): Promise<readonly WebhookEndpoint[]> {
-    const rows = await timed(this.#log, 'webhooks.active_endpoints', () =>
-      this.#sql<WebhookEndpoint[]>`
+    const rows = await timed(
+      this.#log,
+      'webhooks.active_endpoints',
+      () =>
+        this.#sql<WebhookEndpoint[]>`
         SELECT id, company_id, url, secret, event_types
           FROM webhook_endpoints WHERE active ORDER BY created_at LIMIT ${ACTIVE_ENDPOINTS_MAX + 1}`,
     );
     if (rows.length > ACTIVE_ENDPOINTS_MAX) {
-      this.#log.error({ limit: ACTIVE_ENDPOINTS_MAX }, 'too many active webhook endpoints; the newest are ignored');
+      this.#log.error(
+        { limit: ACTIVE_ENDPOINTS_MAX },
+        'too many active webhook endpoints; the newest are ignored',
+      );
     }
     const endpoints = rows.slice(0, ACTIVE_ENDPOINTS_MAX);
     this.#snapshot = { at_ms: now_ms, endpoints };
@@ -58,8 +65,11 @@ export class EndpointDirectory {
 
   /** One endpoint, active or not (a retry names it; it may have been deactivated since). */
   async byId(id: string): Promise<(WebhookEndpoint & { readonly active: boolean }) | undefined> {
-    const rows = await timed(this.#log, 'webhooks.endpoint_by_id', () =>
-      this.#sql<Array<WebhookEndpoint & { active: boolean }>>`
+    const rows = await timed(
+      this.#log,
+      'webhooks.endpoint_by_id',
+      () =>
+        this.#sql<Array<WebhookEndpoint & { active: boolean }>>`
         SELECT id, company_id, url, secret, event_types, active FROM webhook_endpoints WHERE id = ${id}`,
     );
     return rows[0];
@@ -68,8 +78,11 @@ export class EndpointDirectory {
   async companyOfBusinessCard(card_id: string): Promise<string | null> {
     const cached = this.#card_company.get(card_id);
     if (cached !== undefined) return cached;
-    const rows = await timed(this.#log, 'webhooks.card_company', () =>
-      this.#sql<Array<{ company_id: string }>>`
+    const rows = await timed(
+      this.#log,
+      'webhooks.card_company',
+      () =>
+        this.#sql<Array<{ company_id: string }>>`
         SELECT u.company_id FROM cards c JOIN users u ON u.id = c.user_id WHERE c.id = ${card_id}`,
     );
     const company_id = rows[0]?.company_id ?? null;
