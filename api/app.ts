@@ -65,7 +65,7 @@ export async function buildApiApp(options: ApiAppOptions): Promise<FastifyInstan
     exempt_routes: ['/api/health', '/api/health/ready'],
   });
   installSecurityHeaders(app, { json_service_headers: false });
-  refuseOperatorKeys(app, 'API_ERR_BAD_REQUEST', 'body');
+  refuseOperatorKeys(app, 'API_ERR_BAD_REQUEST', { path_prefix: 'body' });
   // JSON only: the Swagger UI sets its own CSP on its static files (staticCSP below).
   await app.register(helmet, { contentSecurityPolicy: false });
   await app.register(swagger, {

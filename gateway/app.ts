@@ -16,7 +16,7 @@ import { installOverloadShedding } from '../shared/http/overload.ts';
 import { installSecurityHeaders } from '../shared/http/security-headers.ts';
 import type { Decider } from './decide/decider.ts';
 import { installErrorHandler } from './http/error-handler.ts';
-import { authorizeRoute } from './routes/authorize.ts';
+import { AUTHORIZE_ROUTE, authorizeRoute } from './routes/authorize.ts';
 import { type HealthRouteOptions, healthRoutes } from './routes/health.ts';
 import { marqetaWebhookRoute, type MarqetaWebhookOptions } from './routes/marqeta-webhooks.ts';
 import { metricsRoute, type MetricsRouteOptions } from './routes/metrics.ts';
@@ -67,7 +67,7 @@ export async function buildGatewayApp(options: GatewayAppOptions): Promise<Fasti
     exempt_routes: ['/api/health', '/api/health/live', '/api/health/ready', '/metrics'],
   });
   installSecurityHeaders(app, { json_service_headers: true });
-  refuseOperatorKeys(app, 'GW_ERR_BAD_REQUEST');
+  refuseOperatorKeys(app, 'GW_ERR_BAD_REQUEST', { exempt_routes: [AUTHORIZE_ROUTE] });
   await app.register(authorizeRoute, {
     decider: options.decider,
     basic_auth_user: options.basic_auth_user,

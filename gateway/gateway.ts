@@ -89,6 +89,7 @@ export async function createGateway(
     url: config.redis_url,
     connection_name: 'afc-gateway',
     command_timeout_ms: 1_000,
+    auto_pipelining: true,
   });
   // The relay blocks on its reads, so it gets a connection of its own.
   const relay_redis = connectRedis({ url: config.redis_url, connection_name: 'afc-gateway-relay' });
@@ -199,6 +200,8 @@ export async function createGateway(
       streams,
       consumer_name: runtime.relay_consumer_name ?? hostname(),
       batch_max: config.outbox_batch_max,
+      message_decisions_max: config.relay_batch_max,
+      message_bytes_max: config.relay_batch_bytes_max,
       claim_idle_ms: config.outbox_claim_idle_ms,
       ...RELAY_DEFAULTS,
     },

@@ -4,12 +4,17 @@
 
   All keys share one hash tag (the cardholder's shard): safe on Redis Cluster.
 
-  KEYS[1] user      cache hash  {status}
-  KEYS[2] card      cache hash  {status, kind, user_token, currency, card_id, user_id} or {missing=1}
-  KEYS[3] limits    cache hash  per_txn; <p>_amt and <p>_cnt for p in d w m y a (minor units / counts,
-                                "" = none); vel_max, vel_win_s; g:<group>:d / g:<group>:m (category
-                                amount limits);
-                                mcc_allow mcc_block mid_allow mid_block cc_allow cc_block (",a,b,", "" = none)
+  Cost: every redis.call costs a few microseconds of Redis CPU beyond the command itself (argv
+  objects, the reply written as RESP and parsed back into Lua), so each hash is read with ONE
+  HMGET into named locals and the live ledger is written with ONE HSET at the end. A business
+  authorization makes 13 calls.
+
+  KEYS[1] user      cache hash  {status, rf}
+  KEYS[2] card      cache hash  {status, kind, user_token, currency, card_id, user_id, rf, brf} or {missing=1}
+  KEYS[3] limits    cache hash  v; per_txn; <p>_amt for p in d w m y a (minor units, "" = none);
+                                vel_max, vel_win_s; g:<group>:d / g:<group>:m (category amount
+                                limits); mcc_allow mcc_block mid_allow mid_block cc_allow cc_block
+                                (",a,b,", "" = none); rf
   KEYS[4] balance   cache string  posted balance as persisted, minor units (personal cards)
   KEYS[5] ledger    live hash   held (active holds), pend (postings not yet persisted, signed),
                                 <p>w/<p>s/<p>n window id, spend and count per period p,
@@ -20,6 +25,9 @@
   KEYS[8] auth      hash        authorization group of the original JIT token {held, state, card,
                                 dw ww mw yw aw (windows it was counted in), g, n}
   KEYS[9] velocity  zset        approval times (ms) of the card, for the sliding velocity window
+
+  `rf` (and the card's `brf` for the balance): unix ms after which a cached part should be
+  refreshed ahead of its expiry (written by fill-5.lua); the reply says which parts are due.
 
   ARGV[1]  user_token of the request          ARGV[2]  currency code (ISO 4217)
   ARGV[3]  amount, minor units (0 .. 10^15)   ARGV[4]  MCC ("" when absent)
@@ -32,14 +40,16 @@
   ARGV[14] forced status: -1 to decide, else record this status without checks
   ARGV[15] 1 when a partial approval may be answered (program setting and pos.partial_approval_capable)
   ARGV[16] decision record TTL, s            ARGV[17] ledger idle TTL, s
-  ARGV[18] now, unix ms (velocity window)     ARGV[19] request summary JSON (copied to the outbox)
+  ARGV[18] now, unix ms (velocity window, refresh-ahead)
+  ARGV[19] request summary JSON (copied to the outbox)
   ARGV[20] call id: unique per gateway call, recorded so a void undoes only its own call's decision
 
-  Returns {status, amount_minor, replayed (0|1), kind, missing_mask, available_minor}
+  Returns {status, amount_minor, replayed (0|1), kind, missing_mask, available_minor, refresh_mask}
     status >= 0  a decision status (shared/decision-status.ts); amount: approved, released or posted
     status = -1  CACHE_MISS, nothing written; missing_mask: 1 user, 2 card, 4 limits, 8 balance, 16 ledger
     available_minor: for `balance` (personal: posted + pending - held; business: least room left
     under the amount limits, -1 when none); 0 otherwise
+    refresh_mask: cached parts past their refresh-ahead time, same bits as missing_mask
 ]]
 local rcall = redis.call
 
@@ -50,6 +60,7 @@ local user_token, currency = ARGV[1], ARGV[2]
 local amount = tonumber(ARGV[3])
 local mcc, mid, country, group = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
 local PERIODS = {'d', 'w', 'm', 'y', 'a'}
+local GROUP_PERIODS = {'d', 'm'}
 local window = {d = ARGV[8], w = ARGV[9], m = ARGV[10], y = ARGV[11], a = ARGV[12]}
 local mode = ARGV[13]
 local forced = tonumber(ARGV[14])
@@ -66,17 +77,28 @@ local CARD_USER_MISMATCH, CURRENCY_MISMATCH, INVALID_AMOUNT = 9, 10, 11
 local LIMIT_VELOCITY, LIMIT_CATEGORY, COUNTRY_RESTRICTED, NO_BALANCE, AUTHORIZATION_CLOSED = 15, 19, 20, 21, 22
 local LIMIT_STATUS = {d = 3, w = 16, m = 4, y = 17, a = 18}
 local CACHE_MISS = -1
+-- Bits of missing_mask and refresh_mask.
+local PART_USER, PART_CARD, PART_LIMITS, PART_BALANCE, PART_LEDGER = 1, 2, 4, 8, 16
+
+local function num(value)
+  if value == false or value == nil or value == '' then return nil end
+  return tonumber(value)
+end
 
 -- A replayed token gets the first answer and changes nothing.
 local prior = rcall('HMGET', decision_key, 's', 'a', 'k', 'av')
 if prior[1] then
-  return {tonumber(prior[1]), tonumber(prior[2]), 1, prior[3], 0, tonumber(prior[4] or '0')}
+  return {tonumber(prior[1]), tonumber(prior[2]), 1, prior[3], 0, tonumber(prior[4] or '0'), 0}
 end
 
-local card = rcall('HMGET', card_key, 'missing', 'status', 'kind', 'user_token', 'currency', 'card_id', 'user_id')
+local card = rcall('HMGET', card_key, 'missing', 'status', 'kind', 'user_token', 'currency', 'card_id', 'user_id',
+  'rf', 'brf')
 local card_missing, card_status, kind = card[1], card[2], card[3] or 'unknown'
+local card_user_token, card_currency = card[4], card[5]
 local card_id, card_user_id = card[6] or '', card[7] or ''
+local card_refresh_ms, balance_refresh_ms = num(card[8]), num(card[9])
 local available_reply = 0
+local refresh_mask = 0
 -- The authorization group this message belongs to (the original JIT token).
 local group_token = string.match(auth_key, ':auth:(.*)$') or ''
 
@@ -88,8 +110,31 @@ local function effect(text)
   effects[#effects + 1] = text
 end
 
--- Appends the decision to the outbox and records it for replays.
+-- Changed fields of the live ledger and of the authorization group, written once each (flush).
+local ledger_changes, ledger_changed = {}, false
+local function set_ledger(field, value)
+  ledger_changes[#ledger_changes + 1] = field
+  ledger_changes[#ledger_changes + 1] = value
+  ledger_changed = true
+end
+local auth_changes, auth_changed, auth_touch = {}, false, false
+local function set_auth(field, value)
+  auth_changes[#auth_changes + 1] = field
+  auth_changes[#auth_changes + 1] = value
+  auth_changed = true
+end
+local function flush()
+  if ledger_changed then
+    rcall('HSET', ledger_key, unpack(ledger_changes))
+    rcall('EXPIRE', ledger_key, ledger_ttl_s)
+  end
+  if auth_changed then rcall('HSET', auth_key, unpack(auth_changes)) end
+  if auth_touch then rcall('EXPIRE', auth_key, decision_ttl_s) end
+end
+
+-- Writes what changed, appends the decision to the outbox and records it for replays.
 local function record(status, moved, extra)
+  flush()
   rcall('HSET', decision_key, 's', status, 'a', moved, 'av', available_reply, 'k', kind,
     'ci', card_id, 'ui', card_user_id, 'rev', 1, 'mode', mode, 'cid', call_id,
     'dw', window.d, 'ww', window.w, 'mw', window.m, 'yw', window.y, 'aw', window.a, 'g', group, 'grp', group_token)
@@ -98,148 +143,219 @@ local function record(status, moved, extra)
     't', now_ms, 'rev', 1, 'mode', mode, 'av', available_reply, 'grp', group_token, 'fx', table.concat(effects, ';')}
   for i = 1, #(extra or {}) do entry[#entry + 1] = extra[i] end
   rcall('XADD', outbox_key, '*', unpack(entry))
-  return {status, moved, 0, kind, 0, available_reply}
+  return {status, moved, 0, kind, 0, available_reply, refresh_mask}
 end
 
 if forced >= 0 then return record(forced, 0) end
 if card_missing then return record(CARD_NOT_FOUND, 0) end
 
 -- Cache completeness: everything the rules read must be present, or the caller loads it.
-local missing = 0
-if not card_status then missing = missing + 2 end
-local user_status = rcall('HGET', user_key, 'status')
-if not user_status then missing = missing + 1 end
-if rcall('EXISTS', limits_key) == 0 then missing = missing + 4 end
-local posted = rcall('GET', balance_key)
-if kind == 'personal' and not posted then missing = missing + 8 end
-if rcall('EXISTS', ledger_key) == 0 then missing = missing + 16 end
-if missing > 0 then return {CACHE_MISS, 0, 0, kind, missing, 0} end
+local user = rcall('HMGET', user_key, 'status', 'rf')
+local user_status, user_refresh_ms = user[1], num(user[2])
 
-if card[4] ~= user_token then return record(CARD_USER_MISMATCH, 0) end
-if card[5] ~= currency then return record(CURRENCY_MISMATCH, 0) end
-
-local function num(value)
-  if value == false or value == nil or value == '' then return nil end
-  return tonumber(value)
+local LIMIT_FIELDS = {'v', 'per_txn', 'd_amt', 'w_amt', 'm_amt', 'y_amt', 'a_amt', 'vel_max', 'vel_win_s',
+  'mcc_allow', 'mcc_block', 'mid_allow', 'mid_block', 'cc_allow', 'cc_block', 'rf'}
+if group ~= '' then
+  LIMIT_FIELDS[#LIMIT_FIELDS + 1] = 'g:' .. group .. ':d'
+  LIMIT_FIELDS[#LIMIT_FIELDS + 1] = 'g:' .. group .. ':m'
 end
+local lim = rcall('HMGET', limits_key, unpack(LIMIT_FIELDS))
+local limits_present = false
+for i = 1, #LIMIT_FIELDS do
+  if lim[i] then limits_present = true break end
+end
+local limits = {
+  per_txn = num(lim[2]), amt = {d = num(lim[3]), w = num(lim[4]), m = num(lim[5]), y = num(lim[6]), a = num(lim[7])},
+  vel_max = num(lim[8]), vel_win_s = num(lim[9]),
+  mcc_allow = lim[10] or '', mcc_block = lim[11] or '', mid_allow = lim[12] or '', mid_block = lim[13] or '',
+  cc_allow = lim[14] or '', cc_block = lim[15] or '', refresh_ms = num(lim[16]),
+  group = {d = num(lim[17]), m = num(lim[18])},
+}
 
--- Live state of the card: spend per period in the current windows.
-local ledger_fields = {'held', 'pend'}
+local posted = nil
+if kind == 'personal' then posted = rcall('GET', balance_key) end
+
+-- Live state of the card: holds, postings, spend per period (and per group) in its windows.
+local LEDGER_FIELDS = {'held', 'pend'}
 for _, p in ipairs(PERIODS) do
-  ledger_fields[#ledger_fields + 1] = p .. 'w'
-  ledger_fields[#ledger_fields + 1] = p .. 's'
-  ledger_fields[#ledger_fields + 1] = p .. 'n'
+  LEDGER_FIELDS[#LEDGER_FIELDS + 1] = p .. 'w'
+  LEDGER_FIELDS[#LEDGER_FIELDS + 1] = p .. 's'
+  LEDGER_FIELDS[#LEDGER_FIELDS + 1] = p .. 'n'
 end
-local lv = rcall('HMGET', ledger_key, unpack(ledger_fields))
+if group ~= '' then
+  for _, p in ipairs(GROUP_PERIODS) do
+    LEDGER_FIELDS[#LEDGER_FIELDS + 1] = 'g:' .. group .. ':' .. p .. 'w'
+    LEDGER_FIELDS[#LEDGER_FIELDS + 1] = 'g:' .. group .. ':' .. p .. 's'
+  end
+end
+local lv = rcall('HMGET', ledger_key, unpack(LEDGER_FIELDS))
+-- The fill always writes held, pend and the day window: none of them means no ledger hash.
+local ledger_present = lv[1] or lv[2] or lv[3]
+
+local missing = 0
+if not card_status then missing = missing + PART_CARD end
+if not user_status then missing = missing + PART_USER end
+if not limits_present then missing = missing + PART_LIMITS end
+if kind == 'personal' and not posted then missing = missing + PART_BALANCE end
+if not ledger_present then missing = missing + PART_LEDGER end
+if missing > 0 then return {CACHE_MISS, 0, 0, kind, missing, 0, 0} end
+
+-- Refresh-ahead: parts read in the last part of their TTL are refilled in the background.
+local function due(refresh_ms)
+  return refresh_ms ~= nil and now_ms >= refresh_ms
+end
+if due(user_refresh_ms) then refresh_mask = refresh_mask + PART_USER end
+if due(card_refresh_ms) then refresh_mask = refresh_mask + PART_CARD end
+if due(limits.refresh_ms) then refresh_mask = refresh_mask + PART_LIMITS end
+if kind == 'personal' and due(balance_refresh_ms) then refresh_mask = refresh_mask + PART_BALANCE end
+
+if card_user_token ~= user_token then return record(CARD_USER_MISMATCH, 0) end
+if card_currency ~= currency then return record(CURRENCY_MISMATCH, 0) end
+
 local held, pend = num(lv[1]) or 0, num(lv[2]) or 0
-local spent, count = {}, {}
+local ledger_window, spent, count = {}, {}, {}
 for i, p in ipairs(PERIODS) do
+  ledger_window[p] = lv[3 * i]
   local same = lv[3 * i] == window[p]
   spent[p] = same and (num(lv[3 * i + 1]) or 0) or 0
   count[p] = same and (num(lv[3 * i + 2]) or 0) or 0
 end
+-- Category spend of this request's group in its current windows (0 in a stale window).
+local group_spent = {}
+if group ~= '' then
+  -- After held, pend and 5 periods x 3 fields (17), each group period has a window and a spend.
+  for j, p in ipairs(GROUP_PERIODS) do
+    local at = 16 + 2 * j
+    group_spent[p] = (lv[at] == window[p]) and (num(lv[at + 1]) or 0) or 0
+  end
+end
+
 local function available()
   return tonumber(posted or '0') + pend - held
+end
+
+local function add_held(delta)
+  held = held + delta
+  set_ledger('held', string.format('%d', held))
+  effect(string.format('held:%d', delta))
+end
+
+local function add_pend(delta)
+  pend = pend + delta
+  set_ledger('pend', string.format('%d', pend))
+  effect(string.format('pend:%d', delta))
 end
 
 -- Adds `delta` spend (and `n` to the count) in the current windows; a stale window restarts at 0.
 local function count_spend(delta, n)
   for _, p in ipairs(PERIODS) do
     local next_spent = math.max(0, spent[p] + delta)
-    rcall('HSET', ledger_key, p .. 'w', window[p], p .. 's', string.format('%d', next_spent), p .. 'n', count[p] + n)
+    set_ledger(p .. 'w', window[p])
+    set_ledger(p .. 's', string.format('%d', next_spent))
+    set_ledger(p .. 'n', count[p] + n)
     effect(string.format('spend:%s:%s:%d:%d', p, window[p], next_spent - spent[p], n))
     spent[p], count[p] = next_spent, count[p] + n
   end
   if group ~= '' then
-    for _, p in ipairs({'d', 'm'}) do
-      local gw, gs = 'g:' .. group .. ':' .. p .. 'w', 'g:' .. group .. ':' .. p .. 's'
-      local g = rcall('HMGET', ledger_key, gw, gs)
-      local base = (g[1] == window[p]) and (num(g[2]) or 0) or 0
-      local next_spent = math.max(0, base + delta)
-      rcall('HSET', ledger_key, gw, window[p], gs, string.format('%d', next_spent))
-      effect(string.format('gspend:%s:%s:%s:%d', group, p, window[p], next_spent - base))
+    for _, p in ipairs(GROUP_PERIODS) do
+      local next_spent = math.max(0, group_spent[p] + delta)
+      set_ledger('g:' .. group .. ':' .. p .. 'w', window[p])
+      set_ledger('g:' .. group .. ':' .. p .. 's', string.format('%d', next_spent))
+      effect(string.format('gspend:%s:%s:%s:%d', group, p, window[p], next_spent - group_spent[p]))
+      group_spent[p] = next_spent
     end
   end
 end
 
+-- The authorization group (read once, when the mode needs it).
+local auth = nil
+local function read_auth()
+  local a = rcall('HMGET', auth_key, 'held', 'state', 'dw', 'ww', 'mw', 'yw', 'aw', 'g')
+  auth = {
+    exists = a[1] ~= false or a[2] ~= false,
+    held = num(a[1]) or 0, state = a[2] or nil,
+    window = {d = a[3], w = a[4], m = a[5], y = a[6], a = a[7]}, group = a[8] or '',
+  }
+  return auth
+end
+
+local function hold_delta(delta)
+  auth.held = auth.held + delta
+  set_auth('held', string.format('%d', auth.held))
+  effect(string.format('hold:%d', delta))
+end
+
+local function hold_state(state)
+  auth.state = state
+  set_auth('state', state)
+  effect('hold_state:' .. state)
+end
+
 -- Removes `delta` spend from the windows an authorization was counted in, if still current.
-local function uncount_spend(auth, delta)
-  for i, p in ipairs(PERIODS) do
-    if auth[i] == window[p] and lv[3 * i] == window[p] then
+local function uncount_spend(delta)
+  for _, p in ipairs(PERIODS) do
+    if auth.window[p] == window[p] and ledger_window[p] == window[p] then
       local next_spent = math.max(0, spent[p] - delta)
-      rcall('HSET', ledger_key, p .. 's', string.format('%d', next_spent))
+      set_ledger(p .. 's', string.format('%d', next_spent))
       effect(string.format('spend:%s:%s:%d:0', p, window[p], next_spent - spent[p]))
       spent[p] = next_spent
     end
   end
-  local auth_group = auth[6]
-  if auth_group and auth_group ~= '' then
-    for j, p in ipairs({'d', 'm'}) do
-      local gw, gs = 'g:' .. auth_group .. ':' .. p .. 'w', 'g:' .. auth_group .. ':' .. p .. 's'
-      local g = rcall('HMGET', ledger_key, gw, gs)
-      if g[1] == auth[j == 1 and 1 or 3] then
-        local base = num(g[2]) or 0
+  local auth_group = auth.group
+  if auth_group ~= '' then
+    local fields = {}
+    for _, p in ipairs(GROUP_PERIODS) do
+      fields[#fields + 1] = 'g:' .. auth_group .. ':' .. p .. 'w'
+      fields[#fields + 1] = 'g:' .. auth_group .. ':' .. p .. 's'
+    end
+    local g = rcall('HMGET', ledger_key, unpack(fields))
+    for j, p in ipairs(GROUP_PERIODS) do
+      local group_window = g[2 * j - 1]
+      if group_window == auth.window[p] then
+        local base = num(g[2 * j]) or 0
         local next_spent = math.max(0, base - delta)
-        rcall('HSET', ledger_key, gs, string.format('%d', next_spent))
-        effect(string.format('gspend:%s:%s:%s:%d', auth_group, p, g[1], next_spent - base))
+        set_ledger('g:' .. auth_group .. ':' .. p .. 's', string.format('%d', next_spent))
+        effect(string.format('gspend:%s:%s:%s:%d', auth_group, p, group_window, next_spent - base))
       end
     end
   end
 end
 
-local function add(field, delta)
-  rcall('HINCRBY', ledger_key, field, string.format('%d', delta))
-  effect(string.format('%s:%d', field, delta))
-end
-
-local function hold_delta(delta)
-  rcall('HINCRBY', auth_key, 'held', string.format('%d', delta))
-  effect(string.format('hold:%d', delta))
-end
-
-local function hold_state(state)
-  rcall('HSET', auth_key, 'state', state)
-  effect('hold_state:' .. state)
-end
-
-local function touch()
-  rcall('EXPIRE', ledger_key, ledger_ttl_s)
-end
-
 -- Holds belong to the authorization group of the original JIT token.
 local function hold(value)
-  add('held', value)
-  if rcall('EXISTS', auth_key) == 0 then
-    rcall('HSET', auth_key, 'held', 0, 'state', 'pending', 'dw', window.d, 'ww', window.w, 'mw', window.m,
-      'yw', window.y, 'aw', window.a, 'g', group)
-  elseif rcall('HGET', auth_key, 'state') ~= 'pending' then
+  add_held(value)
+  if not auth.exists then
+    auth.exists, auth.state = true, 'pending'
+    set_auth('held', 0)
+    set_auth('state', 'pending')
+    set_auth('dw', window.d)
+    set_auth('ww', window.w)
+    set_auth('mw', window.m)
+    set_auth('yw', window.y)
+    set_auth('aw', window.a)
+    set_auth('g', group)
+  elseif auth.state ~= 'pending' then
     -- Only a stand-in/advice can hold on a settled group (incrementals are declined): it
     -- reopens the group, so the hold counts as pending here and in the ledger alike.
     hold_state('pending')
   end
   hold_delta(value)
-  rcall('EXPIRE', auth_key, decision_ttl_s)
+  auth_touch = true
 end
-
-local limits = rcall('HMGET', limits_key, 'per_txn', 'd_amt', 'w_amt', 'm_amt', 'y_amt', 'a_amt',
-  'vel_max', 'vel_win_s', 'mcc_allow', 'mcc_block', 'mid_allow', 'mid_block', 'cc_allow', 'cc_block')
 
 -- Least room left under the amount limits (nil when none applies) and the status naming it.
 local function amount_room()
   local room, status = nil, nil
-  local per_txn = num(limits[1])
-  if per_txn then room, status = per_txn, LIMIT_PER_TRANSACTION end
-  for i, p in ipairs(PERIODS) do
-    local limit = num(limits[1 + i])
+  if limits.per_txn then room, status = limits.per_txn, LIMIT_PER_TRANSACTION end
+  for _, p in ipairs(PERIODS) do
+    local limit = limits.amt[p]
     if limit and (room == nil or limit - spent[p] < room) then room, status = limit - spent[p], LIMIT_STATUS[p] end
   end
   if group ~= '' then
-    for _, p in ipairs({'d', 'm'}) do
-      local limit = num(rcall('HGET', limits_key, 'g:' .. group .. ':' .. p))
-      if limit then
-        local g = rcall('HMGET', ledger_key, 'g:' .. group .. ':' .. p .. 'w', 'g:' .. group .. ':' .. p .. 's')
-        local used = (g[1] == window[p]) and (num(g[2]) or 0) or 0
-        if room == nil or limit - used < room then room, status = limit - used, LIMIT_CATEGORY end
+    for _, p in ipairs(GROUP_PERIODS) do
+      local limit = limits.group[p]
+      if limit and (room == nil or limit - group_spent[p] < room) then
+        room, status = limit - group_spent[p], LIMIT_CATEGORY
       end
     end
   end
@@ -251,7 +367,6 @@ local function listed(list, value)
   return value ~= '' and string.find(list, ',' .. value .. ',', 1, true) ~= nil
 end
 local function refused(allow, block, value)
-  allow, block = allow or '', block or ''
   if block ~= '' and listed(block, value) then return true end
   if allow ~= '' and not listed(allow, value) then return true end
   return false
@@ -270,12 +385,13 @@ local function purchase_check()
   if refusal then return refusal, 0 end
   if amount <= 0 then return INVALID_AMOUNT, 0 end
   -- Merchant rules fail closed: with an allow list, a request without the field is refused.
-  if refused(limits[9], limits[10], mcc) or refused(limits[11], limits[12], mid) then return MERCHANT_RESTRICTED, 0 end
-  if refused(limits[13], limits[14], country) then return COUNTRY_RESTRICTED, 0 end
-  local vel_max, vel_win_s = num(limits[7]), num(limits[8])
-  if vel_max and vel_win_s then
-    rcall('ZREMRANGEBYSCORE', velocity_key, '-inf', now_ms - vel_win_s * 1000)
-    if rcall('ZCARD', velocity_key) >= vel_max then return LIMIT_VELOCITY, 0 end
+  if refused(limits.mcc_allow, limits.mcc_block, mcc) or refused(limits.mid_allow, limits.mid_block, mid) then
+    return MERCHANT_RESTRICTED, 0
+  end
+  if refused(limits.cc_allow, limits.cc_block, country) then return COUNTRY_RESTRICTED, 0 end
+  if limits.vel_max and limits.vel_win_s then
+    rcall('ZREMRANGEBYSCORE', velocity_key, '-inf', now_ms - limits.vel_win_s * 1000)
+    if rcall('ZCARD', velocity_key) >= limits.vel_max then return LIMIT_VELOCITY, 0 end
   end
   local room, status = amount_room()
   if room == nil or amount <= room then return APPROVED, amount end
@@ -284,71 +400,70 @@ local function purchase_check()
 end
 
 local function note_velocity()
-  local vel_win_s = num(limits[8])
-  if vel_win_s then
+  if limits.vel_win_s then
     rcall('ZADD', velocity_key, now_ms, decision_key)
-    rcall('PEXPIRE', velocity_key, vel_win_s * 1000)
+    rcall('PEXPIRE', velocity_key, limits.vel_win_s * 1000)
   end
 end
 
 if mode == 'auth' or mode == 'incremental' or mode == 'capture' then
+  if mode ~= 'capture' then read_auth() end
   -- An incremental cannot add to an authorization that was already cleared or reversed: the
   -- purchase it belonged to is over. Declined, so nothing reopens a settled hold.
-  if mode == 'incremental' then
-    local state = rcall('HGET', auth_key, 'state')
-    if state and state ~= 'pending' then return record(AUTHORIZATION_CLOSED, 0) end
-  end
+  if mode == 'incremental' and auth.state and auth.state ~= 'pending' then return record(AUTHORIZATION_CLOSED, 0) end
   local status, approved = purchase_check()
   if status ~= APPROVED then return record(status, 0) end
   count_spend(approved, 1)
   note_velocity()
-  if mode == 'capture' then add('pend', -approved) else hold(approved) end
-  touch()
+  if mode == 'capture' then add_pend(-approved) else hold(approved) end
   return record(APPROVED, approved)
 end
 
 if mode == 'force_auth' or mode == 'force_capture' then
   -- Advice and stand-in messages report what the network already did: booked, never declined.
   count_spend(amount, 1)
-  if mode == 'force_capture' then add('pend', -amount) else hold(amount) end
-  touch()
+  if mode == 'force_capture' then
+    add_pend(-amount)
+  else
+    read_auth()
+    hold(amount)
+  end
   return record(APPROVED, amount)
 end
 
 if mode == 'reversal' or mode == 'clearing' or mode == 'release' then
-  local auth = rcall('HMGET', auth_key, 'dw', 'ww', 'mw', 'yw', 'aw', 'g', 'held', 'state')
-  local auth_held = num(auth[7]) or 0
+  read_auth()
+  local auth_held = auth.held
   if mode == 'reversal' or mode == 'release' then
     -- Releases at most what is still held: a second or oversized reversal releases nothing more.
     local released = (mode == 'release') and auth_held or math.min(amount, auth_held)
     if released > 0 then
-      add('held', -released)
-      uncount_spend(auth, released)
+      add_held(-released)
+      uncount_spend(released)
       hold_delta(-released)
       if auth_held - released == 0 then hold_state(mode == 'release' and 'released' or 'reversed') end
     end
-    touch()
+    -- An untouched ledger is still kept alive, as every decision of the card does.
+    if not ledger_changed then rcall('EXPIRE', ledger_key, ledger_ttl_s) end
     return record(APPROVED, released, {'released', released})
   end
   -- Clearing posts the cleared amount and releases the whole remaining hold; spend moves from
   -- what was held to what was cleared. Without a prior authorization it is a force post.
-  if auth[8] then
-    add('held', -auth_held)
-    if amount >= auth_held then count_spend(amount - auth_held, 0) else uncount_spend(auth, auth_held - amount) end
+  if auth.state then
+    add_held(-auth_held)
+    if amount >= auth_held then count_spend(amount - auth_held, 0) else uncount_spend(auth_held - amount) end
     if auth_held ~= 0 then hold_delta(-auth_held) end
     hold_state('cleared')
   else
     count_spend(amount, 1)
   end
-  add('pend', -amount)
-  touch()
+  add_pend(-amount)
   return record(APPROVED, amount, {'released', auth_held})
 end
 
 if mode == 'refund_post' then
   -- A credit: the posted balance grows; spend limits keep counting gross spend.
-  add('pend', amount)
-  touch()
+  add_pend(amount)
   return record(APPROVED, amount)
 end
 

@@ -1,10 +1,11 @@
 // HTTP Basic auth for Marqeta's calls, compared in constant time: both sides are hashed to
 // fixed-length digests first, so neither the length nor the content leaks through timing.
 
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 
+/** One-shot hashing: no Hash object per request on the hot path. */
 function digest(text: string): Buffer {
-  return createHash('sha256').update(text).digest();
+  return hash('sha256', text, 'buffer');
 }
 
 /**

@@ -5,7 +5,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { ApiError } from '../../shared/errors.ts';
-import { DecisionStatus } from '../../shared/decision-status.ts';
+import { statusInfo } from '../../shared/decision-status.ts';
 import { maskToken } from '../../shared/logger.ts';
 import type { Decider } from '../decide/decider.ts';
 import { basicAuthVerifier } from '../http/basic-auth.ts';
@@ -22,6 +22,8 @@ export interface AuthorizeRouteOptions {
   readonly partial_approval_enabled: boolean;
 }
 
+export const AUTHORIZE_ROUTE = '/api/transactions/authorize';
+
 export async function authorizeRoute(app: FastifyInstance, options: AuthorizeRouteOptions): Promise<void> {
   const verify = basicAuthVerifier(
     options.basic_auth_user,
@@ -29,7 +31,7 @@ export async function authorizeRoute(app: FastifyInstance, options: AuthorizeRou
     options.basic_auth_password_next,
   );
   app.withTypeProvider<TypeBoxTypeProvider>().post(
-    '/api/transactions/authorize',
+    AUTHORIZE_ROUTE,
     {
       schema: { body: JitRequest, response: { 200: JitResponse, 402: JitResponse } },
       onRequest: async (request) => {
@@ -40,15 +42,14 @@ export async function authorizeRoute(app: FastifyInstance, options: AuthorizeRou
       const started_ms = performance.now();
       const parsed = parseJit(request.body, Date.now(), options.program_time_zone);
       const { request: decision_request } = parsed;
-      const supported = decision_request.mode !== 'unsupported';
-      if (!supported) {
+      if (parsed.forced_status !== undefined) {
         request.log.warn(
           { method: decision_request.method, jit_token: decision_request.jit_token },
-          'unsupported JIT method declined',
+          `JIT message declined before the rules: ${statusInfo(parsed.forced_status).memo}`,
         );
       }
       const outcome = await options.decider.decide(decision_request, {
-        forced_status: supported ? undefined : DecisionStatus.UNSUPPORTED_METHOD,
+        forced_status: parsed.forced_status,
         partial_capable: options.partial_approval_enabled && parsed.partial_capable,
       });
       const { status_code, body } = answer(parsed, outcome);
