@@ -21,7 +21,9 @@ export const JitFunding = Type.Object(
     user_token: Token,
     acting_user_token: Type.Optional(Token),
     business_token: Type.Optional(Token),
-    amount: Amount,
+    // Any value: an amount that is not a valid decimal of the currency is a decline
+    // (INVALID_AMOUNT, translate.ts), not a 400 that would let Marqeta stand in.
+    amount: Type.Optional(Type.Unknown()),
     original_jit_funding_token: Type.Optional(Token),
     incremental_authorization_jit_funding_tokens: Type.Optional(Type.Array(Token, { maxItems: 100 })),
   },
@@ -49,7 +51,8 @@ export const JitRequest = Type.Object(
     user_token: Type.Optional(Token),
     acting_user_token: Type.Optional(Token),
     card_token: Token,
-    amount: Type.Optional(Amount),
+    // Not read: jit_funding.amount is the amount decided.
+    amount: Type.Optional(Type.Unknown()),
     currency_code: Type.String({ pattern: '^[A-Z]{3}$' }),
     network: OptionalText(40),
     subnetwork: OptionalText(40),

@@ -4,7 +4,7 @@
 import { ApiError } from '../../shared/errors.ts';
 import { MoneyError, toMajorNumber, toMinor } from '../../shared/money.ts';
 import { mccGroup } from '../../shared/mcc-groups.ts';
-import { statusInfo, DecisionStatus } from '../../shared/decision-status.ts';
+import { type DecisionStatusCode, DecisionStatus, statusInfo } from '../../shared/decision-status.ts';
 import type { DecisionRequest } from '../../shared/messages.ts';
 import { windowIds } from '../../shared/spend-windows.ts';
 import type { DecisionOutcome } from '../decide/decider.ts';
@@ -13,11 +13,29 @@ import type { JitRequestBody, JitResponseBody } from './schema.ts';
 
 export interface ParsedJit {
   readonly request: DecisionRequest;
+  /** 0 when the amount is invalid (and echoed as 0). */
   readonly amount_minor: bigint;
+  /** Recorded without running the rules: an unsupported method, or an amount we cannot read. */
+  readonly forced_status: DecisionStatusCode | undefined;
   /** The network accepts a smaller approved amount (pos.partial_approval_capable). */
   readonly partial_capable: boolean;
   /** Marqeta's jit_funding.user_token, echoed as received. */
   readonly jit_user_token: string;
+}
+
+/**
+ * The amount in minor units, or null when it is not a plain non-negative decimal the currency
+ * can hold (-5, 0.001 USD, "abc", 1e20, missing): a decline, never a 400, once the JIT token is
+ * readable, since Marqeta stands in (and may approve) when we answer an application error.
+ */
+function minorOrNull(amount: unknown, currency_code: string): bigint | null {
+  if (typeof amount !== 'number' && typeof amount !== 'string') return null;
+  try {
+    return toMinor(amount, currency_code);
+  } catch (error) {
+    if (error instanceof MoneyError) return null;
+    throw error;
+  }
 }
 
 export function parseJit(body: JitRequestBody, now_ms: number, time_zone: string): ParsedJit {
@@ -28,15 +46,7 @@ export function parseJit(body: JitRequestBody, now_ms: number, time_zone: string
     ]);
   }
   const jit = order.jit_funding;
-  const field = body.gpa_order ? '/gpa_order/jit_funding/amount' : '/gpa_order_unload/jit_funding/amount';
-  let amount_minor: bigint;
-  try {
-    amount_minor = toMinor(jit.amount, body.currency_code);
-  } catch (error) {
-    if (error instanceof MoneyError)
-      throw new ApiError('GW_ERR_BAD_REQUEST', undefined, [{ path: field, message: error.message }]);
-    throw error;
-  }
+  const amount_minor = minorOrNull(jit.amount, body.currency_code);
   const windows = windowIds(now_ms, time_zone);
   const acceptor = body.card_acceptor;
   const request: DecisionRequest = {
@@ -46,7 +56,7 @@ export function parseJit(body: JitRequestBody, now_ms: number, time_zone: string
     card_token: body.card_token,
     user_token: body.user_token ?? jit.user_token,
     acting_user_token: jit.acting_user_token ?? body.acting_user_token ?? jit.user_token,
-    amount_minor: amount_minor.toString(),
+    amount_minor: (amount_minor ?? 0n).toString(),
     currency_code: body.currency_code,
     network: body.network ?? null,
     merchant: {
@@ -65,7 +75,13 @@ export function parseJit(body: JitRequestBody, now_ms: number, time_zone: string
   };
   return {
     request,
-    amount_minor,
+    amount_minor: amount_minor ?? 0n,
+    forced_status:
+      request.mode === 'unsupported'
+        ? DecisionStatus.UNSUPPORTED_METHOD
+        : amount_minor === null
+          ? DecisionStatus.INVALID_AMOUNT
+          : undefined,
     partial_capable: body.pos?.partial_approval_capable === true,
     jit_user_token: jit.user_token,
   };

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBusinessCard, createPersonalCard, uniqueToken } from '../support/cardholders.ts';
+import { decisionKeys } from '../../shared/redis-keys.ts';
 import { startTestGateway } from '../support/gateway-harness.ts';
 import { basicAuth, jitRequest } from '../support/jit-requests.ts';
 
@@ -84,6 +85,46 @@ describe('POST /api/transactions/authorize', () => {
     expect(status).toBe(400);
     expect(body.error.code).toBe('GW_ERR_BAD_REQUEST');
     expect(body.error.fields.length).toBeGreaterThan(0);
+  });
+
+  it('declines an unreadable amount (402 INVALID_AMOUNT, recorded), never a 400 Marqeta would stand in for', async () => {
+    const card = await createBusinessCard(gw.sql, { daily_limit_minor: 10n ** 12n });
+    const amounts: unknown[] = [-5, 0.001, '0.001', 'abc', 1e20, '1e3', '', null, true, { value: 1 }, [1]];
+    for (const amount of amounts) {
+      const body = jitRequest({ ...card, amount: 1 });
+      const jit = (body.gpa_order as { jit_funding: Record<string, unknown> }).jit_funding;
+      jit.amount = amount;
+      const { status, body: answer } = await authorize(body);
+      const context = JSON.stringify(amount);
+      expect(status, context).toBe(402);
+      expect(answer.jit_funding, context).toEqual({
+        token: jit.token,
+        method: 'pgfs.authorization',
+        user_token: card.user_token,
+        acting_user_token: card.user_token,
+        amount: 0,
+        decline_reason: 'INVALID_AMOUNT',
+        memo: 'invalid_amount',
+        tags: 'afc_status:INVALID_AMOUNT',
+      });
+      // Recorded by the decision script like any decline (and so relayed to the ledger).
+      const keys = decisionKeys(gw.layout, card.user_token, card.card_token, jit.token as string);
+      expect(await gw.redis.hget(keys.decision, 's'), context).toBe('11');
+      expect((await authorize(body)).body, `${context} replayed`).toEqual(answer);
+    }
+    const missing = jitRequest({ ...card, amount: 1 });
+    delete (missing.gpa_order as { jit_funding: Record<string, unknown> }).jit_funding.amount;
+    expect((await authorize(missing)).body.jit_funding.decline_reason).toBe('INVALID_AMOUNT');
+  });
+
+  it('still answers 400 to a body that is not a JIT message (no gpa_order, unreadable token)', async () => {
+    const card = await createBusinessCard(gw.sql, { daily_limit_minor: 10n ** 12n });
+    const no_order = jitRequest({ ...card, amount: 'abc' });
+    delete no_order.gpa_order;
+    expect((await authorize(no_order)).status).toBe(400);
+    const bad_token = jitRequest({ ...card, amount: 'abc' });
+    (bad_token.gpa_order as { jit_funding: Record<string, unknown> }).jit_funding.token = 'not a token!';
+    expect((await authorize(bad_token)).status).toBe(400);
   });
 
   it('declines an unknown card as INVALID_CARD', async () => {
