@@ -151,7 +151,11 @@ export interface GatewayConfig extends CommonConfig, OverloadConfig {
   readonly hold_expiry_scan_interval_ms: number;
   /** Off lets an operator run the relay elsewhere; every gateway relays by default. */
   readonly outbox_relay_enabled: boolean;
+  /** Outbox entries read per XREADGROUP. */
   readonly outbox_batch_max: number;
+  /** Decisions in one AMQP message (shared/decision-batch.ts), and its body size in bytes. */
+  readonly relay_batch_max: number;
+  readonly relay_batch_bytes_max: number;
   /** Outbox entries pending longer than this on a dead relay are claimed by a live one. */
   readonly outbox_claim_idle_ms: number;
 }
@@ -270,6 +274,8 @@ export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
     hold_expiry_scan_interval_ms: integer(env, 'HOLD_EXPIRY_SCAN_INTERVAL_MS', 60_000, 1_000, 3_600_000),
     outbox_relay_enabled: oneOf(env, 'OUTBOX_RELAY_ENABLED', 'true', ['true', 'false'] as const) === 'true',
     outbox_batch_max: integer(env, 'OUTBOX_BATCH_MAX', 512, 1, 10_000),
+    relay_batch_max: integer(env, 'RELAY_BATCH_MAX', 256, 1, 10_000),
+    relay_batch_bytes_max: integer(env, 'RELAY_BATCH_BYTES_MAX', 256 * 1024, 4 * 1024, 16 * 1024 * 1024),
     outbox_claim_idle_ms: integer(env, 'OUTBOX_CLAIM_IDLE_MS', 30_000, 1000, 3_600_000),
   });
 }

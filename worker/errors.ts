@@ -4,6 +4,8 @@
 export const WorkerErrorCodes = Object.freeze({
   /** The message body is not a decision event we understand: retrying cannot help. */
   WK_ERR_INVALID_MESSAGE: 'invalid message',
+  /** A decision batch of a version this worker does not know (shared/decision-batch.ts). */
+  WK_ERR_UNSUPPORTED_VERSION: 'unsupported message version',
   /** A personal card named by an event has no document. */
   WK_ERR_CARD_NOT_FOUND: 'card not found',
   /** A card document kept changing under a ledger update; the message is retried. */

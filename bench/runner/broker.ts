@@ -13,7 +13,7 @@ import {
   QUEUE_DECISIONS,
   QUEUE_PERSONAL_DECISIONS,
 } from '../../shared/broker/topology.ts';
-import type { DecisionEvent } from '../../shared/messages.ts';
+import { decisionEventOf, decodeBatch } from '../../shared/decision-batch.ts';
 import { type Histogram, newHistogram, recordMs } from '../simulator/latency.ts';
 
 const run = promisify(execFile);
@@ -67,10 +67,14 @@ export class BrokerProbe {
         qos: { prefetchCount: TAP_PREFETCH },
       },
       (message) => {
-        const event = message.body as DecisionEvent;
-        if (event?.revision === 1 && event.request?.jit_token?.startsWith(this.#run_id)) {
-          recordMs(this.tap_latency, Date.now() - event.decided_at_ms);
-          this.tapped++;
+        // Decision batches (shared/decision-batch.ts): every decision of a message arrived now.
+        const now_ms = Date.now();
+        for (const entry of decodeBatch(message.body as Buffer)) {
+          const event = decisionEventOf(entry);
+          if (event.revision === 1 && event.request.jit_token.startsWith(this.#run_id)) {
+            recordMs(this.tap_latency, now_ms - event.decided_at_ms);
+            this.tapped++;
+          }
         }
       },
     );

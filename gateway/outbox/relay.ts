@@ -1,6 +1,9 @@
 // Outbox relay: moves decisions from the Redis outbox streams (written by the decision
-// script) to RabbitMQ in batches, with publisher confirms, then acknowledges and deletes
-// them from Redis. At-least-once: an entry leaves Redis only after the broker confirmed it;
+// script) to RabbitMQ, with publisher confirms, then acknowledges and deletes them from Redis.
+// Entries of one read bound for the same routing key travel together in one message, a
+// decision batch (shared/decision-batch.ts) of at most batch_max entries and batch_bytes_max
+// bytes; entries pass through unparsed (the worker decodes them). Whatever one XREADGROUP
+// returns is sent at once: no waiting for a fuller batch. At-least-once: an entry leaves Redis only after the broker confirmed it;
 // the worker deduplicates on the JIT token.
 //
 // Survives restarts: entries read but not confirmed stay pending in the consumer group.
@@ -9,24 +12,27 @@
 
 import type { Redis } from 'ioredis';
 import type { Connection, Publisher } from 'rabbitmq-client';
-import { statusInfo, DecisionStatus } from '../../shared/decision-status.ts';
 import { EXCHANGE_EVENTS, exchanges, queueBindings, queues } from '../../shared/broker/topology.ts';
-import { effectsToJson, parseLedgerEffects } from '../../shared/ledger-effects.ts';
+import {
+  batchMessageId,
+  CONTENT_TYPE_DECISION_BATCH,
+  encodeBatch,
+  lineBytes,
+  packEntry,
+} from '../../shared/decision-batch.ts';
 import type { Logger } from '../../shared/logger.ts';
 import type { gatewayMetrics } from '../../shared/metrics.ts';
-import {
-  decisionRoutingKey,
-  type CardKind,
-  type DecisionEvent,
-  type DecisionRequest,
-} from '../../shared/messages.ts';
 
 export const RELAY_GROUP = 'relay';
 
 export interface RelayOptions {
   readonly streams: readonly string[];
   readonly consumer_name: string;
+  /** Outbox entries read at once (XREADGROUP COUNT). */
   readonly batch_max: number;
+  /** Decisions per message, and bytes per message body (an entry larger than this goes alone). */
+  readonly message_decisions_max: number;
+  readonly message_bytes_max: number;
   readonly claim_idle_ms: number;
   /** How long one blocking read waits for new entries. */
   readonly block_ms: number;
@@ -53,40 +59,11 @@ function streamsOf(reply: StreamReply): Array<[string, StreamEntry[]]> {
 export type RelayMetrics = Pick<ReturnType<typeof gatewayMetrics>, 'relay_lag' | 'relayed'>;
 
 export interface RelayStats {
+  /** Decisions confirmed, and the messages that carried them. */
   published_total: number;
+  messages_total: number;
   /** Outbox entry age at publish time (ms), last batch's maximum. */
   last_lag_ms: number;
-}
-
-function fieldsOf(flat: string[]): Record<string, string> {
-  const fields: Record<string, string> = {};
-  for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i]!] = flat[i + 1]!;
-  return fields;
-}
-
-export function eventFromEntry(id: string, flat: string[]): DecisionEvent {
-  const f = fieldsOf(flat);
-  const status_code = Number(f.s);
-  const info = statusInfo(status_code);
-  return {
-    v: 1,
-    request: JSON.parse(f.r!) as DecisionRequest,
-    kind: (f.k || 'unknown') as CardKind,
-    card_id: f.ci || null,
-    user_id: f.ui || null,
-    status_code,
-    approved: status_code === DecisionStatus.APPROVED,
-    memo: info.memo,
-    decline_reason: info.decline_reason ?? null,
-    approved_amount_minor: f.a ?? '0',
-    released_amount_minor: f.released ?? '0',
-    available_minor: f.av ?? '0',
-    group_token: f.grp ?? '',
-    effects: effectsToJson(parseLedgerEffects(f.fx)),
-    revision: Number(f.rev ?? '1'),
-    decided_at_ms: Number(f.t),
-    outbox_id: id,
-  };
 }
 
 export class OutboxRelay {
@@ -99,7 +76,7 @@ export class OutboxRelay {
   readonly #metrics: RelayMetrics;
   #running = false;
   #stopped: Promise<void> = Promise.resolve();
-  readonly stats: RelayStats = { published_total: 0, last_lag_ms: 0 };
+  readonly stats: RelayStats = { published_total: 0, messages_total: 0, last_lag_ms: 0 };
 
   /** `redis` must be a connection of its own: the relay blocks on it. */
   constructor(redis: Redis, rabbit: Connection, options: RelayOptions, log: Logger, metrics: RelayMetrics) {
@@ -216,31 +193,27 @@ export class OutboxRelay {
     const now_ms = Date.now();
     let lag_ms = 0;
     this.#returned.clear();
-    const message_ids: string[] = [];
     const decided_at_ms: number[] = [];
+    const batches = this.#pack(entries, decided_at_ms);
+    for (const decided_ms of decided_at_ms) lag_ms = Math.max(lag_ms, now_ms - decided_ms);
     await Promise.all(
-      entries.map(({ id, fields }) => {
-        const event = eventFromEntry(id, fields);
-        lag_ms = Math.max(lag_ms, now_ms - event.decided_at_ms);
-        decided_at_ms.push(event.decided_at_ms);
-        const message_id = `${event.request.jit_token}:${event.revision}`;
-        message_ids.push(message_id);
-        return this.#publisher.send(
+      batches.map((batch) =>
+        this.#publisher.send(
           {
             exchange: EXCHANGE_EVENTS,
-            routingKey: decisionRoutingKey(event),
+            routingKey: batch.routing_key,
             durable: true,
             mandatory: true,
-            contentType: 'application/json',
-            messageId: message_id,
-            timestamp: Math.floor(event.decided_at_ms / 1000),
+            contentType: CONTENT_TYPE_DECISION_BATCH,
+            messageId: batch.message_id,
+            timestamp: Math.floor(now_ms / 1000),
           },
-          event,
-        );
-      }),
+          encodeBatch(batch.lines),
+        ),
+      ),
     );
-    // A returned message reached no queue: keep the batch pending and retry (duplicates are fine).
-    if (message_ids.some((id) => this.#returned.has(id))) {
+    // A returned message reached no queue: keep the entries pending and retry (duplicates are fine).
+    if (batches.some((batch) => this.#returned.has(batch.message_id))) {
       throw new Error('broker returned unroutable decisions; is the decisions queue bound?');
     }
     // Confirmed by the broker: now the entries may leave Redis.
@@ -251,10 +224,43 @@ export class OutboxRelay {
     }
     await pipeline.exec();
     this.stats.published_total += entries.length;
+    this.stats.messages_total += batches.length;
     this.stats.last_lag_ms = lag_ms;
     const confirmed_ms = Date.now();
     for (const decided_ms of decided_at_ms)
       this.#metrics.relay_lag.observe((confirmed_ms - decided_ms) / 1000);
     this.#metrics.relayed.inc(entries.length);
+  }
+
+  /** Groups entries by routing key into messages within the count and byte bounds, in read order. */
+  #pack(
+    entries: Array<{ id: string; fields: string[] }>,
+    decided_at_ms: number[],
+  ): Array<{ routing_key: string; message_id: string; lines: string[] }> {
+    const { message_decisions_max, message_bytes_max } = this.#options;
+    const open = new Map<string, { lines: string[]; bytes: number; first_id: string; last_id: string }>();
+    const done: Array<{ routing_key: string; message_id: string; lines: string[] }> = [];
+    const close = (routing_key: string) => {
+      const batch = open.get(routing_key)!;
+      open.delete(routing_key);
+      const message_id = batchMessageId(batch.first_id, batch.last_id, batch.lines.length);
+      done.push({ routing_key, message_id, lines: batch.lines });
+    };
+    for (const { id, fields } of entries) {
+      const packed = packEntry(id, fields);
+      decided_at_ms.push(packed.decided_at_ms);
+      const bytes = lineBytes(packed.line);
+      const batch = open.get(packed.routing_key);
+      if (batch && batch.bytes + bytes > message_bytes_max) close(packed.routing_key);
+      const current = open.get(packed.routing_key);
+      if (current) {
+        current.lines.push(packed.line);
+        current.bytes += bytes;
+        current.last_id = id;
+      } else open.set(packed.routing_key, { lines: [packed.line], bytes, first_id: id, last_id: id });
+      if (open.get(packed.routing_key)!.lines.length >= message_decisions_max) close(packed.routing_key);
+    }
+    for (const routing_key of [...open.keys()]) close(routing_key);
+    return done;
   }
 }

@@ -7,6 +7,7 @@ import { EXCHANGE_EVENTS } from '../../shared/broker/topology.ts';
 import type { DecisionEvent } from '../../shared/messages.ts';
 import { connectPostgres } from '../../shared/stores/postgres.ts';
 import { createBusinessCard } from '../support/cardholders.ts';
+import { decisionsOf } from '../support/decision-batches.ts';
 import { TEST_GATEWAY_ENV } from '../support/gateway-harness.ts';
 import { basicAuth, jitRequest } from '../support/jit-requests.ts';
 import { type Child, freePort, startNode, waitFor } from '../support/processes.ts';
@@ -28,8 +29,7 @@ beforeAll(async () => {
       queueBindings: [{ exchange: EXCHANGE_EVENTS, routingKey: 'decision.#' }],
     },
     (message) => {
-      const event = message.body as DecisionEvent;
-      seen.set(event.request.jit_token, event);
+      for (const event of decisionsOf(message.body)) seen.set(event.request.jit_token, event);
     },
   );
   await new Promise((resolve) => consumer.once('ready', resolve));

@@ -9,9 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createVhost, deleteVhost } from '../../bench/runner/broker.ts';
 import { withVhost } from '../../bench/runner/env.ts';
 import { EXCHANGE_EVENTS } from '../../shared/broker/topology.ts';
-import type { DecisionEvent } from '../../shared/messages.ts';
 import { connectPostgres } from '../../shared/stores/postgres.ts';
 import { createBusinessCard } from '../support/cardholders.ts';
+import { decisionsOf } from '../support/decision-batches.ts';
 import { TEST_GATEWAY_ENV } from '../support/gateway-harness.ts';
 import { basicAuth, jitRequest } from '../support/jit-requests.ts';
 import { freePort, startNode, waitFor } from '../support/processes.ts';
@@ -38,7 +38,7 @@ beforeAll(async () => {
       queueBindings: [{ exchange: EXCHANGE_EVENTS, routingKey: 'decision.#' }],
     },
     (message) => {
-      seen.add((message.body as DecisionEvent).request.jit_token);
+      for (const event of decisionsOf(message.body)) seen.add(event.request.jit_token);
     },
   );
   await new Promise((resolve) => consumer.once('ready', resolve));

@@ -1,12 +1,15 @@
 // The retry path and the DLQ: a message that keeps failing is retried 3 times, then parked in
 // <queue>.dlq with its reason and attempt count; once the cause is fixed, `dlq replay`
-// persists it, once. An undecodable message goes to the DLQ at once.
+// persists it, once. An undecodable message goes to the DLQ at once. In a batch, the poison
+// decision is split off (bisect) and retried alone; the others commit.
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CONTENT_TYPE_DECISION_BATCH, encodeBatch } from '../../shared/decision-batch.ts';
 import { listDeadLetters } from '../../worker/broker/dead-letters.ts';
-import { uniqueToken } from '../support/cardholders.ts';
+import { createBusinessCard, uniqueToken } from '../support/cardholders.ts';
+import { outboxLine, publishBatches } from '../support/decision-batches.ts';
 import {
   decisionEvent,
   deleteWorkQueue,
@@ -91,6 +94,58 @@ describe('worker retry path and dead-letter queue', () => {
     ]);
     expect((await dlq('purge')).stdout).toContain('purged 1 message(s)');
     expect(await listDeadLetters(worker.rabbit, queue)).toEqual([]);
+  });
+
+  it('a batch with a poison decision commits the others; only the poison is retried and parked', async () => {
+    const good_card = await createBusinessCard(worker.sql, { daily_limit_minor: 1_000_000n });
+    const missing_card = {
+      card_id: randomUUID(),
+      user_id: randomUUID(),
+      card_token: uniqueToken('card'),
+      user_token: uniqueToken('user'),
+    };
+    const goods = Array.from({ length: 6 }, () =>
+      decisionEvent({ card: good_card, kind: 'business', amount_minor: 100n }),
+    );
+    const poison = decisionEvent({ card: missing_card, kind: 'business', amount_minor: 100n });
+    const lines = [...goods.slice(0, 3), poison, ...goods.slice(3)].map(outboxLine);
+    const before = (await listDeadLetters(worker.rabbit, queue)).length;
+    await publishBatches(worker.rabbit, queue, [{ lines }]);
+    await waitUntil(async () => (await listDeadLetters(worker.rabbit, queue)).length === before + 1);
+
+    const tokens = goods.map((e) => e.request.jit_token);
+    const rows = await worker.sql`SELECT jit_token FROM transactions WHERE jit_token = ANY(${tokens})`;
+    expect(rows).toHaveLength(6);
+    const parked = (await listDeadLetters(worker.rabbit, queue)).at(-1)!;
+    expect(parked).toMatchObject({ message_id: `${poison.request.jit_token}:1`, attempts: 4 });
+    expect(parked.reason).toMatch(/^23503: .*foreign key/);
+    // `show` gives the single decision, decoded.
+    const shown = JSON.parse((await dlq('show', String(parked.position))).stdout);
+    expect(shown.body).toHaveLength(1);
+    expect(JSON.parse(shown.body[0].r).jit_token).toBe(poison.request.jit_token);
+    await dlq('purge');
+  });
+
+  it('a batch of an unknown version is dead-lettered at once, with the reason', async () => {
+    const line = outboxLine(
+      decisionEvent({ card: null, kind: 'unknown', amount_minor: 1n, approved: false }),
+    );
+    const body = encodeBatch([line])
+      .toString('utf8')
+      .replace(/^afc-decision-batch 1 /, 'afc-decision-batch 99 ');
+    const publisher = worker.rabbit.createPublisher({ confirm: true });
+    await publisher.send(
+      { exchange: '', routingKey: queue, contentType: CONTENT_TYPE_DECISION_BATCH, messageId: 'v99' },
+      Buffer.from(body),
+    );
+    await publisher.close();
+    await waitUntil(async () =>
+      (await listDeadLetters(worker.rabbit, queue)).some((l) => l.message_id === 'v99'),
+    );
+    const letter = (await listDeadLetters(worker.rabbit, queue)).find((l) => l.message_id === 'v99')!;
+    expect(letter).toMatchObject({ attempts: 1 });
+    expect(letter.reason).toMatch(/^WK_ERR_UNSUPPORTED_VERSION: .*version 99 is not supported/);
+    await dlq('purge');
   });
 
   it('the CLI rejects a bad command with the usage and exit code 64', async () => {

@@ -4,9 +4,8 @@
 // reconciliation reports no difference between Redis and the ledger, whatever the arrival order.
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventFromEntry } from '../../gateway/outbox/relay.ts';
+import { packEntry } from '../../shared/decision-batch.ts';
 import { createLogger } from '../../shared/logger.ts';
-import type { DecisionEvent } from '../../shared/messages.ts';
 import { decisionKeys, outboxKeys } from '../../shared/redis-keys.ts';
 import { startDecisionConsumer, startPersonalDecisionConsumer } from '../../worker/decisions/consumer.ts';
 import { startNotificationConsumer } from '../../worker/notifications/consumer.ts';
@@ -19,13 +18,13 @@ import {
   type CreatedCard,
   uniqueToken,
 } from '../support/cardholders.ts';
+import { publishBatches } from '../support/decision-batches.ts';
 import { startTestGateway } from '../support/gateway-harness.ts';
 import { basicAuth, type JitOptions, jitRequest } from '../support/jit-requests.ts';
 import {
   declareWorkQueue,
   deleteWorkQueue,
   processedCount,
-  publishEvents,
   startTestWorker,
   testWorkerConfig,
   uniqueQueue,
@@ -213,26 +212,32 @@ describe('worker ledger: the transaction lifecycle', () => {
     const personal = await createPersonalCard(quiet.mongo.db(), { balance_minor: 100_000n });
     const b = await lifecycle(quiet, business);
     const p = await lifecycle(quiet, personal);
-    const events: DecisionEvent[] = [];
+    // The outbox entries as the relay packs them.
+    const lines: string[] = [];
     for (const key of outboxKeys({
       prefix: quiet.config.redis_key_prefix,
       shards: quiet.config.redis_shards,
     })) {
       for (const [id, fields] of await quiet.redis.xrange(key, '-', '+'))
-        events.push(eventFromEntry(id, fields));
+        lines.push(packEntry(id, fields).line);
     }
-    expect(events).toHaveLength(b.tokens.length + p.tokens.length);
-    // Settlements before the authorizations they settle, each message twice.
-    const reversed = [...events].reverse();
-    await publishEvents(isolated.rabbit, isolated_queue, [...reversed, ...reversed]);
+    expect(lines).toHaveLength(b.tokens.length + p.tokens.length);
+    // Settlements before the authorizations they settle, each decision twice, one message each.
+    const reversed = [...lines].reverse();
+    await publishBatches(
+      isolated.rabbit,
+      isolated_queue,
+      [...reversed, ...reversed].map((line) => ({ lines: [line] })),
+    );
     await waitUntil(async () => (await processedCount(isolated, isolated_queue)) >= reversed.length * 2);
     expect(await persisted([...b.tokens, ...p.tokens])).toBe(true);
     const first = await reconciled(quiet);
     expect(first.differences).toEqual([]);
 
     const before = await processedCount(isolated, isolated_queue);
-    await publishEvents(isolated.rabbit, isolated_queue, events); // a late redelivery of everything
-    await waitUntil(async () => (await processedCount(isolated, isolated_queue)) >= before + events.length);
+    // A late redelivery of everything, in one batch message.
+    await publishBatches(isolated.rabbit, isolated_queue, [{ lines }]);
+    await waitUntil(async () => (await processedCount(isolated, isolated_queue)) >= before + 1);
     expect((await reconciled(quiet)).differences).toEqual([]);
     expect((await businessStatuses([b.a, b.b])).map((r) => r?.status)).toEqual(['completed', 'reversed']);
   });

@@ -12,6 +12,7 @@ import {
   workQueueDeclarations,
 } from '../../shared/broker/topology.ts';
 import { loadWorkerConfig, type WorkerConfig } from '../../shared/config.ts';
+import { CONTENT_TYPE_DECISION_BATCH, encodeBatch } from '../../shared/decision-batch.ts';
 import { DecisionStatus, statusInfo } from '../../shared/decision-status.ts';
 import { effectsToJson, type LedgerEffects, NO_EFFECTS } from '../../shared/ledger-effects.ts';
 import { createLogger } from '../../shared/logger.ts';
@@ -20,6 +21,7 @@ import { windowIds } from '../../shared/spend-windows.ts';
 import { startDecisionConsumer, startPersonalDecisionConsumer } from '../../worker/decisions/consumer.ts';
 import { createWorker, type Worker } from '../../worker/worker.ts';
 import { type CreatedCard, uniqueToken } from './cardholders.ts';
+import { outboxLine } from './decision-batches.ts';
 
 export function uniqueQueue(): string {
   return `afc.decisions.t${randomUUID().slice(0, 8)}`;
@@ -163,7 +165,11 @@ export function decisionEvent(options: EventOptions): DecisionEvent {
   };
 }
 
-/** Publishes straight to a queue (default exchange), confirmed, in bounded chunks. */
+/**
+ * Publishes each event as a single-decision batch (message id `<jit token>:<revision>`), and
+ * anything else as a JSON message (undecodable for the worker), straight to a queue, confirmed,
+ * in bounded chunks.
+ */
 export async function publishEvents(
   rabbit: Connection,
   queue: string,
@@ -174,12 +180,23 @@ export async function publishEvents(
   try {
     for (let at = 0; at < events.length; at += chunk) {
       await Promise.all(
-        events.slice(at, at + chunk).map((event) => {
-          const e = event as Partial<DecisionEvent>;
-          const message_id = e.request ? `${e.request.jit_token}:${e.revision}` : randomUUID();
+        events.slice(at, at + chunk).map((item) => {
+          const event = item as Partial<DecisionEvent>;
+          if (event.request === undefined) {
+            return publisher.send(
+              { exchange: '', routingKey: queue, durable: true, messageId: randomUUID() },
+              item,
+            );
+          }
           return publisher.send(
-            { exchange: '', routingKey: queue, durable: true, messageId: message_id },
-            event,
+            {
+              exchange: '',
+              routingKey: queue,
+              durable: true,
+              contentType: CONTENT_TYPE_DECISION_BATCH,
+              messageId: `${event.request.jit_token}:${event.revision}`,
+            },
+            encodeBatch([outboxLine(item as DecisionEvent)]),
           );
         }),
       );

@@ -54,4 +54,18 @@ describe('worker batcher', () => {
     await batcher.drain();
     expect(await pending).toBe(5);
   });
+
+  it('counts items by their size: a message of many decisions fills a batch alone', async () => {
+    const batches: number[][][] = [];
+    const batcher = new Batcher<number[], number>(
+      async (items) => {
+        batches.push(items.map((i) => [...i]));
+        return items.map((i) => i.length);
+      },
+      { batch_max: 4, linger_ms: 60_000, size: (item) => item.length },
+    );
+    const results = await Promise.all([[1], [2, 3], [4], [5, 6, 7, 8, 9]].map((i) => batcher.submit(i)));
+    expect(results).toEqual([1, 2, 1, 5]);
+    expect(batches).toEqual([[[1], [2, 3], [4]], [[5, 6, 7, 8, 9]]]);
+  });
 });

@@ -10,6 +10,7 @@ import {
   HEADER_FAILED_AT,
   HEADER_LAST_ERROR,
 } from '../../shared/broker/topology.ts';
+import { CONTENT_TYPE_DECISION_BATCH, decodeBatch, entryFields } from '../../shared/decision-batch.ts';
 import { HEADER_ORIGINAL_ROUTING_KEY } from './retry-path.ts';
 
 /** Messages read from a DLQ in one command: a DLQ larger than this is handled in rounds. */
@@ -41,8 +42,22 @@ function describe(message: SyncMessage, position: number): DeadLetter {
     attempts: headers[HEADER_ATTEMPT] === undefined ? null : Number(headers[HEADER_ATTEMPT]),
     failed_at: text(HEADER_FAILED_AT),
     headers,
-    body: Buffer.isBuffer(message.body) ? message.body.toString('utf8') : message.body,
+    body: readableBody(message),
   };
+}
+
+/** A decision batch as its outbox entries (fields by name), anything else as it came. */
+function readableBody(message: SyncMessage): unknown {
+  const text = Buffer.isBuffer(message.body) ? message.body.toString('utf8') : message.body;
+  if (message.contentType !== CONTENT_TYPE_DECISION_BATCH) return text;
+  try {
+    return decodeBatch(text as string).map((entry) => ({
+      outbox_id: entry.outbox_id,
+      ...entryFields(entry),
+    }));
+  } catch {
+    return text;
+  }
 }
 
 /** Reads up to `limit` messages (unacked) on a fresh channel and runs `use`; the rest go back on close. */

@@ -33,6 +33,12 @@ const BROKER_DEATH_HEADERS = [
 /** Publish attempts for one republish (rabbitmq-client waits for a connection between them). */
 const REPUBLISH_ATTEMPTS_MAX = 3;
 
+/** What to republish instead of the whole message. */
+export interface MessagePart {
+  readonly body: Buffer;
+  readonly message_id: string;
+}
+
 export interface Hop {
   readonly queue: string;
   /** Failed processing attempts including this one. */
@@ -78,8 +84,11 @@ export class RetryPath {
     });
   }
 
-  /** Republishes a failed message to its next hop (confirmed) and says where it went. */
-  async fail(message: AsyncMessage, error: unknown, permanent = false): Promise<Hop> {
+  /**
+   * Republishes a failed message to its next hop (confirmed) and says where it went; with
+   * `part`, only that part of it (one decision of a batch), under its own message id.
+   */
+  async fail(message: AsyncMessage, error: unknown, permanent = false, part?: MessagePart): Promise<Hop> {
     const hop = nextHop(this.#queue, this.#retry_delays_ms, attemptsOf(message.headers), permanent);
     const headers: Record<string, unknown> = { ...message.headers };
     for (const name of BROKER_DEATH_HEADERS) delete headers[name];
@@ -92,11 +101,11 @@ export class RetryPath {
       routingKey: hop.queue,
       durable: true,
       headers,
-      messageId: message.messageId,
+      messageId: part?.message_id ?? message.messageId,
       contentType: message.contentType,
       timestamp: message.timestamp,
     };
-    await this.#publisher.send(envelope, message.body);
+    await this.#publisher.send(envelope, part === undefined ? message.body : part.body);
     return hop;
   }
 

@@ -1,9 +1,12 @@
 // Consumer of a decisions queue (`afc.decisions` for business cards, `afc.decisions.personal` for
 // personal ones; one consumer per queue, so each drains at its own store's pace): competing
-// consumers (any number of worker replicas) with a bounded prefetch and concurrency. Each message is parsed, written in a micro-batch with
-// others (decision-ledger.ts) and acked only after its batch committed; a failed write goes
-// to the retry path (acked after the confirmed republish), an undecodable message straight
-// to the DLQ, and a message hit by a store outage back to the queue without spending a retry.
+// consumers (any number of worker replicas) with a bounded prefetch and concurrency. Each
+// message is a decision batch (shared/decision-batch.ts): its decisions are written together
+// (one transaction per message; small messages are combined by the Batcher up to batch_max
+// decisions) and the message is acked only after that committed. A decision whose write failed
+// alone (decision-ledger.ts bisects a failed batch) goes to the retry path as a single-decision
+// batch, an undecodable one straight to the DLQ; a message hit by a store outage goes back to
+// the queue whole without spending a retry (its committed decisions are idempotent no-ops).
 
 import { type AsyncMessage, ConsumerStatus } from 'rabbitmq-client';
 import {
@@ -22,7 +25,7 @@ import { failureReason, WorkerError } from '../errors.ts';
 import { BusinessLedger } from '../ledger/business-ledger.ts';
 import { DecisionLedger, OUTAGE_DEFAULTS, type WriteOutcome } from '../ledger/decision-ledger.ts';
 import { PersonalLedger } from '../ledger/personal-ledger.ts';
-import { parseDecisionEvent } from './event-schema.ts';
+import { type ReadDecision, readDecisionBatch, singleDecision } from './read-batch.ts';
 
 const DECISION_RETRY_DELAYS_MS = RETRY_DELAYS_MS[QUEUE_DECISIONS]!;
 
@@ -43,44 +46,63 @@ function startConsumerOf(deps: WorkerDeps, name: string, queue: string): Consume
     OUTAGE_DEFAULTS,
     log,
   );
-  const batcher = new Batcher<DecisionEvent, WriteOutcome>((events) => ledger.write(events), {
-    batch_max: config.batch_max,
-    linger_ms: config.batch_linger_ms,
-  });
+  // Items are messages (their valid decisions); a batch is written as one ledger write.
+  const batcher = new Batcher<readonly DecisionEvent[], readonly WriteOutcome[]>(
+    async (messages) => {
+      const outcomes = await ledger.write(messages.flat());
+      let at = 0;
+      return messages.map((events) => {
+        at += events.length;
+        return outcomes.slice(at - events.length, at);
+      });
+    },
+    { batch_max: config.batch_max, linger_ms: config.batch_linger_ms, size: (events) => events.length },
+  );
 
   async function handle(message: AsyncMessage): Promise<ConsumerStatus> {
-    let event: DecisionEvent;
+    let decisions: ReadDecision[];
     try {
-      event = parseDecisionEvent(message.body);
+      decisions = readDecisionBatch(message.body);
     } catch (error) {
       await retry.fail(message, error, error instanceof WorkerError);
       metrics.dead_letters.inc(labels);
       log.error(
         { message_id: message.messageId, reason: failureReason(error) },
-        'undecodable decision dead-lettered',
+        'undecodable decision message dead-lettered',
       );
       return ConsumerStatus.ACK;
     }
-    const outcome = await batcher.submit(event);
-    if (outcome.ok) {
-      metrics.processed.inc(labels);
-      metrics.consumer_lag.observe(labels, Math.max(0, Date.now() - event.decided_at_ms) / 1000);
-      return ConsumerStatus.ACK;
+    const valid = decisions.filter((d) => d.event !== null);
+    const events = valid.map((d) => d.event!);
+    const outcomes = events.length > 0 ? await batcher.submit(events) : [];
+    if (outcomes.some((outcome) => !outcome.ok && outcome.requeue)) return ConsumerStatus.REQUEUE;
+    const now_ms = Date.now();
+    for (const event of events) {
+      metrics.consumer_lag.observe(labels, Math.max(0, now_ms - event.decided_at_ms) / 1000);
     }
-    if (outcome.requeue) return ConsumerStatus.REQUEUE;
-    // Throws if the republish is not confirmed: the message is then requeued, never lost.
-    const hop = await retry.fail(message, outcome.error);
-    (hop.dead ? metrics.dead_letters : metrics.retries).inc(labels);
-    log.warn(
-      {
-        message_id: message.messageId,
-        jit_token: event.request.jit_token,
-        attempt: hop.attempt,
-        to: hop.queue,
-        reason: failureReason(outcome.error),
-      },
-      hop.dead ? 'decision dead-lettered' : 'decision sent to retry',
-    );
+    const failed: Array<{ read: ReadDecision; error: unknown; permanent: boolean }> = [];
+    for (const read of decisions)
+      if (read.error !== null) failed.push({ read, error: read.error, permanent: true });
+    for (const [i, outcome] of outcomes.entries()) {
+      if (!outcome.ok) failed.push({ read: valid[i]!, error: outcome.error, permanent: false });
+    }
+    // Throws if a republish is not confirmed: the message is then requeued, never lost.
+    for (const { read, error, permanent } of failed) {
+      const hop = await retry.fail(message, error, permanent, singleDecision(read));
+      (hop.dead ? metrics.dead_letters : metrics.retries).inc(labels);
+      log.warn(
+        {
+          message_id: message.messageId,
+          outbox_id: read.entry.outbox_id,
+          jit_token: read.event?.request.jit_token,
+          attempt: hop.attempt,
+          to: hop.queue,
+          reason: failureReason(error),
+        },
+        hop.dead ? 'decision dead-lettered' : 'decision sent to retry',
+      );
+    }
+    if (failed.length < decisions.length) metrics.processed.inc(labels);
     return ConsumerStatus.ACK;
   }
 

@@ -1,9 +1,8 @@
-// Decision events as the worker accepts them (shared/messages.ts DecisionEvent), checked with
-// a compiled TypeBox schema. Anything else is dead-lettered at once: retrying cannot fix it.
-// Unknown extra fields are accepted (the gateway adds fields over time). Every ledger mode is
+// Decision events as the worker accepts them (shared/messages.ts DecisionEvent, decoded from a
+// decision batch by read-batch.ts), checked with a compiled TypeBox schema. Anything else is
+// dead-lettered at once: retrying cannot fix it. Unknown extra fields are accepted (the gateway adds fields over time). Every ledger mode is
 // booked from the event's `effects` (the changes the decision script applied in Redis).
 
-import { Buffer } from 'node:buffer';
 import Type from 'typebox';
 import { Compile } from 'typebox/compile';
 import type { DecisionEvent } from '../../shared/messages.ts';
@@ -100,9 +99,8 @@ const Event = Type.Object({
 
 const check = Compile(Event);
 
-/** The event in a message body (rabbitmq-client has already parsed application/json). */
-export function parseDecisionEvent(body: unknown): DecisionEvent {
-  const value = Buffer.isBuffer(body) || typeof body === 'string' ? parseJson(String(body)) : body;
+/** A decoded decision (shared/decision-batch.ts decisionEventOf), checked before it is written. */
+export function checkDecisionEvent(value: unknown): DecisionEvent {
   if (!check.Check(value)) {
     const first = [...check.Errors(value)][0];
     throw new WorkerError(
@@ -125,14 +123,6 @@ export function parseDecisionEvent(body: unknown): DecisionEvent {
     throw new WorkerError('WK_ERR_INVALID_MESSAGE', 'approval without a card');
   }
   return event;
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new WorkerError('WK_ERR_INVALID_MESSAGE', 'body is not JSON');
-  }
 }
 
 /** The idempotency key of one event: a JIT token's revisions are distinct writes. */

@@ -1,5 +1,6 @@
 // Outbound webhook fan-out: consumes afc.webhooks (every `decision.#` and `card.#` event) and
-// POSTs each event, signed, to every active endpoint that wants it. Each (endpoint, event) is
+// POSTs each event, signed, to every active endpoint that wants it; a decision batch message
+// (shared/decision-batch.ts) is one event per decision, as if each had come alone. Each (endpoint, event) is
 // one delivery row; a failed delivery is retried for that endpoint alone: a copy of the
 // message naming the endpoint (header x-endpoint-id) goes to a retry queue (see
 // retry-schedule.ts) and, past the horizon, to the DLQ. A message that cannot be processed
@@ -19,7 +20,15 @@ import {
   RETRY_DELAYS_MS,
   workQueueDeclarations,
 } from '../../shared/broker/topology.ts';
+import {
+  type BatchEntry,
+  CONTENT_TYPE_DECISION_BATCH,
+  decisionEventOf,
+  decodeBatch,
+  encodeBatch,
+} from '../../shared/decision-batch.ts';
 import type { Logger } from '../../shared/logger.ts';
+import type { DecisionEvent } from '../../shared/messages.ts';
 import type { workerMetrics } from '../../shared/metrics.ts';
 import type { PgSql } from '../../shared/stores/postgres.ts';
 import { HEADER_ORIGINAL_ROUTING_KEY, RetryPath } from '../broker/retry-path.ts';
@@ -71,6 +80,8 @@ interface OutboundEvent {
   readonly company_id: string | null | undefined;
   readonly card_id: string | null;
   readonly kind: string | null;
+  /** What a retry for one endpoint republishes: the message, or this event's part of a batch. */
+  readonly retry_body: unknown;
 }
 
 function dataOf(message: AsyncMessage): Record<string, unknown> {
@@ -89,14 +100,19 @@ function dataOf(message: AsyncMessage): Record<string, unknown> {
   return body as Record<string, unknown>;
 }
 
+function typeOf(message: AsyncMessage): string {
+  return String(message.headers?.[HEADER_ORIGINAL_ROUTING_KEY] ?? message.routingKey);
+}
+
 /** The event as receivers get it: {id, type, created_at, data}, serialized once. */
-function outboundEvent(message: AsyncMessage): OutboundEvent {
-  const data = dataOf(message);
-  const type = String(message.headers?.[HEADER_ORIGINAL_ROUTING_KEY] ?? message.routingKey);
-  const id =
-    message.messageId ||
-    createHash('sha256').update(type).update('\n').update(JSON.stringify(data)).digest('hex').slice(0, 32);
-  const created_at = new Date(message.timestamp ? message.timestamp * 1000 : Date.now()).toISOString();
+function outboundEvent(
+  id: string,
+  type: string,
+  created_at_ms: number,
+  data: Record<string, unknown>,
+  retry_body: unknown,
+): OutboundEvent {
+  const created_at = new Date(created_at_ms).toISOString();
   const company = data.company_id;
   return {
     id,
@@ -105,7 +121,46 @@ function outboundEvent(message: AsyncMessage): OutboundEvent {
     company_id: typeof company === 'string' || company === null ? company : undefined,
     card_id: typeof data.card_id === 'string' ? data.card_id : null,
     kind: typeof data.kind === 'string' ? data.kind : null,
+    retry_body,
   };
+}
+
+/**
+ * The events of a message: one per decision of a decision batch (id `<jit token>:<revision>`, as
+ * when each decision was a message of its own), else the message itself.
+ */
+function outboundEvents(message: AsyncMessage, log: Logger): OutboundEvent[] {
+  const type = typeOf(message);
+  if (message.contentType !== CONTENT_TYPE_DECISION_BATCH) {
+    const data = dataOf(message);
+    const id =
+      message.messageId ||
+      createHash('sha256').update(type).update('\n').update(JSON.stringify(data)).digest('hex').slice(0, 32);
+    return [
+      outboundEvent(id, type, message.timestamp ? message.timestamp * 1000 : Date.now(), data, message.body),
+    ];
+  }
+  let entries: BatchEntry[];
+  try {
+    entries = decodeBatch(message.body as Buffer | string);
+  } catch (error) {
+    throw new UnreadableEventError((error as Error).message);
+  }
+  const events: OutboundEvent[] = [];
+  for (const entry of entries) {
+    let decision: DecisionEvent;
+    try {
+      decision = decisionEventOf(entry);
+    } catch (error) {
+      // The decisions consumer dead-letters the same entry with its reason.
+      log.error({ outbox_id: entry.outbox_id, err: error }, 'undecodable decision skipped by webhooks');
+      continue;
+    }
+    const id = `${decision.request.jit_token}:${decision.revision}`;
+    const data = decision as unknown as Record<string, unknown>;
+    events.push(outboundEvent(id, type, decision.decided_at_ms, data, encodeBatch([entry.line])));
+  }
+  return events;
 }
 
 export class WebhookConsumer implements ConsumerHandle {
@@ -196,24 +251,26 @@ export class WebhookConsumer implements ConsumerHandle {
   }
 
   async #process(message: AsyncMessage): Promise<void> {
-    const event = outboundEvent(message);
+    const events = outboundEvents(message, this.#deps.log);
     const endpoint_id = message.headers?.[HEADER_ENDPOINT_ID];
     if (typeof endpoint_id === 'string') {
       const endpoint = await this.#endpoints.byId(endpoint_id);
       if (endpoint === undefined || !endpoint.active) {
         this.#deps.log.info(
-          { endpoint_id, event_id: event.id },
+          { endpoint_id, event_ids: events.map((e) => e.id) },
           'retry for a removed or inactive endpoint dropped',
         );
         return;
       }
       // Back on the work queue with its endpoint named: a scheduled retry, or an operator's replay.
-      await this.#deliver(endpoint, event, message, true);
+      for (const event of events) await this.#deliver(endpoint, event, message, true);
       return;
     }
-    const targets = await this.#targets(event);
     const results = await Promise.allSettled(
-      targets.map((endpoint) => this.#deliver(endpoint, event, message, false)),
+      events.map(async (event) => {
+        const targets = await this.#targets(event);
+        await Promise.all(targets.map((endpoint) => this.#deliver(endpoint, event, message, false)));
+      }),
     );
     const failure = results.find((r) => r.status === 'rejected');
     if (failure) throw failure.reason;
@@ -275,7 +332,7 @@ export class WebhookConsumer implements ConsumerHandle {
         timestamp: message.timestamp ?? Math.floor(Date.now() / 1000),
         ...(step.dead ? {} : { expiration: String(step.expiration_ms) }),
       },
-      message.body,
+      event.retry_body,
     );
     const log_fields = { endpoint_id: endpoint.id, event_id: event.id, attempts, error: outcome.error };
     if (step.dead) {
