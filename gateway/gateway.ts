@@ -1,4 +1,4 @@
-// Wires one gateway: stores, decision scripts, HTTP app and outbox relay. main.ts runs it as
+// Wires one gateway: stores, decision scripts, the public and internal HTTP apps and the outbox relay. main.ts runs it as
 // a process; tests run it in-process with their own configuration.
 
 import { hostname } from 'node:os';
@@ -28,9 +28,11 @@ import { connectMongo } from '../shared/stores/mongo.ts';
 import { connectPostgres, type PgSql } from '../shared/stores/postgres.ts';
 import { connectRedis } from '../shared/stores/redis.ts';
 import { buildGatewayApp } from './app.ts';
-import { CacheLoader } from './decide/cache-loader.ts';
+import { CacheLoader, cacheLoaderOptions } from './decide/cache-loader.ts';
+import { preloadActiveCards } from './decide/cache-preload.ts';
 import { Decider } from './decide/decider.ts';
 import { loadScripts } from './decide/scripts.ts';
+import { buildGatewayInternalApp } from './internal-app.ts';
 import { HoldExpiry } from './jobs/hold-expiry.ts';
 import { OutboxRelay, RELAY_DEFAULTS } from './outbox/relay.ts';
 import { sampleOutboxDepth, sampleRedisPool } from './routes/metrics.ts';
@@ -57,7 +59,10 @@ async function drainOutbox(redis: Redis, streams: readonly string[], log: Logger
 }
 
 export interface Gateway {
+  /** The public listener's app: only what Marqeta calls. */
   readonly app: FastifyInstance;
+  /** The internal listener's app: health, readiness, /metrics. */
+  readonly internal_app: FastifyInstance;
   readonly relay: OutboxRelay;
   readonly hold_expiry: HoldExpiry;
   readonly redis: Redis;
@@ -114,7 +119,7 @@ export async function createGateway(
   const scripts = loadScripts(redis);
   const layout: KeyLayout = { prefix: config.redis_key_prefix, shards: config.redis_shards };
   const streams = outboxKeys(layout);
-  const loader = new CacheLoader(sql, mongo.db(), scripts, log);
+  const loader = new CacheLoader(sql, mongo.db(), scripts, layout, log, cacheLoaderOptions(config));
   const decider = new Decider(scripts, loader, layout, config, log, metrics);
 
   // Notifications are not the JIT hot path: each is confirmed by the broker before the 200.
@@ -158,10 +163,6 @@ export async function createGateway(
     partial_approval_enabled: config.partial_approval_enabled,
     body_limit_bytes: config.body_limit_bytes,
     overload: config,
-    checks,
-    readiness: { redis: checks.redis },
-    reported: () => optional_dependencies.snapshot(),
-    isShuttingDown: () => shutting_down,
     marqeta_webhooks: {
       redis,
       key_prefix: config.redis_key_prefix,
@@ -182,6 +183,15 @@ export async function createGateway(
       hmac_secret: config.webhook_hmac_secret,
       signature_header: config.webhook_signature_header,
       hmac_algorithm: config.webhook_hmac_algorithm,
+    },
+  });
+  const internal_app = await buildGatewayInternalApp({
+    log,
+    health: {
+      checks,
+      readiness: { redis: checks.redis },
+      reported: () => optional_dependencies.snapshot(),
+      isShuttingDown: () => shutting_down,
     },
     metrics: {
       registry,
@@ -208,6 +218,20 @@ export async function createGateway(
     log,
     metrics,
   );
+  // Before the gateway listens: the recently active cards' first decisions need no store.
+  await preloadActiveCards(
+    redis,
+    loader,
+    {
+      key_prefix: config.redis_key_prefix,
+      active_s: config.cache_preload_active_s,
+      cards_max: config.cache_preload_cards_max,
+      budget_ms: config.cache_preload_budget_ms,
+      program_time_zone: config.program_time_zone,
+    },
+    log,
+  ).catch((error: unknown) => log.warn({ err: error }, 'cache preload failed; cards load on first use'));
+
   const relay_enabled = runtime.relay_enabled ?? config.outbox_relay_enabled;
   if (relay_enabled) relay.start();
 
@@ -229,6 +253,7 @@ export async function createGateway(
 
   return {
     app,
+    internal_app,
     relay,
     hold_expiry,
     redis,
@@ -264,6 +289,8 @@ export async function createGateway(
       );
       redis.disconnect();
       relay_redis.disconnect();
+      // Last: probes see readiness 503 and Prometheus scrapes until the very end.
+      await step('internal_http', () => closeApp(internal_app));
     },
   };
 }

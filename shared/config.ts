@@ -2,6 +2,9 @@
 // A bad or missing value stops the process with the variable's name in the message.
 // Secrets never have defaults; the demo start script supplies demo values explicitly.
 
+import { readFileSync } from 'node:fs';
+import ipaddr from 'ipaddr.js';
+
 export class ConfigError extends Error {
   readonly code = 'CFG_ERR_INVALID';
 }
@@ -43,6 +46,16 @@ function integer(env: Env, name: string, fallback: number, min: number, max: num
   return value;
 }
 
+function decimal(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = read(env, name);
+  if (raw === undefined) return fallback;
+  if (!/^\d+(\.\d+)?$/.test(raw)) throw new ConfigError(`${name} must be a decimal number (got "${raw}")`);
+  const value = Number(raw);
+  if (value < min || value > max)
+    throw new ConfigError(`${name} must be between ${min} and ${max} (got ${value})`);
+  return value;
+}
+
 function oneOf<T extends string>(env: Env, name: string, fallback: T, allowed: readonly T[]): T {
   const raw = read(env, name) ?? fallback;
   if (!(allowed as readonly string[]).includes(raw)) {
@@ -64,6 +77,17 @@ function optionalMebibytes(env: Env, name: string, min: number, max: number): nu
 
 function optionalSecret(env: Env, name: string, min_length: number): string | null {
   return read(env, name) === undefined ? null : secret(env, name, min_length);
+}
+
+/**
+ * The internal listener's port (health, readiness, /metrics): never the public port, or an
+ * ingress route to the public port would publish them again. 0 (tests) picks a free port.
+ */
+function internalPort(env: Env, name: string, fallback: number, public_port: number): number {
+  const port = integer(env, name, fallback, 0, 65535);
+  if (port !== 0 && port === public_port)
+    throw new ConfigError(`${name} must differ from the public port (both ${port})`);
+  return port;
 }
 
 function timeZone(env: Env, name: string): string {
@@ -116,8 +140,12 @@ export interface OverloadConfig {
 }
 
 export interface GatewayConfig extends CommonConfig, OverloadConfig {
+  /** The public listener: only what Marqeta calls (JIT Funding, notifications). */
   readonly host: string;
   readonly port: number;
+  /** The internal listener: health, readiness and /metrics, for probes and Prometheus only. */
+  readonly internal_host: string;
+  readonly internal_port: number;
   /**
    * Pending-connection queue of the listener. Node's default (511) overflows when a thousand
    * clients connect at once (measured: dropped SYNs, retried by the kernel 1-7 s later, so those
@@ -141,6 +169,20 @@ export interface GatewayConfig extends CommonConfig, OverloadConfig {
   readonly decision_budget_ms: number;
   /** Budget for loading a missed card from PostgreSQL/MongoDB into Redis. */
   readonly cache_fill_budget_ms: number;
+  /**
+   * Factor applied to the seed's cache TTLs (user 3600 s, card 900 s, limits 300 s, balance
+   * 600 s). 1 in production; the bench scales them down to cross an expiry within a phase.
+   */
+  readonly cache_ttl_scale: number;
+  /** A cached part read in this last share of its TTL (percent) is refreshed in the background. */
+  readonly cache_refresh_ahead_percent: number;
+  /** Background refreshes in flight at most (per gateway); past it a due card waits for a later read. */
+  readonly cache_refresh_concurrency_max: number;
+  /** At start, cards whose live ledger was used within this many seconds are loaded (0: off). */
+  readonly cache_preload_active_s: number;
+  readonly cache_preload_cards_max: number;
+  /** The start-up preload stops after this long, loaded or not. */
+  readonly cache_preload_budget_ms: number;
   readonly body_limit_bytes: number;
   /** Answer a smaller approved amount when pos.partial_approval_capable (Marqeta's side is unconfirmed). */
   readonly partial_approval_enabled: boolean;
@@ -173,8 +215,23 @@ export interface MarqetaClientConfig {
   readonly marqeta_card_product_token: string;
 }
 
+/**
+ * Where outbound webhooks may go (shared/webhooks/destination.ts): checked by the API when an
+ * endpoint is registered and by the worker at every send.
+ */
+export interface WebhookDestinationConfig {
+  /** http:// destinations; development only (refused with NODE_ENV=production). */
+  readonly webhook_allow_http: boolean;
+  /** Private ranges a program's own receivers live in, allowed although not global unicast. */
+  readonly webhook_allowed_cidrs: readonly string[];
+  /** The webhook work queue; the API publishes test events and retries to it. */
+  readonly webhooks_queue: string;
+}
+
 /** Outbound webhooks (worker). */
-export interface WebhookConfig {
+export interface WebhookConfig extends WebhookDestinationConfig {
+  /** Extra CA certificates (PEM) trusted for receivers, besides the system's (private CAs, tests). */
+  readonly webhook_tls_extra_ca_pem: string | null;
   /** One delivery attempt: connect, headers and body together. */
   readonly webhook_timeout_ms: number;
   /** A delivery is retried until this long after its first attempt, then dead-lettered. */
@@ -206,6 +263,7 @@ export interface WorkerConfig
     DecisionConsumerConfig {
   readonly marqeta_app_token: string;
   readonly marqeta_admin_token: string;
+  /** The worker's only listener, internal: health, readiness and /metrics. */
   readonly health_port: number;
   readonly prefetch: number;
 }
@@ -242,12 +300,15 @@ function overload(env: Env, event_loop_delay_ms_max: number): OverloadConfig {
 }
 
 export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
+  const port = integer(env, 'GATEWAY_PORT', 8080, 0, 65535);
   return Object.freeze({
     ...common(env),
     // Marqeta waits 3 s: a request that already waited 300 ms for the loop is better shed at once.
     ...overload(env, 300),
     host: read(env, 'GATEWAY_HOST') ?? '0.0.0.0',
-    port: integer(env, 'GATEWAY_PORT', 8080, 0, 65535),
+    port,
+    internal_host: read(env, 'GATEWAY_INTERNAL_HOST') ?? '0.0.0.0',
+    internal_port: internalPort(env, 'GATEWAY_INTERNAL_PORT', 9080, port),
     listen_backlog: integer(env, 'GATEWAY_LISTEN_BACKLOG', 4096, 1, 65535),
     basic_auth_user: required(env, 'GATEWAY_BASIC_AUTH_USER'),
     // Marqeta requires 20-50 characters for the funding source password.
@@ -266,6 +327,12 @@ export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
     ] as const),
     decision_budget_ms: integer(env, 'DECISION_BUDGET_MS', 50, 1, 2500),
     cache_fill_budget_ms: integer(env, 'CACHE_FILL_BUDGET_MS', 500, 1, 2500),
+    cache_ttl_scale: decimal(env, 'CACHE_TTL_SCALE', 1, 0.001, 1),
+    cache_refresh_ahead_percent: integer(env, 'CACHE_REFRESH_AHEAD_PERCENT', 50, 1, 90),
+    cache_refresh_concurrency_max: integer(env, 'CACHE_REFRESH_CONCURRENCY_MAX', 8, 1, 256),
+    cache_preload_active_s: integer(env, 'CACHE_PRELOAD_ACTIVE_S', 3600, 0, 40 * 24 * 3600),
+    cache_preload_cards_max: integer(env, 'CACHE_PRELOAD_CARDS_MAX', 10_000, 0, 1_000_000),
+    cache_preload_budget_ms: integer(env, 'CACHE_PRELOAD_BUDGET_MS', 5_000, 0, 60_000),
     body_limit_bytes: integer(env, 'BODY_LIMIT_BYTES', 64 * 1024, 1024, 1024 * 1024),
     partial_approval_enabled:
       oneOf(env, 'PARTIAL_APPROVAL_ENABLED', 'false', ['true', 'false'] as const) === 'true',
@@ -292,8 +359,50 @@ function marqetaClient(env: Env): MarqetaClientConfig {
   };
 }
 
+function cidrList(env: Env, name: string): string[] {
+  const cidrs = (read(env, name) ?? '')
+    .split(',')
+    .map((part) => part.trim())
+    .filter((part) => part !== '');
+  for (const cidr of cidrs) {
+    if (!ipaddr.isValidCIDR(cidr))
+      throw new ConfigError(`${name}: "${cidr}" is not a CIDR (e.g. 10.0.0.0/8)`);
+    if (ipaddr.parseCIDR(cidr)[1] === 0)
+      throw new ConfigError(`${name}: "${cidr}" would allow every address`);
+  }
+  return cidrs;
+}
+
+function pemFile(env: Env, name: string): string | null {
+  const path = read(env, name);
+  if (path === undefined) return null;
+  let pem: string;
+  try {
+    pem = readFileSync(path, 'utf8');
+  } catch {
+    throw new ConfigError(`${name}: cannot read ${path}`);
+  }
+  if (!pem.includes('-----BEGIN CERTIFICATE-----'))
+    throw new ConfigError(`${name}: ${path} holds no PEM certificate`);
+  return pem;
+}
+
+function webhookDestination(env: Env): WebhookDestinationConfig {
+  const allow_http = oneOf(env, 'WEBHOOK_ALLOW_HTTP', 'false', ['true', 'false'] as const) === 'true';
+  if (allow_http && oneOf(env, 'NODE_ENV', 'production', NODE_ENVS) === 'production') {
+    throw new ConfigError('WEBHOOK_ALLOW_HTTP=true is for development only (NODE_ENV is production)');
+  }
+  return {
+    webhook_allow_http: allow_http,
+    webhook_allowed_cidrs: cidrList(env, 'WEBHOOK_ALLOWED_CIDRS'),
+    webhooks_queue: queueName(env, 'WEBHOOKS_QUEUE', 'afc.webhooks'),
+  };
+}
+
 function webhooks(env: Env): WebhookConfig {
   return {
+    ...webhookDestination(env),
+    webhook_tls_extra_ca_pem: pemFile(env, 'WEBHOOK_TLS_CA_FILE'),
     webhook_timeout_ms: integer(env, 'WEBHOOK_TIMEOUT_MS', 5_000, 100, 30_000),
     webhook_retry_horizon_ms: integer(
       env,
@@ -337,9 +446,13 @@ export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
   });
 }
 
-export interface ApiConfig extends CommonConfig, OverloadConfig {
+export interface ApiConfig extends CommonConfig, OverloadConfig, WebhookDestinationConfig {
+  /** The public listener: the management API's routes and /docs. */
   readonly host: string;
   readonly port: number;
+  /** The internal listener: health, readiness and /metrics, for probes and Prometheus only. */
+  readonly internal_host: string;
+  readonly internal_port: number;
   readonly body_limit_bytes: number;
   /** Requests per API key per window (@fastify/rate-limit, counted in Redis). */
   readonly rate_limit_max: number;
@@ -352,15 +465,19 @@ export interface ApiConfig extends CommonConfig, OverloadConfig {
 }
 
 export function loadApiConfig(env: Env = process.env): ApiConfig {
+  const port = integer(env, 'API_PORT', 8082, 0, 65535);
   return Object.freeze({
     ...common(env),
     ...overload(env, 1_000),
     host: read(env, 'API_HOST') ?? '0.0.0.0',
-    port: integer(env, 'API_PORT', 8082, 0, 65535),
+    port,
+    internal_host: read(env, 'API_INTERNAL_HOST') ?? '0.0.0.0',
+    internal_port: internalPort(env, 'API_INTERNAL_PORT', 9082, port),
     body_limit_bytes: integer(env, 'API_BODY_LIMIT_BYTES', 64 * 1024, 1024, 1024 * 1024),
     rate_limit_max: integer(env, 'API_RATE_LIMIT_MAX', 300, 1, 1_000_000),
     rate_limit_window_ms: integer(env, 'API_RATE_LIMIT_WINDOW_MS', 60_000, 1_000, 3_600_000),
     cache_redelete_ms: integer(env, 'API_CACHE_REDELETE_MS', 1_000, 0, 10_000),
+    ...webhookDestination(env),
   });
 }
 

@@ -68,6 +68,20 @@ export function outboxKeys(layout: KeyLayout): string[] {
   return Array.from({ length: layout.shards }, (_, shard) => `${tag(layout, shard)}:outbox`);
 }
 
+/** The cached parts' TTLs (seconds) with a scale applied (CACHE_TTL_SCALE); never under 1 s. */
+export function scaledCacheTtls(scale: number): CacheTtls {
+  const scaled = (ttl_s: number) => Math.max(1, Math.round(ttl_s * scale));
+  return Object.freeze({
+    ...CACHE_TTL_S,
+    user: scaled(CACHE_TTL_S.user),
+    card: scaled(CACHE_TTL_S.card),
+    limits: scaled(CACHE_TTL_S.limits),
+    balance: scaled(CACHE_TTL_S.balance),
+  });
+}
+
+export type CacheTtls = Readonly<Record<keyof typeof CACHE_TTL_S, number>>;
+
 /** Seed TTLs of the cached parts (seconds). */
 export const CACHE_TTL_S = Object.freeze({
   user: 3600,

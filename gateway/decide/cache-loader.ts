@@ -1,11 +1,22 @@
 // Cache miss path: loads one card, its cardholder, limits, balance and live ledger state from
 // PostgreSQL (business cards) or MongoDB (personal cards) and writes the missing parts to
 // Redis with the seed's TTLs. Concurrent misses on one card share a single load.
+// Refresh-ahead: each cached hash carries `rf` (the card also `brf` for the balance), the time
+// after which a read should refresh it; the decision script reports due parts and the decider
+// calls `refresh`, which reloads the card in the background (single-flight per card, bounded
+// concurrency, never on the answer's path) and rewrites the parts still present.
 
 import type { Db, ObjectId } from 'mongodb';
 import { maskToken, type Logger } from '../../shared/logger.ts';
 import { personalCardIdByToken } from '../../shared/personal-card-tokens.ts';
-import { CACHE_TTL_S, type DecisionKeys } from '../../shared/redis-keys.ts';
+import type { GatewayConfig } from '../../shared/config.ts';
+import {
+  type CacheTtls,
+  type DecisionKeys,
+  decisionKeys,
+  type KeyLayout,
+  scaledCacheTtls,
+} from '../../shared/redis-keys.ts';
 import { periodStartDate, type Period, type WindowIds } from '../../shared/spend-windows.ts';
 import { timed, type PgSql } from '../../shared/stores/postgres.ts';
 import type { DecisionScripts } from './scripts.ts';
@@ -18,6 +29,8 @@ export interface CacheParts {
   readonly user?: Fields;
   readonly limits?: Fields;
   readonly balance?: string;
+  /** The personal card document's balance_version (the management API versions its loads). */
+  readonly balance_version?: number;
   readonly ledger?: Fields;
 }
 
@@ -140,6 +153,7 @@ export interface PersonalCardDoc extends Controls {
   currency_code: string;
   /** Funds loaded through the management API. */
   balance_minor: bigint | number;
+  balance_version?: bigint | number;
   held_minor?: bigint | number;
   /** Net postings (debits negative, refunds positive); available = balance + posted_net - held. */
   posted_net_minor?: bigint | number;
@@ -159,18 +173,75 @@ export interface PersonalUserDoc {
   kyc_status: string;
 }
 
+export interface CacheLoaderOptions {
+  readonly ttls: CacheTtls;
+  /** A part is due for refresh in this last share of its TTL (percent). */
+  readonly refresh_ahead_percent: number;
+  readonly refresh_concurrency_max: number;
+  /** A refresh slower than this is not written (an invalidation may have passed it). */
+  readonly refresh_budget_ms: number;
+}
+
+/** The loader's settings from the gateway's configuration. */
+export function cacheLoaderOptions(
+  config: Pick<
+    GatewayConfig,
+    | 'cache_ttl_scale'
+    | 'cache_refresh_ahead_percent'
+    | 'cache_refresh_concurrency_max'
+    | 'cache_fill_budget_ms'
+  >,
+): CacheLoaderOptions {
+  return {
+    ttls: scaledCacheTtls(config.cache_ttl_scale),
+    refresh_ahead_percent: config.cache_refresh_ahead_percent,
+    refresh_concurrency_max: config.cache_refresh_concurrency_max,
+    refresh_budget_ms: config.cache_fill_budget_ms,
+  };
+}
+
+/** The seed's TTLs and the gateway's defaults, for tools that load cards without a gateway. */
+export const SEED_CACHE_LOADER_OPTIONS: CacheLoaderOptions = cacheLoaderOptions({
+  cache_ttl_scale: 1,
+  cache_refresh_ahead_percent: 50,
+  cache_refresh_concurrency_max: 8,
+  cache_fill_budget_ms: 500,
+});
+
+/** A card whose refresh failed is not tried again before this. */
+const REFRESH_RETRY_MS = 5_000;
+/** Failed refreshes remembered at most (a store outage with many hot cards). */
+const REFRESH_FAILURES_MAX = 10_000;
+
 export class CacheLoader {
   readonly #in_flight = new Map<string, Promise<void>>();
+  readonly #refreshing = new Set<string>();
+  readonly #refresh_failed_until_ms = new Map<string, number>();
   readonly #sql: PgSql;
   readonly #mongo: Db;
   readonly #scripts: DecisionScripts;
   readonly #log: Logger;
+  readonly #options: CacheLoaderOptions;
+  readonly #layout: KeyLayout;
+  readonly refresh_stats = { started: 0, written: 0, failed: 0, skipped: 0 };
 
-  constructor(sql: PgSql, mongo: Db, scripts: DecisionScripts, log: Logger) {
+  constructor(
+    sql: PgSql,
+    mongo: Db,
+    scripts: DecisionScripts,
+    layout: KeyLayout,
+    log: Logger,
+    options: CacheLoaderOptions,
+  ) {
+    if (options.refresh_ahead_percent <= 0 || options.refresh_ahead_percent >= 100) {
+      throw new RangeError('refresh_ahead_percent must be within (0, 100)');
+    }
     this.#sql = sql;
     this.#mongo = mongo;
     this.#scripts = scripts;
+    this.#layout = layout;
     this.#log = log;
+    this.#options = options;
   }
 
   /** Loads and writes the card's parts; concurrent calls for one card share one load. */
@@ -182,6 +253,61 @@ export class CacheLoader {
       .finally(() => this.#in_flight.delete(card_token));
     this.#in_flight.set(card_token, work);
     return work;
+  }
+
+  /**
+   * Loads a card known only by its token (the start-up preload): its keys come from the
+   * cardholder the store names. Returns false when the card is in neither store, or when its
+   * cardholder's keys are not the ones `card_key` lives with (the ledger hash was found there).
+   */
+  async preload(card_key: string, card_token: string, windows: Windows): Promise<boolean> {
+    const parts = await this.#load(card_token, windows);
+    const user_token = parts.card.user_token;
+    if (parts.card.missing || user_token === undefined) return false;
+    const keys = decisionKeys(this.#layout, user_token, card_token, '');
+    if (keys.card !== card_key) return false;
+    await this.#write(keys, parts);
+    return true;
+  }
+
+  /**
+   * Refreshes a card's cached parts in the background. Returns at once; at most one refresh per
+   * card and `refresh_concurrency_max` in all run at a time; a due card past that bound (or
+   * after a failed refresh, for REFRESH_RETRY_MS) is refreshed by a later read.
+   */
+  refresh(keys: DecisionKeys, card_token: string, windows: Windows): void {
+    const now_ms = Date.now();
+    if (
+      this.#refreshing.has(card_token) ||
+      this.#in_flight.has(card_token) ||
+      (this.#refresh_failed_until_ms.get(card_token) ?? 0) > now_ms
+    ) {
+      return;
+    }
+    if (this.#refreshing.size >= this.#options.refresh_concurrency_max) {
+      this.refresh_stats.skipped++;
+      return;
+    }
+    this.#refreshing.add(card_token);
+    this.refresh_stats.started++;
+    const started_ms = performance.now();
+    this.#load(card_token, windows)
+      .then(async (parts) => {
+        if (performance.now() - started_ms > this.#options.refresh_budget_ms) {
+          this.refresh_stats.skipped++;
+          return;
+        }
+        await this.#rewrite(keys, parts);
+        this.refresh_stats.written++;
+        this.#refresh_failed_until_ms.delete(card_token);
+      })
+      .catch((error: unknown) => {
+        this.refresh_stats.failed++;
+        if (this.#refresh_failed_until_ms.size >= REFRESH_FAILURES_MAX) this.#refresh_failed_until_ms.clear();
+        this.#refresh_failed_until_ms.set(card_token, Date.now() + REFRESH_RETRY_MS);
+        this.#log.warn({ err: error, card_token: maskToken(card_token) }, 'cache refresh failed');
+      })
+      .finally(() => this.#refreshing.delete(card_token));
   }
 
   async #load(card_token: string, windows: Windows): Promise<CacheParts> {
@@ -299,24 +425,61 @@ export class CacheLoader {
       user: { status: user_status },
       limits: limitFields(card),
       balance: amount(card.balance_minor),
+      balance_version: Number(card.balance_version ?? 0),
       ledger,
     };
   }
 
+  /** When each cached part should be refreshed: the last `refresh_ahead_percent` of its TTL. */
+  #withRefreshTimes(parts: CacheParts): CacheParts {
+    const { ttls, refresh_ahead_percent } = this.#options;
+    const now_ms = Date.now();
+    const at = (ttl_s: number) => String(now_ms + Math.floor(ttl_s * 10 * (100 - refresh_ahead_percent)));
+    if (parts.card.missing) return parts;
+    return {
+      ...parts,
+      card: {
+        ...parts.card,
+        rf: at(ttls.card),
+        ...(parts.balance === undefined ? {} : { brf: at(ttls.balance) }),
+      },
+      ...(parts.user ? { user: { ...parts.user, rf: at(ttls.user) } } : {}),
+      ...(parts.limits ? { limits: { ...parts.limits, rf: at(ttls.limits) } } : {}),
+    };
+  }
+
   async #write(keys: DecisionKeys, parts: CacheParts): Promise<void> {
+    const { ttls } = this.#options;
     await this.#scripts.fill(
       keys.user,
       keys.card,
       keys.limits,
       keys.balance,
       keys.ledger,
-      JSON.stringify(parts),
-      CACHE_TTL_S.user,
-      CACHE_TTL_S.card,
-      CACHE_TTL_S.limits,
-      CACHE_TTL_S.balance,
-      CACHE_TTL_S.ledger_idle,
-      CACHE_TTL_S.missing_card,
+      JSON.stringify(this.#withRefreshTimes(parts)),
+      ttls.user,
+      ttls.card,
+      ttls.limits,
+      ttls.balance,
+      ttls.ledger_idle,
+      ttls.missing_card,
+    );
+  }
+
+  async #rewrite(keys: DecisionKeys, parts: CacheParts): Promise<void> {
+    const { ttls } = this.#options;
+    const { ledger: _live_ledger_never_refreshed, ...cached } = this.#withRefreshTimes(parts);
+    await this.#scripts.refresh(
+      keys.user,
+      keys.card,
+      keys.limits,
+      keys.balance,
+      `${keys.balance}:v`,
+      JSON.stringify(cached),
+      ttls.user,
+      ttls.card,
+      ttls.limits,
+      ttls.balance,
     );
   }
 }

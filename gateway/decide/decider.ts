@@ -14,9 +14,6 @@ import type { CacheLoader } from './cache-loader.ts';
 import type { DecisionScripts } from './scripts.ts';
 
 const CACHE_MISS = -1;
-/** Call ids: a random per-process prefix and a counter (unique without a syscall per call). */
-const CALL_ID_PREFIX = randomBytes(6).toString('hex');
-let call_counter = 0;
 /** A miss that survives this many fills is a bug or a racing invalidation storm: fail safe. */
 const FILL_ATTEMPTS_MAX = 2;
 /**
@@ -27,7 +24,6 @@ const FILL_ATTEMPTS_MAX = 2;
 const VOID_ATTEMPTS_MAX = 20;
 /** Voids waiting for Redis at most (an outage under load): past it, reconciliation corrects. */
 const VOIDS_PENDING_MAX = 10_000;
-let voids_pending = 0;
 const VOID_RETRY_MS_MIN = 100;
 const VOID_RETRY_MS_MAX = 2_000;
 
@@ -90,6 +86,10 @@ export class Decider {
   readonly #budgets: DecisionBudgets;
   readonly #log: Logger;
   readonly #metrics: DecisionMetrics;
+  /** Call ids: a random per-instance prefix and a counter (unique without a syscall per call). */
+  readonly #call_id_prefix = randomBytes(6).toString('hex');
+  #call_counter = 0;
+  #voids_pending = 0;
 
   constructor(
     scripts: DecisionScripts,
@@ -130,7 +130,7 @@ export class Decider {
       request.original_jit_token,
     );
     const request_json = JSON.stringify(request);
-    const call_id = `${CALL_ID_PREFIX}${(call_counter++).toString(36)}`;
+    const call_id = `${this.#call_id_prefix}${(this.#call_counter++).toString(36)}`;
     for (let attempt = 0; attempt <= FILL_ATTEMPTS_MAX; attempt++) {
       let reply: Array<string | number>;
       try {
@@ -145,6 +145,8 @@ export class Decider {
       // Counted once per decision: answered from Redis alone, or only after a fill.
       if (attempt === 0) this.#metrics.cache_lookups.inc({ result: status === CACHE_MISS ? 'miss' : 'hit' });
       if (status !== CACHE_MISS) {
+        // Parts read in the last share of their TTL: refreshed in the background, never awaited.
+        if (Number(reply[6] ?? 0) !== 0) this.#loader.refresh(keys, request.card_token, request);
         return {
           status_code: status as DecisionStatusCode,
           amount_minor: BigInt(reply[1] ?? 0),
@@ -273,14 +275,14 @@ export class Decider {
       .then(
         (reply) => {
           this.#observeScript('void', started_ms);
-          if (attempt > 1) voids_pending--;
+          if (attempt > 1) this.#voids_pending--;
           // The timeout itself was logged; this only says what Redis had to undo.
           this.#log.debug({ jit_token, reply }, 'voided decision after timeout');
         },
         (error: unknown) => {
           this.#observeScript('void', started_ms);
-          if (attempt < VOID_ATTEMPTS_MAX && (attempt > 1 || voids_pending < VOIDS_PENDING_MAX)) {
-            if (attempt === 1) voids_pending++;
+          if (attempt < VOID_ATTEMPTS_MAX && (attempt > 1 || this.#voids_pending < VOIDS_PENDING_MAX)) {
+            if (attempt === 1) this.#voids_pending++;
             const delay_ms = Math.min(VOID_RETRY_MS_MAX, VOID_RETRY_MS_MIN * 2 ** (attempt - 1));
             setTimeout(
               () => this.#void(keys, request_json, jit_token, status_code, call_id, attempt + 1),
@@ -288,7 +290,7 @@ export class Decider {
             ).unref();
             return;
           }
-          if (attempt > 1) voids_pending--;
+          if (attempt > 1) this.#voids_pending--;
           this.#log.error({ err: error, jit_token }, 'void failed; webhook reconciliation will correct');
         },
       );

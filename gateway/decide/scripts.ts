@@ -18,6 +18,7 @@ export interface DecisionScripts {
   decide: ScriptCall;
   void: ScriptCall;
   fill: ScriptCall;
+  refresh: ScriptCall;
 }
 
 export function loadScripts(redis: Redis): DecisionScripts {
@@ -32,7 +33,7 @@ export function loadScripts(redis: Redis): DecisionScripts {
     const bound = (redis as unknown as Record<string, ScriptCall>)[command]!.bind(redis);
     calls[name] = bound;
   }
-  for (const name of ['decide', 'void', 'fill']) {
+  for (const name of ['decide', 'void', 'fill', 'refresh']) {
     if (calls[name] === undefined) throw new Error(`Lua script ${name}-N.lua is missing from ${here}`);
   }
   return calls as unknown as DecisionScripts;

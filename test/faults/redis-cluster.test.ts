@@ -13,7 +13,7 @@ import { promisify } from 'node:util';
 import { Cluster, Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CacheLoader } from '../../gateway/decide/cache-loader.ts';
+import { CacheLoader, SEED_CACHE_LOADER_OPTIONS } from '../../gateway/decide/cache-loader.ts';
 import { Decider } from '../../gateway/decide/decider.ts';
 import { loadScripts } from '../../gateway/decide/scripts.ts';
 import type { JitRequestBody } from '../../gateway/jit/schema.ts';
@@ -109,7 +109,7 @@ beforeAll(async () => {
   await until(async () => (await cluster.ping()) === 'PONG', 'cluster client ready');
   // The gateway's own loader: same files, same versioned command names, on a Cluster client.
   const scripts = loadScripts(cluster as unknown as Redis);
-  const loader = new CacheLoader(sql, mongo.db(), scripts, log);
+  const loader = new CacheLoader(sql, mongo.db(), scripts, layout, log, SEED_CACHE_LOADER_OPTIONS);
   const budgets = { decision_budget_ms: 2_000, cache_fill_budget_ms: 2_000, idempotency_ttl_s: 3600 };
   decider = new Decider(scripts, loader, layout, budgets, log, gatewayMetrics(new Registry()));
   const impatient_budgets = { ...budgets, decision_budget_ms: IMPATIENT_BUDGET_MS };

@@ -1,0 +1,96 @@
+// Start-up preload: a starting gateway loads the cached parts of the recently active cards, so
+// their first decisions after a cold cache (Redis restarted from its AOF, or every gateway down
+// past the TTLs) do not wait on the stores. "Recently active" is read from the live ledger
+// hashes, which every decision touches (their idle TTL restarts then): found with SCAN, bounded
+// in cards and time, loaded a few at a time. Runs before the gateway listens; never fatal.
+
+import type { Redis } from 'ioredis';
+import type { Logger } from '../../shared/logger.ts';
+import { CACHE_TTL_S } from '../../shared/redis-keys.ts';
+import { windowIds } from '../../shared/spend-windows.ts';
+import type { CacheLoader } from './cache-loader.ts';
+
+export interface PreloadOptions {
+  readonly key_prefix: string;
+  /** Cards whose ledger was touched within this many seconds (0: no preload). */
+  readonly active_s: number;
+  readonly cards_max: number;
+  readonly budget_ms: number;
+  readonly program_time_zone: string;
+}
+
+export interface PreloadResult {
+  readonly active: number;
+  readonly loaded: number;
+  readonly failed: number;
+  readonly elapsed_ms: number;
+}
+
+const SCAN_COUNT = 1_000;
+const LOADS_IN_PARALLEL = 8;
+const LEDGER_MARKER = ':ledger:';
+
+export async function preloadActiveCards(
+  redis: Redis,
+  loader: CacheLoader,
+  options: PreloadOptions,
+  log: Logger,
+): Promise<PreloadResult> {
+  const started_ms = performance.now();
+  const deadline_ms = started_ms + options.budget_ms;
+  const result = { active: 0, loaded: 0, failed: 0 };
+  if (options.active_s === 0 || options.cards_max === 0 || options.budget_ms === 0) {
+    return { ...result, elapsed_ms: 0 };
+  }
+  // A ledger touched `active_s` ago has this much of its idle TTL left, or more.
+  const active_ttl_ms_min = (CACHE_TTL_S.ledger_idle - options.active_s) * 1000;
+  const windows = windowIds(Date.now(), options.program_time_zone);
+  const due: Array<{ card_key: string; card_token: string }> = [];
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(
+      cursor,
+      'MATCH',
+      `${options.key_prefix}:{*}${LEDGER_MARKER}*`,
+      'COUNT',
+      SCAN_COUNT,
+    );
+    cursor = next;
+    if (keys.length === 0) continue;
+    const pipeline = redis.pipeline();
+    const cards = keys.map((ledger_key) => {
+      const at = ledger_key.indexOf(LEDGER_MARKER);
+      // The card hash shares the ledger's hash tag: same prefix, `:card:` instead of `:ledger:`.
+      const card_token = ledger_key.slice(at + LEDGER_MARKER.length);
+      const card_key = `${ledger_key.slice(0, at)}:card:${card_token}`;
+      pipeline.pttl(ledger_key);
+      pipeline.exists(card_key);
+      return { card_key, card_token };
+    });
+    const replies = (await pipeline.exec()) ?? [];
+    cards.forEach((card, i) => {
+      const ttl_ms = Number(replies[2 * i]?.[1] ?? -2);
+      const cached = Number(replies[2 * i + 1]?.[1] ?? 0) === 1;
+      if (ttl_ms < active_ttl_ms_min) return;
+      result.active++;
+      if (!cached && due.length < options.cards_max) due.push(card);
+    });
+  } while (cursor !== '0' && due.length < options.cards_max && performance.now() < deadline_ms);
+
+  let next_index = 0;
+  const lane = async () => {
+    while (next_index < due.length && performance.now() < deadline_ms) {
+      const card = due[next_index++]!;
+      try {
+        if (await loader.preload(card.card_key, card.card_token, windows)) result.loaded++;
+      } catch (error) {
+        result.failed++;
+        log.debug({ err: error }, 'preload of a card failed');
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: LOADS_IN_PARALLEL }, lane));
+  const elapsed_ms = Math.round(performance.now() - started_ms);
+  log.info({ ...result, elapsed_ms }, 'preloaded recently active cards');
+  return { ...result, elapsed_ms };
+}
