@@ -80,7 +80,10 @@ export class BrokerProbe {
     );
   }
 
-  /** Decisions waiting in both decision queues (business and personal). */
+  /**
+   * Messages waiting in both decision queues (business and personal): decision batches, so
+   * decisions waiting are up to RELAY_BATCH_MAX times more.
+   */
   async decisionQueueDepth(): Promise<number> {
     let depth = 0;
     for (const queue of [QUEUE_DECISIONS, QUEUE_PERSONAL_DECISIONS]) {
