@@ -1,5 +1,6 @@
-// Builds the management API's Fastify instance from ready dependencies (no I/O here), so
-// tests drive it with inject() and main.ts only wires the process.
+// Builds the management API's public Fastify instance from ready dependencies (no I/O here),
+// so tests drive it with inject() and main.ts only wires the process. Health, readiness and
+// /metrics are on the internal listener (internal-app.ts).
 
 import helmet from '@fastify/helmet';
 import swagger from '@fastify/swagger';
@@ -22,8 +23,8 @@ import { apiKeyRoutes } from './routes/api-keys.ts';
 import { balanceRoutes } from './routes/balances.ts';
 import { cardRoutes } from './routes/cards.ts';
 import { cardholderRoutes } from './routes/cardholders.ts';
-import { healthRoutes, type HealthOptions } from './routes/health.ts';
 import { transactionRoutes } from './routes/transactions.ts';
+import { webhookEndpointRoutes } from './routes/webhook-endpoints.ts';
 import type { ApiServices } from './services/services.ts';
 
 export interface ApiAppOptions {
@@ -36,7 +37,6 @@ export interface ApiAppOptions {
   readonly redis_key_prefix: string;
   readonly rate_limit_max: number;
   readonly rate_limit_window_ms: number;
-  readonly health: HealthOptions;
 }
 
 registerAjvFormats();
@@ -62,10 +62,10 @@ export async function buildApiApp(options: ApiAppOptions): Promise<FastifyInstan
   await installOverloadShedding(app, {
     config: options.overload,
     code: 'API_ERR_UNAVAILABLE',
-    exempt_routes: ['/api/health', '/api/health/ready'],
+    exempt_routes: [],
   });
   installSecurityHeaders(app, { json_service_headers: false });
-  refuseOperatorKeys(app, 'API_ERR_BAD_REQUEST', { path_prefix: 'body' });
+  refuseOperatorKeys(app, 'API_ERR_BAD_REQUEST', 'body');
   // JSON only: the Swagger UI sets its own CSP on its static files (staticCSP below).
   await app.register(helmet, { contentSecurityPolicy: false });
   await app.register(swagger, {
@@ -82,7 +82,6 @@ export async function buildApiApp(options: ApiAppOptions): Promise<FastifyInstan
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
-  await app.register(healthRoutes, options.health);
 
   await app.register(async (secured) => {
     installAuthentication(secured, options.sql);
@@ -98,6 +97,7 @@ export async function buildApiApp(options: ApiAppOptions): Promise<FastifyInstan
     await secured.register(balanceRoutes, routes);
     await secured.register(transactionRoutes, routes);
     await secured.register(apiKeyRoutes, routes);
+    await secured.register(webhookEndpointRoutes, routes);
   });
   return app;
 }

@@ -1,5 +1,6 @@
-// Builds the gateway's Fastify instance from ready dependencies (no I/O here), so tests can
-// drive it with inject() and main.ts only wires processes and signals.
+// Builds the gateway's public Fastify instance from ready dependencies (no I/O here), so tests
+// can drive it with inject() and main.ts only wires processes and signals. It serves only what
+// Marqeta calls; health, readiness and /metrics are on the internal listener (internal-app.ts).
 
 import Fastify, {
   type FastifyBaseLogger,
@@ -10,16 +11,13 @@ import Fastify, {
 import type { OverloadConfig } from '../shared/config.ts';
 import { errorBody } from '../shared/errors.ts';
 import type { Logger } from '../shared/logger.ts';
-import type { Check } from '../shared/health.ts';
 import { refuseOperatorKeys } from '../shared/http/operator-keys.ts';
 import { installOverloadShedding } from '../shared/http/overload.ts';
 import { installSecurityHeaders } from '../shared/http/security-headers.ts';
 import type { Decider } from './decide/decider.ts';
 import { installErrorHandler } from './http/error-handler.ts';
-import { AUTHORIZE_ROUTE, authorizeRoute } from './routes/authorize.ts';
-import { type HealthRouteOptions, healthRoutes } from './routes/health.ts';
+import { authorizeRoute } from './routes/authorize.ts';
 import { marqetaWebhookRoute, type MarqetaWebhookOptions } from './routes/marqeta-webhooks.ts';
-import { metricsRoute, type MetricsRouteOptions } from './routes/metrics.ts';
 
 export interface GatewayAppOptions {
   readonly log: Logger;
@@ -31,11 +29,6 @@ export interface GatewayAppOptions {
   readonly partial_approval_enabled: boolean;
   readonly body_limit_bytes: number;
   readonly overload: OverloadConfig;
-  readonly checks: Readonly<Record<string, Check>>;
-  readonly readiness: Readonly<Record<string, Check>>;
-  readonly reported: HealthRouteOptions['reported'];
-  readonly isShuttingDown: () => boolean;
-  readonly metrics: Omit<MetricsRouteOptions, 'log'>;
   readonly marqeta_webhooks: Omit<MarqetaWebhookOptions, 'decider' | 'program_time_zone'>;
 }
 
@@ -67,7 +60,7 @@ export async function buildGatewayApp(options: GatewayAppOptions): Promise<Fasti
     exempt_routes: ['/api/health', '/api/health/live', '/api/health/ready', '/metrics'],
   });
   installSecurityHeaders(app, { json_service_headers: true });
-  refuseOperatorKeys(app, 'GW_ERR_BAD_REQUEST', { exempt_routes: [AUTHORIZE_ROUTE] });
+  refuseOperatorKeys(app, 'GW_ERR_BAD_REQUEST');
   await app.register(authorizeRoute, {
     decider: options.decider,
     basic_auth_user: options.basic_auth_user,
@@ -76,17 +69,10 @@ export async function buildGatewayApp(options: GatewayAppOptions): Promise<Fasti
     program_time_zone: options.program_time_zone,
     partial_approval_enabled: options.partial_approval_enabled,
   });
-  await app.register(healthRoutes, {
-    checks: options.checks,
-    readiness: options.readiness,
-    reported: options.reported,
-    isShuttingDown: options.isShuttingDown,
-  });
   await app.register(marqetaWebhookRoute, {
     ...options.marqeta_webhooks,
     decider: options.decider,
     program_time_zone: options.program_time_zone,
   });
-  await app.register(metricsRoute, { ...options.metrics, log: options.log });
   return app;
 }

@@ -24,6 +24,8 @@ const FILL_ATTEMPTS_MAX = 2;
 const VOID_ATTEMPTS_MAX = 20;
 /** Voids waiting for Redis at most (an outage under load): past it, reconciliation corrects. */
 const VOIDS_PENDING_MAX = 10_000;
+/** Distinct (status, method) counters kept ready at most. */
+const DECISION_COUNTERS_MAX = 1_024;
 const VOID_RETRY_MS_MIN = 100;
 const VOID_RETRY_MS_MAX = 2_000;
 
@@ -90,6 +92,7 @@ export class Decider {
   readonly #call_id_prefix = randomBytes(6).toString('hex');
   #call_counter = 0;
   #voids_pending = 0;
+  readonly #decision_counters = new Map<string, { inc(): void }>();
 
   constructor(
     scripts: DecisionScripts,
@@ -113,12 +116,24 @@ export class Decider {
     const outcome = await this.#decide(request, options);
     // In-memory updates only: nothing here waits on I/O.
     this.#metrics.decision_duration.observe((performance.now() - started_ms) / 1000);
-    this.#metrics.decisions.inc({
-      result: outcome.status_code === DecisionStatus.APPROVED ? 'approved' : 'declined',
-      memo: statusInfo(outcome.status_code).memo,
-      method: request.method,
-    });
+    this.#decisionCounter(outcome.status_code, request.method).inc();
     return outcome;
+  }
+
+  /** The labelled counter of one (status, method): found once, then reused (no label hashing per decision). */
+  #decisionCounter(status_code: DecisionStatusCode, method: string): { inc(): void } {
+    const key = `${status_code}|${method}`;
+    let counter = this.#decision_counters.get(key);
+    if (counter === undefined) {
+      counter = this.#metrics.decisions.labels({
+        result: status_code === DecisionStatus.APPROVED ? 'approved' : 'declined',
+        memo: statusInfo(status_code).memo,
+        method,
+      });
+      // Methods come from Marqeta: bounded, so an odd sender cannot grow this without end.
+      if (this.#decision_counters.size < DECISION_COUNTERS_MAX) this.#decision_counters.set(key, counter);
+    }
+    return counter;
   }
 
   async #decide(request: DecisionRequest, options: DecideOptions): Promise<DecisionOutcome> {

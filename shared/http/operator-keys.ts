@@ -30,26 +30,9 @@ export function operatorKeyPath(value: unknown, path = '', depth = 0): string | 
   return null;
 }
 
-export interface OperatorKeyOptions {
-  /** Names the request part in field paths where the service does ("body" in the API). */
-  readonly path_prefix?: string;
-  /**
-   * Routes whose bodies never reach a document store as such: the JIT route copies only typed,
-   * schema-checked string fields into its decision request, so walking its ~2 KB body on every
-   * decision (6.6% of the gateway's CPU) guards nothing.
-   */
-  readonly exempt_routes?: readonly string[];
-}
-
-export function refuseOperatorKeys(
-  app: FastifyInstance,
-  code: ErrorCode,
-  options: OperatorKeyOptions = {},
-): void {
-  const path_prefix = options.path_prefix ?? '';
-  const exempt = new Set(options.exempt_routes ?? []);
+/** path_prefix names the request part in field paths where the service does ("body" in the API). */
+export function refuseOperatorKeys(app: FastifyInstance, code: ErrorCode, path_prefix = ''): void {
   app.addHook('preValidation', (request, _reply, done) => {
-    if (exempt.has(request.routeOptions.url ?? '')) return done();
     const path = operatorKeyPath(request.body);
     if (path === null) return done();
     done(
