@@ -216,11 +216,17 @@ export class OutboxRelay {
     if (batches.some((batch) => this.#returned.has(batch.message_id))) {
       throw new Error('broker returned unroutable decisions; is the decisions queue bound?');
     }
-    // Confirmed by the broker: now the entries may leave Redis.
-    const pipeline = this.#redis.pipeline();
+    // Confirmed by the broker: now the entries may leave Redis (one XACK and one XDEL per stream).
+    const ids_by_stream = new Map<string, string[]>();
     for (const { stream, id } of entries) {
-      pipeline.xack(stream, RELAY_GROUP, id);
-      pipeline.xdel(stream, id);
+      const ids = ids_by_stream.get(stream);
+      if (ids) ids.push(id);
+      else ids_by_stream.set(stream, [id]);
+    }
+    const pipeline = this.#redis.pipeline();
+    for (const [stream, ids] of ids_by_stream) {
+      pipeline.xack(stream, RELAY_GROUP, ...ids);
+      pipeline.xdel(stream, ...ids);
     }
     await pipeline.exec();
     this.stats.published_total += entries.length;
