@@ -14,8 +14,10 @@ import type { KeyLayout } from '../shared/redis-keys.ts';
 import { connectMongo } from '../shared/stores/mongo.ts';
 import { connectPostgres, type PgSql } from '../shared/stores/postgres.ts';
 import { connectRedis } from '../shared/stores/redis.ts';
+import { DestinationGuard, type HostLookup } from '../shared/webhooks/destination.ts';
 import { buildApiApp } from './app.ts';
 import { CardCommandPublisher } from './broker/card-commands.ts';
+import { WebhookCommandPublisher } from './broker/webhook-commands.ts';
 import { BalanceCache } from './cache/balance-cache.ts';
 import { CacheInvalidator } from './cache/invalidator.ts';
 import { createServices, type ApiServices } from './services/services.ts';
@@ -31,7 +33,13 @@ export interface Api {
   close(): Promise<void>;
 }
 
-export async function createApi(config: ApiConfig, log: Logger): Promise<Api> {
+/** Test seams; production passes none. */
+export interface ApiOverrides {
+  /** How webhook URL hosts are resolved (tests map names to addresses of their choosing). */
+  readonly webhook_lookup?: HostLookup;
+}
+
+export async function createApi(config: ApiConfig, log: Logger, overrides: ApiOverrides = {}): Promise<Api> {
   const sql = connectPostgres({ url: config.database_url, application_name: 'afc-api' });
   const mongo = connectMongo({ uri: config.mongodb_uri, app_name: 'afc-api' });
   const redis = connectRedis({
@@ -46,12 +54,18 @@ export async function createApi(config: ApiConfig, log: Logger): Promise<Api> {
   const layout: KeyLayout = { prefix: config.redis_key_prefix, shards: config.redis_shards };
   const invalidator = new CacheInvalidator(redis, layout, config.cache_redelete_ms, log);
   const commands = new CardCommandPublisher(rabbit, log);
+  const webhook_commands = new WebhookCommandPublisher(rabbit, config.webhooks_queue, log);
   const services = createServices({
     sql,
     db: mongo.db(),
     invalidator,
     balance_cache: new BalanceCache(redis, layout),
     commands,
+    webhook_commands,
+    webhook_destinations: new DestinationGuard(
+      { allow_http: config.webhook_allow_http, allowed_cidrs: config.webhook_allowed_cidrs },
+      overrides.webhook_lookup,
+    ),
     log,
   });
 
@@ -93,6 +107,7 @@ export async function createApi(config: ApiConfig, log: Logger): Promise<Api> {
       await closeApp(app);
       await invalidator.flush();
       await commands.close();
+      await webhook_commands.close();
       await Promise.allSettled([rabbit.close(), sql.end({ timeout: 5 }), mongo.close()]);
       redis.disconnect();
     },

@@ -74,7 +74,7 @@ export async function buildApiApp(options: ApiAppOptions): Promise<FastifyInstan
         title: 'Atlanticfrewaycard management API',
         version: pkg.version,
         description:
-          'Companies, cardholders, cards, limits, balances and transactions. Bearer API keys; ' +
+          'Companies, cardholders, cards, limits, balances, transactions and webhook endpoints. Bearer API keys; ' +
           'amounts are integer minor units of the currency next to them. Errors: {error: {code, message, fields?}, request_id}.',
       },
       components: { securitySchemes: { api_key: { type: 'http', scheme: 'bearer' } } },

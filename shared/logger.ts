@@ -22,7 +22,13 @@ const REDACTED_PATHS = [
   '*.cvv',
   '*.cvv_number',
   '*.card_number',
+  // Webhook endpoint secrets (current and, during a rotation, previous), up to two levels deep.
+  'secret',
   '*.secret',
+  '*.*.secret',
+  'previous_secret',
+  '*.previous_secret',
+  '*.*.previous_secret',
   '*.api_key',
   '*.token_secret',
   '*.app_token',

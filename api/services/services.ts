@@ -6,11 +6,14 @@ import type { PgSql } from '../../shared/stores/postgres.ts';
 import type { CardCommandPublisher } from '../broker/card-commands.ts';
 import type { BalanceCache } from '../cache/balance-cache.ts';
 import type { CacheInvalidator } from '../cache/invalidator.ts';
+import type { WebhookCommandPublisher } from '../broker/webhook-commands.ts';
+import type { DestinationGuard } from '../../shared/webhooks/destination.ts';
 import { ApiKeyService } from './api-key-service.ts';
 import { BalanceService } from './balance-service.ts';
 import { CardService } from './card-service.ts';
 import { CardholderService } from './cardholder-service.ts';
 import { TransactionService } from './transaction-service.ts';
+import { WebhookEndpointService } from './webhook-endpoint-service.ts';
 
 export interface ApiServices {
   readonly cards: CardService;
@@ -18,6 +21,7 @@ export interface ApiServices {
   readonly cardholders: CardholderService;
   readonly transactions: TransactionService;
   readonly api_keys: ApiKeyService;
+  readonly webhook_endpoints: WebhookEndpointService;
 }
 
 export interface ServiceDeps {
@@ -26,6 +30,9 @@ export interface ServiceDeps {
   readonly invalidator: CacheInvalidator;
   readonly balance_cache: BalanceCache;
   readonly commands: CardCommandPublisher;
+  readonly webhook_commands: WebhookCommandPublisher;
+  /** Where webhook endpoints may point (SSRF policy). */
+  readonly webhook_destinations: DestinationGuard;
   readonly log: Logger;
 }
 
@@ -38,5 +45,6 @@ export function createServices(deps: ServiceDeps): ApiServices {
     balances: new BalanceService(deps.sql, deps.db, cards, deps.balance_cache, deps.log),
     transactions: new TransactionService(deps.sql, deps.db, cards, cardholders),
     api_keys: new ApiKeyService(deps.sql),
+    webhook_endpoints: new WebhookEndpointService(deps.sql, deps.webhook_destinations, deps.webhook_commands),
   };
 }

@@ -38,6 +38,8 @@ export const RETRY_DELAYS_MS: Readonly<Record<string, readonly number[]>> = Obje
 export const HEADER_ATTEMPT = 'x-attempt';
 export const HEADER_LAST_ERROR = 'x-last-error';
 export const HEADER_FAILED_AT = 'x-failed-at';
+/** Where a message was first routed (retries arrive through the default exchange). */
+export const HEADER_ORIGINAL_ROUTING_KEY = 'x-original-routing-key';
 
 export function retryQueueName(queue: string, attempt: number): string {
   return `${queue}.retry.${attempt}`;

@@ -85,6 +85,8 @@ async function startConsumer(overrides: { retry_horizon_ms?: number; concurrency
       retry_horizon_ms: overrides.retry_horizon_ms ?? 60_000,
       concurrency: overrides.concurrency ?? 4,
       endpoints_ttl_ms: 0,
+      // These receivers are plain HTTP on loopback: allowed here only (webhook-destinations.test.ts).
+      destination: { allow_http: true, allowed_cidrs: ['127.0.0.1/32'] },
     },
   );
   cleanups.push(async () => {

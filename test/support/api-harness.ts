@@ -1,15 +1,18 @@
 // An in-process management API on the real services. Pass the gateway's REDIS_KEY_PREFIX
 // and REDIS_SHARDS to share its cache; otherwise it gets a prefix of its own.
 import { randomUUID } from 'node:crypto';
-import { createApi, type Api } from '../../api/api.ts';
+import { createApi, type Api, type ApiOverrides } from '../../api/api.ts';
 import type { Scope } from '../../api/auth/api-keys.ts';
 import { createApiKey } from '../../api/services/api-key-service.ts';
 import { loadApiConfig, type ApiConfig } from '../../shared/config.ts';
-import { createLogger } from '../../shared/logger.ts';
+import { createLogger, type Logger } from '../../shared/logger.ts';
 
 export type TestApi = Api & { config: ApiConfig };
 
-export async function startTestApi(overrides: Record<string, string> = {}): Promise<TestApi> {
+export async function startTestApi(
+  overrides: Record<string, string> = {},
+  seams: ApiOverrides & { readonly log?: Logger } = {},
+): Promise<TestApi> {
   const config = loadApiConfig({
     ...process.env,
     REDIS_KEY_PREFIX: `t${randomUUID().slice(0, 8)}`,
@@ -21,7 +24,8 @@ export async function startTestApi(overrides: Record<string, string> = {}): Prom
     OVERLOAD_HEAP_USED_MB_MAX: '65536',
     ...overrides,
   });
-  const api = await createApi(config, createLogger('api-test', process.env.LOG_LEVEL ?? 'silent'));
+  const log = seams.log ?? createLogger('api-test', process.env.LOG_LEVEL ?? 'silent');
+  const api = await createApi(config, log, seams);
   return Object.assign(api, { config });
 }
 
@@ -65,5 +69,6 @@ export async function callApi(
     headers,
     ...(payload === undefined ? {} : { payload }),
   });
-  return { status: response.statusCode, body: response.json(), headers: response.headers };
+  const body = response.body === '' ? null : response.json();
+  return { status: response.statusCode, body, headers: response.headers };
 }

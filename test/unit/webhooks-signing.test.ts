@@ -10,7 +10,7 @@ describe('webhook signatures', () => {
   it('a signature made now verifies, for any body', () => {
     fc.assert(
       fc.property(fc.string(), fc.integer({ min: 1_000_000_000, max: 4_000_000_000 }), (body, now_s) => {
-        const header = signatureHeader(body, SECRET, now_s);
+        const header = signatureHeader(body, [SECRET], now_s);
         expect(verifyWebhookSignature(body, header, SECRET, 300, now_s)).toEqual({
           valid: true,
           timestamp_s: now_s,
@@ -21,13 +21,13 @@ describe('webhook signatures', () => {
 
   it('matches the documented scheme: hex HMAC-SHA256 of "<t>.<raw body>"', () => {
     // Computed independently: printf '1700000000.{"a":1}' | openssl dgst -sha256 -hmac whsec_unit_0123456789abcdef
-    expect(signatureHeader('{"a":1}', SECRET, 1_700_000_000)).toBe(
+    expect(signatureHeader('{"a":1}', [SECRET], 1_700_000_000)).toBe(
       't=1700000000,v1=d7ae46ea4e7f35359ddd7c6e76fb07d732d6103ff3b9419784a50d13f1750e40',
     );
   });
 
   it('rejects a replay outside the tolerance, in either direction', () => {
-    const header = signatureHeader('{}', SECRET, 1_000);
+    const header = signatureHeader('{}', [SECRET], 1_000);
     expect(verifyWebhookSignature('{}', header, SECRET, 300, 1_300).valid).toBe(true);
     expect(verifyWebhookSignature('{}', header, SECRET, 300, 1_301)).toEqual({
       valid: false,
@@ -40,7 +40,7 @@ describe('webhook signatures', () => {
   });
 
   it('rejects a changed body, a wrong secret and a moved timestamp', () => {
-    const header = signatureHeader('{"amount":"100"}', SECRET, 1_000);
+    const header = signatureHeader('{"amount":"100"}', [SECRET], 1_000);
     expect(verifyWebhookSignature('{"amount":"900"}', header, SECRET, 300, 1_000).valid).toBe(false);
     expect(verifyWebhookSignature('{"amount":"100"}', header, `${SECRET}x`, 300, 1_000).valid).toBe(false);
     const moved = header.replace('t=1000', 't=1001');
@@ -51,7 +51,7 @@ describe('webhook signatures', () => {
   });
 
   it('accepts any one valid v1 among several (secret rotation) and refuses malformed headers', () => {
-    const good = signatureHeader('{}', SECRET, 1_000).split(',')[1]!;
+    const good = signatureHeader('{}', [SECRET], 1_000).split(',')[1]!;
     expect(
       verifyWebhookSignature('{}', `t=1000,v1=${'0'.repeat(64)},${good}`, SECRET, 300, 1_000).valid,
     ).toBe(true);

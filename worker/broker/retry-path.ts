@@ -11,13 +11,13 @@ import {
   HEADER_ATTEMPT,
   HEADER_FAILED_AT,
   HEADER_LAST_ERROR,
+  HEADER_ORIGINAL_ROUTING_KEY,
   retryQueueName,
   workQueueDeclarations,
 } from '../../shared/broker/topology.ts';
 import { failureReason } from '../errors.ts';
 
-/** Where the message was first routed (retries arrive through the default exchange). */
-export const HEADER_ORIGINAL_ROUTING_KEY = 'x-original-routing-key';
+export { HEADER_ORIGINAL_ROUTING_KEY };
 
 /** Headers RabbitMQ adds on dead-lettering; they describe the last hop only, so they are dropped. */
 const BROKER_DEATH_HEADERS = [

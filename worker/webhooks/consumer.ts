@@ -7,6 +7,8 @@
 // at all (database down, unreadable body) takes the queue's ordinary retry path.
 // At least once: a receiver may see an event twice (deduplicate on X-AFC-Event-Id), never
 // again once it answered 2xx and that was recorded.
+// A message naming its endpoint (shared/webhooks/addressed-delivery.ts) skips the fan-out: a
+// scheduled retry, a DLQ replay, or a test event or retry asked through the management API.
 
 import { createHash } from 'node:crypto';
 import type { AsyncMessage, Connection, Consumer, Publisher } from 'rabbitmq-client';
@@ -31,16 +33,22 @@ import type { Logger } from '../../shared/logger.ts';
 import type { DecisionEvent } from '../../shared/messages.ts';
 import type { workerMetrics } from '../../shared/metrics.ts';
 import type { PgSql } from '../../shared/stores/postgres.ts';
+import {
+  eventBody,
+  HEADER_ATTEMPT_ONLY,
+  HEADER_ENDPOINT_ID,
+  HEADER_EVENT_CREATED_AT,
+} from '../../shared/webhooks/addressed-delivery.ts';
+import type { DestinationPolicy, HostLookup } from '../../shared/webhooks/destination.ts';
 import { HEADER_ORIGINAL_ROUTING_KEY, RetryPath } from '../broker/retry-path.ts';
 import type { ConsumerHandle, WorkerDeps } from '../consumer.ts';
 import { DeliveryLog } from './deliveries.ts';
-import { EndpointDirectory, type WebhookEndpoint } from './endpoints.ts';
+import { EndpointDirectory, signingSecrets, type WebhookEndpoint } from './endpoints.ts';
 import { endpointWants } from './event-types.ts';
 import { nextStep } from './retry-schedule.ts';
 import { WebhookSender } from './sender.ts';
 
-/** The endpoint a retry message is for; absent on the first (fan-out) delivery. */
-export const HEADER_ENDPOINT_ID = 'x-endpoint-id';
+export { HEADER_ENDPOINT_ID };
 
 /** Endpoint snapshot lifetime: a new or changed endpoint is seen within this. */
 export const ENDPOINTS_TTL_MS = 5_000;
@@ -61,6 +69,11 @@ export interface WebhookConsumerOptions {
   readonly timeout_ms: number;
   readonly retry_horizon_ms: number;
   readonly concurrency: number;
+  /** Where deliveries may go (checked at every attempt). */
+  readonly destination: DestinationPolicy;
+  readonly tls_extra_ca_pem?: string | null;
+  /** Tests resolve names their own way; production uses the OS resolver. */
+  readonly lookup?: HostLookup;
   /** Tests use a queue of their own with short delays; production uses the defaults. */
   readonly queue?: string;
   readonly retry_delays_ms?: readonly number[];
@@ -100,6 +113,13 @@ function dataOf(message: AsyncMessage): Record<string, unknown> {
   return body as Record<string, unknown>;
 }
 
+/** An addressed event's own created_at (its body stays the same on retries), else the message's. */
+function createdAtMsOf(message: AsyncMessage): number {
+  const created_at_ms = Date.parse(String(message.headers?.[HEADER_EVENT_CREATED_AT]));
+  if (!Number.isNaN(created_at_ms)) return created_at_ms;
+  return message.timestamp ? message.timestamp * 1000 : Date.now();
+}
+
 function typeOf(message: AsyncMessage): string {
   return String(message.headers?.[HEADER_ORIGINAL_ROUTING_KEY] ?? message.routingKey);
 }
@@ -117,7 +137,7 @@ function outboundEvent(
   return {
     id,
     type,
-    raw_body: JSON.stringify({ id, type, created_at, data }),
+    raw_body: eventBody(id, type, created_at, data),
     company_id: typeof company === 'string' || company === null ? company : undefined,
     card_id: typeof data.card_id === 'string' ? data.card_id : null,
     kind: typeof data.kind === 'string' ? data.kind : null,
@@ -136,9 +156,7 @@ function outboundEvents(message: AsyncMessage, log: Logger): OutboundEvent[] {
     const id =
       message.messageId ||
       createHash('sha256').update(type).update('\n').update(JSON.stringify(data)).digest('hex').slice(0, 32);
-    return [
-      outboundEvent(id, type, message.timestamp ? message.timestamp * 1000 : Date.now(), data, message.body),
-    ];
+    return [outboundEvent(id, type, createdAtMsOf(message), data, message.body)];
   }
   let entries: BatchEntry[];
   try {
@@ -191,6 +209,9 @@ export class WebhookConsumer implements ConsumerHandle {
     this.#sender = new WebhookSender({
       timeout_ms: options.timeout_ms,
       connections_per_origin: CONNECTIONS_PER_ORIGIN,
+      destination: options.destination,
+      tls_extra_ca_pem: options.tls_extra_ca_pem ?? null,
+      ...(options.lookup ? { lookup: options.lookup } : {}),
     });
     const declarations = workQueueDeclarations(this.#queue, this.#retry_delays_ms);
     this.#publisher = deps.rabbit.createPublisher({
@@ -294,12 +315,20 @@ export class WebhookConsumer implements ConsumerHandle {
     message: AsyncMessage,
     revive: boolean,
   ): Promise<void> {
-    const delivery = await this.#deliveries.open(endpoint.id, event.id, event.type, revive);
+    const delivery = await this.#deliveries.open(endpoint.id, event, revive);
     if (delivery.status === 'delivered' || delivery.status === 'dead') return;
-    const outcome = await this.#sender.send(endpoint, event);
+    const outcome = await this.#sender.send({ url: endpoint.url, secrets: signingSecrets(endpoint) }, event);
     const attempts = await this.#deliveries.recordAttempt(delivery.id, outcome);
     this.#deps.metrics?.webhook_deliveries.inc({ result: outcome.delivered ? 'delivered' : 'failed' });
     if (outcome.delivered) return;
+    if (message.headers?.[HEADER_ATTEMPT_ONLY] === true) {
+      // The delivery's own retry chain is still scheduled; a second one would double its pace.
+      this.#deps.log.info(
+        { endpoint_id: endpoint.id, event_id: event.id, attempts, error: outcome.error },
+        'webhook retry asked through the API failed; scheduled retries continue',
+      );
+      return;
+    }
     const elapsed_ms = Date.now() - delivery.window_started_at.getTime();
     const step = nextStep(
       this.#queue,
@@ -355,5 +384,11 @@ export function startWebhookConsumer(deps: WorkerDeps): ConsumerHandle {
     timeout_ms: deps.config.webhook_timeout_ms,
     retry_horizon_ms: deps.config.webhook_retry_horizon_ms,
     concurrency: deps.config.webhook_concurrency,
+    queue: deps.config.webhooks_queue,
+    destination: {
+      allow_http: deps.config.webhook_allow_http,
+      allowed_cidrs: deps.config.webhook_allowed_cidrs,
+    },
+    tls_extra_ca_pem: deps.config.webhook_tls_extra_ca_pem,
   });
 }

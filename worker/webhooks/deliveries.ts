@@ -34,21 +34,26 @@ export class DeliveryLog {
   /**
    * The delivery of this event to this endpoint, created as `pending` on first sight.
    * `revive` (an operator replayed a dead-lettered delivery) turns `dead` back into `pending`
-   * with a fresh retry window.
+   * with a fresh retry window. The body is kept (first version) for retries asked through the API.
    */
-  async open(endpoint_id: string, event_id: string, event_type: string, revive: boolean): Promise<Delivery> {
+  async open(
+    endpoint_id: string,
+    event: { readonly id: string; readonly type: string; readonly raw_body: string },
+    revive: boolean,
+  ): Promise<Delivery> {
     const rows = await timed(
       this.#log,
       'webhooks.open_delivery',
       () =>
         this.#sql<Array<Delivery & { id: bigint }>>`
-        INSERT INTO webhook_deliveries (endpoint_id, event_id, event_type, status)
-        VALUES (${endpoint_id}, ${event_id}, ${event_type}, 'pending')
+        INSERT INTO webhook_deliveries (endpoint_id, event_id, event_type, status, payload)
+        VALUES (${endpoint_id}, ${event.id}, ${event.type}, 'pending', ${event.raw_body})
         ON CONFLICT (endpoint_id, event_id) DO UPDATE
           SET status = CASE WHEN ${revive} AND webhook_deliveries.status = 'dead' THEN 'pending'
                             ELSE webhook_deliveries.status END,
               window_started_at = CASE WHEN ${revive} AND webhook_deliveries.status = 'dead' THEN now()
                                        ELSE webhook_deliveries.window_started_at END,
+              payload = coalesce(webhook_deliveries.payload, EXCLUDED.payload),
               updated_at = now()
         RETURNING id, status, attempts, window_started_at`,
     );
@@ -72,6 +77,7 @@ export class DeliveryLog {
                                ELSE ${outcome.delivered ? 'delivered' : 'failed'} END,
                  last_status_code = ${outcome.status_code},
                  last_error = ${error},
+                 last_duration_ms = ${Math.round(outcome.duration_ms)},
                  last_attempt_at = now(),
                  delivered_at = CASE WHEN ${outcome.delivered} THEN now() ELSE delivered_at END,
                  updated_at = now()

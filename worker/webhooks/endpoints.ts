@@ -10,7 +10,19 @@ export interface WebhookEndpoint {
   readonly company_id: string | null;
   readonly url: string;
   readonly secret: string;
+  /** The secret before the last rotation, still signed with until previous_secret_expires_at. */
+  readonly previous_secret: string | null;
+  readonly previous_secret_expires_at: Date | null;
   readonly event_types: readonly string[];
+}
+
+/** The secrets to sign with at now_ms: the current one, and the previous one inside its overlap. */
+export function signingSecrets(endpoint: WebhookEndpoint, now_ms: number = Date.now()): string[] {
+  const previous_valid =
+    endpoint.previous_secret !== null &&
+    endpoint.previous_secret_expires_at !== null &&
+    endpoint.previous_secret_expires_at.getTime() > now_ms;
+  return previous_valid ? [endpoint.secret, endpoint.previous_secret!] : [endpoint.secret];
 }
 
 /** Explicit bounds: endpoints a program may have active, and cached card -> company entries. */
@@ -49,7 +61,7 @@ export class EndpointDirectory {
       'webhooks.active_endpoints',
       () =>
         this.#sql<WebhookEndpoint[]>`
-        SELECT id, company_id, url, secret, event_types
+        SELECT id, company_id, url, secret, previous_secret, previous_secret_expires_at, event_types
           FROM webhook_endpoints WHERE active ORDER BY created_at LIMIT ${ACTIVE_ENDPOINTS_MAX + 1}`,
     );
     if (rows.length > ACTIVE_ENDPOINTS_MAX) {
@@ -70,7 +82,8 @@ export class EndpointDirectory {
       'webhooks.endpoint_by_id',
       () =>
         this.#sql<Array<WebhookEndpoint & { active: boolean }>>`
-        SELECT id, company_id, url, secret, event_types, active FROM webhook_endpoints WHERE id = ${id}`,
+        SELECT id, company_id, url, secret, previous_secret, previous_secret_expires_at, event_types, active
+          FROM webhook_endpoints WHERE id = ${id}`,
     );
     return rows[0];
   }

@@ -2,6 +2,8 @@
 // where the HMAC key is the endpoint's secret and the signed text is "<t>.<raw body>".
 // Signing the timestamp with the body lets a receiver reject a captured request replayed
 // later; comparing in constant time keeps the expected signature from leaking by timing.
+// During a secret rotation the header carries one v1 per valid secret (newest first), as
+// Stripe does: a receiver that still has the old secret, or already the new one, verifies.
 
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
@@ -19,8 +21,16 @@ function hmacHex(secret: string, timestamp_s: number, raw_body: string | Buffer)
   return createHmac('sha256', secret).update(`${timestamp_s}.`).update(raw_body).digest('hex');
 }
 
-export function signatureHeader(raw_body: string | Buffer, secret: string, timestamp_s: number): string {
-  return `t=${timestamp_s},v1=${hmacHex(secret, timestamp_s, raw_body)}`;
+export function signatureHeader(
+  raw_body: string | Buffer,
+  secrets: readonly string[],
+  timestamp_s: number,
+): string {
+  if (secrets.length === 0) throw new Error('a webhook signature needs at least one secret');
+  return [
+    `t=${timestamp_s}`,
+    ...secrets.map((secret) => `v1=${hmacHex(secret, timestamp_s, raw_body)}`),
+  ].join(',');
 }
 
 export type VerifyResult =
