@@ -22,7 +22,7 @@ try {
     app_name: 'afc-migrate',
     server_selection_timeout_ms: 10_000,
   });
-  const applied = [...(await migratePostgres(sql)), ...(await migrateMongo(mongo.db()))];
+  const applied = [...(await migratePostgres(sql)), ...(await migrateMongo(mongo.db(), sql))];
   process.stdout.write(applied.length ? `migrated: ${applied.join(', ')}\n` : 'migrations: up to date\n');
   await sql.end();
   await mongo.close();

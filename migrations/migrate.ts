@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Db } from 'mongodb';
 import type { Sql } from 'postgres';
+import type { PgSql } from '../shared/stores/postgres.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const MIGRATION_LOCK_ID = 4_701_224_301;
@@ -62,16 +63,22 @@ export async function migratePostgres(sql: Sql): Promise<string[]> {
   return applied;
 }
 
-export async function migrateMongo(db: Db): Promise<string[]> {
+/**
+ * `sql`: PostgreSQL, for migrations that copy MongoDB data there (`needs_postgres`); without
+ * it they are left for a run that has it (not recorded as applied).
+ */
+export async function migrateMongo(db: Db, sql?: PgSql): Promise<string[]> {
   const applied: string[] = [];
   const tracking = db.collection<{ _id: string; applied_at: Date }>('schema_migrations');
   for (const name of files('mongo', '.ts')) {
     if (await tracking.findOne({ _id: name })) continue;
     const migration = (await import(pathToFileURL(join(here, 'mongo', name)).href)) as {
-      up: (db: Db) => Promise<void>;
+      up: (db: Db, sql: PgSql) => Promise<void>;
+      needs_postgres?: boolean;
     };
+    if (migration.needs_postgres === true && sql === undefined) continue;
     // Each Mongo migration is idempotent on its own (createIndexes, existence checks).
-    await migration.up(db);
+    await migration.up(db, sql!);
     await tracking.updateOne({ _id: name }, { $setOnInsert: { applied_at: new Date() } }, { upsert: true });
     applied.push(`mongo/${name}`);
   }

@@ -1,5 +1,6 @@
 // Bearer API key authentication and the access rules every route relies on:
-// 401 without a valid, unrevoked key; 403 outside the key's scope or tenant.
+// 401 without a valid, unrevoked key; 403 for a scope the key lacks (read, write, admin,
+// program-wide actions); 404 for a resource outside the key's tenant, as for an unknown one.
 // The scope a request needs follows from its method (GET/HEAD read, anything else write);
 // key management asks for admin on top.
 
@@ -47,15 +48,20 @@ export function isProgramKey(principal: Principal): boolean {
   return principal.company_id === null;
 }
 
-/** Personal (MongoDB) resources and program-level actions need a program-wide key. */
+/** Program-level actions (creating companies or personal users, listing personal data) need a program-wide key. */
 export function requireProgramKey(principal: Principal): void {
   if (!isProgramKey(principal)) throw new ApiError('API_ERR_FORBIDDEN', 'This needs a program-wide API key.');
 }
 
-/** A company key sees its own company only. */
-export function requireCompanyAccess(principal: Principal, company_id: string | null): void {
-  if (isProgramKey(principal)) return;
-  if (company_id === null || company_id !== principal.company_id) {
-    throw new ApiError('API_ERR_FORBIDDEN', 'This resource belongs to another tenant.');
-  }
+/** Whether the key sees a resource of `company_id` (null: a personal or program-level resource). */
+export function canSee(principal: Principal, company_id: string | null): boolean {
+  return isProgramKey(principal) || (company_id !== null && company_id === principal.company_id);
+}
+
+/**
+ * A resource the key does not see answers exactly as an unknown one (404, `not_found`): a 403
+ * would tell another tenant that it exists.
+ */
+export function requireVisible(principal: Principal, company_id: string | null, not_found: string): void {
+  if (!canSee(principal, company_id)) throw new ApiError('API_ERR_NOT_FOUND', not_found);
 }

@@ -24,6 +24,8 @@ export function encodeCursor(key: SortKey): string {
 
 export const UUID_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 export const OBJECT_ID = /^[0-9a-f]{24}$/;
+/** A personal transaction's `_id`: its JIT token (a Marqeta token, gateway/jit/schema.ts) or an ObjectId. */
+export const PERSONAL_TRANSACTION_ID = /^[A-Za-z0-9_.:-]{1,64}$/;
 const TIMESTAMP = /^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}(:?\d{2})?)$/;
 
 /** Decodes a cursor whose id must match `id_format` (uuid for PostgreSQL, ObjectId for MongoDB). */

@@ -1,14 +1,20 @@
 // Personal transactions (MongoDB `personal_transactions`, written by the worker with the
-// same fields as the PostgreSQL table). Ids may be stored as ObjectIds or as their hex text.
+// same fields as the PostgreSQL table), read by `_id` only: listings page through their keys
+// in PostgreSQL (shared/personal-transaction-keys.ts). Card and user ids may be stored as
+// ObjectIds or as their hex text.
 
-import { ObjectId, type Db } from 'mongodb';
-import type { TransactionFilter, TransactionRecord } from '../services/transaction-model.ts';
+import type { Db, ObjectId } from 'mongodb';
+import { inParallel } from '../../shared/in-parallel.ts';
+import type { TransactionRecord } from '../services/transaction-model.ts';
 import { objectIdOrNull } from './personal-cards.ts';
 
 type Id = ObjectId | string | null | undefined;
 
+/** Document reads in flight at once for one page. */
+const LOOKUPS_IN_PARALLEL_MAX = 16;
+
 export interface PersonalTransactionDocument {
-  _id: ObjectId;
+  _id: ObjectId | string;
   jit_token: string;
   transaction_token?: string;
   method?: string;
@@ -64,46 +70,32 @@ function record(doc: PersonalTransactionDocument): TransactionRecord {
   };
 }
 
-/** Matches an id field whichever way the worker stored it. */
-function idMatch(id: string): { $in: Array<ObjectId | string> } {
-  const oid = objectIdOrNull(id);
-  return { $in: oid === null ? [id] : [oid, id] };
-}
-
 function collection(db: Db) {
   return db.collection<PersonalTransactionDocument>('personal_transactions');
 }
 
+/** By `_id`: the JIT token, or (documents of old builds) an ObjectId. */
 export async function getPersonalTransaction(db: Db, id: string): Promise<TransactionRecord | null> {
-  const _id = objectIdOrNull(id);
-  if (_id === null) return null;
-  const doc = await collection(db).findOne({ _id });
-  return doc === null ? null : record(doc);
+  const doc = await collection(db).findOne({ _id: id });
+  if (doc !== null) return record(doc);
+  const oid = objectIdOrNull(id);
+  const old = oid === null ? null : await collection(db).findOne({ _id: oid });
+  return old === null ? null : record(old);
 }
 
-export async function listPersonalTransactions(
+/**
+ * The documents of `ids`, in that order (ids without a document, e.g. a key the worker
+ * registered just before writing the document, are left out). One `_id` equality each:
+ * FerretDB scans the collection for `$in` (shared/stores/find-by-ids.ts).
+ */
+export async function personalTransactionsByIds(
   db: Db,
-  filter: TransactionFilter,
-  after: { at: string; id: string } | undefined,
-  limit: number,
+  ids: readonly string[],
 ): Promise<TransactionRecord[]> {
-  const query: Record<string, unknown> = {};
-  if (filter.card_id !== undefined) query.card_id = idMatch(filter.card_id);
-  if (filter.user_id !== undefined) query.user_id = idMatch(filter.user_id);
-  const created: Record<string, Date> = {};
-  if (filter.from !== undefined) created.$gte = filter.from;
-  if (filter.to !== undefined) created.$lt = filter.to;
-  if (Object.keys(created).length > 0) query.created_at = created;
-  if (after !== undefined) {
-    const at = new Date(after.at);
-    query.$and = [
-      { $or: [{ created_at: { $lt: at } }, { created_at: at, _id: { $lt: new ObjectId(after.id) } }] },
-    ];
-  }
-  const docs = await collection(db)
-    .find(query)
-    .sort({ created_at: -1, _id: -1 })
-    .limit(limit + 1)
-    .toArray();
-  return docs.map(record);
+  const found = new Map<string, TransactionRecord>();
+  await inParallel(ids, LOOKUPS_IN_PARALLEL_MAX, async (id) => {
+    const doc = await getPersonalTransaction(db, id);
+    if (doc !== null) found.set(id, doc);
+  });
+  return ids.flatMap((id) => found.get(id) ?? []);
 }

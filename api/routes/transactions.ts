@@ -3,10 +3,11 @@
 
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { COMMON_ERRORS, IdParams } from '../schemas/common.ts';
+import { COMMON_ERRORS } from '../schemas/common.ts';
 import {
   ListTransactionsQuery,
   Transaction,
+  TransactionIdParams,
   TransactionPage,
   transactionView,
 } from '../schemas/transactions.ts';
@@ -36,7 +37,11 @@ export async function transactionRoutes(
   api.get(
     '/api/transactions/:id',
     {
-      schema: { tags: ['transactions'], params: IdParams, response: { 200: Transaction, ...COMMON_ERRORS } },
+      schema: {
+        tags: ['transactions'],
+        params: TransactionIdParams,
+        response: { 200: Transaction, ...COMMON_ERRORS },
+      },
     },
     async (request) => transactionView(await services.transactions.get(request.principal, request.params.id)),
   );

@@ -1,15 +1,24 @@
 // Transaction schemas: the decision trace says why the gateway answered as it did.
 
 import Type, { type Static } from 'typebox';
-import { PageQuery } from '../http/pagination.ts';
+import { PERSONAL_TRANSACTION_ID, PageQuery } from '../http/pagination.ts';
 import type { TransactionRecord } from '../services/transaction-model.ts';
 import { statusName } from '../services/transaction-service.ts';
 import { AmountMinorOut, AnyId, Currency, Timestamp, Uuid, pageOf } from './common.ts';
 
 const NullableText = Type.Union([Type.String(), Type.Null()]);
 
+/** uuid (business), or a personal transaction's JIT token (24-hex ObjectId for old records). */
+export const TransactionId = Type.String({
+  minLength: 1,
+  maxLength: 64,
+  pattern: PERSONAL_TRANSACTION_ID.source,
+  description: 'uuid (business) or the JIT token (personal; a 24-hex ObjectId for older records)',
+});
+export const TransactionIdParams = Type.Object({ id: TransactionId });
+
 export const Transaction = Type.Object({
-  id: AnyId,
+  id: TransactionId,
   kind: Type.Union([Type.Literal('business'), Type.Literal('personal')]),
   jit_token: Type.String(),
   transaction_token: NullableText,

@@ -3,7 +3,7 @@
 import { ApiError } from '../../shared/errors.ts';
 import type { PgSql } from '../../shared/stores/postgres.ts';
 import { generateKey, type Principal, type Scope } from '../auth/api-keys.ts';
-import { requireCompanyAccess } from '../http/authenticate.ts';
+import { requireProgramKey, requireVisible } from '../http/authenticate.ts';
 import { getCompany } from '../repos/companies.ts';
 import { getApiKey, insertApiKey, listApiKeys, revokeApiKey, type ApiKeyRow } from '../repos/api-keys.ts';
 
@@ -40,7 +40,8 @@ export class ApiKeyService {
 
   /** A company admin may create keys of its own company only; program keys need a program admin. */
   async create(principal: Principal, input: CreateKeyInput): Promise<{ row: ApiKeyRow; key: string }> {
-    requireCompanyAccess(principal, input.company_id);
+    if (input.company_id === null) requireProgramKey(principal);
+    else requireVisible(principal, input.company_id, 'No such company.');
     return createApiKey(this.#sql, { name: input.name, company_id: input.company_id, scopes: input.scopes });
   }
 
@@ -51,7 +52,7 @@ export class ApiKeyService {
   async revoke(principal: Principal, id: string): Promise<ApiKeyRow> {
     const row = await getApiKey(this.#sql, id);
     if (row === null) throw new ApiError('API_ERR_NOT_FOUND', 'No such API key.');
-    requireCompanyAccess(principal, row.company_id);
+    requireVisible(principal, row.company_id, 'No such API key.');
     return (await revokeApiKey(this.#sql, id))!;
   }
 }

@@ -15,7 +15,6 @@ import type { PgSql } from '../../shared/stores/postgres.ts';
 import { AMOUNT_MINOR_MAX } from '../../shared/money.ts';
 import type { Principal } from '../auth/api-keys.ts';
 import type { BalanceCache } from '../cache/balance-cache.ts';
-import { requireProgramKey } from '../http/authenticate.ts';
 import { objectIdOrNull, type PersonalCardDocument } from '../repos/personal-cards.ts';
 import type { CardService } from './card-service.ts';
 import type { CardRecord } from './card-model.ts';
@@ -159,7 +158,6 @@ export class BalanceService {
   }
 
   async #personalCard(principal: Principal, card_id: string): Promise<CardRecord> {
-    requireProgramKey(principal);
     if (objectIdOrNull(card_id) === null) {
       throw new ApiError(
         'API_ERR_BAD_REQUEST',

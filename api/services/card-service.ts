@@ -9,7 +9,7 @@ import type { PgSql } from '../../shared/stores/postgres.ts';
 import type { Principal } from '../auth/api-keys.ts';
 import type { CardCommandPublisher } from '../broker/card-commands.ts';
 import type { CacheInvalidator, CachedPart } from '../cache/invalidator.ts';
-import { requireCompanyAccess, requireProgramKey } from '../http/authenticate.ts';
+import { canSee, requireProgramKey, requireVisible } from '../http/authenticate.ts';
 import { OBJECT_ID, UUID_ID, decodeCursor, pageOf, type Page } from '../http/pagination.ts';
 import { BusinessCardStore } from '../repos/business-cards.ts';
 import { getBusinessUser } from '../repos/business-users.ts';
@@ -105,6 +105,13 @@ export function mergeControls(current: CardControls, change: ControlsInput | und
   return change === undefined ? current : { ...current, ...change };
 }
 
+/** The card's user_id names no cardholder of this kind (or one of another tenant). */
+function notACardholder(kind: CardKind): ApiError {
+  return new ApiError('API_ERR_BAD_REQUEST', undefined, [
+    { path: 'body/user_id', message: `is not a ${kind} cardholder` },
+  ]);
+}
+
 export function kindOfId(id: string): CardKind {
   return OBJECT_ID.test(id) ? 'personal' : 'business';
 }
@@ -159,7 +166,8 @@ export class CardService {
     if (input.kind === 'personal') requireProgramKey(principal);
     if (input.kind === 'business') {
       const user = UUID_ID.test(input.user_id) ? await getBusinessUser(this.#deps.sql, input.user_id) : null;
-      if (user !== null) requireCompanyAccess(principal, user.company_id);
+      // Another tenant's cardholder is refused as an unknown one is.
+      if (user !== null && !canSee(principal, user.company_id)) throw notACardholder('business');
     }
     const card = await this.create(input, 'pending');
     await this.#publishIssue(card);
@@ -185,11 +193,11 @@ export class CardService {
   async list(principal: Principal, query: ListCardsInput): Promise<Page<CardRecord>> {
     const kind: CardKind = query.user_id !== undefined ? kindOfId(query.user_id) : (query.kind ?? 'business');
     if (kind === 'personal') requireProgramKey(principal);
-    if (query.company_id !== undefined) requireCompanyAccess(principal, query.company_id);
+    if (query.company_id !== undefined) requireVisible(principal, query.company_id, 'No such company.');
     if (kind === 'business' && query.user_id !== undefined) {
       const user = await getBusinessUser(this.#deps.sql, query.user_id);
       if (user === null) throw new ApiError('API_ERR_NOT_FOUND', 'No such user.');
-      requireCompanyAccess(principal, user.company_id);
+      requireVisible(principal, user.company_id, 'No such user.');
     }
     const company_id = kind === 'business' ? (principal.company_id ?? query.company_id) : undefined;
     const limit = query.limit ?? 50;
@@ -254,21 +262,19 @@ export class CardService {
   }
 
   #authorize(principal: Principal, card: CardRecord): void {
-    if (card.kind === 'personal') requireProgramKey(principal);
-    else requireCompanyAccess(principal, card.company_id);
+    requireVisible(principal, card.kind === 'personal' ? null : card.company_id, 'No such card.');
   }
 
   async #activeCardholder(kind: CardKind, user_id: string): Promise<void> {
-    const field = [{ path: 'body/user_id', message: `is not a ${kind} cardholder` }];
     if (kind === 'business') {
       const user = UUID_ID.test(user_id) ? await getBusinessUser(this.#deps.sql, user_id) : null;
-      if (user === null) throw new ApiError('API_ERR_BAD_REQUEST', undefined, field);
+      if (user === null) throw notACardholder(kind);
       if (user.status !== 'active')
         throw new ApiError('API_ERR_INVALID_TRANSITION', `The cardholder is ${user.status}.`);
       return;
     }
     const user = await getPersonalUser(this.#deps.db, user_id);
-    if (user === null) throw new ApiError('API_ERR_BAD_REQUEST', undefined, field);
+    if (user === null) throw notACardholder(kind);
     if (user.status !== 'active' || user.kyc_status !== 'verified') {
       throw new ApiError('API_ERR_INVALID_TRANSITION', 'The cardholder must be active and KYC-verified.');
     }

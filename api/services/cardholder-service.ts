@@ -7,7 +7,7 @@ import { ApiError } from '../../shared/errors.ts';
 import type { PgSql } from '../../shared/stores/postgres.ts';
 import type { Principal } from '../auth/api-keys.ts';
 import type { CacheInvalidator } from '../cache/invalidator.ts';
-import { requireCompanyAccess, requireProgramKey } from '../http/authenticate.ts';
+import { requireProgramKey, requireVisible } from '../http/authenticate.ts';
 import { OBJECT_ID, UUID_ID, decodeCursor, pageOf, type Page } from '../http/pagination.ts';
 import {
   getBusinessUser,
@@ -66,7 +66,7 @@ export class CardholderService {
   }
 
   async getCompany(principal: Principal, id: string): Promise<CompanyRow> {
-    requireCompanyAccess(principal, id);
+    requireVisible(principal, id, 'No such company.');
     const company = await getCompany(this.#sql, id);
     if (company === null) throw new ApiError('API_ERR_NOT_FOUND', 'No such company.');
     return company;
@@ -106,7 +106,7 @@ export class CardholderService {
   async getBusinessUser(principal: Principal, id: string): Promise<BusinessUserRow> {
     const user = await getBusinessUser(this.#sql, id);
     if (user === null) throw new ApiError('API_ERR_NOT_FOUND', 'No such user.');
-    requireCompanyAccess(principal, user.company_id);
+    requireVisible(principal, user.company_id, 'No such user.');
     return user;
   }
 
@@ -115,7 +115,7 @@ export class CardholderService {
     company_id: string,
     page: PageInput,
   ): Promise<Page<BusinessUserRow>> {
-    requireCompanyAccess(principal, company_id);
+    requireVisible(principal, company_id, 'No such company.');
     const limit = page.limit ?? 50;
     const rows = await listBusinessUsers(this.#sql, company_id, decodeCursor(page.cursor, UUID_ID), limit);
     return pageOf(
@@ -153,7 +153,7 @@ export class CardholderService {
   }
 
   async getPersonalUser(principal: Principal, id: string): Promise<PersonalUserDocument> {
-    requireProgramKey(principal);
+    requireVisible(principal, null, 'No such user.');
     const user = await getPersonalUser(this.#db, id);
     if (user === null) throw new ApiError('API_ERR_NOT_FOUND', 'No such user.');
     return user;
@@ -176,7 +176,7 @@ export class CardholderService {
     id: string,
     change: { status?: PersonalUserStatus; kyc_status?: KycStatus },
   ): Promise<PersonalUserDocument> {
-    requireProgramKey(principal);
+    requireVisible(principal, null, 'No such user.');
     const user = await updatePersonalUser(this.#db, id, change);
     if (user === null) throw new ApiError('API_ERR_NOT_FOUND', 'No such user.');
     // The gateway caches "may spend" from status and KYC together.

@@ -1,19 +1,24 @@
-// Transactions with their decision trace: business from PostgreSQL, personal from MongoDB.
-// The filters say which store: a personal card or user id (ObjectId) means MongoDB.
+// Transactions with their decision trace: business from PostgreSQL, personal from MongoDB
+// (listed through their keys in PostgreSQL, then read by `_id`). The filters say which store:
+// a personal card or user id (ObjectId) means MongoDB. A business transaction's id is a uuid;
+// a personal one's is its JIT token (an ObjectId for documents of old builds).
 
 import type { Db } from 'mongodb';
 import { statusInfo } from '../../shared/decision-status.ts';
 import { ApiError } from '../../shared/errors.ts';
 import type { PgSql } from '../../shared/stores/postgres.ts';
 import type { Principal } from '../auth/api-keys.ts';
-import { isProgramKey, requireCompanyAccess, requireProgramKey } from '../http/authenticate.ts';
-import { OBJECT_ID, UUID_ID, decodeCursor, pageOf, type Page } from '../http/pagination.ts';
+import { listPersonalTransactionKeys } from '../../shared/personal-transaction-keys.ts';
+import { isProgramKey, requireProgramKey, requireVisible } from '../http/authenticate.ts';
+import { PERSONAL_TRANSACTION_ID, UUID_ID, decodeCursor, pageOf, type Page } from '../http/pagination.ts';
 import { getBusinessTransaction, listBusinessTransactions } from '../repos/business-transactions.ts';
-import { getPersonalTransaction, listPersonalTransactions } from '../repos/personal-transactions.ts';
+import { getPersonalTransaction, personalTransactionsByIds } from '../repos/personal-transactions.ts';
 import type { CardService } from './card-service.ts';
 import { kindOfId } from './card-service.ts';
 import type { CardholderService } from './cardholder-service.ts';
 import type { TransactionRecord } from './transaction-model.ts';
+
+const NO_SUCH_TRANSACTION = 'No such transaction.';
 
 export interface ListTransactionsInput {
   readonly card_id?: string;
@@ -49,16 +54,18 @@ export class TransactionService {
   }
 
   async get(principal: Principal, id: string): Promise<TransactionRecord> {
-    if (OBJECT_ID.test(id)) {
-      requireProgramKey(principal);
-      const found = await getPersonalTransaction(this.#db, id);
-      if (found === null) throw new ApiError('API_ERR_NOT_FOUND', 'No such transaction.');
-      return found;
+    // A JIT token may itself be a uuid: a uuid is looked for in both stores.
+    if (UUID_ID.test(id)) {
+      const business = await getBusinessTransaction(this.#sql, id);
+      if (business !== null) {
+        requireVisible(principal, business.company_id, NO_SUCH_TRANSACTION);
+        return business;
+      }
     }
-    const found = await getBusinessTransaction(this.#sql, id);
-    if (found === null) throw new ApiError('API_ERR_NOT_FOUND', 'No such transaction.');
-    requireCompanyAccess(principal, found.company_id);
-    return found;
+    requireVisible(principal, null, NO_SUCH_TRANSACTION);
+    const personal = await getPersonalTransaction(this.#db, id);
+    if (personal === null) throw new ApiError('API_ERR_NOT_FOUND', NO_SUCH_TRANSACTION);
+    return personal;
   }
 
   async list(principal: Principal, query: ListTransactionsInput): Promise<Page<TransactionRecord>> {
@@ -67,27 +74,29 @@ export class TransactionService {
     const limit = query.limit ?? 50;
     const from = query.from === undefined ? undefined : new Date(query.from);
     const to = query.to === undefined ? undefined : new Date(query.to);
-    // Ownership of the card or user named in the filter (403 across tenants, 404 unknown).
+    // The card or user named in the filter: 404 when unknown or another tenant's.
     if (query.card_id !== undefined) await this.#cards.get(principal, query.card_id);
     if (query.user_id !== undefined) {
       if (kind === 'personal') await this.#cardholders.getPersonalUser(principal, query.user_id);
       else await this.#cardholders.getBusinessUser(principal, query.user_id);
     }
-    if (query.company_id !== undefined) requireCompanyAccess(principal, query.company_id);
+    if (query.company_id !== undefined) requireVisible(principal, query.company_id, 'No such company.');
     if (kind === 'personal') {
       requireProgramKey(principal);
-      const rows = await listPersonalTransactions(
-        this.#db,
+      const keys = await listPersonalTransactionKeys(
+        this.#sql,
         { card_id: query.card_id, user_id: query.user_id, from, to },
-        decodeCursor(query.cursor, OBJECT_ID),
+        decodeCursor(query.cursor, PERSONAL_TRANSACTION_ID),
         limit,
       );
-      return pageOf(
-        rows,
+      // The cursor follows the keys, so a key whose document is not written yet ends no page early.
+      const page = pageOf(
+        keys,
         limit,
-        (t) => ({ at: t.cursor_at, id: t.id }),
-        (t) => t,
+        (k) => ({ at: k.cursor_at, id: k.transaction_id }),
+        (k) => k.transaction_id,
       );
+      return { data: await personalTransactionsByIds(this.#db, page.data), next_cursor: page.next_cursor };
     }
     const company_id = isProgramKey(principal) ? query.company_id : principal.company_id!;
     const rows = await listBusinessTransactions(

@@ -1,6 +1,8 @@
-// API keys: 401 without a valid key, 403 outside its scope or tenant, 429 past the rate limit.
+// API keys: 401 without a valid key, 403 for a scope it lacks, 404 for another tenant's resources
+// (as for unknown ones), 429 past the rate limit.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { registerPersonalTransactionKeys } from '../../shared/personal-transaction-keys.ts';
 import { uniqueToken } from '../support/cardholders.ts';
 import { apiKey, bearer, callApi, startTestApi, type Method, type TestApi } from '../support/api-harness.ts';
 
@@ -126,33 +128,96 @@ describe('tenants', () => {
     ).toBe(200);
   });
 
-  it('a company key is refused (403) on every resource of another company', async () => {
+  it('another company’s resources answer exactly as unknown ones do (404): nothing tells they exist', async () => {
     const mine = await tenant();
     const theirs = await tenant();
-    const refused: Array<[Method, string, Record<string, unknown>?]> = [
-      ['GET', `/api/companies/${theirs.company.id}`],
-      ['GET', `/api/companies/${theirs.company.id}/users`],
+    const their_key = (
+      await call('POST', '/api/api-keys', admin, {
+        name: 'theirs',
+        company_id: theirs.company.id,
+        scopes: ['read'],
+      })
+    ).body;
+    const unknown = randomUUID();
+    // [method, their resource, the same request naming an id that exists nowhere, body]
+    const pairs: Array<[Method, string, string, Record<string, unknown>?]> = [
+      ['GET', `/api/companies/${theirs.company.id}`, `/api/companies/${unknown}`],
+      ['GET', `/api/companies/${theirs.company.id}/users`, `/api/companies/${unknown}/users`],
       [
         'POST',
         `/api/companies/${theirs.company.id}/users`,
+        `/api/companies/${unknown}/users`,
         { email: `${uniqueToken('x')}@example.test`, role: 'spy' },
       ],
-      ['GET', `/api/users/${theirs.user.id}`],
-      ['PATCH', `/api/users/${theirs.user.id}`, { status: 'suspended' }],
-      ['POST', '/api/cards', { kind: 'business', user_id: theirs.user.id, currency_code: 'USD' }],
-      ['GET', `/api/cards/${theirs.card.id}`],
-      ['GET', `/api/cards?company_id=${theirs.company.id}`],
-      ['GET', `/api/cards?user_id=${theirs.user.id}`],
-      ['PATCH', `/api/cards/${theirs.card.id}`, { limits: { daily_limit_minor: '1' } }],
-      ['POST', `/api/cards/${theirs.card.id}/status`, { action: 'close' }],
-      ['POST', `/api/cards/${theirs.card.id}/issue`],
-      ['GET', `/api/transactions/${theirs.transaction_id}`],
-      ['GET', `/api/transactions?card_id=${theirs.card.id}`],
-      ['GET', `/api/transactions?user_id=${theirs.user.id}`],
-      ['GET', `/api/transactions?company_id=${theirs.company.id}`],
-      ['POST', '/api/api-keys', { name: 'steal', company_id: theirs.company.id, scopes: ['read'] }],
+      ['GET', `/api/users/${theirs.user.id}`, `/api/users/${unknown}`],
+      ['PATCH', `/api/users/${theirs.user.id}`, `/api/users/${unknown}`, { status: 'suspended' }],
+      ['GET', `/api/cards/${theirs.card.id}`, `/api/cards/${unknown}`],
+      ['GET', `/api/cards?company_id=${theirs.company.id}`, `/api/cards?company_id=${unknown}`],
+      ['GET', `/api/cards?user_id=${theirs.user.id}`, `/api/cards?user_id=${unknown}`],
+      [
+        'PATCH',
+        `/api/cards/${theirs.card.id}`,
+        `/api/cards/${unknown}`,
+        { limits: { daily_limit_minor: '1' } },
+      ],
+      ['POST', `/api/cards/${theirs.card.id}/status`, `/api/cards/${unknown}/status`, { action: 'close' }],
+      ['POST', `/api/cards/${theirs.card.id}/issue`, `/api/cards/${unknown}/issue`],
+      ['GET', `/api/transactions/${theirs.transaction_id}`, `/api/transactions/${unknown}`],
+      ['GET', `/api/transactions?card_id=${theirs.card.id}`, `/api/transactions?card_id=${unknown}`],
+      ['GET', `/api/transactions?user_id=${theirs.user.id}`, `/api/transactions?user_id=${unknown}`],
+      ['GET', `/api/transactions?company_id=${theirs.company.id}`, `/api/transactions?company_id=${unknown}`],
+      ['DELETE', `/api/api-keys/${their_key.id}`, `/api/api-keys/${unknown}`],
+    ];
+    for (const [method, url, unknown_url, payload] of pairs) {
+      const foreign = await call(method, url, mine.key, payload);
+      const missing = await call(method, unknown_url, mine.key, payload);
+      expect({ url, status: foreign.status, code: foreign.body.error?.code }).toEqual({
+        url,
+        status: 404,
+        code: 'API_ERR_NOT_FOUND',
+      });
+      expect({ url, message: foreign.body.error.message }).toEqual({
+        url,
+        message: missing.body.error.message,
+      });
+    }
+    // Bodies naming their resources: refused as naming unknown ones.
+    const bodies: Array<[string, Record<string, unknown>, Record<string, unknown>]> = [
+      [
+        '/api/cards',
+        { kind: 'business', user_id: theirs.user.id, currency_code: 'USD' },
+        { kind: 'business', user_id: unknown, currency_code: 'USD' },
+      ],
+      [
+        '/api/api-keys',
+        { name: 'steal', company_id: theirs.company.id, scopes: ['read'] },
+        { name: 'steal', company_id: unknown, scopes: ['read'] },
+      ],
+    ];
+    for (const [url, foreign_body, unknown_body] of bodies) {
+      const foreign = await call('POST', url, mine.key, foreign_body);
+      const missing = await call('POST', url, mine.key, unknown_body);
+      expect(foreign.status, url).toBeGreaterThanOrEqual(400);
+      expect({ url, status: foreign.status, error: foreign.body.error }).toEqual({
+        url,
+        status: missing.status,
+        error: missing.body.error,
+      });
+    }
+    // Nothing of theirs changed.
+    expect((await call('GET', `/api/cards/${theirs.card.id}`, admin)).body.status).toBe('pending');
+    expect((await call('GET', `/api/users/${theirs.user.id}`, admin)).body.status).toBe('active');
+  });
+
+  it('program-level actions need a program-wide key (403 for a company key, its scope)', async () => {
+    const mine = await tenant();
+    const refused: Array<[Method, string, Record<string, unknown>?]> = [
       ['POST', '/api/api-keys', { name: 'escalate', company_id: null, scopes: ['admin'] }],
       ['POST', '/api/companies', { name: 'new tenant' }],
+      ['POST', '/api/personal-users', { email: `${uniqueToken('q')}@example.test` }],
+      ['GET', '/api/personal-users'],
+      ['GET', '/api/cards?kind=personal'],
+      ['GET', '/api/transactions?kind=personal'],
     ];
     for (const [method, url, payload] of refused) {
       const answer = await call(method, url, mine.key, payload);
@@ -163,11 +228,9 @@ describe('tenants', () => {
         code: 'API_ERR_FORBIDDEN',
       });
     }
-    // Nothing of theirs changed.
-    expect((await call('GET', `/api/cards/${theirs.card.id}`, admin)).body.status).toBe('pending');
   });
 
-  it('personal resources need a program-wide key (403 for a company key)', async () => {
+  it('personal resources answer a company key as unknown ones (404)', async () => {
     const mine = await tenant();
     const person = (
       await call('POST', '/api/personal-users', admin, {
@@ -178,25 +241,63 @@ describe('tenants', () => {
     const card = (
       await call('POST', '/api/cards', admin, { kind: 'personal', user_id: person.id, currency_code: 'USD' })
     ).body;
-    const refused: Array<[Method, string, Record<string, unknown>?]> = [
-      ['POST', '/api/personal-users', { email: `${uniqueToken('q')}@example.test` }],
-      ['GET', '/api/personal-users'],
-      ['GET', `/api/personal-users/${person.id}`],
-      ['PATCH', `/api/personal-users/${person.id}`, { kyc_status: 'rejected' }],
-      ['POST', '/api/cards', { kind: 'personal', user_id: person.id, currency_code: 'USD' }],
-      ['GET', `/api/cards/${card.id}`],
-      ['GET', '/api/cards?kind=personal'],
-      ['GET', `/api/cards/${card.id}/balance`],
-      ['POST', `/api/cards/${card.id}/balance/loads`, { amount_minor: '1', currency_code: 'USD' }],
-      ['GET', `/api/transactions?card_id=${card.id}`],
-      ['GET', '/api/transactions?kind=personal'],
+    const jit_token = `jit_${randomUUID()}`;
+    await registerPersonalTransactionKeys(api.sql, [
+      { transaction_id: jit_token, card_id: card.id, user_id: person.id, created_at: new Date() },
+    ]);
+    await api.mongo
+      .db()
+      .collection<{ _id: string; [field: string]: unknown }>('personal_transactions')
+      .insertOne({
+        _id: jit_token,
+        jit_token,
+        card_id: card.id,
+        user_id: person.id,
+        amount_minor: 100n,
+        currency_code: 'USD',
+        status: 'pending',
+        status_code: 0,
+        memo: 'approved',
+        decided_at: new Date(),
+        created_at: new Date(),
+      });
+    expect((await call('GET', `/api/transactions/${jit_token}`, admin)).status).toBe(200);
+    const unknown = '0123456789abcdef01234567';
+    const pairs: Array<[Method, string, string, Record<string, unknown>?]> = [
+      ['GET', `/api/personal-users/${person.id}`, `/api/personal-users/${unknown}`],
+      [
+        'PATCH',
+        `/api/personal-users/${person.id}`,
+        `/api/personal-users/${unknown}`,
+        { kyc_status: 'rejected' },
+      ],
+      ['GET', `/api/cards/${card.id}`, `/api/cards/${unknown}`],
+      ['GET', `/api/cards/${card.id}/balance`, `/api/cards/${unknown}/balance`],
+      [
+        'POST',
+        `/api/cards/${card.id}/balance/loads`,
+        `/api/cards/${unknown}/balance/loads`,
+        { amount_minor: '1', currency_code: 'USD' },
+      ],
+      ['GET', `/api/transactions?card_id=${card.id}`, `/api/transactions?card_id=${unknown}`],
+      ['GET', `/api/transactions?user_id=${person.id}`, `/api/transactions?user_id=${unknown}`],
+      ['GET', `/api/transactions/${jit_token}`, `/api/transactions/jit_${randomUUID()}`],
     ];
-    for (const [method, url, payload] of refused) {
+    for (const [method, url, unknown_url, payload] of pairs) {
       const headers = url.endsWith('/loads')
         ? { ...mine.key, 'idempotency-key': uniqueToken('i') }
         : mine.key;
-      const answer = await call(method, url, headers, payload);
-      expect({ method, url, status: answer.status }).toEqual({ method, url, status: 403 });
+      const foreign = await call(method, url, headers, payload);
+      const missing = await call(method, unknown_url, headers, payload);
+      expect({ url, status: foreign.status, code: foreign.body.error?.code }).toEqual({
+        url,
+        status: 404,
+        code: 'API_ERR_NOT_FOUND',
+      });
+      expect({ url, message: foreign.body.error.message }).toEqual({
+        url,
+        message: missing.body.error.message,
+      });
     }
   });
 });

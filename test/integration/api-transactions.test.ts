@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { ObjectId } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { registerPersonalTransactionKeys } from '../../shared/personal-transaction-keys.ts';
 import { uniqueToken } from '../support/cardholders.ts';
 import { apiKey, bearer, callApi, startTestApi, type TestApi } from '../support/api-harness.ts';
 
@@ -10,7 +11,8 @@ let api: TestApi;
 let admin: Record<string, string>;
 
 beforeAll(async () => {
-  api = await startTestApi();
+  // Paging through hundreds of records takes more requests than the default rate limit allows.
+  api = await startTestApi({ API_RATE_LIMIT_MAX: '1000000' });
   admin = bearer(await apiKey(api, null, ['admin']));
 });
 afterAll(async () => {
@@ -107,53 +109,140 @@ describe('business transactions', () => {
   });
 });
 
-describe('personal transactions', () => {
-  it('lists a personal card’s transactions from MongoDB and gets one', async () => {
-    const person = (
-      await callApi(api, 'POST', '/api/personal-users', admin, {
-        email: `${uniqueToken('pt')}@example.test`,
-        kyc_status: 'verified',
-      })
-    ).body;
-    const card = (
-      await callApi(api, 'POST', '/api/cards', admin, {
-        kind: 'personal',
-        user_id: person.id,
-        currency_code: 'USD',
-      })
-    ).body;
-    const docs = [0, 1, 2].map((i) => ({
-      _id: new ObjectId(),
-      jit_token: uniqueToken('pjit'),
+/** Collects every page of a listing; checks that each cursor is accepted. */
+async function allPages(url: string, limit: number): Promise<string[]> {
+  const ids: string[] = [];
+  let cursor: string | null = null;
+  do {
+    const page = await get(`${url}&limit=${limit}${cursor === null ? '' : `&cursor=${cursor}`}`);
+    expect(page.status, page.body.error?.message).toBe(200);
+    expect(page.body.data.length).toBeLessThanOrEqual(limit);
+    ids.push(...page.body.data.map((t: { id: string }) => t.id));
+    cursor = page.body.next_cursor;
+  } while (cursor !== null);
+  return ids;
+}
+
+describe('business transactions, a few hundred', () => {
+  it('pages through every one exactly once, newest first, and gets each by its id', async () => {
+    const { user, card } = await businessCard();
+    const base = Date.UTC(2026, 2, 1);
+    const rows: Array<{ id: string; at: number }> = [];
+    // Three per instant: the id orders them, also across pages.
+    for (let i = 0; i < 300; i++) {
+      const at = base + Math.floor(i / 3) * 1000;
+      rows.push({ id: await businessTransaction(card, new Date(at)), at });
+    }
+    rows.sort((x, y) => y.at - x.at || (x.id < y.id ? 1 : -1));
+    const expected = rows.map((t) => t.id);
+    expect(await allPages(`/api/transactions?card_id=${card.id}`, 37)).toEqual(expected);
+    expect(await allPages(`/api/transactions?user_id=${user.id}`, 100)).toEqual(expected);
+    for (const id of expected) expect((await get(`/api/transactions/${id}`)).body.id).toBe(id);
+  });
+});
+
+/** A personal transaction as the worker records it: its key in PostgreSQL, then the document. */
+async function personalTransaction(
+  card: { id: string; user_id: string; card_token: string },
+  created_at: Date,
+  _id: string | ObjectId = `jit_${randomUUID()}`,
+  amount_minor = 1000n,
+) {
+  await registerPersonalTransactionKeys(api.sql, [
+    { transaction_id: String(_id), card_id: card.id, user_id: card.user_id, created_at },
+  ]);
+  await api.mongo
+    .db()
+    .collection<{ _id: string | ObjectId; [field: string]: unknown }>('personal_transactions')
+    .insertOne({
+      _id,
+      jit_token: typeof _id === 'string' ? _id : uniqueToken('pjit'),
       transaction_token: uniqueToken('ptxn'),
       method: 'pgfs.authorization',
       card_id: new ObjectId(card.id),
-      user_id: new ObjectId(person.id),
+      user_id: new ObjectId(card.user_id),
       card_token: card.card_token,
-      amount_minor: 1000n + BigInt(i),
-      approved_amount_minor: 1000n + BigInt(i),
+      amount_minor,
+      approved_amount_minor: amount_minor,
       currency_code: 'USD',
       status: 'pending',
       status_code: 0,
       decline_reason: null,
       memo: 'approved',
       revision: 1,
-      decided_at: new Date(Date.UTC(2026, 1, 1 + i)),
-      created_at: new Date(Date.UTC(2026, 1, 1 + i)),
-    }));
-    await api.mongo.db().collection('personal_transactions').insertMany(docs);
+      decided_at: created_at,
+      created_at,
+    });
+  return String(_id);
+}
+
+async function personalCard() {
+  const person = (
+    await callApi(api, 'POST', '/api/personal-users', admin, {
+      email: `${uniqueToken('pt')}@example.test`,
+      kyc_status: 'verified',
+    })
+  ).body;
+  const card = (
+    await callApi(api, 'POST', '/api/cards', admin, {
+      kind: 'personal',
+      user_id: person.id,
+      currency_code: 'USD',
+    })
+  ).body;
+  return { person, card: { ...card, user_id: person.id as string } };
+}
+
+describe('personal transactions', () => {
+  it('lists a personal card’s transactions and gets one by its JIT token or an old ObjectId', async () => {
+    const { person, card } = await personalCard();
+    const ids = [
+      await personalTransaction(card, new Date(Date.UTC(2026, 1, 1)), new ObjectId(), 1000n),
+      await personalTransaction(card, new Date(Date.UTC(2026, 1, 2)), undefined, 1001n),
+      await personalTransaction(card, new Date(Date.UTC(2026, 1, 3)), undefined, 1002n),
+    ];
     const listed = await get(`/api/transactions?card_id=${card.id}&limit=2`);
     expect(listed.status).toBe(200);
     expect(listed.body.data.map((t: { amount_minor: string }) => t.amount_minor)).toEqual(['1002', '1001']);
     const rest = await get(`/api/transactions?card_id=${card.id}&limit=2&cursor=${listed.body.next_cursor}`);
+    expect(rest.status).toBe(200);
     expect(rest.body.data.map((t: { amount_minor: string }) => t.amount_minor)).toEqual(['1000']);
     const byUser = await get(`/api/transactions?user_id=${person.id}`);
-    expect(byUser.body.data).toHaveLength(3);
-    const one = await get(`/api/transactions/${String(docs[0]!._id)}`);
-    expect(one.body).toMatchObject({
-      kind: 'personal',
-      card_id: card.id,
-      decision: { status_name: 'APPROVED', memo: 'approved' },
-    });
+    expect(byUser.body.data.map((t: { id: string }) => t.id)).toEqual([...ids].reverse());
+    for (const id of ids) {
+      const one = await get(`/api/transactions/${id}`);
+      expect(one.status).toBe(200);
+      expect(one.body).toMatchObject({
+        id,
+        kind: 'personal',
+        card_id: card.id,
+        decision: { status_name: 'APPROVED', memo: 'approved' },
+      });
+    }
+    expect((await get(`/api/transactions/jit_${randomUUID()}`)).status).toBe(404);
+    expect((await get('/api/transactions/not%20a%20token')).status).toBe(400);
+  });
+
+  it('pages through a few hundred exactly once, newest first, and gets each by its id', async () => {
+    const { person, card } = await personalCard();
+    const base = Date.UTC(2026, 3, 1);
+    const expected: Array<{ id: string; at: number }> = [];
+    for (let i = 0; i < 300; i++) {
+      const at = base + Math.floor(i / 3) * 1000;
+      expected.push({ id: await personalTransaction(card, new Date(at)), at });
+    }
+    // Newest first; within one instant, the larger id first.
+    expected.sort((a, b) => b.at - a.at || (a.id < b.id ? 1 : -1));
+    const ids = expected.map((t) => t.id);
+    expect(await allPages(`/api/transactions?card_id=${card.id}`, 37)).toEqual(ids);
+    expect(await allPages(`/api/transactions?user_id=${person.id}`, 100)).toEqual(ids);
+    const window = await allPages(
+      `/api/transactions?card_id=${card.id}&from=${new Date(base + 10_000).toISOString()}&to=${new Date(base + 20_000).toISOString()}`,
+      7,
+    );
+    expect(window).toEqual(
+      expected.filter((t) => t.at >= base + 10_000 && t.at < base + 20_000).map((t) => t.id),
+    );
+    for (const id of ids) expect((await get(`/api/transactions/${id}`)).body.id).toBe(id);
   });
 });

@@ -17,7 +17,7 @@ export default async function setup(): Promise<void> {
   });
   try {
     await migratePostgres(sql);
-    await migrateMongo(mongo.db());
+    await migrateMongo(mongo.db(), sql);
   } finally {
     await sql.end();
     await mongo.close();

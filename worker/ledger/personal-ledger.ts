@@ -3,7 +3,8 @@
 // balance loads): the authorization groups in `personal_holds`, then the card document (held,
 // posted_net, spend windows, category spend; personal-card-effects.ts), each one
 // single-document write guarded by the keys it already applied. Then one `personal_transactions`
-// document per JIT token (`_id` = JIT token) records which revisions are applied.
+// document per JIT token (`_id` = JIT token) records which revisions are applied, its sort key
+// registered first in PostgreSQL (shared/personal-transaction-keys.ts: the API lists from it).
 // FerretDB writes a document back whole, so concurrent updates of one document lose writes:
 // every writer of a card or hold document holds the card's lock. Every lookup is one `_id`
 // equality (findByIds): FerretDB scans the whole collection for any other filter, `$in` included.
@@ -19,6 +20,7 @@ import {
 import { effectsFromJson } from '../../shared/ledger-effects.ts';
 import type { DecisionEvent } from '../../shared/messages.ts';
 import { inParallel } from '../../shared/in-parallel.ts';
+import { registerPersonalTransactionKeys } from '../../shared/personal-transaction-keys.ts';
 import { withDocumentLock } from '../../shared/stores/document-lock.ts';
 import { findByIds } from '../../shared/stores/find-by-ids.ts';
 import type { PgSql } from '../../shared/stores/postgres.ts';
@@ -322,19 +324,29 @@ export class PersonalLedger {
     statuses: ReadonlyMap<string, TransactionStatus>,
   ) {
     const now = new Date();
+    const created = await registerPersonalTransactionKeys(
+      this.#sql,
+      events.map((event) => ({
+        transaction_id: event.request.jit_token,
+        card_id: event.card_id!,
+        user_id: event.user_id!,
+        created_at: now,
+      })),
+    );
     const operations = events.map((event): Document => {
       const fields = transactionFields(
         event,
         statuses.get(event.request.jit_token) ?? transactionStatus(event),
       );
       const _id = event.request.jit_token;
+      const created_at = created.get(_id) ?? now;
       if (event.revision === 1) {
         // Revision 1 only ever creates its document: a later revision may already be stored.
         return {
           updateOne: {
             filter: { _id },
             update: {
-              $setOnInsert: { ...fields, created_at: now, updated_at: now },
+              $setOnInsert: { ...fields, created_at, updated_at: now },
               $addToSet: { applied_revisions: 1 },
             },
             upsert: true,
@@ -367,7 +379,7 @@ export class PersonalLedger {
               held_amount_minor,
               updated_at: now,
             },
-            $setOnInsert: { ...rest, created_at: now },
+            $setOnInsert: { ...rest, created_at },
             $addToSet: { applied_revisions: event.revision },
           },
           upsert: true,
