@@ -62,21 +62,26 @@ function record(row: Row): TransactionRecord {
   };
 }
 
-export async function getBusinessTransaction(sql: PgSql, id: string): Promise<TransactionRecord | null> {
-  const [row] = await sql<Row[]>`
+export function businessTransactionStatement(sql: PgSql, id: string) {
+  return sql<Row[]>`
     SELECT t.*, u.company_id, t.created_at::text AS cursor_at
       FROM transactions t LEFT JOIN users u ON u.id = t.user_id
      WHERE t.id = ${id}`;
+}
+
+export async function getBusinessTransaction(sql: PgSql, id: string): Promise<TransactionRecord | null> {
+  const [row] = await businessTransactionStatement(sql, id);
   return row ? record(row) : null;
 }
 
-export async function listBusinessTransactions(
+/** One page's statement, unsent (test/integration/sql-plans.test.ts EXPLAINs it). */
+export function businessTransactionsStatement(
   sql: PgSql,
   filter: TransactionFilter,
   after: { at: string; id: string } | undefined,
   limit: number,
-): Promise<TransactionRecord[]> {
-  const rows = await sql<Row[]>`
+) {
+  return sql<Row[]>`
     SELECT t.*, u.company_id, t.created_at::text AS cursor_at
       FROM transactions t LEFT JOIN users u ON u.id = t.user_id
      WHERE true
@@ -87,5 +92,13 @@ export async function listBusinessTransactions(
        ${filter.to === undefined ? sql`` : sql`AND t.created_at < ${filter.to}`}
        ${after === undefined ? sql`` : sql`AND (t.created_at, t.id) < (${after.at}::timestamptz, ${after.id}::uuid)`}
      ORDER BY t.created_at DESC, t.id DESC LIMIT ${limit + 1}`;
-  return rows.map(record);
+}
+
+export async function listBusinessTransactions(
+  sql: PgSql,
+  filter: TransactionFilter,
+  after: { at: string; id: string } | undefined,
+  limit: number,
+): Promise<TransactionRecord[]> {
+  return (await businessTransactionsStatement(sql, filter, after, limit)).map(record);
 }

@@ -11,43 +11,27 @@
 // authorization); a counter may be below zero until the message it follows arrives.
 
 import { randomUUID } from 'node:crypto';
-import type { TransactionSql } from 'postgres';
 import type { Logger } from '../../shared/logger.ts';
 import type { DecisionEvent } from '../../shared/messages.ts';
 import { periodStartDate } from '../../shared/spend-windows.ts';
 import { timed, type PgSql } from '../../shared/stores/postgres.ts';
 import { eventKey } from '../decisions/event-schema.ts';
-import { groupToken, holdState, recordAmounts, transactionStatus } from './lifecycle.ts';
-
-type Tx = TransactionSql<{ bigint: bigint }>;
-
-interface SpendRow {
-  card_id: string;
-  period: string;
-  window_start: string;
-  spent_minor: bigint;
-  txn_count: number;
-}
-
-interface CategoryRow {
-  card_id: string;
-  mcc_group: string;
-  period: string;
-  window_start: string;
-  spent_minor: bigint;
-}
-
-interface HoldRow {
-  group_token: string;
-  card_id: string;
-  card_token: string;
-  user_token: string;
-  currency_code: string;
-  held_minor: bigint;
-  /** `pending` = no state change (the decision script never sets it). */
-  state: string;
-  created_at: Date;
-}
+import {
+  addCategorySpend,
+  addHolds,
+  addSpend,
+  type CategoryRow,
+  type HoldRow,
+  insertFirstRevisions,
+  insertVoids,
+  type LedgerTx,
+  type Settlement,
+  type SpendRow,
+  settleAuthorizations,
+  settledGroups,
+  settleFollowers,
+} from './business-statements.ts';
+import { groupToken, holdState, recordAmounts, settledStatus, transactionStatus } from './lifecycle.ts';
 
 function transactionRow(event: DecisionEvent) {
   const { request } = event;
@@ -191,75 +175,46 @@ export class BusinessLedger {
   }
 
   /** Returns the keys of the events whose effects are applied by this transaction. */
-  async #recordFirstRevisions(tx: Tx, events: readonly DecisionEvent[]): Promise<string[]> {
+  async #recordFirstRevisions(tx: LedgerTx, events: readonly DecisionEvent[]): Promise<string[]> {
     if (events.length === 0) return [];
     const rows = sorted(events.map(transactionRow), (r) => r.jit_token);
-    const fresh = await tx<{ jit_token: string }[]>`
-      INSERT INTO transactions ${tx(rows)}
-      ON CONFLICT (jit_token) DO UPDATE
-         SET applied_revisions = transactions.applied_revisions | 1, updated_at = now()
-       WHERE (transactions.applied_revisions & 1) = 0
-      RETURNING transactions.jit_token`;
+    const fresh = await insertFirstRevisions(tx, rows);
     return fresh.map((r) => `${r.jit_token}:1`);
   }
 
-  async #recordVoids(tx: Tx, events: readonly DecisionEvent[]): Promise<string[]> {
+  async #recordVoids(tx: LedgerTx, events: readonly DecisionEvent[]): Promise<string[]> {
     if (events.length === 0) return [];
     const rows = sorted(events.map(transactionRow), (r) => r.jit_token);
-    const fresh = await tx<{ jit_token: string; revision: number }[]>`
-      INSERT INTO transactions ${tx(rows)}
-      ON CONFLICT (jit_token) DO UPDATE
-         SET status = excluded.status, status_code = excluded.status_code,
-             decline_reason = excluded.decline_reason, memo = excluded.memo,
-             approved_amount_minor = 0, held_amount_minor = 0,
-             released_amount_minor = excluded.released_amount_minor,
-             revision = excluded.revision, applied_revisions = transactions.applied_revisions | 2, updated_at = now()
-       WHERE (transactions.applied_revisions & 2) = 0
-      RETURNING transactions.jit_token, transactions.revision`;
+    const fresh = await insertVoids(tx, rows);
     return fresh.map((r) => `${r.jit_token}:${r.revision}`);
   }
 
-  async #applyEffects(tx: Tx, tally: EffectTally): Promise<void> {
+  async #applyEffects(tx: LedgerTx, tally: EffectTally): Promise<void> {
     const spend = sorted(tally.spend.values(), (r) => r.card_id + r.period + r.window_start);
-    if (spend.length > 0) {
-      await tx`
-        INSERT INTO spending_controls ${tx(spend)}
-        ON CONFLICT (card_id, period, window_start) DO UPDATE
-           SET spent_minor = spending_controls.spent_minor + excluded.spent_minor,
-               txn_count = spending_controls.txn_count + excluded.txn_count,
-               updated_at = now()`;
-    }
+    if (spend.length > 0) await addSpend(tx, spend);
     const category = sorted(
       tally.category.values(),
       (r) => r.card_id + r.mcc_group + r.period + r.window_start,
     );
-    if (category.length > 0) {
-      await tx`
-        INSERT INTO category_spend ${tx(category)}
-        ON CONFLICT (card_id, mcc_group, period, window_start) DO UPDATE
-           SET spent_minor = category_spend.spent_minor + excluded.spent_minor, updated_at = now()`;
-    }
+    if (category.length > 0) await addCategorySpend(tx, category);
     const holds = sorted(tally.holds.values(), (r) => r.group_token);
-    if (holds.length > 0) {
-      await tx`
-        INSERT INTO authorization_holds ${tx(holds)}
-        ON CONFLICT (group_token) DO UPDATE
-           SET held_minor = authorization_holds.held_minor + excluded.held_minor,
-               state = CASE WHEN excluded.state <> 'pending' THEN excluded.state ELSE authorization_holds.state END,
-               created_at = least(authorization_holds.created_at, excluded.created_at),
-               updated_at = now()`;
-    }
+    if (holds.length > 0) await addHolds(tx, holds);
     if (tally.groups.size > 0) {
       // Records still pending in a group that has left `pending` (also when the settling message
-      // was persisted before the authorization itself).
-      await tx`
-        UPDATE transactions t
-           SET status = CASE h.state WHEN 'cleared' THEN 'completed' WHEN 'expired' THEN 'expired' ELSE 'reversed' END,
-               updated_at = now()
-          FROM authorization_holds h
-         WHERE h.group_token = ANY(${[...tally.groups]}::text[]) AND h.state <> 'pending'
-           AND t.status = 'pending'
-           AND (t.jit_token = h.group_token OR t.original_jit_token = h.group_token)`;
+      // was persisted before the authorization itself): the states first, then each kind of
+      // record by its own key (one OR-join of both keys nested-looped over every pending row).
+      const settlements: Settlement[] = [];
+      for (const group of await settledGroups(
+        tx,
+        sorted(tally.groups, (g) => g),
+      )) {
+        const status = settledStatus(group.state);
+        if (status !== null) settlements.push({ group_token: group.group_token, status });
+      }
+      if (settlements.length > 0) {
+        await settleAuthorizations(tx, settlements);
+        await settleFollowers(tx, settlements);
+      }
     }
   }
 }

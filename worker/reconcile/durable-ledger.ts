@@ -46,20 +46,62 @@ interface BusinessCardRow {
   held: bigint;
 }
 
+export interface SpendKey {
+  readonly card_id: string;
+  readonly period: string;
+  readonly start: string;
+}
+
+export interface GroupKey extends SpendKey {
+  readonly group: string;
+}
+
+// One builder per statement of a batch, unsent, so test/integration/sql-plans.test.ts EXPLAINs
+// exactly these. Each reads by key: the pending holds of a card through the card's partial index,
+// the windows through LATERAL ... LIMIT 1 probes of the primary key (one row per key anyway; a
+// plain join of a batch's 2,500 keys is hashed against a scan of the whole table).
+
+/** The batch's business cards and what each holds. */
+export function businessCardsStatement(sql: PgSql, card_tokens: readonly string[]) {
+  return sql<BusinessCardRow[]>`
+    SELECT c.card_token, c.id AS card_id,
+           (SELECT coalesce(sum(h.held_minor), 0)::bigint FROM authorization_holds h
+             WHERE h.card_id = c.id AND h.state = 'pending') AS held
+      FROM cards c WHERE c.card_token = ANY(${card_tokens as string[]}::text[])`;
+}
+
+export function spendStatement(sql: PgSql, keys: readonly SpendKey[]) {
+  return sql<{ card_id: string; period: string; spent_minor: bigint; txn_count: number }[]>`
+    SELECT w.card_id, w.period, s.spent_minor, s.txn_count
+      FROM unnest(${keys.map((k) => k.card_id)}::uuid[], ${keys.map((k) => k.period)}::text[],
+                  ${keys.map((k) => k.start)}::date[]) AS w(card_id, period, start)
+     CROSS JOIN LATERAL (
+       SELECT spent_minor, txn_count FROM spending_controls s
+        WHERE s.card_id = w.card_id AND s.period = w.period AND s.window_start = w.start LIMIT 1) s`;
+}
+
+export function categorySpendStatement(sql: PgSql, keys: readonly GroupKey[]) {
+  return sql<{ card_id: string; mcc_group: string; period: string; spent_minor: bigint }[]>`
+    SELECT w.card_id, w.mcc_group, w.period, s.spent_minor
+      FROM unnest(${keys.map((k) => k.card_id)}::uuid[], ${keys.map((k) => k.group)}::text[],
+                  ${keys.map((k) => k.period)}::text[], ${keys.map((k) => k.start)}::date[])
+           AS w(card_id, mcc_group, period, start)
+     CROSS JOIN LATERAL (
+       SELECT spent_minor FROM category_spend s
+        WHERE s.card_id = w.card_id AND s.mcc_group = w.mcc_group AND s.period = w.period
+          AND s.window_start = w.start LIMIT 1) s`;
+}
+
 async function businessLedgers(
   sql: PgSql,
   lives: readonly LiveLedger[],
 ): Promise<Map<string, DurableLedger>> {
   const tokens = lives.map((l) => l.card_token);
-  const cards = await sql<BusinessCardRow[]>`
-    SELECT c.card_token, c.id AS card_id,
-           (SELECT coalesce(sum(h.held_minor), 0)::bigint FROM authorization_holds h
-             WHERE h.card_id = c.id AND h.state = 'pending') AS held
-      FROM cards c WHERE c.card_token = ANY(${tokens}::text[])`;
+  const cards = await businessCardsStatement(sql, tokens);
   if (cards.length === 0) return new Map();
   const by_token = new Map(cards.map((c) => [c.card_token, c]));
-  const spend_keys: { card_id: string; period: string; start: string }[] = [];
-  const group_keys: { card_id: string; group: string; period: string; start: string }[] = [];
+  const spend_keys: SpendKey[] = [];
+  const group_keys: GroupKey[] = [];
   for (const live of lives) {
     const card = by_token.get(live.card_token);
     if (card === undefined) continue;
@@ -71,19 +113,8 @@ async function businessLedgers(
       group_keys.push({ card_id: card.card_id, group, period, start: periodStartDate(period, window) });
     }
   }
-  const spend = await sql<{ card_id: string; period: string; spent_minor: bigint; txn_count: number }[]>`
-    SELECT s.card_id, s.period, s.spent_minor, s.txn_count
-      FROM spending_controls s
-      JOIN unnest(${spend_keys.map((k) => k.card_id)}::uuid[], ${spend_keys.map((k) => k.period)}::text[],
-                  ${spend_keys.map((k) => k.start)}::date[]) AS w(card_id, period, start)
-        ON s.card_id = w.card_id AND s.period = w.period AND s.window_start = w.start`;
-  const groups = await sql<{ card_id: string; mcc_group: string; period: string; spent_minor: bigint }[]>`
-    SELECT s.card_id, s.mcc_group, s.period, s.spent_minor
-      FROM category_spend s
-      JOIN unnest(${group_keys.map((k) => k.card_id)}::uuid[], ${group_keys.map((k) => k.group)}::text[],
-                  ${group_keys.map((k) => k.period)}::text[], ${group_keys.map((k) => k.start)}::date[])
-           AS w(card_id, mcc_group, period, start)
-        ON s.card_id = w.card_id AND s.mcc_group = w.mcc_group AND s.period = w.period AND s.window_start = w.start`;
+  const spend = await spendStatement(sql, spend_keys);
+  const groups = await categorySpendStatement(sql, group_keys);
   const ledgers = new Map<string, DurableLedger>();
   for (const live of lives) {
     const card = by_token.get(live.card_token);

@@ -35,11 +35,35 @@ interface HeldGroup {
   readonly held_minor: bigint;
 }
 
+// Each statement's builder returns it unsent (test/integration/sql-plans.test.ts EXPLAINs them).
+
+export function heldGroupsStatement(sql: PgSql, groups: readonly string[]) {
+  return sql<{ group_token: string; state: string; held_minor: bigint }[]>`
+    SELECT group_token, state, held_minor FROM authorization_holds WHERE group_token = ANY(${groups as string[]}::text[])`;
+}
+
+export function bookedTokensStatement(sql: PgSql, tokens: readonly string[]) {
+  return sql<{ jit_token: string }[]>`
+    SELECT jit_token FROM transactions WHERE jit_token = ANY(${tokens as string[]}::text[])`;
+}
+
+/** The next keyset batch of notifications after `after`, of some cards or all. */
+export function notificationsStatement(sql: PgSql, after: string, card_tokens: readonly string[] | null) {
+  return sql<NotificationRow[]>`
+    SELECT event_token, card_token, coalesce(original_jit_token, jit_token) AS group_token, jit_token, state,
+           timed_out,
+           (standin_approved_by IS NOT NULL OR payload->>'subnetwork' = 'MANAGED_JIT') AS standin,
+           EXISTS (SELECT 1 FROM unnest(ledger_actions) a WHERE a LIKE 'book_standin:%') AS booked_standin
+      FROM marqeta_notifications
+     WHERE event_token > ${after}
+       ${card_tokens === null ? sql`` : sql`AND card_token = ANY(${card_tokens as string[]}::text[])`}
+     ORDER BY event_token LIMIT ${NOTIFICATION_BATCH}`;
+}
+
 async function heldGroups(sql: PgSql, db: Db, groups: readonly string[]): Promise<Map<string, HeldGroup>> {
   const found = new Map<string, HeldGroup>();
   if (groups.length === 0) return found;
-  for (const row of await sql<{ group_token: string; state: string; held_minor: bigint }[]>`
-    SELECT group_token, state, held_minor FROM authorization_holds WHERE group_token = ANY(${groups}::text[])`) {
+  for (const row of await heldGroupsStatement(sql, groups)) {
     found.set(row.group_token, { state: row.state, held_minor: row.held_minor });
   }
   const rest = groups.filter((g) => !found.has(g));
@@ -57,13 +81,7 @@ async function heldGroups(sql: PgSql, db: Db, groups: readonly string[]): Promis
 
 async function bookedTokens(sql: PgSql, db: Db, tokens: readonly string[]): Promise<Set<string>> {
   if (tokens.length === 0) return new Set();
-  const booked = new Set(
-    (
-      await sql<
-        { jit_token: string }[]
-      >`SELECT jit_token FROM transactions WHERE jit_token = ANY(${tokens}::text[])`
-    ).map((r) => r.jit_token),
-  );
+  const booked = new Set((await bookedTokensStatement(sql, tokens)).map((r) => r.jit_token));
   const rest = tokens.filter((t) => !booked.has(t));
   if (rest.length > 0) {
     const docs = await findByIds(db.collection<{ _id: string }>('personal_transactions'), rest, { _id: 1 });
@@ -81,15 +99,7 @@ export async function checkNotifications(
   const findings: NotificationFinding[] = [];
   let after = '';
   for (;;) {
-    const rows = await sql<NotificationRow[]>`
-      SELECT event_token, card_token, coalesce(original_jit_token, jit_token) AS group_token, jit_token, state,
-             timed_out,
-             (standin_approved_by IS NOT NULL OR payload->>'subnetwork' = 'MANAGED_JIT') AS standin,
-             EXISTS (SELECT 1 FROM unnest(ledger_actions) a WHERE a LIKE 'book_standin:%') AS booked_standin
-        FROM marqeta_notifications
-       WHERE event_token > ${after}
-         ${card_tokens === null ? sql`` : sql`AND card_token = ANY(${card_tokens}::text[])`}
-       ORDER BY event_token LIMIT ${NOTIFICATION_BATCH}`;
+    const rows = await notificationsStatement(sql, after, card_tokens);
     if (rows.length === 0) return findings;
     after = rows.at(-1)!.event_token;
     const ended = rows.filter(
