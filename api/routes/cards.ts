@@ -5,6 +5,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import { ifMatchVersion, setEtag } from '../http/etag.ts';
 import { COMMON_ERRORS, ErrorResponse, IdParams, WRITE_ERRORS } from '../schemas/common.ts';
+import { controlsRouteDescription } from '../schemas/enforced-controls.ts';
 import {
   Card,
   CardPage,
@@ -78,9 +79,7 @@ export async function cardRoutes(
       schema: {
         tags: ['cards'],
         summary: 'Change limits and merchant controls (absent fields unchanged, null removes a limit)',
-        description:
-          'The gateway enforces per-transaction, daily and monthly limits and the MCC and merchant lists. ' +
-          'Weekly, yearly and lifetime limits, velocity and country lists are stored and returned only.',
+        description: controlsRouteDescription(),
         params: IdParams,
         headers: IfMatchHeaders,
         body: PatchCardBody,

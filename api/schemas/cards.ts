@@ -1,6 +1,6 @@
 // Card, limits, controls and balance schemas, and the views that render records into them.
 
-import Type, { type Static } from 'typebox';
+import Type, { type Static, type TSchema } from 'typebox';
 import { CARD_ACTIONS, CARD_STATUSES } from '../services/card-status.ts';
 import type { CardControls, CardLimits, CardRecord } from '../services/card-model.ts';
 import {
@@ -17,15 +17,17 @@ import {
   pageOf,
 } from './common.ts';
 import { PageQuery } from '../http/pagination.ts';
+import { type ControlField, controlDescription } from './enforced-controls.ts';
 
-const NOT_ENFORCED = 'Stored and returned; not enforced by the authorization gateway yet.';
+/** A control field's schema with its description from the enforcement table. */
+const described = <T extends TSchema>(field: ControlField, schema: T) =>
+  Type.Optional({ ...schema, description: controlDescription(field) });
 
 const Mcc = Type.String({ pattern: '^\\d{4}$' });
 // Commas are the gateway cache's list separator.
 const MerchantId = Type.String({ pattern: '^[^,]{1,64}$' });
 const Country = Type.String({ pattern: '^[A-Z]{2,3}$' });
-const list = <T extends typeof Mcc>(item: T, description?: string) =>
-  Type.Array(item, { maxItems: 500, uniqueItems: true, ...(description ? { description } : {}) });
+const list = <T extends typeof Mcc>(item: T) => Type.Array(item, { maxItems: 500, uniqueItems: true });
 
 const VelocityCount = Type.Union([Type.Integer({ minimum: 1, maximum: 1_000_000 }), Type.Null()]);
 const VelocityWindow = Type.Union([Type.Integer({ minimum: 1, maximum: 366 * 24 * 3600 }), Type.Null()]);
@@ -33,20 +35,14 @@ const VelocityWindow = Type.Union([Type.Integer({ minimum: 1, maximum: 366 * 24 
 /** A limits change: absent fields stay as they are; null removes a limit. */
 export const LimitsPatch = Type.Object(
   {
-    per_transaction_limit_minor: Type.Optional(NullableAmountIn),
-    daily_limit_minor: Type.Optional(NullableAmountIn),
-    monthly_limit_minor: Type.Optional(NullableAmountIn),
-    weekly_limit_minor: Type.Optional(
-      Type.Union([AmountMinorIn, Type.Null()], { description: NOT_ENFORCED }),
-    ),
-    yearly_limit_minor: Type.Optional(
-      Type.Union([AmountMinorIn, Type.Null()], { description: NOT_ENFORCED }),
-    ),
-    lifetime_limit_minor: Type.Optional(
-      Type.Union([AmountMinorIn, Type.Null()], { description: NOT_ENFORCED }),
-    ),
-    velocity_count_max: Type.Optional(VelocityCount),
-    velocity_window_s: Type.Optional(VelocityWindow),
+    per_transaction_limit_minor: described('per_transaction_limit_minor', NullableAmountIn),
+    daily_limit_minor: described('daily_limit_minor', NullableAmountIn),
+    weekly_limit_minor: described('weekly_limit_minor', NullableAmountIn),
+    monthly_limit_minor: described('monthly_limit_minor', NullableAmountIn),
+    yearly_limit_minor: described('yearly_limit_minor', NullableAmountIn),
+    lifetime_limit_minor: described('lifetime_limit_minor', NullableAmountIn),
+    velocity_count_max: described('velocity_count_max', VelocityCount),
+    velocity_window_s: described('velocity_window_s', VelocityWindow),
   },
   { additionalProperties: false },
 );
@@ -54,12 +50,12 @@ export const LimitsPatch = Type.Object(
 /** A controls change: each list given replaces the stored one. */
 export const ControlsPatch = Type.Object(
   {
-    mcc_allow: Type.Optional(list(Mcc)),
-    mcc_block: Type.Optional(list(Mcc)),
-    merchant_allow: Type.Optional(list(MerchantId)),
-    merchant_block: Type.Optional(list(MerchantId)),
-    country_allow: Type.Optional(list(Country, NOT_ENFORCED)),
-    country_block: Type.Optional(list(Country, NOT_ENFORCED)),
+    mcc_allow: described('mcc_allow', list(Mcc)),
+    mcc_block: described('mcc_block', list(Mcc)),
+    merchant_allow: described('merchant_allow', list(MerchantId)),
+    merchant_block: described('merchant_block', list(MerchantId)),
+    country_allow: described('country_allow', list(Country)),
+    country_block: described('country_block', list(Country)),
   },
   { additionalProperties: false },
 );
