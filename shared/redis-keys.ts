@@ -31,6 +31,8 @@ export interface DecisionKeys {
   readonly limits: string;
   /** Cache (TTL 600 s): posted balance in minor units (personal cards). */
   readonly balance: string;
+  /** balance_version of the cached balance, when the management API wrote it (api/cache/balance-set-2.lua). */
+  readonly balance_version: string;
   /** Live state, rebuilt from the ledger when lost: held amount and windowed spend counters. */
   readonly ledger: string;
   /** Idempotency record of one JIT token: the first answer, and the hold it made. */
@@ -56,6 +58,7 @@ export function decisionKeys(
     card: `${t}:card:${card_token}`,
     limits: `${t}:limits:${card_token}`,
     balance: `${t}:balance:${card_token}`,
+    balance_version: `${t}:balance:${card_token}:v`,
     ledger: `${t}:ledger:${card_token}`,
     decision: `${t}:jit:${jit_token}`,
     outbox: `${t}:outbox`,

@@ -12,8 +12,11 @@ export interface WindowIds {
   /** YYYY */
   readonly year_id: string;
   /** The all-time window never rolls. */
-  readonly all_id: 'all';
+  readonly all_id: typeof ALL_TIME_WINDOW_ID;
 }
+
+/** The id of the all-time window: it never rolls. */
+export const ALL_TIME_WINDOW_ID = 'all';
 
 const formatters = new Map<string, Intl.DateTimeFormat>();
 
@@ -59,7 +62,7 @@ export function windowIds(at_ms: number, time_zone: string): WindowIds {
     week_id: isoWeek(year, month, day),
     month_id: day_id.slice(0, 6),
     year_id: day_id.slice(0, 4),
-    all_id: 'all',
+    all_id: ALL_TIME_WINDOW_ID,
   };
   last.set(time_zone, { second, ids });
   return ids;

@@ -19,20 +19,13 @@ import {
 } from '../../shared/redis-keys.ts';
 import { periodStartDate, type Period, type WindowIds } from '../../shared/spend-windows.ts';
 import { timed, type PgSql } from '../../shared/stores/postgres.ts';
-import type { DecisionScripts } from './scripts.ts';
+import type { CachePartsJson, DecisionScripts } from './scripts.ts';
 
 type Fields = Record<string, string>;
 type Windows = Pick<WindowIds, 'day_id' | 'week_id' | 'month_id' | 'year_id'>;
 
-export interface CacheParts {
-  readonly card: Fields;
-  readonly user?: Fields;
-  readonly limits?: Fields;
-  readonly balance?: string;
-  /** The personal card document's balance_version (the management API versions its loads). */
-  readonly balance_version?: number;
-  readonly ledger?: Fields;
-}
+/** A card's parts as loaded; the format the fill and refresh scripts take. */
+export type CacheParts = CachePartsJson;
 
 const PERIODS: ReadonlyArray<readonly [Period, string]> = [
   ['day', 'd'],
@@ -449,37 +442,11 @@ export class CacheLoader {
   }
 
   async #write(keys: DecisionKeys, parts: CacheParts): Promise<void> {
-    const { ttls } = this.#options;
-    await this.#scripts.fill(
-      keys.user,
-      keys.card,
-      keys.limits,
-      keys.balance,
-      keys.ledger,
-      JSON.stringify(this.#withRefreshTimes(parts)),
-      ttls.user,
-      ttls.card,
-      ttls.limits,
-      ttls.balance,
-      ttls.ledger_idle,
-      ttls.missing_card,
-    );
+    await this.#scripts.fill(keys, this.#withRefreshTimes(parts), this.#options.ttls);
   }
 
   async #rewrite(keys: DecisionKeys, parts: CacheParts): Promise<void> {
-    const { ttls } = this.#options;
     const { ledger: _live_ledger_never_refreshed, ...cached } = this.#withRefreshTimes(parts);
-    await this.#scripts.refresh(
-      keys.user,
-      keys.card,
-      keys.limits,
-      keys.balance,
-      `${keys.balance}:v`,
-      JSON.stringify(cached),
-      ttls.user,
-      ttls.card,
-      ttls.limits,
-      ttls.balance,
-    );
+    await this.#scripts.refresh(keys, cached, this.#options.ttls);
   }
 }

@@ -11,9 +11,8 @@ import type { CardKind, DecisionRequest } from '../../shared/messages.ts';
 import type { gatewayMetrics } from '../../shared/metrics.ts';
 import { CACHE_TTL_S, decisionKeys, type DecisionKeys, type KeyLayout } from '../../shared/redis-keys.ts';
 import type { CacheLoader } from './cache-loader.ts';
-import type { DecisionScripts } from './scripts.ts';
+import { CACHE_MISS, type DecideReply, type DecisionScripts } from './scripts.ts';
 
-const CACHE_MISS = -1;
 /** A miss that survives this many fills is a bug or a racing invalidation storm: fail safe. */
 const FILL_ATTEMPTS_MAX = 2;
 /**
@@ -93,6 +92,7 @@ export class Decider {
   #call_counter = 0;
   #voids_pending = 0;
   readonly #decision_counters = new Map<string, { inc(): void }>();
+  readonly #cache_lookups: Record<'hit' | 'miss', { inc(): void }>;
 
   constructor(
     scripts: DecisionScripts,
@@ -108,6 +108,10 @@ export class Decider {
     this.#budgets = budgets;
     this.#log = log;
     this.#metrics = metrics;
+    this.#cache_lookups = {
+      hit: metrics.cache_lookups.labels({ result: 'hit' }),
+      miss: metrics.cache_lookups.labels({ result: 'miss' }),
+    };
   }
 
   /** Decides one request. Never throws: every failure is a decline with its memo. */
@@ -147,27 +151,26 @@ export class Decider {
     const request_json = JSON.stringify(request);
     const call_id = `${this.#call_id_prefix}${(this.#call_counter++).toString(36)}`;
     for (let attempt = 0; attempt <= FILL_ATTEMPTS_MAX; attempt++) {
-      let reply: Array<string | number>;
+      let reply: DecideReply;
       try {
-        reply = (await withBudget(
+        reply = await withBudget(
           this.#call(keys, request, request_json, options, call_id),
           this.#budgets.decision_budget_ms,
-        )) as Array<string | number>;
+        );
       } catch (error) {
         return this.#failed(error, keys, request, request_json, call_id);
       }
-      const status = Number(reply[0]);
       // Counted once per decision: answered from Redis alone, or only after a fill.
-      if (attempt === 0) this.#metrics.cache_lookups.inc({ result: status === CACHE_MISS ? 'miss' : 'hit' });
-      if (status !== CACHE_MISS) {
+      if (attempt === 0) this.#cache_lookups[reply.status === CACHE_MISS ? 'miss' : 'hit'].inc();
+      if (reply.status !== CACHE_MISS) {
         // Parts read in the last share of their TTL: refreshed in the background, never awaited.
-        if (Number(reply[6] ?? 0) !== 0) this.#loader.refresh(keys, request.card_token, request);
+        if (reply.refresh_mask !== 0) this.#loader.refresh(keys, request.card_token, request);
         return {
-          status_code: status as DecisionStatusCode,
-          amount_minor: BigInt(reply[1] ?? 0),
-          available_minor: BigInt(reply[5] ?? 0),
-          replayed: Number(reply[2]) === 1,
-          kind: (String(reply[3]) || 'unknown') as CardKind,
+          status_code: reply.status as DecisionStatusCode,
+          amount_minor: reply.amount_minor,
+          available_minor: reply.available_minor,
+          replayed: reply.replayed,
+          kind: reply.kind,
           source: 'script',
         };
       }
@@ -201,37 +204,16 @@ export class Decider {
     call_id: string,
   ) {
     const started_ms = performance.now();
-    const call = this.#scripts.decide(
-      keys.user,
-      keys.card,
-      keys.limits,
-      keys.balance,
-      keys.ledger,
-      keys.decision,
-      keys.outbox,
-      keys.auth,
-      keys.velocity,
-      request.user_token,
-      request.currency_code,
-      request.amount_minor,
-      request.merchant.mcc ?? '',
-      request.merchant.mid ?? '',
-      request.merchant.country_code ?? '',
-      request.mcc_group,
-      request.day_id,
-      request.week_id,
-      request.month_id,
-      request.year_id,
-      'all',
-      request.mode,
-      options.forced_status ?? -1,
-      options.partial_capable ? 1 : 0,
-      this.#budgets.idempotency_ttl_s,
-      CACHE_TTL_S.ledger_idle,
-      Date.now(),
+    const call = this.#scripts.decide(keys, {
+      request,
       request_json,
+      forced_status: options.forced_status ?? null,
+      partial_capable: options.partial_capable,
+      decision_ttl_s: this.#budgets.idempotency_ttl_s,
+      ledger_idle_ttl_s: CACHE_TTL_S.ledger_idle,
+      now_ms: Date.now(),
       call_id,
-    );
+    });
     // Observed when Redis answers, even past the budget: the script's own latency.
     const observe = () => this.#observeScript('decide', started_ms);
     call.then(observe, observe);
@@ -276,17 +258,13 @@ export class Decider {
   ): void {
     const started_ms = performance.now();
     this.#scripts
-      .void(
-        keys.ledger,
-        keys.decision,
-        keys.outbox,
-        keys.auth,
+      .void(keys, {
         request_json,
         status_code,
-        this.#budgets.idempotency_ttl_s,
-        Date.now(),
+        decision_ttl_s: this.#budgets.idempotency_ttl_s,
+        now_ms: Date.now(),
         call_id,
-      )
+      })
       .then(
         (reply) => {
           this.#observeScript('void', started_ms);

@@ -1,6 +1,7 @@
 // Refresh-ahead and the start-up preload: a card used within its TTL never waits on a store.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CACHE_TTL_S, decisionKeys } from '../../shared/redis-keys.ts';
+import type { CachePartsJson } from '../../gateway/decide/scripts.ts';
+import { CACHE_TTL_S, decisionKeys, scaledCacheTtls } from '../../shared/redis-keys.ts';
 import { createBusinessCard } from '../support/cardholders.ts';
 import { startTestGateway } from '../support/gateway-harness.ts';
 import { basicAuth, jitRequest } from '../support/jit-requests.ts';
@@ -75,22 +76,12 @@ describe('refresh-ahead', () => {
 });
 
 describe('refresh-5.lua', () => {
-  const ttls = [60, 60, 60, 60] as const;
-  function keysOf(card_token: string) {
-    return decisionKeys(harness.layout, `u-${card_token}`, card_token, '');
-  }
-  async function refresh(card_token: string, parts: Record<string, unknown>) {
-    const keys = keysOf(card_token);
-    return Number(
-      await harness.scripts.refresh(
-        keys.user,
-        keys.card,
-        keys.limits,
-        keys.balance,
-        `${keys.balance}:v`,
-        JSON.stringify(parts),
-        ...ttls,
-      ),
+  const ttls = scaledCacheTtls(60 / CACHE_TTL_S.user);
+  async function refresh(card_token: string, parts: CachePartsJson) {
+    return harness.scripts.refresh(
+      decisionKeys(harness.layout, `u-${card_token}`, card_token, ''),
+      parts,
+      ttls,
     );
   }
 

@@ -206,21 +206,17 @@ describe('decide-9.lua against Redis', () => {
     await h.seedCard(c.user_token, c.card_token, { kind: 'personal', balance_minor: 5_000n });
     const jit_token = uniqueToken('j');
     const r = await h.decide({ ...c, jit_token, amount_minor: 1_200n, call_id: 'slow-call' });
-    const voidArgs = [
-      r.keys.ledger,
-      r.keys.decision,
-      r.keys.outbox,
-      r.keys.auth,
-      '{}',
-      DecisionStatus.TIMEOUT,
-      3600,
-      Date.now(),
-      'slow-call',
-    ];
-    const voided = await h.scripts.void(...voidArgs);
-    expect(voided).toEqual([0, 1200]);
-    const again = await h.scripts.void(...voidArgs);
-    expect(again).toEqual([DecisionStatus.TIMEOUT, 0]);
+    const voidArgs = {
+      request_json: '{}',
+      status_code: DecisionStatus.TIMEOUT,
+      decision_ttl_s: 3600,
+      now_ms: Date.now(),
+      call_id: 'slow-call',
+    };
+    const voided = await h.scripts.void(r.keys, voidArgs);
+    expect(voided).toEqual({ previous_status: 0, released_minor: 1200n });
+    const again = await h.scripts.void(r.keys, voidArgs);
+    expect(again).toEqual({ previous_status: DecisionStatus.TIMEOUT, released_minor: 0n });
     expect(await h.ledger(c.user_token, c.card_token)).toMatchObject({ held: '0', ds: '0', ms: '0' });
     const replay = await h.decide({ ...c, jit_token, amount_minor: 1_200n });
     expect(replay).toMatchObject({ status: DecisionStatus.TIMEOUT, replayed: true });
@@ -235,18 +231,14 @@ describe('decide-9.lua against Redis', () => {
     await h.decide({ ...c, jit_token, amount_minor: 1_200n, call_id: 'replay-call' });
     const k = first.keys;
     expect(
-      await h.scripts.void(
-        k.ledger,
-        k.decision,
-        k.outbox,
-        k.auth,
-        '{}',
-        DecisionStatus.TIMEOUT,
-        3600,
-        Date.now(),
-        'replay-call',
-      ),
-    ).toEqual([0, 0]);
+      await h.scripts.void(k, {
+        request_json: '{}',
+        status_code: DecisionStatus.TIMEOUT,
+        decision_ttl_s: 3600,
+        now_ms: Date.now(),
+        call_id: 'replay-call',
+      }),
+    ).toEqual({ previous_status: 0, released_minor: 0n });
     expect((await h.ledger(c.user_token, c.card_token)).held).toBe('1200');
     expect(await h.decide({ ...c, jit_token, amount_minor: 1_200n })).toMatchObject({
       status: 0,
@@ -261,18 +253,14 @@ describe('decide-9.lua against Redis', () => {
     const keys = (await h.decide({ ...c, jit_token: uniqueToken('x'), amount_minor: 1n })).keys;
     const tomb = { ...keys, decision: keys.decision.replace(/:jit:.*$/, `:jit:${jit_token}`) };
     expect(
-      await h.scripts.void(
-        tomb.ledger,
-        tomb.decision,
-        tomb.outbox,
-        tomb.auth,
-        '{}',
-        DecisionStatus.TIMEOUT,
-        3600,
-        Date.now(),
-        'c1',
-      ),
-    ).toEqual([-1, 0]);
+      await h.scripts.void(tomb, {
+        request_json: '{}',
+        status_code: DecisionStatus.TIMEOUT,
+        decision_ttl_s: 3600,
+        now_ms: Date.now(),
+        call_id: 'c1',
+      }),
+    ).toEqual({ previous_status: null, released_minor: 0n });
     const late = await h.decide({ ...c, jit_token, amount_minor: 100n });
     expect(late).toMatchObject({ status: DecisionStatus.TIMEOUT, replayed: true });
   });

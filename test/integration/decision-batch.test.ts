@@ -111,10 +111,15 @@ describe('decision batches: Lua outbox -> relay -> reader', () => {
     const p = await h.decide({ ...personal, jit_token: voided, amount_minor: 1_200n, call_id: 'slow-call' });
     replies.push(p);
     const request_json = JSON.stringify({ jit_token: voided });
-    const args = [p.keys.ledger, p.keys.decision, p.keys.outbox, p.keys.auth, request_json];
-    expect(await h.scripts.void(...args, DecisionStatus.TIMEOUT, 3600, Date.now(), 'slow-call')).toEqual([
-      0, 1200,
-    ]);
+    expect(
+      await h.scripts.void(p.keys, {
+        request_json,
+        status_code: DecisionStatus.TIMEOUT,
+        decision_ttl_s: 3600,
+        now_ms: Date.now(),
+        call_id: 'slow-call',
+      }),
+    ).toEqual({ previous_status: 0, released_minor: 1200n });
 
     const streams = [...new Set(replies.map((r) => r.keys.outbox))];
     const written = new Map<string, string[]>();

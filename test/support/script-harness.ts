@@ -1,6 +1,8 @@
 // Calls the decision scripts directly on a real Redis, with a fresh key prefix.
 import { randomUUID } from 'node:crypto';
 import { loadScripts, type DecisionScripts } from '../../gateway/decide/scripts.ts';
+import type { DecisionStatusCode } from '../../shared/decision-status.ts';
+import type { LedgerMode } from '../../shared/messages.ts';
 import { CACHE_TTL_S, decisionKeys, type DecisionKeys, type KeyLayout } from '../../shared/redis-keys.ts';
 import { connectRedis } from '../../shared/stores/redis.ts';
 
@@ -36,20 +38,7 @@ export async function scriptHarness() {
       balance: state.balance_minor === undefined ? undefined : state.balance_minor.toString(),
       ledger: { held: (state.held_minor ?? 0n).toString(), pend: '0', dw: '20261125', ds: '0', dn: '0' },
     };
-    await scripts.fill(
-      keys.user,
-      keys.card,
-      keys.limits,
-      keys.balance,
-      keys.ledger,
-      JSON.stringify(parts),
-      CACHE_TTL_S.user,
-      CACHE_TTL_S.card,
-      CACHE_TTL_S.limits,
-      CACHE_TTL_S.balance,
-      CACHE_TTL_S.ledger_idle,
-      CACHE_TTL_S.missing_card,
-    );
+    await scripts.fill(keys, parts, CACHE_TTL_S);
     return keys;
   }
 
@@ -83,44 +72,47 @@ export async function scriptHarness() {
       args.jit_token,
       args.original_jit_token,
     );
-    const reply = (await scripts.decide(
-      keys.user,
-      keys.card,
-      keys.limits,
-      keys.balance,
-      keys.ledger,
-      keys.decision,
-      keys.outbox,
-      keys.auth,
-      keys.velocity,
-      args.user_token,
-      args.currency ?? 'USD',
-      args.amount_minor.toString(),
-      args.mcc ?? '5812',
-      args.mid ?? 'mid-1',
-      args.country ?? 'USA',
-      args.mcc_group ?? '',
-      args.day_id ?? '20261125',
-      args.week_id ?? '2026-W48',
-      args.month_id ?? '202611',
-      args.year_id ?? '2026',
-      'all',
-      args.mode ?? 'auth',
-      args.forced ?? -1,
-      args.partial ? 1 : 0,
-      3600,
-      3600,
-      args.now_ms ?? Date.now(),
-      JSON.stringify({ jit_token: args.jit_token }),
-      args.call_id ?? `call-${args.jit_token}`,
-    )) as [number, number, number, string, number, number];
+    const reply = await scripts.decide(keys, {
+      request: {
+        jit_token: args.jit_token,
+        method: 'pgfs.authorization',
+        transaction_token: `txn-${args.jit_token}`,
+        card_token: args.card_token,
+        user_token: args.user_token,
+        acting_user_token: args.user_token,
+        amount_minor: args.amount_minor.toString(),
+        currency_code: args.currency ?? 'USD',
+        network: null,
+        merchant: {
+          mcc: args.mcc ?? '5812',
+          mid: args.mid ?? 'mid-1',
+          name: null,
+          country_code: args.country ?? 'USA',
+        },
+        day_id: args.day_id ?? '20261125',
+        week_id: args.week_id ?? '2026-W48',
+        month_id: args.month_id ?? '202611',
+        year_id: args.year_id ?? '2026',
+        original_jit_token: args.original_jit_token ?? null,
+        mode: (args.mode ?? 'auth') as LedgerMode,
+        mcc_group: args.mcc_group ?? '',
+      },
+      // What the outbox carries is the test's business: a small marker is enough here.
+      request_json: JSON.stringify({ jit_token: args.jit_token }),
+      forced_status: (args.forced ?? null) as DecisionStatusCode | null,
+      partial_capable: args.partial ?? false,
+      decision_ttl_s: 3600,
+      ledger_idle_ttl_s: 3600,
+      now_ms: args.now_ms ?? Date.now(),
+      call_id: args.call_id ?? `call-${args.jit_token}`,
+    });
     return {
-      status: reply[0],
-      approved: reply[1],
-      replayed: reply[2] === 1,
-      kind: reply[3],
-      missing: reply[4],
-      available: reply[5],
+      status: reply.status,
+      approved: Number(reply.amount_minor),
+      replayed: reply.replayed,
+      kind: reply.kind,
+      missing: reply.missing_mask,
+      available: Number(reply.available_minor),
       keys,
     };
   }
