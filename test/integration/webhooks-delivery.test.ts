@@ -4,12 +4,15 @@ import type { AddressInfo } from 'node:net';
 import { Connection, type Publisher } from 'rabbitmq-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deadLetterQueueName, retryQueueName } from '../../shared/broker/topology.ts';
+import { CONTENT_TYPE_DECISION_BATCH, encodeBatch } from '../../shared/decision-batch.ts';
 import { createLogger } from '../../shared/logger.ts';
 import { connectPostgres, type PgSql } from '../../shared/stores/postgres.ts';
 import { HEADER_ORIGINAL_ROUTING_KEY } from '../../worker/broker/retry-path.ts';
 import { HEADER_ENDPOINT_ID, WebhookConsumer } from '../../worker/webhooks/consumer.ts';
 import { verifyWebhookSignature } from '../../worker/webhooks/signature.ts';
 import { createBusinessCard } from '../support/cardholders.ts';
+import { outboxLine } from '../support/decision-batches.ts';
+import { decisionEvent } from '../support/worker-harness.ts';
 
 // Each test gets its own work queue with short retry delays, fed directly (never through
 // afc.events), and endpoints whose filter is a unique event type: no other consumer on this
@@ -258,6 +261,41 @@ describe('outbound webhooks', () => {
         true,
       );
     }
+  });
+
+  it('a decision batch is one event per decision; a failed one is retried alone, under its own id', async () => {
+    const { url, received } = await receiver((n) => (n === 0 ? 503 : 200));
+    const type = `decision.t${randomUUID().slice(0, 8)}.approved`;
+    const id = await endpoint(url, [type]);
+    const { queue } = await startConsumer();
+    const events = [1n, 2n, 3n].map((amount_minor) =>
+      decisionEvent({ card: null, kind: 'unknown', amount_minor }),
+    );
+    await publisher.send(
+      {
+        exchange: '',
+        routingKey: queue,
+        durable: true,
+        messageId: 'batch:1-0..1-2:3',
+        contentType: CONTENT_TYPE_DECISION_BATCH,
+        headers: { [HEADER_ORIGINAL_ROUTING_KEY]: type },
+      },
+      encodeBatch(events.map(outboxLine)),
+    );
+
+    const event_ids = events.map((e) => `${e.request.jit_token}:1`);
+    for (const event_id of event_ids) {
+      await waitFor(
+        () => delivery(id, event_id),
+        (d) => d?.status === 'delivered',
+      );
+    }
+    // Three events, the first attempt failed and went round the retry path alone.
+    expect(received).toHaveLength(4);
+    expect(new Set(received.map((r) => r.headers['x-afc-event-id']))).toEqual(new Set(event_ids));
+    const bodies = received.map((r) => JSON.parse(r.raw_body));
+    expect(bodies.map((b) => b.type)).toEqual([type, type, type, type]);
+    for (const body of bodies) expect(body.data.request.jit_token).toBe(body.id.replace(/:1$/, ''));
   });
 
   it('a redelivered event is not sent again once delivered', async () => {
