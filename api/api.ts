@@ -1,4 +1,5 @@
-// Wires one management API: stores, cache writers, command publisher, services, HTTP app.
+// Wires one management API: stores, cache writers, command publisher, services, the public and
+// internal HTTP apps.
 // main.ts runs it as a process; tests run it in-process with their own configuration.
 
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -10,6 +11,8 @@ import { connectRabbit } from '../shared/broker/connection.ts';
 import { closeApp } from '../shared/http/close-app.ts';
 import type { ApiConfig } from '../shared/config.ts';
 import type { Logger } from '../shared/logger.ts';
+import { createRegistry, poolMetrics } from '../shared/metrics.ts';
+import { trackStorePools } from '../shared/pool-stats.ts';
 import type { KeyLayout } from '../shared/redis-keys.ts';
 import { connectMongo } from '../shared/stores/mongo.ts';
 import { connectPostgres, type PgSql } from '../shared/stores/postgres.ts';
@@ -20,10 +23,14 @@ import { CardCommandPublisher } from './broker/card-commands.ts';
 import { WebhookCommandPublisher } from './broker/webhook-commands.ts';
 import { BalanceCache } from './cache/balance-cache.ts';
 import { CacheInvalidator } from './cache/invalidator.ts';
+import { buildApiInternalApp } from './internal-app.ts';
 import { createServices, type ApiServices } from './services/services.ts';
 
 export interface Api {
+  /** The public listener's app: the management API and its docs. */
   readonly app: FastifyInstance;
+  /** The internal listener's app: health, readiness, /metrics. */
+  readonly internal_app: FastifyInstance;
   readonly services: ApiServices;
   readonly sql: PgSql;
   readonly mongo: MongoClient;
@@ -80,6 +87,12 @@ export async function createApi(config: ApiConfig, log: Logger, overrides: ApiOv
     redis_key_prefix: config.redis_key_prefix,
     rate_limit_max: config.rate_limit_max,
     rate_limit_window_ms: config.rate_limit_window_ms,
+  });
+  const registry = createRegistry('api');
+  trackStorePools(mongo, sql.options.max, poolMetrics(registry).pool_connections);
+  const internal_app = await buildApiInternalApp({
+    log,
+    metrics: { registry },
     health: {
       checks: {
         postgresql: () => sql`SELECT 1`,
@@ -95,6 +108,7 @@ export async function createApi(config: ApiConfig, log: Logger, overrides: ApiOv
 
   return {
     app,
+    internal_app,
     services,
     sql,
     mongo,
@@ -110,6 +124,8 @@ export async function createApi(config: ApiConfig, log: Logger, overrides: ApiOv
       await webhook_commands.close();
       await Promise.allSettled([rabbit.close(), sql.end({ timeout: 5 }), mongo.close()]);
       redis.disconnect();
+      // Last: probes see readiness 503 and Prometheus scrapes until the very end.
+      await closeApp(internal_app);
     },
   };
 }

@@ -10,5 +10,9 @@ const config = loadOrExit(() => loadApiConfig());
 const log = createLogger('api', config.log_level);
 const api = await createApi(config, log);
 stopOnSignals(log, () => api.close());
+const internal_address = await api.internal_app.listen({
+  host: config.internal_host,
+  port: config.internal_port,
+});
 const address = await api.app.listen({ host: config.host, port: config.port });
-log.info({ address }, 'management API listening');
+log.info({ address, internal_address }, 'management API listening');

@@ -181,6 +181,7 @@ try {
 
   // The gateway (and the worker) on the bench's own databases, Redis prefix and vhost.
   const gateway_port = await freePort();
+  const gateway_internal_port = await freePort();
   const profile_dir = join(WORK_DIR, `${run_id}-profile`);
   const service_env = {
     ...env,
@@ -199,9 +200,10 @@ try {
       ...service_env,
       GATEWAY_HOST: '127.0.0.1',
       GATEWAY_PORT: String(gateway_port),
+      GATEWAY_INTERNAL_PORT: String(gateway_internal_port),
       RELAY_CONSUMER_NAME: `bench-${run_id}`,
     },
-    ready_url: `http://127.0.0.1:${gateway_port}/api/health/ready`,
+    ready_url: `http://127.0.0.1:${gateway_internal_port}/api/health/ready`,
     ready_timeout_ms: READY_TIMEOUT_MS,
     log_path: join(WORK_DIR, `${run_id}-gateway.log`),
     node_args: plan.cpu_profile ? ['--cpu-prof', '--cpu-prof-dir', profile_dir] : [],
@@ -226,7 +228,7 @@ try {
   backlog.watch(probe);
 
   const authorization = `Basic ${Buffer.from(`${env.GATEWAY_BASIC_AUTH_USER}:${env.GATEWAY_BASIC_AUTH_PASSWORD}`).toString('base64')}`;
-  const metrics_url = `http://127.0.0.1:${gateway_port}/metrics`;
+  const metrics_url = `http://127.0.0.1:${gateway_internal_port}/metrics`;
   let card_offset = 0;
   for (const [set_index, cards] of plan.card_sets.entries()) {
     const every_level = set_index === 0 || plan.profile === 'full';

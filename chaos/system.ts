@@ -54,6 +54,7 @@ export async function startRunSystem(
   await createVhost(vhost);
   const amqp_url = withVhost(env.RABBITMQ_URL!, vhost);
   const gateway_port = await freePort();
+  const gateway_internal_port = await freePort();
   const worker_port = await freePort();
   const service_env = {
     ...env,
@@ -74,10 +75,11 @@ export async function startRunSystem(
         ...service_env,
         GATEWAY_HOST: '127.0.0.1',
         GATEWAY_PORT: String(gateway_port),
+        GATEWAY_INTERNAL_PORT: String(gateway_internal_port),
         // Stable across restarts: a restarted relay re-reads the entries its predecessor left pending.
         RELAY_CONSUMER_NAME: `chaos-${run_id}`,
       },
-      ready_url: `http://127.0.0.1:${gateway_port}/api/health/ready`,
+      ready_url: `http://127.0.0.1:${gateway_internal_port}/api/health/ready`,
       log_path: join(log_dir, `${run_id}-gateway.log`),
     },
     origin_ms,

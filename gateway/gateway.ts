@@ -7,7 +7,6 @@ import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { MongoClient } from 'mongodb';
 import type { Connection } from 'rabbitmq-client';
-import { request as httpRequest } from 'undici';
 import { connectRabbit } from '../shared/broker/connection.ts';
 import { closeApp } from '../shared/http/close-app.ts';
 import { DependencyMonitor } from '../shared/health-monitor.ts';
@@ -136,10 +135,8 @@ export async function createGateway(
     mongodb: () => mongo.db().command({ ping: 1 }),
     redis: () => redis.ping(),
     rabbitmq: () => rabbit.queueDeclare({ queue: QUEUE_DECISIONS, passive: true }),
-    marqeta_api: () =>
-      httpRequest(config.marqeta_base_url, { method: 'GET', headersTimeout: 2_000, bodyTimeout: 2_000 }).then(
-        (response) => response.body.dump(),
-      ),
+    // No Marqeta API check: the gateway never calls it (the worker does), and its network policy
+    // allows the four stores only.
   };
   // What the gateway decides without (cache fills, outbox drain): reported by readiness, never gating it.
   // RabbitMQ as the connection's state: the relay declares its topology only once it runs.

@@ -13,9 +13,14 @@ const gateway = await createGateway(config, log, {
   relay_consumer_name: process.env.RELAY_CONSUMER_NAME ?? hostname(),
 });
 stopOnSignals(log, () => gateway.close());
+// The internal listener first: probes and scrapes answer while the public one opens.
+const internal_address = await gateway.internal_app.listen({
+  host: config.internal_host,
+  port: config.internal_port,
+});
 const address = await gateway.app.listen({
   host: config.host,
   port: config.port,
   backlog: config.listen_backlog,
 });
-log.info({ address }, 'gateway listening');
+log.info({ address, internal_address }, 'gateway listening');

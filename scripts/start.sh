@@ -31,17 +31,20 @@ start worker node worker/main.ts
 start api node api/main.ts
 
 for _ in $(seq 1 100); do
-  curl -fs "http://127.0.0.1:${GATEWAY_PORT:-8080}/api/health/ready" >/dev/null 2>&1 && break
+  curl -fs "http://127.0.0.1:${GATEWAY_INTERNAL_PORT:-9080}/api/health/ready" >/dev/null 2>&1 && break
   sleep 0.2
 done
 
 cat <<EOT
 
-Atlanticfrewaycard core is running.
-  gateway (Marqeta JIT)  http://127.0.0.1:${GATEWAY_PORT:-8080}/api/transactions/authorize
-  health                 http://127.0.0.1:${GATEWAY_PORT:-8080}/api/health
+Atlanticfrewaycard core is running. Public listeners (what callers reach):
+  gateway (Marqeta)      http://127.0.0.1:${GATEWAY_PORT:-8080}/api/transactions/authorize, /api/webhooks/marqeta
   management API         http://127.0.0.1:${API_PORT:-8082}   (OpenAPI at /docs)
-  worker health/metrics  http://127.0.0.1:${WORKER_HEALTH_PORT:-8081}/health
+Internal listeners (health, readiness, /metrics; never exposed beyond the cluster):
+  gateway internal       http://127.0.0.1:${GATEWAY_INTERNAL_PORT:-9080}/api/health   (also /api/health/ready, /metrics)
+  API internal           http://127.0.0.1:${API_INTERNAL_PORT:-9082}/api/health   (also /api/health/ready, /metrics)
+  worker internal        http://127.0.0.1:${WORKER_HEALTH_PORT:-8081}/health   (also /ready, /metrics)
+Demo only:
   fake Marqeta API       ${MARQETA_BASE_URL}
 
 Try an authorization of 42.75 USD on the demo business card (sending the same file again

@@ -1,5 +1,5 @@
 // GET /api/health: every dependency's status. GET /api/health/ready: 200 while PostgreSQL
-// answers and the process is not shutting down. Neither needs an API key.
+// answers and the process is not shutting down. On the internal listener only (no API key).
 
 import type { FastifyInstance } from 'fastify';
 import { runChecks, type Check } from '../../shared/health.ts';
@@ -11,8 +11,8 @@ export interface HealthOptions {
 }
 
 export async function healthRoutes(app: FastifyInstance, options: HealthOptions): Promise<void> {
-  app.get('/api/health', { schema: { tags: ['health'] } }, async () => runChecks(options.checks));
-  app.get('/api/health/ready', { schema: { tags: ['health'] } }, async (_request, reply) => {
+  app.get('/api/health', async () => runChecks(options.checks));
+  app.get('/api/health/ready', async (_request, reply) => {
     if (options.isShuttingDown()) return reply.status(503).send({ status: 'shutting_down', checks: {} });
     const report = await runChecks(options.readiness);
     return reply.status(report.status === 'ok' ? 200 : 503).send(report);

@@ -1,45 +1,11 @@
-// GET /metrics: Prometheus text format. Counters and histograms are updated in memory on the
-// hot path; the gauges below are sampled here, at scrape time, each bounded so a slow Redis
-// delays a scrape by at most sample_timeout_ms and never a decision.
+// The gateway's scrape-time gauges, sampled by GET /metrics on the internal listener
+// (shared/http/metrics-route.ts): the outbox depth (read from Redis) and the Redis connections.
 
-import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
-import type { Registry } from 'prom-client';
-import type { Logger } from '../../shared/logger.ts';
 import type { gatewayMetrics, poolMetrics } from '../../shared/metrics.ts';
 
 type PoolGauge = ReturnType<typeof poolMetrics>['pool_connections'];
 type DepthGauge = ReturnType<typeof gatewayMetrics>['outbox_depth'];
-
-export interface MetricsRouteOptions {
-  readonly registry: Registry;
-  /** Refreshes the scrape-time gauges; a failure or timeout keeps their last values. */
-  readonly sample: () => Promise<void>;
-  readonly sample_timeout_ms: number;
-  readonly log: Logger;
-}
-
-export async function metricsRoute(app: FastifyInstance, options: MetricsRouteOptions): Promise<void> {
-  app.get('/metrics', async (_request, reply) => {
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      await Promise.race([
-        options.sample(),
-        new Promise((_, reject) => {
-          timer = setTimeout(
-            () => reject(new Error(`sampling over ${options.sample_timeout_ms} ms`)),
-            options.sample_timeout_ms,
-          );
-        }),
-      ]);
-    } catch (error) {
-      options.log.warn({ err: error }, 'metrics sampling failed; serving last values');
-    } finally {
-      clearTimeout(timer);
-    }
-    return reply.header('content-type', options.registry.contentType).send(await options.registry.metrics());
-  });
-}
 
 /** Sum of XLEN over the outbox streams: entries not yet confirmed by RabbitMQ (XLEN is O(1)). */
 export async function sampleOutboxDepth(

@@ -37,11 +37,12 @@ describe('gateway with Redis in trouble', () => {
     const down = await authorize(jitRequest({ ...card, amount: 1 }));
     expect(down.status).toBe(402);
     expect(down.jit).toMatchObject({ memo: 'system_error', decline_reason: 'TRANSACTION_NOT_PERMITTED' });
-    const ready = await gw.app.inject({ method: 'GET', url: '/api/health/ready' });
+    const ready = await gw.internal_app.inject({ method: 'GET', url: '/api/health/ready' });
     expect(ready.statusCode).toBe(503);
     await redis.start();
     await waitFor(
-      async () => (await gw.app.inject({ method: 'GET', url: '/api/health/ready' })).statusCode === 200,
+      async () =>
+        (await gw.internal_app.inject({ method: 'GET', url: '/api/health/ready' })).statusCode === 200,
       'ready',
     );
     expect((await authorize(jitRequest({ ...card, amount: 1 }))).status).toBe(200);

@@ -40,9 +40,15 @@ afterAll(async () => {
   await sql.end();
 });
 
-function gatewayEnv(port: number, relay: boolean, consumer_name: string): Record<string, string> {
+function gatewayEnv(
+  port: number,
+  internal_port: number,
+  relay: boolean,
+  consumer_name: string,
+): Record<string, string> {
   return {
     GATEWAY_PORT: String(port),
+    GATEWAY_INTERNAL_PORT: String(internal_port),
     GATEWAY_HOST: '127.0.0.1',
     REDIS_KEY_PREFIX: prefix,
     REDIS_SHARDS: '4',
@@ -56,8 +62,12 @@ function gatewayEnv(port: number, relay: boolean, consumer_name: string): Record
 }
 
 async function startGateway(port: number, relay: boolean, consumer_name: string): Promise<Child> {
-  const child = startNode('gateway/main.ts', gatewayEnv(port, relay, consumer_name));
-  await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/api/health/ready`)).ok, 'gateway ready');
+  const internal_port = await freePort();
+  const child = startNode('gateway/main.ts', gatewayEnv(port, internal_port, relay, consumer_name));
+  await waitFor(
+    async () => (await fetch(`http://127.0.0.1:${internal_port}/api/health/ready`)).ok,
+    'gateway ready',
+  );
   return child;
 }
 

@@ -43,7 +43,7 @@ type TestGateway = typeof gateway;
 type TestWorker = typeof worker;
 
 async function gatewayReady(of: TestGateway = gateway): Promise<Probe> {
-  const response = await of.app.inject({ method: 'GET', url: '/api/health/ready' });
+  const response = await of.internal_app.inject({ method: 'GET', url: '/api/health/ready' });
   return { status: response.statusCode, body: response.json() };
 }
 

@@ -54,9 +54,13 @@ describe('gateway SIGTERM under load', () => {
   it('readiness turns 503 while requests are still answered, exit 0 within 30 s, every answered decision relayed', async () => {
     const card = await createBusinessCard(sql);
     const port = await freePort();
+    const internal_port = await freePort();
     const origin = `http://127.0.0.1:${port}`;
+    // Readiness is on the internal listener, which stays open until the process exits.
+    const internal_origin = `http://127.0.0.1:${internal_port}`;
     const child = startNode('gateway/main.ts', {
       GATEWAY_PORT: String(port),
+      GATEWAY_INTERNAL_PORT: String(internal_port),
       GATEWAY_HOST: '127.0.0.1',
       RABBITMQ_URL: amqp_url,
       REDIS_KEY_PREFIX: `sd${randomUUID().slice(0, 8)}`,
@@ -68,7 +72,7 @@ describe('gateway SIGTERM under load', () => {
       LOG_LEVEL: 'info',
     });
     try {
-      await waitFor(async () => (await fetch(`${origin}/api/health/ready`)).ok, 'gateway ready');
+      await waitFor(async () => (await fetch(`${internal_origin}/api/health/ready`)).ok, 'gateway ready');
       const pool = new Pool(origin, { connections: CLIENTS, pipelining: 1 });
       const answered: string[] = [];
       const mismatched: string[] = [];
@@ -106,7 +110,7 @@ describe('gateway SIGTERM under load', () => {
       // Readiness (own connection each time, as a load balancer probes) while the load goes on.
       let ready_503 = false;
       while (!ready_503) {
-        const status = await fetch(`${origin}/api/health/ready`).then(
+        const status = await fetch(`${internal_origin}/api/health/ready`).then(
           (r) => r.status,
           () => 0,
         );

@@ -120,9 +120,9 @@ describe('compose.yaml', () => {
     const worker = loadWorkerConfig(env('worker'));
     const api = loadApiConfig(env('api'));
     const fake = loadFakeMarqetaConfig(env('fake-marqeta'));
-    expect(gateway.port).toBe(8080);
+    expect([gateway.port, gateway.internal_port]).toEqual([8080, 9080]);
     expect(worker.health_port).toBe(8081);
-    expect(api.port).toBe(8082);
+    expect([api.port, api.internal_port]).toEqual([8082, 9082]);
     expect(fake.port).toBe(8090);
     expect(fake.host).toBe('0.0.0.0');
     for (const config of [gateway, worker, api]) {

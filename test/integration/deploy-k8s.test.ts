@@ -110,10 +110,10 @@ describe('Kubernetes base', () => {
     },
   );
 
-  it('probes the gateway on /api/health/ready (readiness) and /api/health/live (liveness)', () => {
+  it('probes the gateway on /api/health/ready (readiness) and /api/health/live (liveness), on its internal port', () => {
     const container = find('Deployment', 'afc-gateway').spec.template.spec.containers[0];
-    expect(container.readinessProbe.httpGet).toMatchObject({ path: '/api/health/ready', port: 'http' });
-    expect(container.livenessProbe.httpGet).toMatchObject({ path: '/api/health/live', port: 'http' });
+    expect(container.readinessProbe.httpGet).toMatchObject({ path: '/api/health/ready', port: 'internal' });
+    expect(container.livenessProbe.httpGet).toMatchObject({ path: '/api/health/live', port: 'internal' });
     const worker = find('Deployment', 'afc-worker').spec.template.spec.containers[0];
     expect(worker.readinessProbe.httpGet.path).toBe('/ready');
     // Liveness must not depend on other services (the worker's /health does).
@@ -138,9 +138,10 @@ describe('Kubernetes base', () => {
 
   it('provides every variable the config loaders require (ConfigMap + Secrets), least privilege', () => {
     const gateway = loadGatewayConfig(environmentOf('afc-gateway'));
-    expect(gateway.port).toBe(8080);
+    expect([gateway.port, gateway.internal_port]).toEqual([8080, 9080]);
     expect(loadWorkerConfig(environmentOf('afc-worker')).health_port).toBe(8081);
-    expect(loadApiConfig(environmentOf('afc-api')).port).toBe(8082);
+    const api = loadApiConfig(environmentOf('afc-api'));
+    expect([api.port, api.internal_port]).toEqual([8082, 9082]);
     // Marqeta credentials reach the worker only; the JIT password the gateway only.
     expect(environmentOf('afc-gateway').MARQETA_ADMIN_TOKEN).toBeUndefined();
     expect(environmentOf('afc-api').MARQETA_ADMIN_TOKEN).toBeUndefined();

@@ -1,5 +1,6 @@
-// The paths the deployment manifests and compose probe and scrape are real routes that answer
-// 200 on a healthy process (a typo in a probe path would keep every pod out of service).
+// The paths the deployment manifests and compose probe and scrape are real routes of the
+// internal listener that answer 200 on a healthy process (a typo in a probe path would keep every
+// pod out of service).
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -33,13 +34,13 @@ function gatewayPaths(): string[] {
     merge: true,
   });
   const check = (compose.services.gateway.healthcheck.test as string[]).join(' ');
-  paths.push(/127\.0\.0\.1:8080(\/[^']*)/.exec(check)![1]!);
+  paths.push(/127\.0\.0\.1:9080(\/[^']*)/.exec(check)![1]!);
   return [...new Set(paths)];
 }
 
 describe('gateway probe and scrape paths', () => {
   it.each(gatewayPaths())('GET %s answers 200 on a healthy gateway', async (path) => {
-    const response = await gw.app.inject({ method: 'GET', url: path });
+    const response = await gw.internal_app.inject({ method: 'GET', url: path });
     expect(response.statusCode).toBe(200);
   });
 
@@ -48,8 +49,10 @@ describe('gateway probe and scrape paths', () => {
     gw.redis.disconnect();
     await ended;
     try {
-      expect((await gw.app.inject({ method: 'GET', url: '/api/health/ready' })).statusCode).toBe(503);
-      expect((await gw.app.inject({ method: 'GET', url: '/api/health/live' })).statusCode).toBe(200);
+      expect((await gw.internal_app.inject({ method: 'GET', url: '/api/health/ready' })).statusCode).toBe(
+        503,
+      );
+      expect((await gw.internal_app.inject({ method: 'GET', url: '/api/health/live' })).statusCode).toBe(200);
     } finally {
       await gw.redis.connect();
     }
@@ -78,12 +81,12 @@ describe('management API probe paths', () => {
       merge: true,
     });
     const check = (compose.services.api.healthcheck.test as string[]).join(' ');
-    paths.push(/127\.0\.0\.1:8082(\/[^']*)/.exec(check)![1]!);
+    paths.push(/127\.0\.0\.1:9082(\/[^']*)/.exec(check)![1]!);
     return [...new Set(paths)];
   }
 
   it.each(apiPaths())('GET %s answers 200 without an API key on a healthy API', async (path) => {
-    const response = await api.app.inject({ method: 'GET', url: path });
+    const response = await api.internal_app.inject({ method: 'GET', url: path });
     expect(response.statusCode).toBe(200);
   });
 });

@@ -179,11 +179,9 @@ const ENDPOINTS: readonly Endpoint[] = [
     authorization: basicAuth(process.env.MARQETA_WEBHOOK_USER, process.env.MARQETA_WEBHOOK_PASSWORD),
     body: bodyText(notificationBody),
   },
-  { method: 'GET', route: '/api/health', authorization: '' },
-  { method: 'GET', route: '/api/health/live', authorization: '' },
-  { method: 'GET', route: '/api/health/ready', authorization: '' },
+  // Anything else: unknown paths and methods (health and /metrics included: they are on the
+  // internal listener, never reachable from outside).
   { method: 'GET', route: '/metrics', authorization: '' },
-  // Anything else: unknown paths and methods.
   { method: 'DELETE', route: '/api/:anything', authorization: basicAuth(), body: bodyText(objectOf([])) },
 ];
 

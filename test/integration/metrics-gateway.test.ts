@@ -17,7 +17,7 @@ async function authorize(gw: TestGateway, body: Record<string, unknown>) {
 }
 
 async function scrape(gw: TestGateway) {
-  const response = await gw.app.inject({ method: 'GET', url: '/metrics' });
+  const response = await gw.internal_app.inject({ method: 'GET', url: '/metrics' });
   expect(response.statusCode).toBe(200);
   expect(response.headers['content-type']).toContain('text/plain');
   return response.body;

@@ -42,7 +42,7 @@ function expectNoCors(headers: Headers): void {
 describe('security headers and CORS', () => {
   it('the gateway sends nosniff, no-store and no x-powered-by on answers, errors and probes', async () => {
     const answers = await Promise.all([
-      gw.app.inject({ method: 'GET', url: '/api/health/live' }),
+      gw.internal_app.inject({ method: 'GET', url: '/api/health/live' }),
       gw.app.inject({ method: 'POST', url: '/api/transactions/authorize', payload: {} }),
       gw.app.inject({ method: 'GET', url: '/no/such/route' }),
     ]);
@@ -56,7 +56,7 @@ describe('security headers and CORS', () => {
 
   it('the API sends nosniff, no-store and no x-powered-by', async () => {
     for (const answer of await Promise.all([
-      api.app.inject({ method: 'GET', url: '/api/health/ready' }),
+      api.internal_app.inject({ method: 'GET', url: '/api/health/ready' }),
       api.app.inject({ method: 'GET', url: '/api/companies' }),
       api.app.inject({ method: 'GET', url: '/api/companies', headers: admin }),
     ])) {
@@ -68,7 +68,7 @@ describe('security headers and CORS', () => {
 
   it('CORS is off: no access-control-* header for a cross-origin request or preflight', async () => {
     const origin = { origin: 'https://evil.example', 'access-control-request-method': 'POST' };
-    for (const app of [gw.app, api.app]) {
+    for (const app of [gw.app, gw.internal_app, api.app, api.internal_app]) {
       for (const method of ['OPTIONS', 'GET', 'POST'] as const) {
         for (const url of ['/api/transactions/authorize', '/api/companies', '/api/health']) {
           expectNoCors((await app.inject({ method, url, headers: origin })).headers);
@@ -243,7 +243,7 @@ describe('load shedding', () => {
       expectErrorShape(answer.json(), 'GW_ERR_UNAVAILABLE');
       expect(answer.headers['retry-after']).toBe('3');
       for (const url of ['/api/health/live', '/api/health/ready', '/metrics']) {
-        expect((await shedding.app.inject({ method: 'GET', url })).statusCode, url).toBe(200);
+        expect((await shedding.internal_app.inject({ method: 'GET', url })).statusCode, url).toBe(200);
       }
     } finally {
       await shedding.close();
@@ -258,7 +258,9 @@ describe('load shedding', () => {
       const answer = await list();
       expectErrorShape(answer.json(), 'API_ERR_UNAVAILABLE');
       expect(answer.headers['retry-after']).toBe('2');
-      expect((await shedding.app.inject({ method: 'GET', url: '/api/health/ready' })).statusCode).toBe(200);
+      expect(
+        (await shedding.internal_app.inject({ method: 'GET', url: '/api/health/ready' })).statusCode,
+      ).toBe(200);
     } finally {
       await shedding.close();
     }

@@ -156,17 +156,19 @@ async function exerciseGateway(): Promise<void> {
       }
     }
   }
-  for (const url of [
-    '/api/health',
-    '/api/health/ready',
-    '/metrics',
-    `/no/such/${PAN}?cvv=${CVV}&card_token=${business.card_token}`,
-  ]) {
-    await app.inject({
-      method: 'GET',
-      url,
-      headers: { authorization: basicAuth('x', WRONG_PASSWORD), cookie: `session=${WRONG_PASSWORD}` },
-    });
+  for (const target of [app, gateway.internal_app]) {
+    for (const url of [
+      '/api/health',
+      '/api/health/ready',
+      '/metrics',
+      `/no/such/${PAN}?cvv=${CVV}&card_token=${business.card_token}`,
+    ]) {
+      await target.inject({
+        method: 'GET',
+        url,
+        headers: { authorization: basicAuth('x', WRONG_PASSWORD), cookie: `session=${WRONG_PASSWORD}` },
+      });
+    }
   }
 }
 

@@ -46,7 +46,8 @@ describe('worker health server', () => {
     expect(text).toMatch(/afc_pool_connections\{store="mongodb",state="open",process="worker"\} \d+/);
   });
 
-  it('answers 404 for anything else', async () => {
-    expect((await get('/nope')).status).toBe(404);
+  it('answers 404 for anything else: its only port is internal, with no public route', async () => {
+    for (const path of ['/nope', '/api/transactions/authorize', '/api/health', '/'])
+      expect((await get(path)).status, path).toBe(404);
   });
 });

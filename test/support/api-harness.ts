@@ -18,6 +18,7 @@ export async function startTestApi(
     REDIS_KEY_PREFIX: `t${randomUUID().slice(0, 8)}`,
     REDIS_SHARDS: '4',
     API_PORT: '0',
+    API_INTERNAL_PORT: '0',
     // Test files run in parallel on a small machine: load shedding (tested on its own) stays out
     // of the way unless a test asks for it.
     OVERLOAD_EVENT_LOOP_DELAY_MS_MAX: '10000',

@@ -23,6 +23,7 @@ export function testGatewayConfig(overrides: Record<string, string> = {}): Gatew
     REDIS_KEY_PREFIX: `t${randomUUID().slice(0, 8)}`,
     REDIS_SHARDS: '4',
     GATEWAY_PORT: '0',
+    GATEWAY_INTERNAL_PORT: '0',
     ...TEST_GATEWAY_ENV,
     ...overrides,
   });

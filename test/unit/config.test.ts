@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadGatewayConfig } from '../../shared/config.ts';
+import { ConfigError, loadApiConfig, loadGatewayConfig } from '../../shared/config.ts';
 
 const valid = {
   DATABASE_URL: 'postgres://u@localhost/db',
@@ -34,5 +34,35 @@ describe('gateway config', () => {
     expect(() => loadGatewayConfig({ ...valid, DECISION_BUDGET_MS: '0' })).toThrow(/between 1 and 2500/);
     expect(() => loadGatewayConfig({ ...valid, REDIS_URL: 'http://x' })).toThrow(/REDIS_URL must use/);
     expect(() => loadGatewayConfig({ ...valid, PROGRAM_TIME_ZONE: 'Mars/Olympus' })).toThrow(ConfigError);
+  });
+});
+
+describe('internal listeners', () => {
+  it('default to their own ports, apart from the public ones', () => {
+    const gateway = loadGatewayConfig(valid);
+    expect([gateway.port, gateway.internal_port]).toEqual([8080, 9080]);
+    const api = loadApiConfig(valid);
+    expect([api.port, api.internal_port]).toEqual([8082, 9082]);
+  });
+
+  it('refuse the public port: a route to it would publish health and /metrics again', () => {
+    expect(() => loadGatewayConfig({ ...valid, GATEWAY_INTERNAL_PORT: '8080' })).toThrow(
+      /GATEWAY_INTERNAL_PORT must differ from the public port/,
+    );
+    expect(() =>
+      loadGatewayConfig({ ...valid, GATEWAY_PORT: '9090', GATEWAY_INTERNAL_PORT: '9090' }),
+    ).toThrow(ConfigError);
+    expect(() => loadApiConfig({ ...valid, API_INTERNAL_PORT: '8082' })).toThrow(
+      /API_INTERNAL_PORT must differ/,
+    );
+    expect(() => loadGatewayConfig({ ...valid, GATEWAY_INTERNAL_PORT: '70000' })).toThrow(
+      /between 0 and 65535/,
+    );
+  });
+
+  it('may both be 0 (tests: the system picks free ports)', () => {
+    expect(loadGatewayConfig({ ...valid, GATEWAY_PORT: '0', GATEWAY_INTERNAL_PORT: '0' }).internal_port).toBe(
+      0,
+    );
   });
 });

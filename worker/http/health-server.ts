@@ -1,4 +1,5 @@
-// The worker's small HTTP server (WORKER_HEALTH_PORT) for orchestrators and Prometheus:
+// The worker's only HTTP listener (WORKER_HEALTH_PORT), internal: for orchestrators and
+// Prometheus, never routed from outside (deploy/k8s network policy admits Prometheus only):
 //   GET /health   every dependency (2 s timeout each); 200 when all are up, 503 otherwise
 //   GET /ready    200 while every consumer is consuming, PostgreSQL and MongoDB answer and the worker
 //                 is not shutting down; the body says which part is not

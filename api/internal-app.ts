@@ -1,0 +1,24 @@
+// The management API's internal listener (API_INTERNAL_PORT): health, readiness and /metrics
+// for probes and Prometheus. The public listener (app.ts) serves the API and its docs; these
+// answer 404 there (test/integration/internal-listeners.test.ts).
+
+import type { FastifyInstance } from 'fastify';
+import { createInternalApp } from '../shared/http/internal-app.ts';
+import { metricsRoute, type MetricsRouteOptions } from '../shared/http/metrics-route.ts';
+import type { Logger } from '../shared/logger.ts';
+import { installErrorHandler } from './http/error-handler.ts';
+import { type HealthOptions, healthRoutes } from './routes/health.ts';
+
+export interface ApiInternalAppOptions {
+  readonly log: Logger;
+  readonly health: HealthOptions;
+  readonly metrics: Omit<MetricsRouteOptions, 'log'>;
+}
+
+export async function buildApiInternalApp(options: ApiInternalAppOptions): Promise<FastifyInstance> {
+  const app = createInternalApp(options.log);
+  installErrorHandler(app);
+  await app.register(healthRoutes, options.health);
+  await app.register(metricsRoute, { ...options.metrics, log: options.log });
+  return app;
+}
