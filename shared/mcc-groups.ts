@@ -19,8 +19,6 @@ const RANGES: ReadonlyArray<readonly [group: string, from: number, to: number]> 
   ['digital_goods', 5815, 5818],
 ];
 
-export const MCC_GROUPS: readonly string[] = [...new Set(RANGES.map(([group]) => group))];
-
 export function mccGroup(mcc: string | null | undefined): string {
   if (mcc === null || mcc === undefined || !/^\d{4}$/.test(mcc)) return '';
   const code = Number(mcc);

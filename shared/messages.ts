@@ -28,6 +28,12 @@ export type LedgerMode =
 
 import type { LedgerEffectsJson } from './ledger-effects.ts';
 
+/**
+ * The method of the release the gateway's hold expiry sends through the decision script (not a
+ * Marqeta method): the worker books its group as `expired` instead of `released`.
+ */
+export const EXPIRED_METHOD = 'afc.release.expired';
+
 /** What the gateway knew about the request before deciding; written into the outbox as is. */
 export interface DecisionRequest {
   readonly jit_token: string;

@@ -32,7 +32,3 @@ export function ledgerMode(method: string): LedgerMode {
 
 /** Modes whose answer carries the approved amount (partial approval); others echo the request. */
 export const DECIDED_AMOUNT_MODES: ReadonlySet<LedgerMode> = new Set(['auth', 'incremental', 'capture']);
-
-export function supportedMethods(): string[] {
-  return Object.keys(MODES);
-}

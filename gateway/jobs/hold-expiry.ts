@@ -7,12 +7,10 @@ import type { Redis } from 'ioredis';
 import type { Db } from 'mongodb';
 import { DecisionStatus } from '../../shared/decision-status.ts';
 import type { Logger } from '../../shared/logger.ts';
-import type { DecisionRequest } from '../../shared/messages.ts';
+import { type DecisionRequest, EXPIRED_METHOD } from '../../shared/messages.ts';
 import type { PgSql } from '../../shared/stores/postgres.ts';
 import type { Decider } from '../decide/decider.ts';
 import { ledgerCommandRequest } from '../decide/ledger-command.ts';
-
-export const EXPIRED_METHOD = 'afc.release.expired';
 
 export interface HoldExpiryOptions {
   readonly hold_expiry_days: number;

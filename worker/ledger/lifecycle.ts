@@ -4,7 +4,7 @@
 // recomputed.
 
 import { effectsFromJson, type LedgerEffects } from '../../shared/ledger-effects.ts';
-import type { DecisionEvent, LedgerMode } from '../../shared/messages.ts';
+import { type DecisionEvent, EXPIRED_METHOD, type LedgerMode } from '../../shared/messages.ts';
 
 export type TransactionStatus =
   | 'pending'
@@ -16,7 +16,6 @@ export type TransactionStatus =
   | 'recorded';
 
 /** Method of the hold-expiry job's releases (gateway/jobs/hold-expiry.ts). */
-const EXPIRED_METHOD = 'afc.release.expired';
 
 const HOLD_MODES: ReadonlySet<LedgerMode> = new Set(['auth', 'incremental', 'force_auth']);
 const POSTED_MODES: ReadonlySet<LedgerMode> = new Set([
