@@ -19,6 +19,8 @@ import {
 } from '../support/webhook-receivers.ts';
 import { startWebhookSystem, type WebhookSystem } from '../support/webhook-system.ts';
 
+/** An answer far larger than what the sender reads (64 KiB) and than socket buffers hold. */
+const LONG_ANSWER = 'x'.repeat(32 * 1024 * 1024);
 let system: WebhookSystem;
 /** A company of this file's own, and its admin key (endpoints per owner are bounded). */
 let company_id: string;
@@ -38,10 +40,9 @@ beforeAll(async () => {
     status: 302,
     headers: { location: `https://loopback.receivers.test:${trap.port}/` },
   }));
-  // An answer far larger than what the sender reads (64 KiB) and than socket buffers hold.
   talkative = await startReceiver(certificate, RECEIVER_ADDRESS, () => ({
     status: 200,
-    body: 'x'.repeat(32 * 1024 * 1024),
+    body: LONG_ANSWER,
   }));
   system = await startWebhookSystem({
     certificate,

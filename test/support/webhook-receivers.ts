@@ -4,7 +4,7 @@
 // Names resolve through a map the tests control (HostLookup), never through the OS.
 
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import type { IncomingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -61,6 +61,20 @@ export type Answer = (
   n: number,
 ) => { status: number; headers?: Record<string, string>; body?: string };
 
+/** Writes a (possibly huge) answer a slice at a time, waiting for the client to read. */
+async function writeInChunks(response: ServerResponse, body: string): Promise<void> {
+  const chunk_chars = 64 * 1024;
+  for (let at = 0; at < body.length && !response.destroyed; at += chunk_chars) {
+    if (!response.write(body.slice(at, at + chunk_chars))) {
+      await new Promise((resolve) => {
+        response.once('drain', resolve);
+        response.once('close', resolve);
+      });
+    }
+  }
+  if (!response.destroyed) response.end();
+}
+
 /** An HTTPS receiver on `address`, answering with `answer` (200 "ok" by default). */
 export async function startReceiver(
   certificate: ReceiverCertificate,
@@ -80,7 +94,8 @@ export async function startReceiver(
         response.on('close', () => {
           if (!response.writableFinished) receiver.cut_answers += 1;
         });
-        response.writeHead(status, { 'content-type': 'text/plain', ...headers }).end(body ?? 'ok');
+        response.writeHead(status, { 'content-type': 'text/plain', ...headers });
+        void writeInChunks(response, body ?? 'ok');
       });
     },
   );

@@ -42,7 +42,8 @@ export async function startWebhookSystem(options: {
     {
       queue: config.webhooks_queue,
       retry_delays_ms: RETRY_DELAYS_MS,
-      timeout_ms: 2_000,
+      // The production default: TLS handshakes on a loaded 2-core machine can take a while.
+      timeout_ms: config.webhook_timeout_ms,
       retry_horizon_ms: options.retry_horizon_ms ?? 60_000,
       concurrency: 4,
       endpoints_ttl_ms: 0,
