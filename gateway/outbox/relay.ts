@@ -13,15 +13,10 @@
 import type { Redis } from 'ioredis';
 import type { Connection, Publisher } from 'rabbitmq-client';
 import { EXCHANGE_EVENTS, exchanges, queueBindings, queues } from '../../shared/broker/topology.ts';
-import {
-  batchMessageId,
-  CONTENT_TYPE_DECISION_BATCH,
-  encodeBatch,
-  lineBytes,
-  packEntry,
-} from '../../shared/decision-batch.ts';
+import { CONTENT_TYPE_DECISION_BATCH, encodeBatch } from '../../shared/decision-batch.ts';
 import type { Logger } from '../../shared/logger.ts';
 import type { gatewayMetrics } from '../../shared/metrics.ts';
+import { packBatches } from './pack-batches.ts';
 
 export const RELAY_GROUP = 'relay';
 
@@ -193,8 +188,8 @@ export class OutboxRelay {
     const now_ms = Date.now();
     let lag_ms = 0;
     this.#returned.clear();
-    const decided_at_ms: number[] = [];
-    const batches = this.#pack(entries, decided_at_ms);
+    const { message_decisions_max, message_bytes_max } = this.#options;
+    const { batches, decided_at_ms } = packBatches(entries, message_decisions_max, message_bytes_max);
     for (const decided_ms of decided_at_ms) lag_ms = Math.max(lag_ms, now_ms - decided_ms);
     await Promise.all(
       batches.map((batch) =>
@@ -236,37 +231,5 @@ export class OutboxRelay {
     for (const decided_ms of decided_at_ms)
       this.#metrics.relay_lag.observe((confirmed_ms - decided_ms) / 1000);
     this.#metrics.relayed.inc(entries.length);
-  }
-
-  /** Groups entries by routing key into messages within the count and byte bounds, in read order. */
-  #pack(
-    entries: Array<{ id: string; fields: string[] }>,
-    decided_at_ms: number[],
-  ): Array<{ routing_key: string; message_id: string; lines: string[] }> {
-    const { message_decisions_max, message_bytes_max } = this.#options;
-    const open = new Map<string, { lines: string[]; bytes: number; first_id: string; last_id: string }>();
-    const done: Array<{ routing_key: string; message_id: string; lines: string[] }> = [];
-    const close = (routing_key: string) => {
-      const batch = open.get(routing_key)!;
-      open.delete(routing_key);
-      const message_id = batchMessageId(batch.first_id, batch.last_id, batch.lines.length);
-      done.push({ routing_key, message_id, lines: batch.lines });
-    };
-    for (const { id, fields } of entries) {
-      const packed = packEntry(id, fields);
-      decided_at_ms.push(packed.decided_at_ms);
-      const bytes = lineBytes(packed.line);
-      const batch = open.get(packed.routing_key);
-      if (batch && batch.bytes + bytes > message_bytes_max) close(packed.routing_key);
-      const current = open.get(packed.routing_key);
-      if (current) {
-        current.lines.push(packed.line);
-        current.bytes += bytes;
-        current.last_id = id;
-      } else open.set(packed.routing_key, { lines: [packed.line], bytes, first_id: id, last_id: id });
-      if (open.get(packed.routing_key)!.lines.length >= message_decisions_max) close(packed.routing_key);
-    }
-    for (const routing_key of [...open.keys()]) close(routing_key);
-    return done;
   }
 }
