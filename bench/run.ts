@@ -1,7 +1,9 @@
-// `npm run bench` (quick, under 2 minutes) and `npm run bench -- --full`: one command that
+// `npm run bench` (quick, under 4 minutes) and `npm run bench -- --full`: one command that
 // seeds a card program, measures a bare Fastify baseline and then the gateway (and the worker
-// when it exists) with the Marqeta traffic simulator, checks every answer against the JIT
-// contract and the ledger against the answers, and writes bench/RESULTS.md and bench/report/.
+// when it exists) with the Marqeta traffic simulator: the persisted rate on the ledger as it is
+// and after a seeded history, closed loops, capacity at SLO (business-only and the default mix),
+// a phase across a cache TTL expiry; checks every answer against the JIT contract and the ledger
+// against the answers, and writes bench/RESULTS.md and bench/report/.
 // Every figure stands beside the baseline measured in the same run: the machine is shared.
 
 import { existsSync, mkdirSync } from 'node:fs';
@@ -12,17 +14,21 @@ import { connectMongo } from '../shared/stores/mongo.ts';
 import { connectPostgres } from '../shared/stores/postgres.ts';
 import { newCardProgram, removeProgram, seedProgram } from './simulator/cards.ts';
 import { LedgerExpectations, type LedgerReport } from './simulator/ledger.ts';
-import type { LoadTarget } from './simulator/load.ts';
+import type { AnswerListener, LoadTarget } from './simulator/load.ts';
 import { writeReports } from './render/write-reports.ts';
 import { BacklogSampler } from './runner/backlog.ts';
 import { BrokerProbe, createVhost, deleteVhost } from './runner/broker.ts';
+import { type CapacityResult, searchCapacity } from './runner/capacity.ts';
 import { summarizeCpuProfiles } from './runner/cpu-profile.ts';
 import { devEnvironment, withDatabase, withVhost } from './runner/env.ts';
 import { machineInfo } from './runner/machine.ts';
-import { type MeasureContext, type MeasuredPhase, measurePhase } from './runner/measure.ts';
+import { type MeasureContext, type MeasuredPhase, measurePhase, type PhaseSpec } from './runner/measure.ts';
+import { type SeededHistory, seedHistory } from './runner/history.ts';
+import { type PersistRate, measurePersistRate } from './runner/persist-rate.ts';
 import { type BenchPlan, PlanError, parsePlan } from './runner/plan.ts';
 import { type Child, freePort, startChild } from './runner/processes.ts';
 import { pidsByCommand, ProcSampler } from './runner/proc-sampler.ts';
+import { QueueDepths } from './runner/queue-depths.ts';
 import { BENCH_DATABASE, ensurePostgresDatabase, removeRedisKeys } from './runner/stores.ts';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -35,6 +41,14 @@ const REDIS_SHARDS = 64;
 const OPEN_LOOP_CONNECTIONS = 1_000;
 const SETTLE_MAX_MS = 20_000;
 const SETTLED_CPU_PERCENT = 30;
+/** Cards of the TTL-expiry phase: a set of their own, first cached by the TTL-scaled gateway. */
+const TTL_CARDS = 1_000;
+/** Connections of the closed loop that builds the persisted-rate backlog. */
+const PERSIST_LOAD_CONNECTIONS = 100;
+/** Lowest rate the capacity search and the TTL phase try. */
+const MIN_RATE_PER_S = 20;
+/** The bisection stops once the bracket is within this share of the passing rate. */
+const CAPACITY_RESOLUTION = 0.05;
 
 let plan: BenchPlan;
 try {
@@ -72,10 +86,8 @@ await migratePostgres(sql);
 await migrateMongo(mongo.db());
 await createVhost(vhost);
 const machine = await machineInfo(sql, mongo.db(), redis);
-const program = newCardProgram(
-  run_id,
-  plan.card_sets.reduce((a, b) => a + b, 0),
-);
+const card_sets_total = plan.card_sets.reduce((a, b) => a + b, 0);
+const program = newCardProgram(run_id, card_sets_total + TTL_CARDS);
 
 const sampler = new ProcSampler(
   [
@@ -94,9 +106,14 @@ let probe: BrokerProbe | null = null;
 let ledger: LedgerReport | null = null;
 let cpu_profile: Awaited<ReturnType<typeof summarizeCpuProfiles>> = null;
 const expectations = new LedgerExpectations(run_id);
+const capacity: CapacityResult[] = [];
+const persist: PersistRate[] = [];
+let history: SeededHistory | null = null;
+/** Seconds from the end of the last load to every answered decision persisted (null: not all were). */
+let persisted_after_load_s: number | null = null;
 let failure: unknown;
 
-function context(metrics_url: string | null): MeasureContext {
+function context(metrics_url: string | null, listener = expectations.listener): MeasureContext {
   return {
     origin_ms,
     run_id,
@@ -106,13 +123,21 @@ function context(metrics_url: string | null): MeasureContext {
     redis,
     metrics_url,
     probe,
-    listener: expectations.listener,
+    listener,
     progress,
   };
 }
 
 function target(port: number, authorization: string): LoadTarget {
   return { origin: `http://127.0.0.1:${port}`, path: '/api/transactions/authorize', authorization };
+}
+
+/** Waits (bounded) until the relay has confirmed every outbox entry to RabbitMQ. */
+async function waitOutboxEmpty(sampler: BacklogSampler): Promise<void> {
+  const deadline_ms = performance.now() + OUTBOX_DRAIN_MAX_MS;
+  while ((await sampler.outboxDepth()) > 0 && performance.now() < deadline_ms) {
+    await new Promise((resolve) => setTimeout(resolve, SAMPLE_INTERVAL_MS));
+  }
 }
 
 async function stopChild(child: Child): Promise<void> {
@@ -193,35 +218,44 @@ try {
     REDIS_KEY_PREFIX: run_id,
     REDIS_SHARDS: String(REDIS_SHARDS),
   };
-  const gateway = await startChild({
-    name: 'gateway',
-    script: join(root, 'gateway/main.ts'),
-    env: {
-      ...service_env,
-      GATEWAY_HOST: '127.0.0.1',
-      GATEWAY_PORT: String(gateway_port),
-      GATEWAY_INTERNAL_PORT: String(gateway_internal_port),
-      RELAY_CONSUMER_NAME: `bench-${run_id}`,
-    },
-    ready_url: `http://127.0.0.1:${gateway_internal_port}/api/health/ready`,
-    ready_timeout_ms: READY_TIMEOUT_MS,
-    log_path: join(WORK_DIR, `${run_id}-gateway.log`),
-    node_args: plan.cpu_profile ? ['--cpu-prof', '--cpu-prof-dir', profile_dir] : [],
-  });
-  children.push(gateway);
+  const startGateway = async (extra_env: Record<string, string>, log_tag: string): Promise<Child> => {
+    const child = await startChild({
+      name: 'gateway',
+      script: join(root, 'gateway/main.ts'),
+      env: {
+        ...service_env,
+        ...extra_env,
+        GATEWAY_HOST: '127.0.0.1',
+        GATEWAY_PORT: String(gateway_port),
+        GATEWAY_INTERNAL_PORT: String(gateway_internal_port),
+        RELAY_CONSUMER_NAME: `bench-${run_id}`,
+      },
+      ready_url: `http://127.0.0.1:${gateway_internal_port}/api/health/ready`,
+      ready_timeout_ms: READY_TIMEOUT_MS,
+      log_path: join(WORK_DIR, `${run_id}-gateway${log_tag}.log`),
+      node_args: plan.cpu_profile ? ['--cpu-prof', '--cpu-prof-dir', profile_dir] : [],
+    });
+    children.push(child);
+    return child;
+  };
+  let gateway = await startGateway({}, '');
   sampler.add({ name: 'gateway', pids: () => [gateway.pid] });
-  if (with_worker) {
+  let worker: Child | null = null;
+  const startWorker = async (): Promise<void> => {
     const health_port = await freePort();
-    const worker = await startChild({
+    worker = await startChild({
       name: 'worker',
       script: worker_script,
       env: { ...service_env, WORKER_HEALTH_PORT: String(health_port) },
       ready_url: `http://127.0.0.1:${health_port}/ready`,
       ready_timeout_ms: READY_TIMEOUT_MS,
-      log_path: join(WORK_DIR, `${run_id}-worker.log`),
+      log_path: join(WORK_DIR, `${run_id}-worker-${Date.now().toString(36)}.log`),
     });
     children.push(worker);
-    sampler.add({ name: 'worker', pids: () => [worker.pid] });
+  };
+  if (with_worker) {
+    await startWorker();
+    sampler.add({ name: 'worker', pids: () => (worker ? [worker.pid] : []) });
   }
   probe = new BrokerProbe(amqp_url, run_id);
   await probe.startTap();
@@ -229,68 +263,187 @@ try {
 
   const authorization = `Basic ${Buffer.from(`${env.GATEWAY_BASIC_AUTH_USER}:${env.GATEWAY_BASIC_AUTH_PASSWORD}`).toString('base64')}`;
   const metrics_url = `http://127.0.0.1:${gateway_internal_port}/metrics`;
+  const gatewayPhase = async (
+    spec: Omit<PhaseSpec, 'target' | 'load'>,
+    listener?: AnswerListener,
+  ): Promise<MeasuredPhase> => {
+    const measured = await measurePhase(
+      context(metrics_url, listener),
+      { ...spec, target: 'gateway', load: target(gateway_port, authorization) },
+      phases.length,
+    );
+    phases.push(measured);
+    return measured;
+  };
+
+  // 1. Persisted per second: a backlog built with the worker stopped, then drained; on the ledger
+  // as it is, and again after a seeded history of prior transactions.
+  if (with_worker) {
+    const depths = new QueueDepths(amqp_url);
+    const persistOnce = (ledger_name: string, tag: string, history_rows: number) =>
+      measurePersistRate(
+        {
+          stopWorker: async () => {
+            if (worker === null) return;
+            const stopping = worker;
+            worker = null;
+            await stopChild(stopping);
+          },
+          startWorker,
+          load: async (listener) => {
+            await gatewayPhase(
+              {
+                label: `persist load (worker stopped), ${ledger_name}`,
+                tag,
+                role: 'persist load',
+                phase: {
+                  name: `persist load ${tag}`,
+                  mode: 'closed',
+                  duration_ms: plan.persist.load_ms,
+                  connections: PERSIST_LOAD_CONNECTIONS,
+                },
+                card_offset: 0,
+                cards: first_cards,
+                warmup_ms: 0,
+              },
+              (request, status_code, outcome) => {
+                expectations.listener(request, status_code, outcome);
+                listener(request, status_code, outcome);
+              },
+            );
+          },
+          outboxEmpty: () => waitOutboxEmpty(backlog),
+          depths,
+          sql,
+          db: mongo.db(),
+          token_prefix: `${run_id}${tag}`,
+          drain_max_ms: plan.persist.drain_max_ms,
+        },
+        ledger_name,
+        history_rows,
+      );
+    try {
+      const report = (rate: PersistRate) =>
+        progress(
+          `persisted on the ${rate.ledger}: business ${Math.round(rate.business.rate_per_s ?? 0)}/s ` +
+            `(${rate.business.persisted}/${rate.business.decisions}), personal ${Math.round(rate.personal.rate_per_s ?? 0)}/s ` +
+            `(${rate.personal.persisted}/${rate.personal.decisions})`,
+        );
+      persist.push(await persistOnce('ledger without history', 'P0', 0));
+      report(persist.at(-1)!);
+      if (plan.history_rows > 0) {
+        progress(`seeding ${plan.history_rows} prior transactions (half pending, with holds)`);
+        history = await seedHistory(sql, program.company_id, run_id, plan.history_rows);
+        progress(`seeded ${history.rows} prior transactions in ${(history.duration_ms / 1000).toFixed(1)} s`);
+        persist.push(await persistOnce(`ledger with ${history.rows} prior transactions`, 'P1', history.rows));
+        report(persist.at(-1)!);
+      }
+    } finally {
+      await depths.close();
+    }
+  }
+
+  // 2. Closed loops: every concurrency level on the first card set (every set with --full).
   let card_offset = 0;
+  let closed_throughput = 0;
   for (const [set_index, cards] of plan.card_sets.entries()) {
     const every_level = set_index === 0 || plan.profile === 'full';
     const levels = every_level ? plan.connections : plan.connections.slice(0, 1);
-    let closed_throughput = 0;
     for (const connections of levels) {
-      const measured = await measurePhase(
-        context(metrics_url),
-        {
-          label: `gateway closed ${connections}c, ${cards} cards`,
-          tag: `G${set_index}c${connections}`,
-          target: 'gateway',
-          load: target(gateway_port, authorization),
-          phase: { name: `gateway ${connections}c`, mode: 'closed', duration_ms: plan.phase_ms, connections },
-          card_offset,
-          cards,
-        },
-        phases.length,
-      );
-      phases.push(measured);
-      if (connections === plan.connections[0]) closed_throughput = measured.result.throughput_per_s;
-    }
-    const open_loop = set_index === 0 || (plan.profile === 'full' && set_index === plan.card_sets.length - 1);
-    if (open_loop && closed_throughput > 0) {
-      const rate_per_s = Math.max(1, Math.round(closed_throughput * plan.open_loop_share));
-      phases.push(
-        await measurePhase(
-          context(metrics_url),
-          {
-            label: `gateway open ${rate_per_s}/s, ${cards} cards`,
-            tag: `G${set_index}o`,
-            target: 'gateway',
-            load: target(gateway_port, authorization),
-            phase: {
-              name: `gateway open ${rate_per_s}/s`,
-              mode: 'open',
-              duration_ms: plan.phase_ms,
-              connections: OPEN_LOOP_CONNECTIONS,
-              rate_per_s,
-            },
-            card_offset,
-            cards,
-          },
-          phases.length,
-        ),
-      );
+      const measured = await gatewayPhase({
+        label: `gateway closed ${connections}c, ${cards} cards`,
+        tag: `G${set_index}c${connections}`,
+        phase: { name: `gateway ${connections}c`, mode: 'closed', duration_ms: plan.phase_ms, connections },
+        card_offset,
+        cards,
+      });
+      if (set_index === 0 && connections === plan.connections[0])
+        closed_throughput = measured.result.throughput_per_s;
     }
     card_offset += cards;
   }
 
-  progress('draining the outbox');
-  const drain_deadline_ms = performance.now() + OUTBOX_DRAIN_MAX_MS;
-  while ((await backlog.outboxDepth()) > 0 && performance.now() < drain_deadline_ms) {
-    await new Promise((resolve) => setTimeout(resolve, SAMPLE_INTERVAL_MS));
+  // 3. Capacity at SLO: open-loop steps on the first (warm) card set, business-only and the mix.
+  const backlogNow = async () =>
+    (await backlog.outboxDepth()) + (with_worker ? await backlog.queueDepth() : 0);
+  for (const traffic of ['business', 'mix'] as const) {
+    const { result } = await searchCapacity({
+      traffic,
+      options: {
+        start_rate_per_s: Math.max(MIN_RATE_PER_S, closed_throughput * plan.capacity_start_share),
+        growth_factor: plan.capacity.growth_factor,
+        max_steps: plan.capacity.max_steps,
+        resolution: CAPACITY_RESOLUTION,
+        min_rate_per_s: MIN_RATE_PER_S,
+      },
+      drain_max_ms: plan.capacity.drain_max_ms,
+      measure: (rate_per_s, index) =>
+        gatewayPhase({
+          label: `capacity ${traffic} open ${rate_per_s}/s`,
+          tag: `C${traffic[0]}${index}`,
+          role: `capacity ${traffic}`,
+          phase: {
+            name: `capacity ${traffic} ${rate_per_s}/s`,
+            mode: 'open',
+            duration_ms: plan.capacity.step_ms,
+            connections: OPEN_LOOP_CONNECTIONS,
+            rate_per_s,
+          },
+          card_offset: 0,
+          cards: first_cards,
+          card_kind: traffic === 'business' ? 'business' : 'any',
+          warmup_ms: plan.capacity.warmup_ms,
+        }),
+      backlogDepth: backlogNow,
+      backlogPoints: (from_s, to_s) =>
+        backlog.samples
+          .filter((s) => s.t_s >= from_s && s.t_s <= to_s)
+          .map((s) => ({ t_s: s.t_s, depth: s.outbox + (with_worker ? s.decisions_queue : 0) })),
+      progress,
+    });
+    capacity.push(result);
+    progress(`capacity at SLO, ${traffic}: ${result.capacity_per_s}/s`);
   }
+
+  // 4. Across a cache TTL expiry: the gateway restarted with the seed's TTLs scaled down
+  // (CACHE_TTL_SCALE), on cards of their own that it caches first, at half the business capacity.
+  await waitOutboxEmpty(backlog);
+  await stopChild(gateway);
+  gateway = await startGateway({ CACHE_TTL_SCALE: String(plan.ttl.scale) }, '-ttl');
+  const ttl_rate_per_s = Math.max(
+    MIN_RATE_PER_S,
+    Math.round((capacity[0]?.capacity_per_s || closed_throughput * plan.capacity_start_share) / 2),
+  );
+  await gatewayPhase({
+    label: `TTL expiry (TTLs x${plan.ttl.scale}) open ${ttl_rate_per_s}/s, business`,
+    tag: 'T',
+    role: 'ttl expiry',
+    phase: {
+      name: `ttl expiry ${ttl_rate_per_s}/s`,
+      mode: 'open',
+      duration_ms: plan.ttl.phase_ms,
+      connections: OPEN_LOOP_CONNECTIONS,
+      rate_per_s: ttl_rate_per_s,
+    },
+    card_offset: card_sets_total,
+    cards: TTL_CARDS,
+    card_kind: 'business',
+    warmup_ms: plan.capacity.warmup_ms,
+  });
+  const load_ended_ms = performance.now();
+
+  progress('draining the outbox');
+  await waitOutboxEmpty(backlog);
   // The gateway's part is done once its outbox is empty: let it shut down while the worker drains.
   const gateway_stopped = stopChild(gateway);
   if (with_worker) {
     progress(`verifying the ledger against ${expectations.size} answered decisions`);
+    const verify_started_ms = performance.now();
     ledger = await expectations.verify(sql, mongo.db(), plan.ledger_wait_max_ms, progress, () =>
       backlog.queueDepth(),
     );
+    if (ledger.drained)
+      persisted_after_load_s = (verify_started_ms + ledger.waited_ms - load_ended_ms) / 1000;
     progress(
       `ledger: ${ledger.persisted}/${ledger.expected} persisted, ${ledger.missing} missing, ${ledger.mismatched} mismatched, ` +
         `${ledger.in_both_stores} in both stores`,
@@ -331,6 +484,11 @@ if (phases.length > 0) {
     usage: sampler.samples,
     backlog: backlog.samples,
     ledger,
+    capacity,
+    persist,
+    history,
+    ttl_scale: plan.ttl.scale,
+    persisted_after_load_s,
     cpu_profile,
     failure: failure === undefined ? null : String(failure instanceof Error ? failure.message : failure),
     finished_at: new Date().toISOString(),

@@ -2,11 +2,43 @@
 
 import type { Chart } from './charts.ts';
 import type { BenchResults } from './results.ts';
-import { outcomeTable, phaseTable, pipelineTable, type Table, usageTable } from './tables.ts';
+import {
+  capacityTable,
+  cpuPerDecisionTable,
+  outcomeTable,
+  persistTable,
+  phaseTable,
+  pipelineTable,
+  type Table,
+  ttlTable,
+  usageTable,
+} from './tables.ts';
 import { checkTargets, fmt } from './targets.ts';
 
 function mark(met: boolean | null): string {
   return met === null ? 'not measured' : met ? 'met' : 'MISSED';
+}
+
+/** The figure tables, in report order (both documents). */
+function figureTables(results: BenchResults): Table[] {
+  return [
+    capacityTable(results),
+    cpuPerDecisionTable(results),
+    persistTable(results),
+    ttlTable(results),
+    phaseTable(results),
+    pipelineTable(results),
+    usageTable(results),
+    outcomeTable(results),
+  ].filter((table): table is Table => table !== null);
+}
+
+function targetsTable(results: BenchResults): Table {
+  return {
+    title: 'Targets',
+    header: ['target', 'goal', 'measured', 'result', 'detail'],
+    rows: checkTargets(results).map((c) => [c.target, c.goal, c.measured, mark(c.met), c.detail]),
+  };
 }
 
 function markdownTable(table: Table): string {
@@ -45,18 +77,8 @@ export function renderMarkdown(results: BenchResults, charts: readonly Chart[]):
     '',
   ];
   if (results.failure) lines.push(`**The run failed before finishing:** ${results.failure}`, '');
-  lines.push('## Targets', '', '| target | measured | result |', '| --- | --- | --- |');
-  for (const check of checkTargets(results))
-    lines.push(`| ${check.target} | ${check.measured} | ${mark(check.met)} |`);
-  lines.push('', '## Figures', '');
-  for (const table of [
-    phaseTable(results),
-    pipelineTable(results),
-    usageTable(results),
-    outcomeTable(results),
-  ]) {
-    lines.push(markdownTable(table), '');
-  }
+  lines.push(markdownTable(targetsTable(results)).replace(/^### /, '## '), '', '## Figures', '');
+  for (const table of figureTables(results)) lines.push(markdownTable(table), '');
   if (results.ledger) {
     const l = results.ledger;
     lines.push(
@@ -122,11 +144,7 @@ function htmlTable(table: Table): string {
 }
 
 export function renderHtml(results: BenchResults, charts: readonly Chart[]): string {
-  const targets: Table = {
-    title: 'Targets',
-    header: ['target', 'measured', 'result'],
-    rows: checkTargets(results).map((c) => [c.target, c.measured, mark(c.met)]),
-  };
+  const targets = targetsTable(results);
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Atlanticfrewaycard bench ${escapeHtml(results.run_id)}</title>
 <style>
@@ -145,7 +163,7 @@ figure { margin: 1rem 0; }
 ${results.failure ? `<p><strong>The run failed before finishing:</strong> ${escapeHtml(results.failure)}</p>` : ''}
 ${htmlTable(targets)}
 ${charts.map((c) => `<figure><figcaption>${escapeHtml(c.title)}</figcaption>${c.svg}</figure>`).join('\n')}
-${[phaseTable(results), pipelineTable(results), usageTable(results), outcomeTable(results)].map(htmlTable).join('\n')}
+${figureTables(results).map(htmlTable).join('\n')}
 <p class="note">Raw figures: <a href="results.json">results.json</a>.</p>
 </body></html>
 `;

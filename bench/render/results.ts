@@ -2,6 +2,9 @@
 
 import type { LedgerReport } from '../simulator/ledger.ts';
 import type { DepthSample } from '../runner/broker.ts';
+import type { CapacityResult } from '../runner/capacity.ts';
+import type { SeededHistory } from '../runner/history.ts';
+import type { PersistRate } from '../runner/persist-rate.ts';
 import type { CpuProfileSummary } from '../runner/cpu-profile.ts';
 import type { MachineInfo } from '../runner/machine.ts';
 import type { MeasuredPhase } from '../runner/measure.ts';
@@ -17,6 +20,15 @@ export interface BenchResults {
   readonly usage: readonly UsageSample[];
   readonly backlog: readonly DepthSample[];
   readonly ledger: LedgerReport | null;
+  /** Capacity at SLO, business-only traffic and the default mix. */
+  readonly capacity: readonly CapacityResult[];
+  /** Persisted per second, without and with the seeded history. */
+  readonly persist: readonly PersistRate[];
+  readonly history: SeededHistory | null;
+  /** CACHE_TTL_SCALE of the TTL-expiry phase. */
+  readonly ttl_scale: number;
+  /** From the end of the last load until every answered decision was persisted (null: not all were). */
+  readonly persisted_after_load_s: number | null;
   readonly cpu_profile: CpuProfileSummary | null;
   readonly failure: string | null;
   readonly finished_at: string;

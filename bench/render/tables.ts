@@ -1,5 +1,8 @@
 // The report's tables as rows of cells, shared by the Markdown and HTML renderers.
 
+import { MACHINE_GROUP } from '../runner/proc-sampler.ts';
+import { p99Step } from '../runner/ttl-expiry.ts';
+import { cpuUsPerDecision, pipelineUsPerDecision } from './cpu-per-decision.ts';
 import type { BenchResults } from './results.ts';
 import { ratioToBaseline } from './results.ts';
 import { fmt } from './targets.ts';
@@ -102,4 +105,111 @@ export function outcomeTable(results: BenchResults): Table {
     }
   }
   return { title: 'Answers by request class (gateway phases)', header: ['phase', 'class', 'outcomes'], rows };
+}
+
+export function capacityTable(results: BenchResults): Table {
+  const rows = results.capacity.flatMap((c) =>
+    c.steps.map((s) => [
+      c.traffic,
+      String(s.rate_per_s),
+      fmt(s.achieved_per_s, 0),
+      fmt(s.p99_ms),
+      String(s.timeouts),
+      String(s.shed),
+      String(s.errors),
+      s.backlog_growing ? 'growing' : 'flat',
+      s.drain_ms === null ? 'not drained' : `${fmt(s.drain_ms / 1000, 1)} s`,
+      s.passed ? 'holds' : `misses: ${s.reasons}`,
+    ]),
+  );
+  return {
+    title: 'Capacity at SLO: the search steps',
+    header: [
+      'traffic',
+      'offered /s',
+      'answered /s',
+      'p99 ms',
+      'past 3 s',
+      'shed (503)',
+      'errors',
+      'backlog',
+      'backlog back to start',
+      'SLO',
+    ],
+    rows,
+    note:
+      'SLO: p99 <= 10 ms (open loop, from the intended send time), nothing past 3 s, nothing shed, no transport error, ' +
+      'backlog (outbox + decision queues) flat over the step and back to its starting depth right after. Steps grow ' +
+      'by a factor from half the closed-loop throughput while they hold, then bisect. Business: business cards only ' +
+      '(and unknown cards); mix: the default mix, one card in four personal.',
+  };
+}
+
+export function cpuPerDecisionTable(results: BenchResults): Table {
+  const groups = Object.keys(results.usage.at(-1)?.cpu_percent ?? {}).filter((g) => g !== MACHINE_GROUP);
+  return {
+    title: 'CPU per decision (us of process CPU time / decisions answered), per process and phase',
+    header: [
+      'phase',
+      'decisions/s',
+      ...groups,
+      'pipeline (all but load generator)',
+      'whole machine (others too)',
+    ],
+    rows: results.phases.map((p) => [
+      p.label,
+      fmt(p.result.throughput_per_s, 0),
+      ...groups.map((g) => {
+        const us = cpuUsPerDecision(p, g);
+        return us === null || us === 0 ? '-' : fmt(us, 0);
+      }),
+      p.target === 'gateway' ? fmt(pipelineUsPerDecision(p), 0) : '-',
+      fmt(cpuUsPerDecision(p, MACHINE_GROUP), 0),
+    ]),
+    note:
+      'From /proc (utime + stime) sampled every 0.5 s. PostgreSQL, Redis, RabbitMQ and FerretDB are machine-wide ' +
+      'processes shared with whatever else runs here (the whole-machine column shows how much else ran); the ' +
+      'baseline phases divide by requests. In the persist-load ' +
+      'phases the worker is stopped (its cost shows in the drain, below).',
+  };
+}
+
+export function persistTable(results: BenchResults): Table {
+  const cell = (r: {
+    decisions: number;
+    persisted: number;
+    seconds: number;
+    rate_per_s: number | null;
+    drained: boolean;
+  }) =>
+    `${r.rate_per_s === null ? 'n/a' : `${Math.round(r.rate_per_s)}/s`} (${r.persisted}/${r.decisions} in ${fmt(r.seconds, 1)} s${r.drained ? '' : ', not drained'})`;
+  return {
+    title: 'Persisted per second (worker drains a backlog built while it was stopped)',
+    header: ['ledger', 'business (PostgreSQL)', 'personal (FerretDB)'],
+    rows: results.persist.map((p) => [p.ledger, cell(p.business), cell(p.personal)]),
+    note:
+      results.history === null
+        ? 'No history seeded (--history=0).'
+        : `History: ${results.history.rows} prior transactions on the run's business cards, ${results.history.pending} pending with their holds, seeded in ${fmt(results.history.duration_ms / 1000, 1)} s by one generate_series statement, no ANALYZE after.`,
+  };
+}
+
+export function ttlTable(results: BenchResults): Table | null {
+  const phase = results.phases.find((p) => p.role === 'ttl expiry');
+  if (!phase) return null;
+  const verdict = p99Step(phase.result.timeline);
+  return {
+    title: `p99 per second across a cache TTL expiry (${phase.label})`,
+    header: ['second', 'answers', 'p99 ms', 'cache'],
+    rows: phase.result.timeline.map((s) => [
+      String(s.t_s),
+      String(s.completed),
+      fmt(s.p99_ms),
+      s.t_s === verdict.worst_second ? (verdict.step ? 'worst second: STEP' : 'worst second') : '',
+    ]),
+    note:
+      `The gateway restarted with CACHE_TTL_SCALE=${results.ttl_scale} on cards of their own, first cached in the warm-up: ` +
+      `the limits entries expire every ${fmt(300 * results.ttl_scale, 0)} s, balance ${fmt(600 * results.ttl_scale, 0)} s, card ${fmt(900 * results.ttl_scale, 0)} s. ` +
+      `Cache hit rate in the phase: ${phase.cache?.hit_rate == null ? 'n/a' : `${fmt(phase.cache.hit_rate * 100, 2)}%`}.`,
+  };
 }

@@ -43,6 +43,8 @@ export interface ScriptFigures {
 
 export interface MeasuredPhase {
   readonly label: string;
+  /** What the phase is for, when it is part of a larger measurement (e.g. 'capacity business'). */
+  readonly role: string | null;
   readonly target: Target;
   readonly cards: number;
   readonly started_s: number;
@@ -76,6 +78,10 @@ export interface PhaseSpec {
   readonly phase: LoadPhase;
   readonly card_offset: number;
   readonly cards: number;
+  readonly card_kind?: 'any' | 'business';
+  readonly role?: string;
+  /** Overrides the context's warm-up (short search steps). */
+  readonly warmup_ms?: number;
 }
 
 async function keyspace(redis: Redis): Promise<{ hits: number; misses: number }> {
@@ -132,6 +138,7 @@ export async function measurePhase(
       card_count: spec.cards,
       seed: context.seed + seed,
       phase_tag: tag,
+      card_kind: spec.card_kind ?? 'any',
     });
   let answers = 0;
   const listener: AnswerListener = (request, status_code, outcome) => {
@@ -139,11 +146,12 @@ export async function measurePhase(
     if (spec.target === 'gateway') context.listener(request, status_code, outcome);
   };
   const ticker = setInterval(() => context.progress(`  ${spec.label}: ${answers} answers`), 2_000);
+  const warmup_ms = spec.warmup_ms ?? context.warmup_ms;
   try {
-    context.progress(`${spec.label}: warm-up ${context.warmup_ms / 1000} s`);
+    context.progress(`${spec.label}: warm-up ${warmup_ms / 1000} s`);
     const warmup = await runPhase(
       spec.load,
-      { ...spec.phase, name: `${spec.phase.name} warm-up`, duration_ms: context.warmup_ms },
+      { ...spec.phase, name: `${spec.phase.name} warm-up`, duration_ms: warmup_ms },
       generator(`${spec.tag}w`, seed_offset * 2),
       listener,
     );
@@ -165,6 +173,7 @@ export async function measurePhase(
     );
     return {
       label: spec.label,
+      role: spec.role ?? null,
       target: spec.target,
       cards: spec.cards,
       started_s,

@@ -1,8 +1,10 @@
-// What one `npm run bench` does: the quick default (under 2 minutes) or `--full`. Flags:
+// What one `npm run bench` does: the quick default (under 4 minutes) or `--full`. Flags:
 //   --full               1k, 100k and 1M cards; longer phases; every phase at 100 and 1000 connections
 //   --cards=1000,50000   card set sizes (ordinary cards per set; each set is seeded disjoint)
 //   --phase-s=6          measured seconds per phase (a warm-up of the same settings precedes it)
 //   --seed=42            traffic seed
+//   --history=100000     prior transactions seeded into the ledger (half pending, with their holds)
+//                        before the persisted rate is measured again (1,000,000 with --full; 0: none)
 //   --cpu-profile        run the gateway under --cpu-prof and summarize its top frames
 //   --no-worker          measure the gateway alone even when worker/main.ts exists
 //   --keep               keep the run's cards, Redis keys and RabbitMQ vhost afterwards
@@ -14,8 +16,28 @@ export interface BenchPlan {
   readonly phase_ms: number;
   /** Closed-loop concurrency levels run on the first card set (and on every set with --full). */
   readonly connections: readonly number[];
-  /** Open loop at this share of the closed-loop throughput measured at the first concurrency level. */
-  readonly open_loop_share: number;
+  /** Capacity search: first rate at this share of the closed-loop throughput at the first level. */
+  readonly capacity_start_share: number;
+  readonly capacity: {
+    readonly warmup_ms: number;
+    readonly step_ms: number;
+    readonly max_steps: number;
+    readonly growth_factor: number;
+    /** Longest wait after a step for its backlog to drain (longer: the backlog was growing). */
+    readonly drain_max_ms: number;
+  };
+  /** Prior transactions seeded before the second persisted-rate measurement (0: not measured). */
+  readonly history_rows: number;
+  readonly persist: {
+    /** Load (worker stopped) that builds the backlog the worker then drains. */
+    readonly load_ms: number;
+    readonly drain_max_ms: number;
+  };
+  readonly ttl: {
+    /** CACHE_TTL_SCALE of the gateway in the TTL-expiry phase (limits 300 s * scale). */
+    readonly scale: number;
+    readonly phase_ms: number;
+  };
   readonly seed: number;
   readonly cpu_profile: boolean;
   readonly worker: boolean;
@@ -45,12 +67,13 @@ export function parsePlan(argv: readonly string[]): BenchPlan {
     if (match === null) throw new PlanError(`unknown argument "${arg}"`);
     flags.set(match[1]!, match[2] ?? '');
   }
-  const known = new Set(['full', 'cards', 'phase-s', 'seed', 'cpu-profile', 'no-worker', 'keep']);
+  const known = new Set(['full', 'cards', 'phase-s', 'seed', 'history', 'cpu-profile', 'no-worker', 'keep']);
   for (const name of flags.keys()) if (!known.has(name)) throw new PlanError(`unknown flag --${name}`);
   const full = flags.has('full');
   const cards = flags.get('cards');
   const phase_s = flags.get('phase-s');
   const seed = flags.get('seed');
+  const history = flags.get('history');
   return Object.freeze({
     profile: full ? 'full' : 'quick',
     card_sets: cards
@@ -61,7 +84,20 @@ export function parsePlan(argv: readonly string[]): BenchPlan {
     warmup_ms: full ? 5_000 : 2_000,
     phase_ms: phase_s ? positiveInteger('phase-s', phase_s, 600) * 1000 : full ? 20_000 : 6_000,
     connections: [100, 1000],
-    open_loop_share: 0.5,
+    capacity_start_share: 0.5,
+    capacity: full
+      ? { warmup_ms: 2_000, step_ms: 10_000, max_steps: 9, growth_factor: 1.5, drain_max_ms: 10_000 }
+      : { warmup_ms: 1_000, step_ms: 3_000, max_steps: 5, growth_factor: 1.5, drain_max_ms: 3_000 },
+    history_rows:
+      history === undefined
+        ? full
+          ? 1_000_000
+          : 100_000
+        : history === '0'
+          ? 0
+          : positiveInteger('history', history, 20_000_000),
+    persist: full ? { load_ms: 15_000, drain_max_ms: 120_000 } : { load_ms: 4_000, drain_max_ms: 12_000 },
+    ttl: full ? { scale: 0.05, phase_ms: 60_000 } : { scale: 0.02, phase_ms: 15_000 },
     seed: seed ? positiveInteger('seed', seed, 2 ** 31) : 42,
     cpu_profile: flags.has('cpu-profile'),
     worker: !flags.has('no-worker'),

@@ -3,11 +3,24 @@
 // run's Redis keys, all under the run id.
 
 import type { Redis } from 'ioredis';
+import type { TransactionSql } from 'postgres';
 import { connectPostgres } from '../../shared/stores/postgres.ts';
 
 export const BENCH_DATABASE = 'afc_bench';
 const SCAN_COUNT = 5_000;
 const UNLINK_BATCH = 5_000;
+
+/**
+ * Inside a transaction that writes or removes whole sets of rows whose references hold by
+ * construction: skips the per-row foreign-key checks (session_replication_role = replica). Needs a
+ * superuser, as the bench's PostgreSQL here has; elsewhere the checks run and the work is slower.
+ */
+export async function skipForeignKeyChecks(tx: TransactionSql<{ bigint: bigint }>): Promise<void> {
+  const [role] = await tx<
+    { rolsuper: boolean }[]
+  >`SELECT rolsuper FROM pg_roles WHERE rolname = current_user`;
+  if (role?.rolsuper) await tx`SET LOCAL session_replication_role = replica`;
+}
 
 export async function ensurePostgresDatabase(server_url: string): Promise<void> {
   const admin = connectPostgres({ url: server_url, application_name: 'afc-bench-admin', max_connections: 1 });

@@ -10,6 +10,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { type Db, ObjectId } from 'mongodb';
 import type { PgSql } from '../../shared/stores/postgres.ts';
+import { skipForeignKeyChecks } from '../runner/stores.ts';
 
 export type CardKind = 'business' | 'personal';
 
@@ -22,7 +23,7 @@ export interface SimCard {
 export type SpecialPool = 'over_limit' | 'blocked_mcc' | 'inactive' | 'unknown';
 
 /** Every 4th ordinary card is personal (MongoDB), the rest business (PostgreSQL). */
-const PERSONAL_EVERY = 4;
+export const PERSONAL_EVERY = 4;
 /** Cards per must-decline pool (half business, half personal). */
 export const SPECIAL_POOL_SIZE = 40;
 /** The over-limit cards allow at most this per transaction; their requests ask for more. */
@@ -227,6 +228,9 @@ export async function removeProgram(sql: PgSql, db: Db, program: CardProgram): P
   const token_prefix = `${program.run_id}%`;
   const company = program.company_id;
   await sql.begin(async (tx) => {
+    // Every row that references the run's cards goes in this transaction: each deleted card would
+    // otherwise scan authorization_holds (indexed only for pending holds), minutes with a history.
+    await skipForeignKeyChecks(tx);
     await tx`DELETE FROM transactions WHERE jit_token LIKE ${token_prefix}
                OR card_id IN (SELECT c.id FROM cards c JOIN users u ON u.id = c.user_id WHERE u.company_id = ${company})`;
     await tx`DELETE FROM authorization_holds

@@ -3,7 +3,14 @@
 // of answered requests: replays (duplicates) resend one of them verbatim, and the lifecycle
 // classes (incremental, reversal, clearing) name an approved authorization as their original.
 
-import { BLOCKED_MCC, ordinaryCard, SPECIAL_POOL_SIZE, specialCard, type SimCard } from './cards.ts';
+import {
+  BLOCKED_MCC,
+  ordinaryCard,
+  PERSONAL_EVERY,
+  SPECIAL_POOL_SIZE,
+  specialCard,
+  type SimCard,
+} from './cards.ts';
 import { seededRandom, weightedPicker, zipfSampler } from './random.ts';
 import { compileAllTemplates, renderTemplate, type Template, type TemplateName } from './templates.ts';
 
@@ -86,7 +93,13 @@ export interface TrafficOptions {
   readonly zipf_exponent?: number;
   /** Distinguishes phases of one run in JIT tokens, so their tokens never collide. */
   readonly phase_tag: string;
+  /** 'business': only business cards (and unknown ones, which the business ledger records). */
+  readonly card_kind?: 'any' | 'business';
 }
+
+/** Ordinary cards come in groups: PERSONAL_EVERY - 1 business, then one personal. */
+const GROUP_SIZE = PERSONAL_EVERY;
+const BUSINESS_PER_GROUP = PERSONAL_EVERY - 1;
 
 function centsText(cents: number): string {
   return `${Math.floor(cents / 100)}.${String(cents % 100).padStart(2, '0')}`;
@@ -106,7 +119,11 @@ export class TrafficGenerator {
     this.#options = options;
     this.#random = seededRandom(options.seed);
     this.#pick_class = weightedPicker(options.mix ?? DEFAULT_MIX, this.#random);
-    this.#pick_rank = zipfSampler(options.card_count, options.zipf_exponent ?? 1.0, this.#random);
+    const business_only = options.card_kind === 'business';
+    const ranked = business_only
+      ? Math.floor((options.card_count * BUSINESS_PER_GROUP) / GROUP_SIZE)
+      : options.card_count;
+    this.#pick_rank = zipfSampler(ranked, options.zipf_exponent ?? 1.0, this.#random);
   }
 
   next(): PlannedRequest {
@@ -187,12 +204,21 @@ export class TrafficGenerator {
     return 100 + Math.floor(this.#random() ** 2 * 19_900);
   }
 
+  /** The card offset is a multiple of GROUP_SIZE (every card set is), so rank k maps to a business index. */
   #ordinary(): SimCard {
-    return ordinaryCard(this.#options.run_id, this.#options.card_offset + this.#pick_rank());
+    const rank = this.#pick_rank();
+    const index =
+      this.#options.card_kind === 'business'
+        ? GROUP_SIZE * Math.floor(rank / BUSINESS_PER_GROUP) + (rank % BUSINESS_PER_GROUP)
+        : rank;
+    return ordinaryCard(this.#options.run_id, this.#options.card_offset + index);
   }
 
+  /** Special pools alternate business (even index) and personal (odd). */
   #special(pool: 'over_limit' | 'blocked_mcc' | 'inactive' | 'unknown'): SimCard {
-    return specialCard(this.#options.run_id, pool, this.#int(SPECIAL_POOL_SIZE));
+    const index = this.#int(SPECIAL_POOL_SIZE);
+    const business = this.#options.card_kind === 'business' && pool !== 'unknown';
+    return specialCard(this.#options.run_id, pool, business ? index - (index % 2) : index);
   }
 
   #render(
