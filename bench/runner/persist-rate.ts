@@ -74,24 +74,20 @@ async function businessSpan(sql: PgSql, prefix: string): Promise<WriteSpan> {
   return { rows: Number(row?.rows ?? 0n), seconds: row?.seconds ?? 0 };
 }
 
+/** Sorted reads, not a $group: FerretDB has no $min/$max accumulators. */
 async function personalSpan(db: Db, prefix: string): Promise<WriteSpan> {
-  const [row] = await db
-    .collection('personal_transactions')
-    .aggregate<{ rows: number; first: Date; last: Date }>([
-      { $match: { jit_token: { $regex: `^${prefix}` } } },
-      {
-        $group: {
-          _id: null,
-          rows: { $sum: 1 },
-          first: { $min: '$created_at' },
-          last: { $max: '$created_at' },
-        },
-      },
-    ])
-    .toArray();
-  return row
-    ? { rows: row.rows, seconds: (row.last.getTime() - row.first.getTime()) / 1000 }
-    : { rows: 0, seconds: 0 };
+  const collection = db.collection<{ created_at: Date }>('personal_transactions');
+  const filter = { jit_token: { $regex: `^${prefix}` } };
+  const edge = async (direction: 1 | -1) =>
+    (
+      await collection
+        .find(filter, { projection: { _id: 0, created_at: 1 } })
+        .sort({ created_at: direction })
+        .limit(1)
+        .toArray()
+    )[0]?.created_at;
+  const [rows, first, last] = await Promise.all([collection.countDocuments(filter), edge(1), edge(-1)]);
+  return { rows, seconds: first && last ? (last.getTime() - first.getTime()) / 1000 : 0 };
 }
 
 async function persistedBusiness(sql: PgSql, prefix: string): Promise<number> {

@@ -231,6 +231,8 @@ export async function removeProgram(sql: PgSql, db: Db, program: CardProgram): P
     // Every row that references the run's cards goes in this transaction: each deleted card would
     // otherwise scan authorization_holds (indexed only for pending holds), minutes with a history.
     await skipForeignKeyChecks(tx);
+    // A seeded history of a million rows takes longer to delete than the connection's statement timeout.
+    await tx`SET LOCAL statement_timeout = 0`;
     await tx`DELETE FROM transactions WHERE jit_token LIKE ${token_prefix}
                OR card_id IN (SELECT c.id FROM cards c JOIN users u ON u.id = c.user_id WHERE u.company_id = ${company})`;
     await tx`DELETE FROM authorization_holds
