@@ -148,6 +148,34 @@ describe('worker retry path and dead-letter queue', () => {
     await dlq('purge');
   });
 
+  it('a decision published as JSON by a relay of the previous version is still persisted or parked', async () => {
+    const good = decisionEvent({
+      card: await createBusinessCard(worker.sql),
+      kind: 'business',
+      amount_minor: 5n,
+    });
+    const missing_card = {
+      card_id: randomUUID(),
+      user_id: randomUUID(),
+      card_token: uniqueToken('card'),
+      user_token: uniqueToken('user'),
+    };
+    const poison = decisionEvent({ card: missing_card, kind: 'business', amount_minor: 5n });
+    const publisher = worker.rabbit.createPublisher({ confirm: true });
+    for (const event of [good, poison]) {
+      const message_id = `${event.request.jit_token}:1`;
+      await publisher.send({ exchange: '', routingKey: queue, durable: true, messageId: message_id }, event);
+    }
+    await publisher.close();
+    await waitUntil(async () => (await listDeadLetters(worker.rabbit, queue)).length === 1);
+    const rows = await worker.sql`SELECT 1 FROM transactions WHERE jit_token = ${good.request.jit_token}`;
+    expect(rows).toHaveLength(1);
+    const [parked] = await listDeadLetters(worker.rabbit, queue);
+    expect(parked).toMatchObject({ message_id: `${poison.request.jit_token}:1`, attempts: 4 });
+    expect(parked!.body).toMatchObject({ request: { jit_token: poison.request.jit_token } });
+    await dlq('purge');
+  });
+
   it('the CLI rejects a bad command with the usage and exit code 64', async () => {
     await expect(dlq('replay')).rejects.toMatchObject({ code: 64 });
   });

@@ -94,8 +94,9 @@ describe('decision batch format', () => {
       outbox_id: '1-0',
     });
     expect(decisionEventOf(entries[1]!)).toMatchObject({ approved: false, revision: 2, status_code: 14 });
-    // The worker accepts both.
+    // The worker accepts both, and a decision as JSON (relays before batches) as one decision.
     expect(readDecisionBatch(encodeBatch(lines)).map((d) => d.error)).toEqual([null, null]);
+    expect(readDecisionBatch(event).map((d) => d.event)).toEqual([event]);
   });
 
   it('property: any field strings survive the trip (quotes, tabs, newlines, non-ASCII)', () => {

@@ -35,7 +35,7 @@ const REPUBLISH_ATTEMPTS_MAX = 3;
 
 /** What to republish instead of the whole message. */
 export interface MessagePart {
-  readonly body: Buffer;
+  readonly body: unknown;
   readonly message_id: string;
 }
 

@@ -93,7 +93,7 @@ function startConsumerOf(deps: WorkerDeps, name: string, queue: string): Consume
       log.warn(
         {
           message_id: message.messageId,
-          outbox_id: read.entry.outbox_id,
+          outbox_id: read.outbox_id,
           jit_token: read.event?.request.jit_token,
           attempt: hop.attempt,
           to: hop.queue,

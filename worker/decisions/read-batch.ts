@@ -1,6 +1,8 @@
 // Reads a decision batch message (shared/decision-batch.ts) into its decisions. A message that
 // is not a batch of a known version fails whole; a line that cannot be decoded or checked
 // fails alone (its neighbours are written), both with WorkerErrors that dead-letter at once.
+// A message of one decision as JSON (what relays published before batches) is still read, so
+// workers can be upgraded before gateways and old messages drain.
 
 import { Buffer } from 'node:buffer';
 import {
@@ -14,12 +16,24 @@ import type { DecisionEvent } from '../../shared/messages.ts';
 import { WorkerError } from '../errors.ts';
 import { checkDecisionEvent, eventKey } from './event-schema.ts';
 
-export type ReadDecision =
-  | { readonly entry: BatchEntry; readonly event: DecisionEvent; readonly error: null }
-  | { readonly entry: BatchEntry; readonly event: null; readonly error: WorkerError };
+interface ReadBase {
+  readonly outbox_id: string;
+  /** This decision as a message of its own (its retry path, the DLQ). */
+  readonly alone: () => unknown;
+}
+
+export type ReadDecision = ReadBase &
+  (
+    | { readonly event: DecisionEvent; readonly error: null }
+    | { readonly event: null; readonly error: WorkerError }
+  );
 
 /** Throws WK_ERR_UNSUPPORTED_VERSION or WK_ERR_INVALID_MESSAGE for the message as a whole. */
 export function readDecisionBatch(body: unknown): ReadDecision[] {
+  if (typeof body === 'object' && body !== null && !Buffer.isBuffer(body)) {
+    const event = checkDecisionEvent(body);
+    return [{ outbox_id: event.outbox_id, alone: () => body, event, error: null }];
+  }
   if (!Buffer.isBuffer(body) && typeof body !== 'string') {
     throw new WorkerError('WK_ERR_INVALID_MESSAGE', 'not a decision batch (body is not text)');
   }
@@ -30,19 +44,20 @@ export function readDecisionBatch(body: unknown): ReadDecision[] {
     throw asWorkerError(error);
   }
   return entries.map((entry) => {
+    const base = { outbox_id: entry.outbox_id, alone: () => encodeBatch([entry.line]) };
     try {
-      return { entry, event: checkDecisionEvent(decisionEventOf(entry)), error: null };
+      return { ...base, event: checkDecisionEvent(decisionEventOf(entry)), error: null };
     } catch (error) {
-      return { entry, event: null, error: asWorkerError(error) };
+      return { ...base, event: null, error: asWorkerError(error) };
     }
   });
 }
 
-/** One decision of a batch as a message of its own, for its retry path or the DLQ. */
-export function singleDecision(read: ReadDecision): { body: Buffer; message_id: string } {
+/** One decision of a message as a message of its own, under its own id. */
+export function singleDecision(read: ReadDecision): { body: unknown; message_id: string } {
   return {
-    body: encodeBatch([read.entry.line]),
-    message_id: read.event === null ? `outbox:${read.entry.outbox_id}` : eventKey(read.event),
+    body: read.alone(),
+    message_id: read.event === null ? `outbox:${read.outbox_id}` : eventKey(read.event),
   };
 }
 
