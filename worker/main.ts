@@ -11,6 +11,6 @@ const config = loadOrExit(() => loadWorkerConfig());
 const log = createLogger('worker', config.log_level);
 const worker = await createWorker(config, log);
 
-// postgres.js 3.4.9 can throw outside any caller when a connection is lost mid-write:
-// stopOnSignals exits on it, and redelivery keeps every write exactly-once.
+// An uncaught exception exits (unknown state); redelivery keeps every write exactly-once. The
+// postgres.js throw after a lost connection (porsager/postgres#1154) is patched out (vendor/).
 stopOnSignals(log, () => worker.close());

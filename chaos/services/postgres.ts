@@ -3,11 +3,11 @@
 // other engineers' tests use. Stopped with `-m immediate`: a crash, recovered from the WAL.
 
 import { execFile } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { freePort } from '../../test/support/processes.ts';
+import { freePort, waitFor } from '../../test/support/processes.ts';
 
 const run = promisify(execFile);
 const PG_BIN = '/usr/lib/postgresql/15/bin';
@@ -21,11 +21,22 @@ async function pg(tool: string, ...args: string[]): Promise<void> {
   });
 }
 
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export interface PrivatePostgres {
   readonly url: string;
   start(): Promise<void>;
   /** A crash: no checkpoint, connections cut; the next start recovers from the WAL. */
   crash(): Promise<void>;
+  /** SIGKILL to the postmaster and every backend at once: connections die with writes in flight. */
+  kill(): Promise<void>;
   destroy(): Promise<void>;
 }
 
@@ -59,6 +70,25 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
     },
     async crash() {
       await pg('pg_ctl', '-D', data_dir, '-w', '-m', 'immediate', 'stop');
+      running = false;
+    },
+    async kill() {
+      const postmaster_pid = readFileSync(join(data_dir, 'postmaster.pid'), 'utf8').split('\n')[0]!.trim();
+      const { stdout } = await run('ps', ['-o', 'pid=', '--ppid', postmaster_pid]);
+      const pids = [postmaster_pid, ...stdout.split('\n').map((line) => line.trim())].filter(Boolean);
+      for (const pid of pids) {
+        try {
+          process.kill(Number(pid), 'SIGKILL');
+        } catch {
+          // Already gone: a backend may exit on its own once the postmaster has died.
+        }
+      }
+      // Gone before a restart binds the port and the shared memory again.
+      await waitFor(
+        async () => pids.every((pid) => !alive(Number(pid))),
+        'killed postgres processes',
+        COMMAND_TIMEOUT_MS,
+      );
       running = false;
     },
     async destroy() {

@@ -1,10 +1,9 @@
 // PostgreSQL goes away in the middle of a stream: the worker waits (backoff) instead of
 // spending retries, parks nothing in the DLQ, and resumes when the database is back, with
 // every decision written exactly once. Uses a private PostgreSQL instance so the shared one
-// is never stopped. The worker runs as a supervised child process, as in production:
-// postgres.js 3.4.9 can throw an uncatchable TypeError when a connection dies with a write
-// pending (porsager/postgres#1154, #1208), which ends the process; the supervisor restarts it
-// and redelivery plus idempotency must still give exactly-once rows.
+// is never stopped. The worker runs as a supervised child process, as in production: should it
+// exit anyway (postgres.js's null-socket throw, porsager/postgres#1154, is patched: vendor/), the
+// supervisor restarts it and redelivery plus idempotency must still give exactly-once rows.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
