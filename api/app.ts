@@ -62,7 +62,6 @@ export async function buildApiApp(options: ApiAppOptions): Promise<FastifyInstan
   await installOverloadShedding(app, {
     config: options.overload,
     code: 'API_ERR_UNAVAILABLE',
-    exempt_routes: [],
   });
   installSecurityHeaders(app, { json_service_headers: false });
   refuseOperatorKeys(app, 'API_ERR_BAD_REQUEST', 'body');

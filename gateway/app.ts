@@ -57,7 +57,6 @@ export async function buildGatewayApp(options: GatewayAppOptions): Promise<Fasti
   await installOverloadShedding(app, {
     config: options.overload,
     code: 'GW_ERR_UNAVAILABLE',
-    exempt_routes: ['/api/health', '/api/health/live', '/api/health/ready', '/metrics'],
   });
   installSecurityHeaders(app, { json_service_headers: true });
   refuseOperatorKeys(app, 'GW_ERR_BAD_REQUEST');

@@ -2,9 +2,9 @@
 // event-loop delay, V8 heap in use, resident memory) every request is answered 503 at once,
 // in our error shape and with Retry-After, instead of queueing until every answer is late:
 // for the JIT endpoint a fast 503 lets Marqeta's stand-in decide within its 3 s, a slow answer
-// would not. Probes and metrics are exempt: a busy process must not be restarted by its
-// liveness probe, and its metrics are how the overload is seen. Readiness keeps reporting the
-// dependencies, so one hot replica is not taken out of rotation for being busy.
+// would not. Probes and metrics live on the internal listener (shared/http/internal-app.ts),
+// which sheds nothing: a busy process must not be restarted by its liveness probe, and its
+// metrics are how the overload is seen.
 
 import { getHeapStatistics } from 'node:v8';
 import underPressure from '@fastify/under-pressure';
@@ -23,13 +23,10 @@ export interface OverloadOptions {
   readonly config: OverloadConfig;
   /** GW_ERR_UNAVAILABLE or API_ERR_UNAVAILABLE. */
   readonly code: ErrorCode;
-  /** Route URLs (as registered) that are always served. */
-  readonly exempt_routes: readonly string[];
 }
 
 export async function installOverloadShedding(app: FastifyInstance, options: OverloadOptions): Promise<void> {
   const { config } = options;
-  const exempt = new Set(options.exempt_routes);
   let shed_since_log = 0;
   let logged_at_ms = 0;
   await app.register(underPressure, {
@@ -42,7 +39,6 @@ export async function installOverloadShedding(app: FastifyInstance, options: Ove
     exposeStatusRoute: false,
     // Returning nothing serves the request; a rejection goes to the error handler (our shape).
     pressureHandler: (request, reply, type, value) => {
-      if (request.routeOptions.url !== undefined && exempt.has(request.routeOptions.url)) return;
       shed_since_log++;
       if (Date.now() - logged_at_ms >= SHED_LOG_INTERVAL_MS) {
         request.log.warn({ pressure: type, value, shed: shed_since_log }, 'overloaded; requests shed');
