@@ -29,7 +29,8 @@ export async function rebuildBlockers(
     const delays = RETRY_DELAYS_MS[work_queue] ?? [];
     for (const queue of [work_queue, ...delays.map((_, i) => retryQueueName(work_queue, i + 1))]) {
       const { messageCount } = await rabbit.queueDeclare({ queue, passive: true });
-      if (messageCount > 0) blockers.push(`queue ${queue} holds ${messageCount} decision messages not yet persisted`);
+      if (messageCount > 0)
+        blockers.push(`queue ${queue} holds ${messageCount} decision messages not yet persisted`);
     }
   }
   return blockers;
