@@ -139,6 +139,12 @@ describe('worker: decisions from the gateway become durable records', () => {
       spend_day_minor: 6000n,
       spend_month_minor: 6000n,
     });
+    // Each personal transaction's sort key is registered (the API lists from it) with the document's created_at.
+    const keys = await shared_worker.sql<{ transaction_id: string; card_id: string; created_at: Date }[]>`
+      SELECT transaction_id, card_id, created_at FROM personal_transaction_keys WHERE transaction_id IN ${shared_worker.sql(mongo_tokens)}`;
+    expect(new Map(keys.map((k) => [k.transaction_id, [k.card_id, k.created_at]]))).toEqual(
+      new Map([...docs.values()].map((d) => [d._id, [String(d.card_id), d.created_at]])),
+    );
     // No personal decision ever lands in PostgreSQL, nor a business one in MongoDB.
     expect(await businessRows(mongo_tokens)).toEqual([]);
     expect(await personalDocs(pg_tokens)).toEqual([]);
