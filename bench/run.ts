@@ -343,25 +343,33 @@ try {
     }
   }
 
-  // 2. Closed loops: every concurrency level on the first card set (every set with --full).
+  // 2. Closed loops: every concurrency level on the first card set (every set with --full). The
+  // first (100 connections, first set) warms the cache and gives the capacity search its start;
+  // the overload levels (1000 connections) run after the search, whose steps they would disturb.
+  const closed: Array<{ set_index: number; cards: number; card_offset: number; connections: number }> = [];
   let card_offset = 0;
-  let closed_throughput = 0;
   for (const [set_index, cards] of plan.card_sets.entries()) {
     const every_level = set_index === 0 || plan.profile === 'full';
-    const levels = every_level ? plan.connections : plan.connections.slice(0, 1);
-    for (const connections of levels) {
-      const measured = await gatewayPhase({
-        label: `gateway closed ${connections}c, ${cards} cards`,
-        tag: `G${set_index}c${connections}`,
-        phase: { name: `gateway ${connections}c`, mode: 'closed', duration_ms: plan.phase_ms, connections },
-        card_offset,
-        cards,
-      });
-      if (set_index === 0 && connections === plan.connections[0])
-        closed_throughput = measured.result.throughput_per_s;
-    }
+    for (const connections of every_level ? plan.connections : plan.connections.slice(0, 1))
+      closed.push({ set_index, cards, card_offset, connections });
     card_offset += cards;
   }
+  const first_level = plan.connections[0];
+  closed.sort((a, b) => Number(a.connections !== first_level) - Number(b.connections !== first_level));
+  const closedPhase = (c: (typeof closed)[number]) =>
+    gatewayPhase({
+      label: `gateway closed ${c.connections}c, ${c.cards} cards`,
+      tag: `G${c.set_index}c${c.connections}`,
+      phase: {
+        name: `gateway ${c.connections}c`,
+        mode: 'closed',
+        duration_ms: plan.phase_ms,
+        connections: c.connections,
+      },
+      card_offset: c.card_offset,
+      cards: c.cards,
+    });
+  const closed_throughput = (await closedPhase(closed[0]!)).result.throughput_per_s;
 
   // 3. Capacity at SLO: open-loop steps on the first (warm) card set, business-only and the mix.
   const backlogNow = async () =>
@@ -404,6 +412,8 @@ try {
     capacity.push(result);
     progress(`capacity at SLO, ${traffic}: ${result.capacity_per_s}/s`);
   }
+
+  for (const c of closed.slice(1)) await closedPhase(c);
 
   // 4. Across a cache TTL expiry: the gateway restarted with the seed's TTLs scaled down
   // (CACHE_TTL_SCALE), on cards of their own that it caches first, at half the business capacity.

@@ -228,12 +228,13 @@ function closedLoopChecks(results: BenchResults): TargetCheck[] {
   if (by_size.length >= 2) {
     const smallest = by_size[0]!;
     const largest = by_size.at(-1)!;
-    const factor = largest.result.latency.p99_ms / smallest.result.latency.p99_ms;
+    const answered = smallest.result.completed > 0 && largest.result.completed > 0;
+    const factor = answered ? largest.result.latency.p99_ms / smallest.result.latency.p99_ms : null;
     checks.push({
       target: `latency flat from ${smallest.cards} to ${largest.cards} cards`,
       goal: `p99 within ${FLATNESS_FACTOR_MAX}x`,
       measured: `p99 ${fmt(smallest.result.latency.p99_ms)} -> ${fmt(largest.result.latency.p99_ms)} ms (${fmt(factor)}x)`,
-      met: factor <= FLATNESS_FACTOR_MAX,
+      met: factor === null ? false : factor <= FLATNESS_FACTOR_MAX,
       detail: `p50 ${fmt(smallest.result.latency.p50_ms)} -> ${fmt(largest.result.latency.p50_ms)} ms`,
     });
   }

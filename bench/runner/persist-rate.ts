@@ -10,8 +10,12 @@ import type { QueueDepths } from './queue-depths.ts';
 
 const POLL_MS = 100;
 const PERSONAL_POLL_MS = 500;
-/** A store is drained once its queue is empty and its count has not moved for this long. */
-const STABLE_MS = 1_000;
+/**
+ * A store is drained once its queue is empty and every decision answered for it is written, or,
+ * short of that (a decision answered past the client's 3 s is written but not counted as answered,
+ * and the other way round), once its count has not moved for this long.
+ */
+const STABLE_MS = 3_000;
 /** A drain shorter than this (a backlog written in one or two batches) gives no rate. */
 const SPAN_MIN_S = 0.2;
 
@@ -107,6 +111,7 @@ class Drain {
   readonly #interval_ms: number;
   #polled_ms = 0;
   #persisted = 0;
+  readonly #started_ms = performance.now();
   #last_increase_ms: number | null = null;
   done = false;
 
@@ -115,7 +120,7 @@ class Drain {
     this.#interval_ms = interval_ms;
   }
 
-  async poll(queue_empty: boolean): Promise<void> {
+  async poll(queue_empty: boolean, expected: number): Promise<void> {
     const now_ms = performance.now();
     if (this.done || now_ms - this.#polled_ms < this.#interval_ms) return;
     this.#polled_ms = now_ms;
@@ -124,8 +129,8 @@ class Drain {
       this.#persisted = persisted;
       this.#last_increase_ms = now_ms;
     }
-    const quiet_since_ms = this.#last_increase_ms ?? 0;
-    this.done = queue_empty && now_ms - quiet_since_ms >= STABLE_MS;
+    const quiet_since_ms = this.#last_increase_ms ?? this.#started_ms;
+    this.done = queue_empty && (persisted >= expected || now_ms - quiet_since_ms >= STABLE_MS);
   }
 
   /** The rate from the rows' own write times: the worker may drain a small backlog before it reports ready. */
@@ -134,7 +139,9 @@ class Drain {
       decisions,
       persisted: span.rows,
       seconds: span.seconds,
-      rate_per_s: span.seconds >= SPAN_MIN_S ? span.rows / span.seconds : null,
+      // Nothing written within the wait is a rate of 0, not an unknown one.
+      rate_per_s:
+        span.seconds >= SPAN_MIN_S ? span.rows / span.seconds : span.rows === 0 && decisions > 0 ? 0 : null,
       drained: this.done,
     };
   }
@@ -157,7 +164,10 @@ export async function measurePersistRate(
   const personal = new Drain(() => persistedPersonal(steps.db, steps.token_prefix), PERSONAL_POLL_MS);
   while (performance.now() < deadline_ms && !(business.done && personal.done)) {
     const depths = await steps.depths.read();
-    await Promise.all([business.poll(depths.business === 0), personal.poll(depths.personal === 0)]);
+    await Promise.all([
+      business.poll(depths.business === 0, counts.business),
+      personal.poll(depths.personal === 0, counts.personal),
+    ]);
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
   }
   return {
