@@ -31,6 +31,9 @@ export interface PrivateFerretDb {
   uri(name: string): string;
   start(): Promise<void>;
   kill(): Promise<void>;
+  /** SIGSTOP: a stalled store, its connections open and silent; `resume` sends SIGCONT. */
+  pause(): void;
+  resume(): void;
   destroy(): Promise<void>;
 }
 
@@ -61,7 +64,14 @@ export async function startPrivateFerretDb(): Promise<PrivateFerretDb> {
       running.kill('SIGKILL');
       await exited;
     },
+    pause() {
+      child?.kill('SIGSTOP');
+    },
+    resume() {
+      child?.kill('SIGCONT');
+    },
     async destroy() {
+      handle.resume();
       await handle.kill();
       rmSync(data_dir, { recursive: true, force: true });
     },

@@ -19,6 +19,7 @@ import {
 } from '../../shared/broker/topology.ts';
 import type { DecisionEvent } from '../../shared/messages.ts';
 import { Batcher } from '../batcher.ts';
+import { CONNECTION_LOST, ConnectionLoss } from '../broker/connection-loss.ts';
 import { RetryPath } from '../broker/retry-path.ts';
 import type { ConsumerHandle, ConsumerStarter, WorkerDeps } from '../consumer.ts';
 import { failureReason, WorkerError } from '../errors.ts';
@@ -40,6 +41,7 @@ function startConsumerOf(deps: WorkerDeps, name: string, queue: string): Consume
   const { config, log, rabbit, metrics } = deps;
   const labels = { queue };
   const retry = new RetryPath(rabbit, queue, DECISION_RETRY_DELAYS_MS);
+  const connection = new ConnectionLoss(rabbit);
   const ledger = new DecisionLedger(
     new BusinessLedger(deps.sql, log),
     new PersonalLedger(deps.mongo.db(), deps.document_lock_sql),
@@ -74,7 +76,9 @@ function startConsumerOf(deps: WorkerDeps, name: string, queue: string): Consume
     }
     const valid = decisions.filter((d) => d.event !== null);
     const events = valid.map((d) => d.event!);
-    const outcomes = events.length > 0 ? await batcher.submit(events) : [];
+    // Not held past a broker drop, or the consumer could not subscribe again until the write ends.
+    const outcomes = events.length > 0 ? await connection.whileConnected(batcher.submit(events)) : [];
+    if (outcomes === CONNECTION_LOST) return ConsumerStatus.REQUEUE;
     if (outcomes.some((outcome) => !outcome.ok && outcome.requeue)) return ConsumerStatus.REQUEUE;
     const now_ms = Date.now();
     for (const event of events) {
