@@ -31,9 +31,11 @@ import type { DecisionKeys } from '../shared/redis-keys.ts';
 import { windowIds } from '../shared/spend-windows.ts';
 import { startDecisionConsumer } from '../worker/decisions/consumer.ts';
 import { createWorker, type Worker } from '../worker/worker.ts';
+import { outboxLine, publishBatches } from '../test/support/decision-batches.ts';
 
 const POLL_MS = 20;
-const PUBLISH_CHUNK = 1_000;
+/** Decisions per message: the relay's default RELAY_BATCH_MAX. */
+const BATCH_LINES_MAX = 256;
 const WAIT_MAX_MS = 300_000;
 /** Cache fills at once, as concurrent misses of a busy gateway. */
 const FILLS_IN_PARALLEL_MAX = 16;
@@ -284,20 +286,11 @@ async function measure(worker: Worker, label: string, events: DecisionEvent[], c
   // Declared first: the default exchange silently drops messages for a queue that does not exist.
   const [declaration] = workQueueDeclarations(queue, RETRY_DELAYS_MS[QUEUE_DECISIONS]!);
   await worker.rabbit.queueDeclare({ ...declaration!, arguments: { ...declaration!.arguments } });
-  const publisher = worker.rabbit.createPublisher({ confirm: true, maxAttempts: 3 });
-  for (let at = 0; at < events.length; at += PUBLISH_CHUNK) {
-    await Promise.all(
-      events
-        .slice(at, at + PUBLISH_CHUNK)
-        .map((e) =>
-          publisher.send(
-            { exchange: '', routingKey: queue, durable: true, messageId: `${e.request.jit_token}:1` },
-            e,
-          ),
-        ),
-    );
-  }
-  await publisher.close();
+  // Packed as the relay packs them: one decision batch message per BATCH_LINES_MAX decisions.
+  const batches = [];
+  for (let at = 0; at < events.length; at += BATCH_LINES_MAX)
+    batches.push({ lines: events.slice(at, at + BATCH_LINES_MAX).map(outboxLine) });
+  await publishBatches(worker.rabbit, queue, batches);
   const consumer = startDecisionConsumer({
     config: worker_config,
     log,
@@ -313,7 +306,7 @@ async function measure(worker: Worker, label: string, events: DecisionEvent[], c
   const before = await committed();
   const stop = await cpuMeter(worker);
   const started_ms = performance.now();
-  while ((await committed()) - before < events.length) {
+  while ((await committed()) - before < batches.length) {
     if (performance.now() - started_ms > WAIT_MAX_MS) throw new Error(`${label}: not all persisted in time`);
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
   }

@@ -1,22 +1,21 @@
-// Personal decisions -> MongoDB (FerretDB). Per card, under the card's document lock (a
-// PostgreSQL advisory lock, shared/stores/document-lock.ts, also taken by the management API's
-// balance loads): the authorization groups in `personal_holds`, then the card document (held,
-// posted_net, spend windows, category spend; personal-card-effects.ts), each one
-// single-document write guarded by the keys it already applied. Then one `personal_transactions`
-// document per JIT token (`_id` = JIT token) records which revisions are applied, its sort key
-// registered first in PostgreSQL (shared/personal-transaction-keys.ts: the API lists from it).
+// Personal decisions -> MongoDB (FerretDB). The batch's transaction sort keys are registered
+// first in PostgreSQL (shared/personal-transaction-keys.ts: the API lists from it). Then per
+// card, under the card's document lock (a PostgreSQL advisory lock, shared/stores/
+// document-lock.ts, also taken by the management API's balance loads), all of the batch's events
+// of the card at once: the authorization groups in `personal_holds`, then one update of the card
+// document (held, posted_net, spend windows, category spend; personal-card-effects.ts), each
+// guarded by the keys it already applied; then one `personal_transactions` document per JIT token
+// (`_id` = JIT token, personal-transaction-docs.ts) records which revisions are applied.
 // FerretDB writes a document back whole, so concurrent updates of one document lose writes:
-// every writer of a card or hold document holds the card's lock. Every lookup is one `_id`
-// equality (findByIds): FerretDB scans the whole collection for any other filter, `$in` included.
+// every writer of a card, hold or transaction document holds the card's lock. Every lookup is
+// one `_id` equality (findByIds): FerretDB scans the whole collection for any other filter,
+// `$in` included. New documents of a card go in one insert (one FerretDB transaction, no read);
+// stored ones get one single-statement update each: FerretDB v1 keeps every statement's query
+// open until its update command ends, each on a connection of its own, so a many-statement
+// update (or a filter it cannot push down) exhausts its pool (100 SQLite, 50 PostgreSQL
+// connections) and every command hangs until restarted.
 
-import {
-  type AnyBulkWriteOperation,
-  type Collection,
-  type Db,
-  type Document,
-  ObjectId,
-  type UpdateFilter,
-} from 'mongodb';
+import { type Collection, type Db, ObjectId, type UpdateFilter } from 'mongodb';
 import { effectsFromJson } from '../../shared/ledger-effects.ts';
 import type { DecisionEvent } from '../../shared/messages.ts';
 import { inParallel } from '../../shared/in-parallel.ts';
@@ -25,14 +24,7 @@ import { withDocumentLock } from '../../shared/stores/document-lock.ts';
 import { findByIds } from '../../shared/stores/find-by-ids.ts';
 import type { PgSql } from '../../shared/stores/postgres.ts';
 import { WorkerError } from '../errors.ts';
-import {
-  groupToken,
-  holdState,
-  recordAmounts,
-  settledStatus,
-  type TransactionStatus,
-  transactionStatus,
-} from './lifecycle.ts';
+import { groupToken, holdState, settledStatus, transactionStatus } from './lifecycle.ts';
 import {
   type CardEffectInput,
   type CardLedgerState,
@@ -41,6 +33,14 @@ import {
   effectKey,
   PERIODS,
 } from './personal-card-effects.ts';
+import {
+  addToNewDoc,
+  newTransactionDoc,
+  recordedRevisions,
+  type TransactionDoc,
+  type TransactionWrite,
+  transactionUpdate,
+} from './personal-transaction-docs.ts';
 
 /** Cards written at once per batch: each holds a PostgreSQL connection for its lock. */
 const CARDS_IN_PARALLEL_MAX = 8;
@@ -69,13 +69,6 @@ interface HoldDoc {
   applied?: string[];
   /** JIT tokens of the group's records that wait for its outcome (status `pending`). */
   members?: string[];
-}
-
-interface TransactionDoc {
-  _id: string;
-  revision?: number;
-  applied_revisions?: number[];
-  [field: string]: unknown;
 }
 
 const CARD_LEDGER_FIELDS = {
@@ -136,51 +129,6 @@ function cardFields(state: CardLedgerState): Record<string, unknown> {
   return fields;
 }
 
-/** Revisions whose effects a transaction document says are applied (older documents: up to `revision`). */
-function recordedRevisions(doc: TransactionDoc | undefined): readonly number[] {
-  if (doc === undefined) return [];
-  if (Array.isArray(doc.applied_revisions)) return doc.applied_revisions.map(Number);
-  return Array.from({ length: Number(doc.revision ?? 0) }, (_, i) => i + 1);
-}
-
-function transactionFields(event: DecisionEvent, status: TransactionStatus) {
-  const { request } = event;
-  const first = event.revision === 1;
-  const amounts = recordAmounts(event);
-  return {
-    jit_token: request.jit_token,
-    transaction_token: request.transaction_token,
-    method: request.method,
-    card_id: new ObjectId(event.card_id!),
-    user_id: new ObjectId(event.user_id!),
-    card_token: request.card_token,
-    amount_minor: BigInt(request.amount_minor),
-    approved_amount_minor: event.approved ? BigInt(event.approved_amount_minor) : 0n,
-    currency_code: request.currency_code,
-    merchant: request.merchant.name,
-    mcc: request.merchant.mcc,
-    merchant_id: request.merchant.mid,
-    merchant_country: request.merchant.country_code,
-    status,
-    status_code: event.status_code,
-    decline_reason: event.decline_reason,
-    memo: event.memo,
-    revision: event.revision,
-    mode: request.mode,
-    original_jit_token: request.original_jit_token,
-    group_token: groupToken(event),
-    mcc_group: request.mcc_group,
-    released_amount_minor: BigInt(event.released_amount_minor),
-    held_amount_minor: first ? amounts.held_amount_minor : 0n,
-    posted_amount_minor: first ? amounts.posted_amount_minor : 0n,
-    day_window: request.day_id,
-    week_window: request.week_id,
-    month_window: request.month_id,
-    year_window: request.year_id,
-    decided_at: new Date(event.decided_at_ms),
-  };
-}
-
 export class PersonalLedger {
   readonly name = 'mongodb';
   readonly #cards: Collection<CardDoc>;
@@ -196,13 +144,15 @@ export class PersonalLedger {
   }
 
   async write(events: readonly DecisionEvent[]): Promise<void> {
-    const recorded = new Map(
-      (
-        await findByIds(this.#transactions, [...new Set(events.map((e) => e.request.jit_token))], {
-          revision: 1,
-          applied_revisions: 1,
-        })
-      ).map((doc) => [doc._id, recordedRevisions(doc)]),
+    const now = new Date();
+    const created = await registerPersonalTransactionKeys(
+      this.#sql,
+      events.map((event) => ({
+        transaction_id: event.request.jit_token,
+        card_id: event.card_id!,
+        user_id: event.user_id!,
+        created_at: now,
+      })),
     );
     const by_card = new Map<string, DecisionEvent[]>();
     for (const event of events) {
@@ -212,27 +162,35 @@ export class PersonalLedger {
     }
     // Decided order: the last state change of a group in the batch is its state.
     for (const list of by_card.values()) list.sort((a, b) => a.decided_at_ms - b.decided_at_ms);
-    const statuses = new Map<string, TransactionStatus>();
     await inParallel([...by_card], CARDS_IN_PARALLEL_MAX, ([card_id, card_events]) =>
       withDocumentLock(this.#sql, 'personal_cards', card_id, () =>
-        this.#applyToCard(card_id, card_events, recorded, statuses),
+        this.#applyToCard(card_id, card_events, created, now),
       ),
     );
-    await this.#recordTransactions(events, statuses);
   }
 
+  /** One card's events of the batch: holds, then one card update, then their transaction documents. */
   async #applyToCard(
     card_id: string,
     events: readonly DecisionEvent[],
-    recorded: ReadonlyMap<string, readonly number[]>,
-    statuses: Map<string, TransactionStatus>,
+    created: ReadonlyMap<string, Date>,
+    now: Date,
   ): Promise<void> {
     const _id = new ObjectId(card_id);
     const card = await this.#cards.findOne({ _id }, { projection: CARD_LEDGER_FIELDS });
     if (card === null) throw new WorkerError('WK_ERR_CARD_NOT_FOUND', card_id);
+    // Read under the lock: every writer of these documents holds it, so this is what is stored.
+    const stored = new Map(
+      (
+        await findByIds(this.#transactions, [...new Set(events.map((e) => e.request.jit_token))], {
+          revision: 1,
+          applied_revisions: 1,
+        })
+      ).map((doc) => [doc._id, recordedRevisions(doc)]),
+    );
     const inputs: CardEffectInput[] = events.map((event) => ({
       key: effectKey(event.request.jit_token, event.revision),
-      recorded: (recorded.get(event.request.jit_token) ?? []).includes(event.revision),
+      recorded: (stored.get(event.request.jit_token) ?? []).includes(event.revision),
       effects: effectsFromJson(event.effects),
     }));
     const update = cardUpdate(ledgerState(card), inputs);
@@ -241,12 +199,15 @@ export class PersonalLedger {
     const group_states = await this.#applyToHolds(events, fresh);
     if (fresh.size > 0)
       await this.#cards.updateOne({ _id }, { $set: cardFields(update.state) } as UpdateFilter<CardDoc>);
-    for (const event of events) {
+    // After the card update: its applied keys cover a crash before the documents are written.
+    const writes = events.map((event): TransactionWrite => {
       const state = group_states.get(groupToken(event));
       const settled = state === undefined ? null : settledStatus(state);
-      if (settled !== null && transactionStatus(event) === 'pending')
-        statuses.set(event.request.jit_token, settled);
-    }
+      const own = transactionStatus(event);
+      const status = settled !== null && own === 'pending' ? settled : own;
+      return { event, status, created_at: created.get(event.request.jit_token) ?? now, now };
+    });
+    await this.#recordTransactions(writes, new Set(stored.keys()));
   }
 
   /** Applies the fresh events' hold effects; returns the state of every group the events name. */
@@ -292,104 +253,43 @@ export class PersonalLedger {
       if (next.created_at > new Date(event.decided_at_ms)) next.created_at = new Date(event.decided_at_ms);
       changed.set(group, next);
     }
+    const updated_at = new Date();
+    const fresh_holds: HoldDoc[] = [];
     for (const hold of changed.values()) {
-      const { _id, ...fields } = hold;
-      await this.#holds.updateOne(
-        { _id },
-        { $set: { ...fields, held_minor: big(fields.held_minor), updated_at: new Date() } },
-        { upsert: true },
-      );
-      holds.set(_id, hold);
+      const doc = { ...hold, held_minor: big(hold.held_minor), updated_at };
+      if (holds.has(hold._id)) {
+        const { _id, ...fields } = doc;
+        await this.#holds.updateOne({ _id }, { $set: fields });
+      } else fresh_holds.push(doc);
+      holds.set(hold._id, hold);
     }
-    // Records already stored as pending follow their group out of `pending`.
-    for (const group of settled) {
-      const hold = holds.get(group)!;
-      const status = settledStatus(hold.state);
-      if (status === null || (hold.members ?? []).length === 0) continue;
-      // One update per record: `_id: {$in}` would scan the collection on FerretDB (find-by-ids.ts).
-      const updated_at = new Date();
-      await this.#transactions.bulkWrite(
-        hold.members!.map((_id) => ({
-          updateOne: { filter: { _id, status: 'pending' }, update: { $set: { status, updated_at } } },
-        })),
-        { ordered: false },
-      );
-    }
+    if (fresh_holds.length > 0) await this.#holds.insertMany(fresh_holds, { ordered: true });
+    for (const group of settled) await this.#settleMembers(holds.get(group)!, updated_at);
     return new Map([...holds].map(([group, hold]) => [group, hold.state]));
   }
 
-  /** One document per JIT token, marking the revisions applied (after the card update). */
-  async #recordTransactions(
-    events: readonly DecisionEvent[],
-    statuses: ReadonlyMap<string, TransactionStatus>,
-  ) {
-    const now = new Date();
-    const created = await registerPersonalTransactionKeys(
-      this.#sql,
-      events.map((event) => ({
-        transaction_id: event.request.jit_token,
-        card_id: event.card_id!,
-        user_id: event.user_id!,
-        created_at: now,
-      })),
-    );
-    const operations = events.map((event): Document => {
-      const fields = transactionFields(
-        event,
-        statuses.get(event.request.jit_token) ?? transactionStatus(event),
-      );
-      const _id = event.request.jit_token;
-      const created_at = created.get(_id) ?? now;
-      if (event.revision === 1) {
-        // Revision 1 only ever creates its document: a later revision may already be stored.
-        return {
-          updateOne: {
-            filter: { _id },
-            update: {
-              $setOnInsert: { ...fields, created_at, updated_at: now },
-              $addToSet: { applied_revisions: 1 },
-            },
-            upsert: true,
-          },
-        };
-      }
-      const {
-        status,
-        status_code,
-        decline_reason,
-        memo,
-        approved_amount_minor,
-        revision,
-        released_amount_minor,
-        held_amount_minor,
-        ...rest
-      } = fields;
-      return {
-        updateOne: {
-          filter: { _id },
-          update: {
-            $set: {
-              status,
-              status_code,
-              decline_reason,
-              memo,
-              approved_amount_minor,
-              revision,
-              released_amount_minor,
-              held_amount_minor,
-              updated_at: now,
-            },
-            $setOnInsert: { ...rest, created_at },
-            $addToSet: { applied_revisions: event.revision },
-          },
-          upsert: true,
-        },
-      };
-    });
-    if (operations.length > 0) {
-      await this.#transactions.bulkWrite(operations as AnyBulkWriteOperation<TransactionDoc>[], {
-        ordered: true,
-      });
+  /**
+   * Records already stored as pending follow their group out of `pending`. Read, then updated by
+   * `_id` alone: FerretDB scans the collection for any wider filter (`status` included).
+   */
+  async #settleMembers(hold: HoldDoc, updated_at: Date): Promise<void> {
+    const status = settledStatus(hold.state);
+    if (status === null || (hold.members ?? []).length === 0) return;
+    const members = await findByIds(this.#transactions, hold.members!, { status: 1 });
+    for (const { _id } of members.filter((doc) => doc.status === 'pending'))
+      await this.#transactions.updateOne({ _id }, { $set: { status, updated_at } });
+  }
+
+  /** New documents in one insert; each stored one (a later revision, a redelivery) one update. */
+  async #recordTransactions(writes: readonly TransactionWrite[], stored: ReadonlySet<string>) {
+    const fresh = new Map<string, TransactionDoc>();
+    for (const write of writes) {
+      const _id = write.event.request.jit_token;
+      const pending = fresh.get(_id);
+      if (pending !== undefined) addToNewDoc(pending, write);
+      else if (stored.has(_id)) await this.#transactions.updateOne({ _id }, transactionUpdate(write));
+      else fresh.set(_id, newTransactionDoc(write));
     }
+    if (fresh.size > 0) await this.#transactions.insertMany([...fresh.values()], { ordered: true });
   }
 }
