@@ -1,7 +1,9 @@
 // Persisted decisions per second, measured as a drain: with the worker stopped, a load builds a
-// backlog of known size in both decision queues; the worker is started again and timed until
-// each queue is empty and its decisions are in their store. Run once on the ledger as it is and
-// once after a history of prior transactions was seeded, the two rates side by side.
+// backlog of known size in both decision queues; the worker is started again and each store's
+// persisted count polled from its start: the rate is the count's growth between its first and its
+// last increase (the worker writes batches in concurrent transactions whose rows all carry their
+// start time, so the rows' own timestamps would shrink the span). Run once on the ledger as it is
+// and once after a history of prior transactions was seeded, the two rates side by side.
 
 import type { Db } from 'mongodb';
 import type { PgSql } from '../../shared/stores/postgres.ts';
@@ -16,14 +18,14 @@ const PERSONAL_POLL_MS = 500;
  * and the other way round), once its count has not moved for this long.
  */
 const STABLE_MS = 3_000;
-/** A drain shorter than this (a backlog written in one or two batches) gives no rate. */
+/** Growth over less than this (a backlog written in one or two commits) gives no rate. */
 const SPAN_MIN_S = 0.2;
 
 export interface StoreRate {
   /** Decisions answered (first answers, not replays) for this store during the load. */
   readonly decisions: number;
   readonly persisted: number;
-  /** From the restarted worker's readiness to its queue empty (or the wait's end). */
+  /** From the count's first increase to its last. */
   readonly seconds: number;
   readonly rate_per_s: number | null;
   readonly drained: boolean;
@@ -64,38 +66,11 @@ function counter(): { listener: AnswerListener; business: number; personal: numb
   return counts;
 }
 
-interface WriteSpan {
-  readonly rows: number;
-  /** From the first row written to the last (each batch's rows carry its start time). */
-  readonly seconds: number;
-}
-
 /** A range on the unique jit_token index (byte-order collation here), not a LIKE scan. */
-async function businessSpan(sql: PgSql, prefix: string): Promise<WriteSpan> {
-  const [row] = await sql<{ rows: bigint; seconds: number | null }[]>`
-    SELECT count(*)::bigint AS rows, extract(epoch FROM max(created_at) - min(created_at))::float8 AS seconds
-      FROM transactions WHERE jit_token >= ${prefix} AND jit_token < ${`${prefix}~`}`;
-  return { rows: Number(row?.rows ?? 0n), seconds: row?.seconds ?? 0 };
-}
-
-/** Sorted reads, not a $group: FerretDB has no $min/$max accumulators. */
-async function personalSpan(db: Db, prefix: string): Promise<WriteSpan> {
-  const collection = db.collection<{ created_at: Date }>('personal_transactions');
-  const filter = { jit_token: { $regex: `^${prefix}` } };
-  const edge = async (direction: 1 | -1) =>
-    (
-      await collection
-        .find(filter, { projection: { _id: 0, created_at: 1 } })
-        .sort({ created_at: direction })
-        .limit(1)
-        .toArray()
-    )[0]?.created_at;
-  const [rows, first, last] = await Promise.all([collection.countDocuments(filter), edge(1), edge(-1)]);
-  return { rows, seconds: first && last ? (last.getTime() - first.getTime()) / 1000 : 0 };
-}
-
 async function persistedBusiness(sql: PgSql, prefix: string): Promise<number> {
-  return (await businessSpan(sql, prefix)).rows;
+  const [row] = await sql<{ count: bigint }[]>`
+    SELECT count(*)::bigint AS count FROM transactions WHERE jit_token >= ${prefix} AND jit_token < ${`${prefix}~`}`;
+  return Number(row?.count ?? 0n);
 }
 
 async function persistedPersonal(db: Db, prefix: string): Promise<number> {
@@ -111,7 +86,7 @@ class Drain {
   readonly #interval_ms: number;
   #polled_ms = 0;
   #persisted = 0;
-  readonly #started_ms = performance.now();
+  #first_increase: { at_ms: number; persisted: number } | null = null;
   #last_increase_ms: number | null = null;
   done = false;
 
@@ -120,7 +95,8 @@ class Drain {
     this.#interval_ms = interval_ms;
   }
 
-  async poll(queue_empty: boolean, expected: number): Promise<void> {
+  /** `ready_ms`: when the worker reported ready (null: not yet); quiet time counts from then at the earliest. */
+  async poll(queue_empty: boolean, expected: number, ready_ms: number | null): Promise<void> {
     const now_ms = performance.now();
     if (this.done || now_ms - this.#polled_ms < this.#interval_ms) return;
     this.#polled_ms = now_ms;
@@ -128,20 +104,24 @@ class Drain {
     if (persisted > this.#persisted) {
       this.#persisted = persisted;
       this.#last_increase_ms = now_ms;
+      this.#first_increase ??= { at_ms: now_ms, persisted };
     }
-    const quiet_since_ms = this.#last_increase_ms ?? this.#started_ms;
+    if (ready_ms === null) return;
+    const quiet_since_ms = Math.max(this.#last_increase_ms ?? 0, ready_ms);
     this.done = queue_empty && (persisted >= expected || now_ms - quiet_since_ms >= STABLE_MS);
   }
 
-  /** The rate from the rows' own write times: the worker may drain a small backlog before it reports ready. */
-  rate(decisions: number, span: WriteSpan): StoreRate {
+  rate(decisions: number): StoreRate {
+    const first = this.#first_increase;
+    const seconds =
+      first && this.#last_increase_ms !== null ? (this.#last_increase_ms - first.at_ms) / 1000 : 0;
+    const grown = first ? this.#persisted - first.persisted : 0;
     return {
       decisions,
-      persisted: span.rows,
-      seconds: span.seconds,
-      // Nothing written within the wait is a rate of 0, not an unknown one.
-      rate_per_s:
-        span.seconds >= SPAN_MIN_S ? span.rows / span.seconds : span.rows === 0 && decisions > 0 ? 0 : null,
+      persisted: this.#persisted,
+      seconds,
+      // Nothing written within the wait is a rate of 0; a backlog written at once gives none.
+      rate_per_s: seconds >= SPAN_MIN_S ? grown / seconds : this.#persisted === 0 && decisions > 0 ? 0 : null,
       drained: this.done,
     };
   }
@@ -156,24 +136,33 @@ export async function measurePersistRate(
   await steps.stopWorker();
   await steps.load(counts.listener);
   await steps.outboxEmpty();
-  await steps.startWorker();
-  const started_ms = performance.now();
-  const deadline_ms = started_ms + steps.drain_max_ms;
+  // Polled from the worker's start on: it may drain a small backlog before it reports ready.
   const business = new Drain(() => persistedBusiness(steps.sql, steps.token_prefix), POLL_MS);
   // A count on FerretDB scans the collection: polled less often, so it slows the worker less.
   const personal = new Drain(() => persistedPersonal(steps.db, steps.token_prefix), PERSONAL_POLL_MS);
+  const ready = steps.startWorker();
+  let ready_ms: number | null = null;
+  // A worker that fails to start rejects `ready`, awaited (and thrown) after the loop.
+  void ready.then(
+    () => {
+      ready_ms = performance.now();
+    },
+    () => {},
+  );
+  const deadline_ms = performance.now() + steps.drain_max_ms;
   while (performance.now() < deadline_ms && !(business.done && personal.done)) {
     const depths = await steps.depths.read();
     await Promise.all([
-      business.poll(depths.business === 0, counts.business),
-      personal.poll(depths.personal === 0, counts.personal),
+      business.poll(depths.business === 0, counts.business, ready_ms),
+      personal.poll(depths.personal === 0, counts.personal, ready_ms),
     ]);
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
   }
+  await ready;
   return {
     ledger,
     history_rows,
-    business: business.rate(counts.business, await businessSpan(steps.sql, steps.token_prefix)),
-    personal: personal.rate(counts.personal, await personalSpan(steps.db, steps.token_prefix)),
+    business: business.rate(counts.business),
+    personal: personal.rate(counts.personal),
   };
 }
