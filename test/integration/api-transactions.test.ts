@@ -138,42 +138,47 @@ describe('business transactions, a few hundred', () => {
     expect(await allPages(`/api/transactions?card_id=${card.id}`, 37)).toEqual(expected);
     expect(await allPages(`/api/transactions?user_id=${user.id}`, 100)).toEqual(expected);
     for (const id of expected) expect((await get(`/api/transactions/${id}`)).body.id).toBe(id);
-  });
+  }, 180_000);
 });
 
-/** A personal transaction as the worker records it: its key in PostgreSQL, then the document. */
-async function personalTransaction(
+/** Personal transactions as the worker records them: their keys in PostgreSQL, then the documents. */
+async function personalTransactions(
   card: { id: string; user_id: string; card_token: string },
-  created_at: Date,
-  _id: string | ObjectId = `jit_${randomUUID()}`,
-  amount_minor = 1000n,
-) {
-  await registerPersonalTransactionKeys(api.sql, [
-    { transaction_id: String(_id), card_id: card.id, user_id: card.user_id, created_at },
-  ]);
+  transactions: ReadonlyArray<{ created_at: Date; _id?: string | ObjectId; amount_minor?: bigint }>,
+): Promise<string[]> {
+  const docs = transactions.map(({ created_at, _id = `jit_${randomUUID()}`, amount_minor = 1000n }) => ({
+    _id,
+    jit_token: typeof _id === 'string' ? _id : uniqueToken('pjit'),
+    transaction_token: uniqueToken('ptxn'),
+    method: 'pgfs.authorization',
+    card_id: new ObjectId(card.id),
+    user_id: new ObjectId(card.user_id),
+    card_token: card.card_token,
+    amount_minor,
+    approved_amount_minor: amount_minor,
+    currency_code: 'USD',
+    status: 'pending',
+    status_code: 0,
+    decline_reason: null,
+    memo: 'approved',
+    revision: 1,
+    decided_at: created_at,
+    created_at,
+  }));
+  await registerPersonalTransactionKeys(
+    api.sql,
+    docs.map((d) => ({
+      transaction_id: String(d._id),
+      card_id: card.id,
+      user_id: card.user_id,
+      created_at: d.created_at,
+    })),
+  );
   await api.mongo
     .db()
     .collection<{ _id: string | ObjectId; [field: string]: unknown }>('personal_transactions')
-    .insertOne({
-      _id,
-      jit_token: typeof _id === 'string' ? _id : uniqueToken('pjit'),
-      transaction_token: uniqueToken('ptxn'),
-      method: 'pgfs.authorization',
-      card_id: new ObjectId(card.id),
-      user_id: new ObjectId(card.user_id),
-      card_token: card.card_token,
-      amount_minor,
-      approved_amount_minor: amount_minor,
-      currency_code: 'USD',
-      status: 'pending',
-      status_code: 0,
-      decline_reason: null,
-      memo: 'approved',
-      revision: 1,
-      decided_at: created_at,
-      created_at,
-    });
-  return String(_id);
+    .insertMany(docs);
+  return docs.map((d) => String(d._id));
 }
 
 async function personalCard() {
@@ -196,11 +201,11 @@ async function personalCard() {
 describe('personal transactions', () => {
   it('lists a personal card’s transactions and gets one by its JIT token or an old ObjectId', async () => {
     const { person, card } = await personalCard();
-    const ids = [
-      await personalTransaction(card, new Date(Date.UTC(2026, 1, 1)), new ObjectId(), 1000n),
-      await personalTransaction(card, new Date(Date.UTC(2026, 1, 2)), undefined, 1001n),
-      await personalTransaction(card, new Date(Date.UTC(2026, 1, 3)), undefined, 1002n),
-    ];
+    const ids = await personalTransactions(card, [
+      { created_at: new Date(Date.UTC(2026, 1, 1)), _id: new ObjectId(), amount_minor: 1000n },
+      { created_at: new Date(Date.UTC(2026, 1, 2)), amount_minor: 1001n },
+      { created_at: new Date(Date.UTC(2026, 1, 3)), amount_minor: 1002n },
+    ]);
     const listed = await get(`/api/transactions?card_id=${card.id}&limit=2`);
     expect(listed.status).toBe(200);
     expect(listed.body.data.map((t: { amount_minor: string }) => t.amount_minor)).toEqual(['1002', '1001']);
@@ -226,11 +231,12 @@ describe('personal transactions', () => {
   it('pages through a few hundred exactly once, newest first, and gets each by its id', async () => {
     const { person, card } = await personalCard();
     const base = Date.UTC(2026, 3, 1);
-    const expected: Array<{ id: string; at: number }> = [];
-    for (let i = 0; i < 300; i++) {
-      const at = base + Math.floor(i / 3) * 1000;
-      expected.push({ id: await personalTransaction(card, new Date(at)), at });
-    }
+    const times = Array.from({ length: 300 }, (_, i) => base + Math.floor(i / 3) * 1000);
+    const created = await personalTransactions(
+      card,
+      times.map((at) => ({ created_at: new Date(at) })),
+    );
+    const expected = created.map((id, i) => ({ id, at: times[i]! }));
     // Newest first; within one instant, the larger id first.
     expected.sort((a, b) => b.at - a.at || (a.id < b.id ? 1 : -1));
     const ids = expected.map((t) => t.id);
@@ -244,5 +250,5 @@ describe('personal transactions', () => {
       expected.filter((t) => t.at >= base + 10_000 && t.at < base + 20_000).map((t) => t.id),
     );
     for (const id of ids) expect((await get(`/api/transactions/${id}`)).body.id).toBe(id);
-  });
+  }, 180_000);
 });
