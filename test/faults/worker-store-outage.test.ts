@@ -151,7 +151,9 @@ describe('worker during a PostgreSQL outage', () => {
       expect(declared?.messageCount ?? 0).toBe(0);
     }
     if (supervisor.crashes > 0)
-      console.warn(`worker restarted ${supervisor.crashes} time(s) (postgres.js null-socket bug)`);
+      console.warn(
+        `worker restarted ${supervisor.crashes} time(s): unexpected since vendor/ patched postgres.js`,
+      );
     for (const [i, card] of cards.entries()) {
       const expected = events
         .filter((_, j) => j % CARDS === i)
