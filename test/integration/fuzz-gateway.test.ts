@@ -207,7 +207,8 @@ describe('gateway fuzzing', () => {
             'GW_ERR_',
             `${m} ${url} ${JSON.stringify(headers)} ${body?.slice(0, 300)}`,
           );
-        else expect(answer.status).toBeLessThan(500);
+        // A HEAD answer has no body to check; shedding (503) is a deliberate answer there too.
+        else if (answer.status !== 503) expect(answer.status).toBeLessThan(500);
       });
       expect(heapAfterGc() - heap_before).toBeLessThan(HEAP_GROWTH_BYTES_MAX);
     });
