@@ -122,7 +122,8 @@ class Drain {
       seconds,
       // Nothing written within the wait is a rate of 0; a backlog written at once gives none.
       rate_per_s: seconds >= SPAN_MIN_S ? grown / seconds : this.#persisted === 0 && decisions > 0 ? 0 : null,
-      drained: this.done,
+      // A store that wrote nothing of its backlog did not drain, however still its count.
+      drained: this.done && (decisions === 0 || this.#persisted > 0),
     };
   }
 }
