@@ -14,7 +14,7 @@ export const REDIS_SHARDS = 8;
 /**
  * AOF with fsync every second, as in compose.yaml. Redis writes the AOF buffer to the file
  * before it answers, so killing the process loses nothing; only a machine crash loses up to
- * the last second (README, Failure behaviour).
+ * the last second (docs/failure-behaviour.md, durability).
  */
 const REDIS_DURABILITY = ['--appendonly', 'yes', '--appendfsync', 'everysec'];
 

@@ -122,7 +122,7 @@ describe('gateway overload', () => {
     };
     // The connections are opened first, with one cheap request each, while the gateway is idle:
     // Node accepts one connection per event-loop iteration, so a gateway already saturated by
-    // authorizations takes new connections at ~20/s (measured; README, "Overload") and their
+    // authorizations takes new connections at ~20/s (measured; docs/security.md, "New connections to a saturated gateway wait") and their
     // first requests wait seconds. Marqeta keeps its connections open; the load runs on these.
     await Promise.all(
       Array.from({ length: CONNECTIONS }, () =>
