@@ -23,8 +23,10 @@ import { CardCommandPublisher } from './broker/card-commands.ts';
 import { WebhookCommandPublisher } from './broker/webhook-commands.ts';
 import { BalanceCache } from './cache/balance-cache.ts';
 import { CacheInvalidator } from './cache/invalidator.ts';
-import { buildApiInternalApp } from './internal-app.ts';
 import { createServices, type ApiServices } from './services/services.ts';
+import { buildInternalApp } from '../shared/http/internal-app.ts';
+import { installErrorHandler } from './http/error-handler.ts';
+import { healthRoutes } from './routes/health.ts';
 
 export interface Api {
   /** The public listener's app: the management API and its docs. */
@@ -90,8 +92,11 @@ export async function createApi(config: ApiConfig, log: Logger, overrides: ApiOv
   });
   const registry = createRegistry('api');
   trackStorePools(mongo, sql.options.max, poolMetrics(registry).pool_connections);
-  const internal_app = await buildApiInternalApp({
+  // Health, readiness and /metrics on the internal listener: never routed from outside.
+  const internal_app = await buildInternalApp({
     log,
+    installErrorHandler,
+    healthRoutes,
     metrics: { registry },
     health: {
       checks: {

@@ -31,10 +31,12 @@ import { CacheLoader, cacheLoaderOptions } from './decide/cache-loader.ts';
 import { preloadActiveCards } from './decide/cache-preload.ts';
 import { Decider } from './decide/decider.ts';
 import { loadScripts } from './decide/scripts.ts';
-import { buildGatewayInternalApp } from './internal-app.ts';
 import { HoldExpiry } from './jobs/hold-expiry.ts';
 import { OutboxRelay, RELAY_DEFAULTS } from './outbox/relay.ts';
 import { sampleOutboxDepth, sampleRedisPool } from './routes/metrics.ts';
+import { buildInternalApp } from '../shared/http/internal-app.ts';
+import { installErrorHandler } from './http/error-handler.ts';
+import { healthRoutes } from './routes/health.ts';
 
 /** A scrape waits at most this long for the sampled gauges (outbox depth). */
 const METRICS_SAMPLE_TIMEOUT_MS = 1_000;
@@ -182,8 +184,11 @@ export async function createGateway(
       hmac_algorithm: config.webhook_hmac_algorithm,
     },
   });
-  const internal_app = await buildGatewayInternalApp({
+  // Health, readiness and /metrics on the internal listener: never routed from outside.
+  const internal_app = await buildInternalApp({
     log,
+    installErrorHandler,
+    healthRoutes,
     health: {
       checks,
       readiness: { redis: checks.redis },
