@@ -164,7 +164,7 @@ for (const cards of card_counts) {
   }
   const decided = await usedBytes();
   const outbox_streams = await redis.keys(`${layout.prefix}:{*}:outbox`);
-  await redis.del(...outbox_streams);
+  if (outbox_streams.length > 0) await redis.del(...outbox_streams);
   const relayed = await usedBytes();
   const decisions = decided_cards * decisions_per_card;
   const per_card = (filled - before) / cards;
