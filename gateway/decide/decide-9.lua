@@ -27,7 +27,7 @@
   KEYS[9] velocity  zset        approval times (ms) of the card, for the sliding velocity window
 
   `rf` (and the card's `brf` for the balance): unix ms after which a cached part should be
-  refreshed ahead of its expiry (written by fill-5.lua); the reply says which parts are due.
+  refreshed ahead of its expiry (written by fill-6.lua); the reply says which parts are due.
 
   ARGV[1]  user_token of the request          ARGV[2]  currency code (ISO 4217)
   ARGV[3]  amount, minor units (0 .. 10^15)   ARGV[4]  MCC ("" when absent)

@@ -85,8 +85,21 @@ function bigintOf(value: RedisReply | undefined): bigint {
 export function loadScripts(redis: Redis): DecisionScripts {
   const decide = loadScript(redis, new URL('./decide-9.lua', import.meta.url));
   const void_ = loadScript(redis, new URL('./void-4.lua', import.meta.url));
-  const fill = loadScript(redis, new URL('./fill-5.lua', import.meta.url));
-  const refresh = loadScript(redis, new URL('./refresh-5.lua', import.meta.url));
+  const fill = loadScript(redis, new URL('./fill-6.lua', import.meta.url));
+  const cacheParts = (mode: 'fill' | 'refresh', keys: DecisionKeys, parts: CachePartsJson, ttls: CacheTtls) =>
+    fill(
+      [keys.user, keys.card, keys.limits, keys.balance, keys.balance_version, keys.ledger],
+      [
+        mode,
+        JSON.stringify(parts),
+        ttls.user,
+        ttls.card,
+        ttls.limits,
+        ttls.balance,
+        ttls.ledger_idle,
+        ttls.missing_card,
+      ],
+    ).then(Number);
   return {
     async decide(keys, args) {
       const { request } = args;
@@ -143,29 +156,7 @@ export function loadScripts(redis: Redis): DecisionScripts {
       const previous = Number(reply[0]);
       return { previous_status: previous < 0 ? null : previous, released_minor: bigintOf(reply[1]) };
     },
-    async fill(keys, parts, ttls) {
-      return Number(
-        await fill(
-          [keys.user, keys.card, keys.limits, keys.balance, keys.ledger],
-          [
-            JSON.stringify(parts),
-            ttls.user,
-            ttls.card,
-            ttls.limits,
-            ttls.balance,
-            ttls.ledger_idle,
-            ttls.missing_card,
-          ],
-        ),
-      );
-    },
-    async refresh(keys, parts, ttls) {
-      return Number(
-        await refresh(
-          [keys.user, keys.card, keys.limits, keys.balance, keys.balance_version],
-          [JSON.stringify(parts), ttls.user, ttls.card, ttls.limits, ttls.balance],
-        ),
-      );
-    },
+    fill: (keys, parts, ttls) => cacheParts('fill', keys, parts, ttls),
+    refresh: (keys, parts, ttls) => cacheParts('refresh', keys, parts, ttls),
   };
 }

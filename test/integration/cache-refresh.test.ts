@@ -75,7 +75,7 @@ describe('refresh-ahead', () => {
   });
 });
 
-describe('refresh-5.lua', () => {
+describe('fill-6.lua in refresh mode', () => {
   const ttls = scaledCacheTtls(60 / CACHE_TTL_S.user);
   async function refresh(card_token: string, parts: CachePartsJson) {
     return harness.scripts.refresh(
