@@ -9,7 +9,7 @@ import { Redis } from 'ioredis';
 import { loadScripts } from '../gateway/decide/scripts.ts';
 import type { DecisionRequest } from '../shared/messages.ts';
 import { CACHE_TTL_S, decisionKeys, type KeyLayout } from '../shared/redis-keys.ts';
-import { freePort } from './runner/processes.ts';
+import { freePort } from '../shared/dev/processes.ts';
 
 const PIPELINE_DEPTH = 500;
 const args = new Map(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=') as [string, string]));

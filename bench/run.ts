@@ -26,7 +26,8 @@ import { type MeasureContext, type MeasuredPhase, measurePhase, type PhaseSpec }
 import { type SeededHistory, seedHistory } from './runner/history.ts';
 import { type PersistRate, measurePersistRate } from './runner/persist-rate.ts';
 import { type BenchPlan, PlanError, parsePlan } from './runner/plan.ts';
-import { type Child, freePort, startChild } from './runner/processes.ts';
+import { freePort } from '../shared/dev/processes.ts';
+import { type Child, startChild } from './runner/processes.ts';
 import { pidsByCommand, ProcSampler } from './runner/proc-sampler.ts';
 import { QueueDepths } from './runner/queue-depths.ts';
 import { BENCH_DATABASE, ensurePostgresDatabase, removeRedisKeys } from './runner/stores.ts';

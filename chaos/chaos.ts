@@ -3,7 +3,7 @@
 
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT } from '../test/support/processes.ts';
+import { ROOT } from '../shared/dev/processes.ts';
 import { type ChaosPlan, replayCommand } from './plan.ts';
 import { type RunResult, runOnce } from './run-one.ts';
 import { ensureRabbitRunning } from './services/rabbitmq.ts';

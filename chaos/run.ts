@@ -3,7 +3,7 @@
 // every run kept every promise, 1 otherwise, 64 on a usage error.
 
 import { join } from 'node:path';
-import { ROOT } from '../test/support/processes.ts';
+import { ROOT } from '../shared/dev/processes.ts';
 import { runChaos } from './chaos.ts';
 import { type ChaosPlan, PlanError, parsePlan } from './plan.ts';
 import { writeReport } from './report.ts';

@@ -6,7 +6,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { request } from 'undici';
-import { NODE, ROOT, waitFor } from '../test/support/processes.ts';
+import { NODE, ROOT, waitFor } from '../shared/dev/processes.ts';
 
 /** Past this, a process that has not become ready is reported (the supervisor keeps trying). */
 const READY_TIMEOUT_MS = 30_000;

@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { devEnvironment, withVhost } from '../bench/runner/env.ts';
 import { createVhost, deleteVhost } from '../bench/runner/broker.ts';
-import { freePort, startPrivateRedis } from '../test/support/processes.ts';
+import { freePort, startPrivateRedis } from '../shared/dev/processes.ts';
 import { Supervised } from './supervisor.ts';
 
 /** Few shards: the drain check reads every outbox stream. */

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:net';
-import { freePort, waitFor } from '../../test/support/processes.ts';
+import { freePort, waitFor } from '../../shared/dev/processes.ts';
 
 const START_TIMEOUT_MS = 30_000;
 

@@ -8,7 +8,7 @@ import { decisionKeys } from '../../shared/redis-keys.ts';
 import { startTestGateway } from '../support/gateway-harness.ts';
 import { basicAuth, jitRequest } from '../support/jit-requests.ts';
 import { createBusinessCard, uniqueToken } from '../support/cardholders.ts';
-import { startPrivateRedis, waitFor } from '../support/processes.ts';
+import { startPrivateRedis, waitFor } from '../../shared/dev/processes.ts';
 
 let redis: Awaited<ReturnType<typeof startPrivateRedis>>;
 let gw: Awaited<ReturnType<typeof startTestGateway>>;

@@ -10,7 +10,7 @@ import { createBusinessCard } from '../support/cardholders.ts';
 import { decisionsOf } from '../support/decision-batches.ts';
 import { TEST_GATEWAY_ENV } from '../support/gateway-harness.ts';
 import { basicAuth, jitRequest } from '../support/jit-requests.ts';
-import { type Child, freePort, startNode, waitFor } from '../support/processes.ts';
+import { type Child, freePort, startNode, waitFor } from '../../shared/dev/processes.ts';
 
 const sql = connectPostgres({ url: process.env.DATABASE_URL!, application_name: 'afc-test' });
 const rabbit = new Connection(process.env.RABBITMQ_URL!);

@@ -15,7 +15,7 @@ import { removeRedisKeys } from '../../bench/runner/stores.ts';
 import { connectPostgres } from '../../shared/stores/postgres.ts';
 import { createBusinessCard } from '../support/cardholders.ts';
 import { basicAuth, jitRequest } from '../support/jit-requests.ts';
-import { type Child, freePort, startNode, waitFor } from '../support/processes.ts';
+import { type Child, freePort, startNode, waitFor } from '../../shared/dev/processes.ts';
 
 const CONNECTIONS = 1_000;
 const DURATION_S = Number(process.env.OVERLOAD_TEST_S ?? 20);

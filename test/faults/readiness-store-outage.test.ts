@@ -6,7 +6,7 @@ import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openRunStores, type RunStores } from '../../chaos/stores.ts';
 import { startTestGateway } from '../support/gateway-harness.ts';
-import { waitFor } from '../support/processes.ts';
+import { waitFor } from '../../shared/dev/processes.ts';
 import { deleteWorkQueue, startTestWorker, uniqueQueue } from '../support/worker-harness.ts';
 
 /** The 2 s promise plus room for a loaded test machine: the chaos report measures the real delay. */

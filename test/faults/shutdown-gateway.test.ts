@@ -14,7 +14,7 @@ import { createBusinessCard } from '../support/cardholders.ts';
 import { decisionsOf } from '../support/decision-batches.ts';
 import { TEST_GATEWAY_ENV } from '../support/gateway-harness.ts';
 import { basicAuth, jitRequest } from '../support/jit-requests.ts';
-import { freePort, startNode, waitFor } from '../support/processes.ts';
+import { freePort, startNode, waitFor } from '../../shared/dev/processes.ts';
 
 const CLIENTS = 32;
 const LOAD_BEFORE_SIGTERM_MS = 2_000;

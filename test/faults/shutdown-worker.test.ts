@@ -10,7 +10,7 @@ import { withVhost } from '../../bench/runner/env.ts';
 import { deadLetterQueueName } from '../../shared/broker/topology.ts';
 import { connectPostgres } from '../../shared/stores/postgres.ts';
 import { createBusinessCard } from '../support/cardholders.ts';
-import { type Child, freePort, startNode, waitFor } from '../support/processes.ts';
+import { type Child, freePort, startNode, waitFor } from '../../shared/dev/processes.ts';
 import { decisionEvent, publishEvents } from '../support/worker-harness.ts';
 
 const EVENTS = 3_000;

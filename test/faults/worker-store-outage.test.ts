@@ -15,7 +15,7 @@ import { deadLetterQueueName } from '../../shared/broker/topology.ts';
 import { createLogger } from '../../shared/logger.ts';
 import { connectPostgres } from '../../shared/stores/postgres.ts';
 import { createBusinessCard, type CreatedCard } from '../support/cardholders.ts';
-import { freePort, NODE, ROOT } from '../support/processes.ts';
+import { freePort, NODE, ROOT } from '../../shared/dev/processes.ts';
 import {
   decisionEvent,
   declareWorkQueue,

@@ -9,7 +9,7 @@ import { decisionKeys } from '../../shared/redis-keys.ts';
 import { createPersonalCard, uniqueToken, type CreatedCard } from '../support/cardholders.ts';
 import { startTestGateway } from '../support/gateway-harness.ts';
 import { basicAuth, jitRequest } from '../support/jit-requests.ts';
-import { waitFor } from '../support/processes.ts';
+import { waitFor } from '../../shared/dev/processes.ts';
 
 const HMAC_SECRET = 'notification-secret-for-tests';
 let gw: Awaited<ReturnType<typeof startTestGateway>>;

@@ -5,7 +5,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { basicAuthVerifier } from '../../gateway/http/basic-auth.ts';
-import { ROOT } from '../support/processes.ts';
+import { ROOT } from '../../shared/dev/processes.ts';
 
 /** Code that ships in a process image (bench/ and test/ are tools, never deployed). */
 const SHIPPED_DIRS = ['gateway', 'worker', 'api', 'shared', 'fake-marqeta', 'scripts', 'migrations'];

@@ -7,7 +7,7 @@ import { apiKey, bearer, startTestApi, type TestApi } from '../support/api-harne
 import { createBusinessCard } from '../support/cardholders.ts';
 import { startTestGateway } from '../support/gateway-harness.ts';
 import { basicAuth, jitRequest } from '../support/jit-requests.ts';
-import { waitFor } from '../support/processes.ts';
+import { waitFor } from '../../shared/dev/processes.ts';
 
 type TestGateway = Awaited<ReturnType<typeof startTestGateway>>;
 type Headers = Record<string, string | string[] | number | undefined>;

@@ -19,7 +19,7 @@ import { createWorker, type Worker } from '../../worker/worker.ts';
 import { apiKey } from '../support/api-harness.ts';
 import { createBusinessCard, createPersonalCard, type CreatedCard } from '../support/cardholders.ts';
 import { basicAuth, jitRequest } from '../support/jit-requests.ts';
-import { waitFor } from '../support/processes.ts';
+import { waitFor } from '../../shared/dev/processes.ts';
 import {
   decisionEvent,
   deleteWorkQueue,

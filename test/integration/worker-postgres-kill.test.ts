@@ -14,7 +14,7 @@ import { connectRabbit } from '../../shared/broker/connection.ts';
 import { deadLetterQueueName, QUEUE_DECISIONS, retryQueueName } from '../../shared/broker/topology.ts';
 import { createLogger } from '../../shared/logger.ts';
 import { connectPostgres, type PgSql } from '../../shared/stores/postgres.ts';
-import { type Child, startNode } from '../support/processes.ts';
+import { type Child, startNode } from '../../shared/dev/processes.ts';
 import { createBusinessCard, type CreatedCard } from '../support/cardholders.ts';
 import { decisionEvent, declareWorkQueue, publishEvents, waitUntil } from '../support/worker-harness.ts';
 

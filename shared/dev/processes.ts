@@ -1,4 +1,6 @@
-// Child processes and private service instances for fault tests.
+// Development tooling, never imported by a process: child processes and private service
+// instances (a private redis-server a test may stop) for the fault tests, the bench and the chaos
+// suite alike.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
