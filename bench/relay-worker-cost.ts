@@ -19,7 +19,7 @@ import { loadWorkerConfig } from '../shared/config.ts';
 import { createLogger } from '../shared/logger.ts';
 import { gatewayMetrics, workerMetrics } from '../shared/metrics.ts';
 import { connectRedis } from '../shared/stores/redis.ts';
-import type { ConsumerHandle } from '../worker/consumer.ts';
+import type { ConsumerHandle } from '../worker/consumer-handle.ts';
 import { startDecisionConsumer } from '../worker/decisions/consumer.ts';
 import { createWorker } from '../worker/worker.ts';
 import { createBusinessCard } from '../test/support/cardholders.ts';

@@ -13,7 +13,7 @@ import { createRegistry, poolMetrics, workerMetrics } from '../shared/metrics.ts
 import { trackStorePools } from '../shared/pool-stats.ts';
 import { connectMongo } from '../shared/stores/mongo.ts';
 import { connectPostgres, type PgSql } from '../shared/stores/postgres.ts';
-import type { ConsumerHandle, ConsumerStarter } from './consumer.ts';
+import type { ConsumerHandle, ConsumerStarter } from './consumer-handle.ts';
 import { WORKER_CONSUMERS } from './consumers.ts';
 import { DependencyMonitor } from '../shared/health-monitor.ts';
 import { startHealthServer } from './http/health-server.ts';

@@ -33,7 +33,7 @@ afterAll(async () => {
 });
 
 function dlq(...args: string[]) {
-  return run('node_modules/.bin/node', ['worker/dlq-cli.ts', ...args, '--queue', queue], {
+  return run('node_modules/.bin/node', ['worker/cli/dlq.ts', ...args, '--queue', queue], {
     env: process.env,
   });
 }

@@ -21,7 +21,7 @@ import type { DecisionEvent } from '../../shared/messages.ts';
 import { Batcher } from '../batcher.ts';
 import { CONNECTION_LOST, ConnectionLoss } from '../broker/connection-loss.ts';
 import { RetryPath } from '../broker/retry-path.ts';
-import type { ConsumerHandle, ConsumerStarter, WorkerDeps } from '../consumer.ts';
+import type { ConsumerHandle, ConsumerStarter, WorkerDeps } from '../consumer-handle.ts';
 import { failureReason, WorkerError } from '../errors.ts';
 import { BusinessLedger } from '../ledger/business-ledger.ts';
 import { DecisionLedger, OUTAGE_DEFAULTS, type WriteOutcome } from '../ledger/decision-ledger.ts';

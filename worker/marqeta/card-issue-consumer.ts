@@ -31,7 +31,7 @@ import {
 import { decisionKeys, type KeyLayout } from '../../shared/redis-keys.ts';
 import { timed } from '../../shared/stores/postgres.ts';
 import { HEADER_ORIGINAL_ROUTING_KEY, RetryPath } from '../broker/retry-path.ts';
-import type { ConsumerHandle, WorkerDeps } from '../consumer.ts';
+import type { ConsumerHandle, WorkerDeps } from '../consumer-handle.ts';
 import { failureReason } from '../errors.ts';
 import { MarqetaClient, marqetaClientOptions } from './client.ts';
 import { MarqetaError } from './errors.ts';

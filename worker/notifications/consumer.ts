@@ -15,7 +15,7 @@ import {
 } from '../../shared/broker/topology.ts';
 import { maskToken } from '../../shared/logger.ts';
 import { RetryPath } from '../broker/retry-path.ts';
-import type { ConsumerHandle, WorkerDeps } from '../consumer.ts';
+import type { ConsumerHandle, WorkerDeps } from '../consumer-handle.ts';
 import { failureReason, WorkerError } from '../errors.ts';
 import { isTransientStoreError } from '../ledger/transient.ts';
 import { notificationRow, parseNotificationEvent } from './notification-record.ts';

@@ -1,7 +1,7 @@
 // Reconciliation: every card with a live ledger hash in Redis against the durable ledger
 // (compare.ts), the durable ledger against itself (no counter or hold below zero) and against
 // the Marqeta notifications received (notification-checks.ts). Read-only; the CLI
-// (worker/reconcile-cli.ts) prints the report and may then rebuild (rebuild.ts).
+// (worker/cli/reconcile.ts) prints the report and may then rebuild (rebuild.ts).
 
 import type { Redis } from 'ioredis';
 import type { Db } from 'mongodb';

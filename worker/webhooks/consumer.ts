@@ -41,7 +41,7 @@ import {
 } from '../../shared/webhooks/addressed-delivery.ts';
 import type { DestinationPolicy, HostLookup } from '../../shared/webhooks/destination.ts';
 import { HEADER_ORIGINAL_ROUTING_KEY, RetryPath } from '../broker/retry-path.ts';
-import type { ConsumerHandle, WorkerDeps } from '../consumer.ts';
+import type { ConsumerHandle, WorkerDeps } from '../consumer-handle.ts';
 import { DeliveryLog } from './deliveries.ts';
 import { EndpointDirectory, signingSecrets, type WebhookEndpoint } from './endpoints.ts';
 import { endpointWants } from './event-types.ts';

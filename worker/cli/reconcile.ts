@@ -7,14 +7,14 @@
 // Exit codes: 0 no differences (or rebuilt), 1 differences or failure, 64 usage, 78 configuration.
 
 import { parseArgs } from 'node:util';
-import { connectRabbit } from '../shared/broker/connection.ts';
-import { loadOrExit, loadWorkerConfig } from '../shared/config.ts';
-import { createLogger, maskToken } from '../shared/logger.ts';
-import { connectMongo } from '../shared/stores/mongo.ts';
-import { connectPostgres } from '../shared/stores/postgres.ts';
-import { connectRedis } from '../shared/stores/redis.ts';
-import { deleteLedgerHashes, rebuildBlockers } from './reconcile/rebuild.ts';
-import { differenceCount, reconcile } from './reconcile/reconcile.ts';
+import { connectRabbit } from '../../shared/broker/connection.ts';
+import { loadOrExit, loadWorkerConfig } from '../../shared/config.ts';
+import { createLogger, maskToken } from '../../shared/logger.ts';
+import { connectMongo } from '../../shared/stores/mongo.ts';
+import { connectPostgres } from '../../shared/stores/postgres.ts';
+import { connectRedis } from '../../shared/stores/redis.ts';
+import { deleteLedgerHashes, rebuildBlockers } from '../reconcile/rebuild.ts';
+import { differenceCount, reconcile } from '../reconcile/reconcile.ts';
 
 const USAGE = 'usage: reconcile [--card <card token>] [--rebuild [--force]]';
 

@@ -8,17 +8,17 @@
 // Exit codes: 0 done, 64 usage error, 78 configuration error, 1 failure.
 
 import { parseArgs } from 'node:util';
-import { connectRabbit } from '../shared/broker/connection.ts';
-import { QUEUE_DECISIONS } from '../shared/broker/topology.ts';
-import { loadOrExit, loadWorkerConfig } from '../shared/config.ts';
-import { createLogger } from '../shared/logger.ts';
+import { connectRabbit } from '../../shared/broker/connection.ts';
+import { QUEUE_DECISIONS } from '../../shared/broker/topology.ts';
+import { loadOrExit, loadWorkerConfig } from '../../shared/config.ts';
+import { createLogger } from '../../shared/logger.ts';
 import {
   type DeadLetter,
   listDeadLetters,
   purgeDeadLetters,
   replayDeadLetters,
   showDeadLetter,
-} from './broker/dead-letters.ts';
+} from '../broker/dead-letters.ts';
 
 const USAGE =
   'usage: dlq list|show <n>|replay (--all|<n>)|purge [--queue <work queue>] [--limit <n>] [--json]';
