@@ -254,7 +254,9 @@ async function exerciseWorker(): Promise<void> {
     await rabbit.close();
   }
   await waitFor(
-    async () => output.text.includes('undecodable decision dead-lettered'),
+    // A decision that cannot be read is parked on its own ('decision dead-lettered'), a message
+    // that is no batch at all as a whole ('undecodable decision message dead-lettered').
+    async () => /(undecodable decision message|decision) dead-lettered/.test(output.text),
     'the worker to dead-letter',
     30_000,
   );
