@@ -21,7 +21,7 @@ export async function startTestApi(
     API_INTERNAL_PORT: '0',
     // Test files run in parallel on a small machine: load shedding (tested on its own) stays out
     // of the way unless a test asks for it.
-    OVERLOAD_EVENT_LOOP_DELAY_MS_MAX: '10000',
+    OVERLOAD_EVENT_LOOP_DELAY_MS_MAX: '0',
     OVERLOAD_HEAP_USED_MB_MAX: '65536',
     ...overrides,
   });
