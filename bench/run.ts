@@ -42,6 +42,8 @@ const REDIS_SHARDS = 64;
 const OPEN_LOOP_CONNECTIONS = 1_000;
 const SETTLE_MAX_MS = 20_000;
 const SETTLED_CPU_PERCENT = 30;
+/** The persisted-rate backlog gets this long to drain before the gateway phases. */
+const BACKLOG_SETTLE_MAX_MS = 180_000;
 /** Cards of the TTL-expiry phase: a set of their own, first cached by the TTL-scaled gateway. */
 const TTL_CARDS = 1_000;
 /** Connections of the closed loop that builds the persisted-rate backlog. */
@@ -134,6 +136,26 @@ function target(port: number, authorization: string): LoadTarget {
 }
 
 /** Waits (bounded) until the relay has confirmed every outbox entry to RabbitMQ. */
+/**
+ * Waits (bounded) until the outbox and the decision queues are empty and the machine is quiet:
+ * the persisted-rate backlog drains at FerretDB's pace for its personal part, and measuring the
+ * gateway beside that drain measured the drain (FerretDB and the worker at most of the cores).
+ */
+async function waitBacklogDrained(backlog_sampler: BacklogSampler, with_worker: boolean): Promise<void> {
+  const deadline_ms = performance.now() + BACKLOG_SETTLE_MAX_MS;
+  const depth = async () =>
+    (await backlog_sampler.outboxDepth()) + (with_worker ? await backlog_sampler.queueDepth() : 0);
+  while ((await depth()) > 0 && performance.now() < deadline_ms) {
+    await new Promise((resolve) => setTimeout(resolve, SAMPLE_INTERVAL_MS));
+  }
+  while (sampler.recentMachineCpu(2) > SETTLED_CPU_PERCENT && performance.now() < deadline_ms) {
+    await new Promise((resolve) => setTimeout(resolve, SAMPLE_INTERVAL_MS));
+  }
+  progress(
+    `backlog ${await depth()} and machine CPU ${Math.round(sampler.recentMachineCpu(2))}% before the gateway phases`,
+  );
+}
+
 async function waitOutboxEmpty(sampler: BacklogSampler): Promise<void> {
   const deadline_ms = performance.now() + OUTBOX_DRAIN_MAX_MS;
   while ((await sampler.outboxDepth()) > 0 && performance.now() < deadline_ms) {
@@ -343,6 +365,8 @@ try {
       await depths.close();
     }
   }
+
+  if (with_worker) await waitBacklogDrained(backlog, true);
 
   // 2. Closed loops: every concurrency level on the first card set (every set with --full). The
   // first (100 connections, first set) warms the cache and gives the capacity search its start;
