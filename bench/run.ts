@@ -26,6 +26,7 @@ import { type MeasureContext, type MeasuredPhase, measurePhase, type PhaseSpec }
 import { type SeededHistory, seedHistory } from './runner/history.ts';
 import { type PersistRate, measurePersistRate } from './runner/persist-rate.ts';
 import { type BenchPlan, PlanError, parsePlan } from './runner/plan.ts';
+import { warmCardSet } from './runner/warm-cache.ts';
 import { freePort } from '../shared/dev/processes.ts';
 import { type Child, startChild } from './runner/processes.ts';
 import { pidsByCommand, ProcSampler } from './runner/proc-sampler.ts';
@@ -42,7 +43,7 @@ const REDIS_SHARDS = 64;
 const OPEN_LOOP_CONNECTIONS = 1_000;
 const SETTLE_MAX_MS = 20_000;
 const SETTLED_CPU_PERCENT = 30;
-/** The persisted-rate backlog gets this long to drain before the gateway phases. */
+/** A backlog (the persisted-rate load's, a closed loop's) gets this long to drain before a measurement. */
 const BACKLOG_SETTLE_MAX_MS = 180_000;
 /** Cards of the TTL-expiry phase: a set of their own, first cached by the TTL-scaled gateway. */
 const TTL_CARDS = 1_000;
@@ -396,7 +397,19 @@ try {
     });
   const closed_throughput = (await closedPhase(closed[0]!)).result.throughput_per_s;
 
-  // 3. Capacity at SLO: open-loop steps on the first (warm) card set, business-only and the mix.
+  // 3. Capacity at SLO: open-loop steps on the first card set, made fully warm first (the steady
+  // state: a tail card's first fill is a store read, not a decision), business-only and the mix,
+  // once the closed loop's personal decisions are persisted (they drain at FerretDB's pace).
+  if (with_worker) await waitBacklogDrained(backlog, true);
+  const warmed = await warmCardSet(
+    { sql, db: mongo.db(), redis },
+    { prefix: run_id, shards: REDIS_SHARDS },
+    run_id,
+    0,
+    first_cards,
+    env.PROGRAM_TIME_ZONE ?? 'UTC',
+  );
+  progress(`cache warm for the capacity search: ${warmed} cards loaded (parts already cached kept)`);
   const backlogNow = async () =>
     (await backlog.outboxDepth()) + (with_worker ? await backlog.queueDepth() : 0);
   for (const traffic of ['business', 'mix'] as const) {
