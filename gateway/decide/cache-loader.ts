@@ -24,9 +24,6 @@ import type { CachePartsJson, DecisionScripts } from './scripts.ts';
 type Fields = Record<string, string>;
 type Windows = Pick<WindowIds, 'day_id' | 'week_id' | 'month_id' | 'year_id'>;
 
-/** A card's parts as loaded; the format the fill and refresh scripts take. */
-export type CacheParts = CachePartsJson;
-
 const PERIODS: ReadonlyArray<readonly [Period, string]> = [
   ['day', 'd'],
   ['week', 'w'],
@@ -216,7 +213,6 @@ export class CacheLoader {
   readonly #log: Logger;
   readonly #options: CacheLoaderOptions;
   readonly #layout: KeyLayout;
-  readonly refresh_stats = { started: 0, written: 0, failed: 0, skipped: 0 };
 
   constructor(
     sql: PgSql,
@@ -273,29 +269,21 @@ export class CacheLoader {
     if (
       this.#refreshing.has(card_token) ||
       this.#in_flight.has(card_token) ||
-      (this.#refresh_failed_until_ms.get(card_token) ?? 0) > now_ms
+      (this.#refresh_failed_until_ms.get(card_token) ?? 0) > now_ms ||
+      this.#refreshing.size >= this.#options.refresh_concurrency_max
     ) {
       return;
     }
-    if (this.#refreshing.size >= this.#options.refresh_concurrency_max) {
-      this.refresh_stats.skipped++;
-      return;
-    }
     this.#refreshing.add(card_token);
-    this.refresh_stats.started++;
     const started_ms = performance.now();
     this.#load(card_token, windows)
       .then(async (parts) => {
-        if (performance.now() - started_ms > this.#options.refresh_budget_ms) {
-          this.refresh_stats.skipped++;
-          return;
-        }
+        // Too slow: an invalidation may have passed it; the part expires or refreshes later.
+        if (performance.now() - started_ms > this.#options.refresh_budget_ms) return;
         await this.#rewrite(keys, parts);
-        this.refresh_stats.written++;
         this.#refresh_failed_until_ms.delete(card_token);
       })
       .catch((error: unknown) => {
-        this.refresh_stats.failed++;
         if (this.#refresh_failed_until_ms.size >= REFRESH_FAILURES_MAX) this.#refresh_failed_until_ms.clear();
         this.#refresh_failed_until_ms.set(card_token, Date.now() + REFRESH_RETRY_MS);
         this.#log.warn({ err: error, card_token: maskToken(card_token) }, 'cache refresh failed');
@@ -303,7 +291,7 @@ export class CacheLoader {
       .finally(() => this.#refreshing.delete(card_token));
   }
 
-  async #load(card_token: string, windows: Windows): Promise<CacheParts> {
+  async #load(card_token: string, windows: Windows): Promise<CachePartsJson> {
     // PostgreSQL first: it answers a miss in about a millisecond, while MongoDB (FerretDB here)
     // is the slower, busier store; asking it for every business card would double its load.
     const business = await this.#loadBusiness(card_token, windows);
@@ -311,7 +299,7 @@ export class CacheLoader {
     return (await this.#loadPersonal(card_token, windows)) ?? { card: { missing: '1' } };
   }
 
-  async #loadBusiness(card_token: string, windows: Windows): Promise<CacheParts | null> {
+  async #loadBusiness(card_token: string, windows: Windows): Promise<CachePartsJson | null> {
     const periods = PERIODS.map(([period]) => period);
     const starts = PERIODS.map(([period]) => periodStartDate(period, windowOf(period, windows)));
     const day_start = periodStartDate('day', windows.day_id);
@@ -373,7 +361,7 @@ export class CacheLoader {
     };
   }
 
-  async #loadPersonal(card_token: string, windows: Windows): Promise<CacheParts | null> {
+  async #loadPersonal(card_token: string, windows: Windows): Promise<CachePartsJson | null> {
     const card_id = await personalCardIdByToken(this.#mongo, card_token);
     if (card_id === null) return null;
     const card = await this.#mongo.collection<PersonalCardDoc>('personal_cards').findOne({ _id: card_id });
@@ -424,7 +412,7 @@ export class CacheLoader {
   }
 
   /** When each cached part should be refreshed: the last `refresh_ahead_percent` of its TTL. */
-  #withRefreshTimes(parts: CacheParts): CacheParts {
+  #withRefreshTimes(parts: CachePartsJson): CachePartsJson {
     const { ttls, refresh_ahead_percent } = this.#options;
     const now_ms = Date.now();
     const at = (ttl_s: number) => String(now_ms + Math.floor(ttl_s * 10 * (100 - refresh_ahead_percent)));
@@ -441,11 +429,11 @@ export class CacheLoader {
     };
   }
 
-  async #write(keys: DecisionKeys, parts: CacheParts): Promise<void> {
+  async #write(keys: DecisionKeys, parts: CachePartsJson): Promise<void> {
     await this.#scripts.fill(keys, this.#withRefreshTimes(parts), this.#options.ttls);
   }
 
-  async #rewrite(keys: DecisionKeys, parts: CacheParts): Promise<void> {
+  async #rewrite(keys: DecisionKeys, parts: CachePartsJson): Promise<void> {
     const { ledger: _live_ledger_never_refreshed, ...cached } = this.#withRefreshTimes(parts);
     await this.#scripts.refresh(keys, cached, this.#options.ttls);
   }

@@ -12,9 +12,6 @@ import { loadScript, type RedisReply } from '../../shared/stores/redis-scripts.t
 /** decide-9.lua's status when a cached part is missing: nothing was written. */
 export const CACHE_MISS = -1;
 
-/** Bits of DecideReply's missing_mask and refresh_mask. */
-export const CachePart = Object.freeze({ user: 1, card: 2, limits: 4, balance: 8, ledger: 16 });
-
 export interface DecideArgs {
   readonly request: DecisionRequest;
   /** The request as the outbox carries it (JSON of `request`, built once per decision). */
@@ -35,10 +32,10 @@ export interface DecideReply {
   readonly amount_minor: bigint;
   readonly replayed: boolean;
   readonly kind: CardKind;
-  /** On CACHE_MISS: the parts to load (CachePart bits). */
+  /** On CACHE_MISS: the parts to load (bits: 1 user, 2 card, 4 limits, 8 balance, 16 ledger). */
   readonly missing_mask: number;
   readonly available_minor: bigint;
-  /** Cached parts past their refresh-ahead time (CachePart bits). */
+  /** Cached parts past their refresh-ahead time (bits: 1 user, 2 card, 4 limits, 8 balance, 16 ledger). */
   readonly refresh_mask: number;
 }
 
