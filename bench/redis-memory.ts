@@ -153,7 +153,6 @@ for (const cards of card_counts) {
             forced_status: null,
             partial_capable: false,
             decision_ttl_s: 8 * 24 * 3600,
-            ledger_idle_ttl_s: CACHE_TTL_S.ledger_idle,
             now_ms: Date.now(),
             call_id: `call-${jit}`,
           }),

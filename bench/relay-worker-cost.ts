@@ -1,5 +1,5 @@
 // Relay and worker cost per decision, without the load generator: N business approvals are written
-// into an outbox stream of its own (the fields decide-9.lua writes), relayed to RabbitMQ in a
+// into an outbox stream of its own (the fields decide-10.lua writes), relayed to RabbitMQ in a
 // vhost of its own, then persisted by a decision consumer. Reports wall time and CPU per decision
 // of the relay (this process), of RabbitMQ (its beam.smp, from /proc) and of the worker (this
 // process, relay stopped), once per message size given: `--sizes 1,256` compares one decision

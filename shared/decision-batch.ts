@@ -1,7 +1,7 @@
 // The decision batch: one AMQP message carrying many outbox entries bound for the same routing
 // key (gateway relay -> worker, webhooks, bench tap). Designed so the relay does almost nothing
-// per entry: the outbox entry's fields, as the Lua scripts wrote them (decide-9.lua `record()`,
-// void-4.lua), pass through as strings; the request JSON `r` is embedded verbatim. Decoding
+// per entry: the outbox entry's fields, as the Lua scripts wrote them (decide-10.lua `record()`,
+// void-5.lua), pass through as strings; the request JSON `r` is embedded verbatim. Decoding
 // into a DecisionEvent (request JSON, status, ledger effects `fx`) happens once, in the reader.
 //
 // Body (UTF-8 text, content type CONTENT_TYPE_DECISION_BATCH):

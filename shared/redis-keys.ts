@@ -1,6 +1,10 @@
 // Redis key layout. Every key of one cardholder carries the same hash tag `{<shard>}`,
 // and so does that shard's outbox stream: the decision script touches one slot only and
 // runs unchanged on Redis Cluster. The shard is a stable hash of the cardholder's user token.
+//
+// Only the cached parts (user, card, limits, balance and its version, a missing-card marker)
+// carry a TTL: under a `volatile-*` maxmemory policy they are all Redis may evict. Money state
+// (ledger, decision and authorization records, velocity, outbox, retention set) never has one.
 
 export interface KeyLayout {
   readonly prefix: string;
@@ -33,16 +37,18 @@ export interface DecisionKeys {
   readonly balance: string;
   /** balance_version of the cached balance, when the management API wrote it (api/cache/balance-set-2.lua). */
   readonly balance_version: string;
-  /** Live state, rebuilt from the ledger when lost: held amount and windowed spend counters. */
+  /** Live state, no TTL: held amount and windowed spend counters (rebuilt from the ledger when lost). */
   readonly ledger: string;
-  /** Idempotency record of one JIT token: the first answer, and the hold it made. */
+  /** Idempotency record of one JIT token, no TTL: the first answer, and the hold it made. */
   readonly decision: string;
-  /** The shard's outbox stream, relayed to RabbitMQ. */
+  /** The shard's outbox stream, relayed to RabbitMQ (no TTL; the relay deletes what it delivered). */
   readonly outbox: string;
-  /** Authorization group of the original JIT token: the hold that reversals and clearings settle. */
+  /** Authorization group of the original JIT token, no TTL: the hold that reversals and clearings settle. */
   readonly auth: string;
-  /** Approval times of the card (sorted set), for the sliding velocity window. */
+  /** Approval times of the card (sorted set, no TTL), for the sliding velocity window. */
   readonly velocity: string;
+  /** The shard's decision and authorization records by age (sorted set): trimmed past the idempotency window. */
+  readonly retained: string;
 }
 
 export function decisionKeys(
@@ -64,6 +70,7 @@ export function decisionKeys(
     outbox: `${t}:outbox`,
     auth: `${t}:auth:${original_jit_token ?? jit_token}`,
     velocity: `${t}:velocity:${card_token}`,
+    retained: `${t}:retained`,
   };
 }
 
@@ -93,6 +100,4 @@ export const CACHE_TTL_S = Object.freeze({
   balance: 600,
   /** A card found in neither store is remembered as missing this long. */
   missing_card: 30,
-  /** The live ledger hash of an idle card; it is rebuilt from the ledger after expiry. */
-  ledger_idle: 40 * 24 * 3600,
 });

@@ -1,5 +1,5 @@
 // One table of the spending controls a card carries and how the authorization gateway enforces
-// each (gateway/decide/decide-9.lua): the OpenAPI descriptions of the fields and of the card
+// each (gateway/decide/decide-10.lua): the OpenAPI descriptions of the fields and of the card
 // PATCH route are generated from it, so they cannot drift from what the gateway does
 // (test/unit/api-control-docs.test.ts checks the table against the script).
 

@@ -13,7 +13,7 @@ const LOOKUP_BATCH = 1_000;
 const AMOUNT_CLASSES: ReadonlySet<string> = new Set(['authorization', 'incremental']);
 /**
  * Messages that report what the network already did: booked whatever we answer, so a fail-safe
- * decline (timeout, system_error) of one is not undone (gateway/decide/void-4.lua).
+ * decline (timeout, system_error) of one is not undone (gateway/decide/void-5.lua).
  */
 export const BOOKED_CLASSES: ReadonlySet<string> = new Set(['reversal', 'clearing', 'refund']);
 /** Moves no money: an approval recorded behind a fail-safe answer holds nothing. */

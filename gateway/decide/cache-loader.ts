@@ -97,7 +97,7 @@ interface Controls {
   country_block?: string[] | null;
 }
 
-/** The limits hash the decision script reads (decide-9.lua KEYS[3]). */
+/** The limits hash the decision script reads (decide-10.lua KEYS[3]). */
 function limitFields(c: Controls): Fields {
   const fields: Fields = {
     v: '2',

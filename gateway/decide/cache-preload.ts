@@ -1,12 +1,11 @@
 // Start-up preload: a starting gateway loads the cached parts of the recently active cards, so
 // their first decisions after a cold cache (Redis restarted from its AOF, or every gateway down
 // past the TTLs) do not wait on the stores. "Recently active" is read from the live ledger
-// hashes, which every decision touches (their idle TTL restarts then): found with SCAN, bounded
-// in cards and time, loaded a few at a time. Runs before the gateway listens; never fatal.
+// hashes, whose `t` field is the unix ms of their last change (decide-10.lua): found with SCAN,
+// bounded in cards and time, loaded a few at a time. Runs before the gateway listens; never fatal.
 
 import type { Redis } from 'ioredis';
 import type { Logger } from '../../shared/logger.ts';
-import { CACHE_TTL_S } from '../../shared/redis-keys.ts';
 import { windowIds } from '../../shared/spend-windows.ts';
 import type { CacheLoader } from './cache-loader.ts';
 
@@ -42,8 +41,7 @@ export async function preloadActiveCards(
   if (options.active_s === 0 || options.cards_max === 0 || options.budget_ms === 0) {
     return { ...result, elapsed_ms: 0 };
   }
-  // A ledger touched `active_s` ago has this much of its idle TTL left, or more.
-  const active_ttl_ms_min = (CACHE_TTL_S.ledger_idle - options.active_s) * 1000;
+  const active_since_ms = Date.now() - options.active_s * 1000;
   const windows = windowIds(Date.now(), options.program_time_zone);
   const due: Array<{ card_key: string; card_token: string }> = [];
   let cursor = '0';
@@ -63,15 +61,15 @@ export async function preloadActiveCards(
       // The card hash shares the ledger's hash tag: same prefix, `:card:` instead of `:ledger:`.
       const card_token = ledger_key.slice(at + LEDGER_MARKER.length);
       const card_key = `${ledger_key.slice(0, at)}:card:${card_token}`;
-      pipeline.pttl(ledger_key);
+      pipeline.hget(ledger_key, 't');
       pipeline.exists(card_key);
       return { card_key, card_token };
     });
     const replies = (await pipeline.exec()) ?? [];
     cards.forEach((card, i) => {
-      const ttl_ms = Number(replies[2 * i]?.[1] ?? -2);
+      const changed_ms = Number(replies[2 * i]?.[1] ?? 0);
       const cached = Number(replies[2 * i + 1]?.[1] ?? 0) === 1;
-      if (ttl_ms < active_ttl_ms_min) return;
+      if (changed_ms < active_since_ms) return;
       result.active++;
       if (!cached && due.length < options.cards_max) due.push(card);
     });

@@ -9,7 +9,7 @@ import { maskToken } from '../../shared/logger.ts';
 import { DecisionStatus, statusInfo, type DecisionStatusCode } from '../../shared/decision-status.ts';
 import type { CardKind, DecisionRequest } from '../../shared/messages.ts';
 import type { gatewayMetrics } from '../../shared/metrics.ts';
-import { CACHE_TTL_S, decisionKeys, type DecisionKeys, type KeyLayout } from '../../shared/redis-keys.ts';
+import { decisionKeys, type DecisionKeys, type KeyLayout } from '../../shared/redis-keys.ts';
 import type { CacheLoader } from './cache-loader.ts';
 import { CACHE_MISS, type DecideReply, type DecisionScripts } from './scripts.ts';
 
@@ -210,7 +210,6 @@ export class Decider {
       forced_status: options.forced_status ?? null,
       partial_capable: options.partial_capable,
       decision_ttl_s: this.#budgets.idempotency_ttl_s,
-      ledger_idle_ttl_s: CACHE_TTL_S.ledger_idle,
       now_ms: Date.now(),
       call_id,
     });
@@ -261,7 +260,6 @@ export class Decider {
       .void(keys, {
         request_json,
         status_code,
-        decision_ttl_s: this.#budgets.idempotency_ttl_s,
         now_ms: Date.now(),
         call_id,
       })

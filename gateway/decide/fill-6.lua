@@ -18,12 +18,12 @@
   KEYS[3] limits           hash   (TTL ARGV[5])
   KEYS[4] balance          string (TTL ARGV[6])
   KEYS[5] balance version  string: balance_version of KEYS[4] when the management API wrote it
-  KEYS[6] ledger           hash   (TTL ARGV[7], idle expiry)
+  KEYS[6] ledger           hash   (no TTL: money state, never evictable; decide-10.lua)
 
   ARGV[1] mode: fill | refresh
   ARGV[2] JSON {user?: {...}, card: {...}, limits?: {...}, balance?: "minor", balance_version?: n,
                 ledger?: {...}}
-  ARGV[3..8] TTLs in seconds: user, card, limits, balance, ledger idle, missing card
+  ARGV[3..7] TTLs in seconds: user, card, limits, balance, missing card
 
   Returns the number of parts written.
 ]]
@@ -31,7 +31,7 @@ local rcall = redis.call
 local mode = ARGV[1]
 local parts = cjson.decode(ARGV[2])
 local ttl_user, ttl_card, ttl_limits = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
-local ttl_balance, ttl_ledger, ttl_missing = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
+local ttl_balance, ttl_missing = tonumber(ARGV[6]), tonumber(ARGV[7])
 local refresh = mode == 'refresh'
 if not refresh and mode ~= 'fill' then return redis.error_reply('fill: unknown mode ' .. tostring(mode)) end
 
@@ -48,7 +48,7 @@ local function write_hash(key, fields, ttl)
   if #flat == 0 then return 0 end
   if refresh then rcall('DEL', key) end
   rcall('HSET', key, unpack(flat))
-  rcall('EXPIRE', key, ttl)
+  if ttl then rcall('EXPIRE', key, ttl) end
   return 1
 end
 
@@ -73,5 +73,5 @@ if type(balance) == 'string' then
     end
   end
 end
-if not refresh then written = written + write_hash(KEYS[6], parts['ledger'], ttl_ledger) end
+if not refresh then written = written + write_hash(KEYS[6], parts['ledger'], nil) end
 return written

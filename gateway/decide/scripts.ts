@@ -9,8 +9,15 @@ import type { CacheTtls, DecisionKeys } from '../../shared/redis-keys.ts';
 import { ALL_TIME_WINDOW_ID } from '../../shared/spend-windows.ts';
 import { loadScript, type RedisReply } from '../../shared/stores/redis-scripts.ts';
 
-/** decide-9.lua's status when a cached part is missing: nothing was written. */
+/** decide-10.lua's status when a cached part is missing: nothing was written. */
 export const CACHE_MISS = -1;
+
+/**
+ * Decision and authorization records past the idempotency window that one decide call deletes
+ * at most. A call adds at most 2, so a shard with traffic never falls behind, and the work a
+ * call does for the trim stays bounded (TIGER_STYLE: a limit on everything).
+ */
+export const RETENTION_TRIM_MAX = 8;
 
 export interface DecideArgs {
   readonly request: DecisionRequest;
@@ -19,8 +26,8 @@ export interface DecideArgs {
   /** Record this status without running the rules; null to decide. */
   readonly forced_status: DecisionStatusCode | null;
   readonly partial_capable: boolean;
+  /** The idempotency window: records are kept this long (listed by age, never a Redis TTL). */
   readonly decision_ttl_s: number;
-  readonly ledger_idle_ttl_s: number;
   readonly now_ms: number;
   readonly call_id: string;
 }
@@ -43,7 +50,6 @@ export interface VoidArgs {
   readonly request_json: string;
   /** The status the gateway answered instead (timeout or system_error). */
   readonly status_code: DecisionStatusCode;
-  readonly decision_ttl_s: number;
   readonly now_ms: number;
   /** The decide call that went over budget or failed: only its own decision is undone. */
   readonly call_id: string;
@@ -80,22 +86,13 @@ function bigintOf(value: RedisReply | undefined): bigint {
 }
 
 export function loadScripts(redis: Redis): DecisionScripts {
-  const decide = loadScript(redis, new URL('./decide-9.lua', import.meta.url));
-  const void_ = loadScript(redis, new URL('./void-4.lua', import.meta.url));
+  const decide = loadScript(redis, new URL('./decide-10.lua', import.meta.url));
+  const void_ = loadScript(redis, new URL('./void-5.lua', import.meta.url));
   const fill = loadScript(redis, new URL('./fill-6.lua', import.meta.url));
   const cacheParts = (mode: 'fill' | 'refresh', keys: DecisionKeys, parts: CachePartsJson, ttls: CacheTtls) =>
     fill(
       [keys.user, keys.card, keys.limits, keys.balance, keys.balance_version, keys.ledger],
-      [
-        mode,
-        JSON.stringify(parts),
-        ttls.user,
-        ttls.card,
-        ttls.limits,
-        ttls.balance,
-        ttls.ledger_idle,
-        ttls.missing_card,
-      ],
+      [mode, JSON.stringify(parts), ttls.user, ttls.card, ttls.limits, ttls.balance, ttls.missing_card],
     ).then(Number);
   return {
     async decide(keys, args) {
@@ -111,6 +108,7 @@ export function loadScripts(redis: Redis): DecisionScripts {
           keys.outbox,
           keys.auth,
           keys.velocity,
+          keys.retained,
         ],
         [
           request.user_token,
@@ -129,7 +127,7 @@ export function loadScripts(redis: Redis): DecisionScripts {
           args.forced_status ?? -1,
           args.partial_capable ? 1 : 0,
           args.decision_ttl_s,
-          args.ledger_idle_ttl_s,
+          RETENTION_TRIM_MAX,
           args.now_ms,
           args.request_json,
           args.call_id,
@@ -147,8 +145,8 @@ export function loadScripts(redis: Redis): DecisionScripts {
     },
     async void(keys, args) {
       const reply = (await void_(
-        [keys.ledger, keys.decision, keys.outbox, keys.auth],
-        [args.request_json, args.status_code, args.decision_ttl_s, args.now_ms, args.call_id],
+        [keys.ledger, keys.decision, keys.outbox, keys.auth, keys.retained],
+        [args.request_json, args.status_code, args.now_ms, args.call_id],
       )) as RedisReply[];
       const previous = Number(reply[0]);
       return { previous_status: previous < 0 ? null : previous, released_minor: bigintOf(reply[1]) };

@@ -15,7 +15,7 @@ function cardholder() {
   return { user_token: uniqueToken('u'), card_token: uniqueToken('c') };
 }
 
-describe('decide-9.lua against Redis', () => {
+describe('decide-10.lua against Redis', () => {
   it('reports a cache miss with the mask of missing parts and writes nothing', async () => {
     const c = cardholder();
     const r = await h.decide({ ...c, jit_token: uniqueToken('j'), amount_minor: 100n });
@@ -209,7 +209,6 @@ describe('decide-9.lua against Redis', () => {
     const voidArgs = {
       request_json: '{}',
       status_code: DecisionStatus.TIMEOUT,
-      decision_ttl_s: 3600,
       now_ms: Date.now(),
       call_id: 'slow-call',
     };
@@ -234,7 +233,6 @@ describe('decide-9.lua against Redis', () => {
       await h.scripts.void(k, {
         request_json: '{}',
         status_code: DecisionStatus.TIMEOUT,
-        decision_ttl_s: 3600,
         now_ms: Date.now(),
         call_id: 'replay-call',
       }),
@@ -256,7 +254,6 @@ describe('decide-9.lua against Redis', () => {
       await h.scripts.void(tomb, {
         request_json: '{}',
         status_code: DecisionStatus.TIMEOUT,
-        decision_ttl_s: 3600,
         now_ms: Date.now(),
         call_id: 'c1',
       }),

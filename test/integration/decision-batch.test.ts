@@ -1,5 +1,5 @@
 // Both sides of the decision batch (shared/decision-batch.ts) on the real services: what
-// decide-9.lua and void-4.lua write into the outbox is relayed in batches by routing key and
+// decide-10.lua and void-5.lua write into the outbox is relayed in batches by routing key and
 // decoded by the reader into the same decisions. RabbitMQ side in a vhost of its own, so no
 // other test's worker sees these messages.
 import { randomUUID } from 'node:crypto';
@@ -115,7 +115,6 @@ describe('decision batches: Lua outbox -> relay -> reader', () => {
       await h.scripts.void(p.keys, {
         request_json,
         status_code: DecisionStatus.TIMEOUT,
-        decision_ttl_s: 3600,
         now_ms: Date.now(),
         call_id: 'slow-call',
       }),

@@ -102,7 +102,6 @@ export async function scriptHarness() {
       forced_status: (args.forced ?? null) as DecisionStatusCode | null,
       partial_capable: args.partial ?? false,
       decision_ttl_s: 3600,
-      ledger_idle_ttl_s: 3600,
       now_ms: args.now_ms ?? Date.now(),
       call_id: args.call_id ?? `call-${args.jit_token}`,
     });

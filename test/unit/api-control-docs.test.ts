@@ -11,7 +11,7 @@ import {
 } from '../../api/schemas/enforced-controls.ts';
 import { DecisionStatus } from '../../shared/decision-status.ts';
 
-const lua = readFileSync(new URL('../../gateway/decide/decide-9.lua', import.meta.url), 'utf8');
+const lua = readFileSync(new URL('../../gateway/decide/decide-10.lua', import.meta.url), 'utf8');
 const fields = [...Object.keys(LimitsPatch.properties), ...Object.keys(ControlsPatch.properties)];
 
 describe('OpenAPI descriptions of spending controls', () => {

@@ -39,7 +39,7 @@ const CARD_ID = '0f8fad5b-d9cb-469f-a165-70867728950e';
 const USER_ID = '7c9e6679-7425-40de-944b-e07fc1f90ae7';
 const FX = 'spend:d:20261125:2500:1;spend:a:all:2500:1;held:2500;hold:2500';
 
-/** An outbox entry as decide-9.lua `record()` writes it. */
+/** An outbox entry as decide-10.lua `record()` writes it. */
 function approval(overrides: Record<string, string> = {}): string[] {
   const fields: Record<string, string> = {
     r: JSON.stringify(REQUEST),

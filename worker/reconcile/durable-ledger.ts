@@ -1,5 +1,5 @@
 // The durable ledger of a batch of cards, in the vocabulary of the live Redis hash: for each
-// field the gateway keeps (decide-9.lua KEYS[5]) the value the ledger says it should hold, read
+// field the gateway keeps (decide-10.lua KEYS[5]) the value the ledger says it should hold, read
 // exactly as gateway/decide/cache-loader.ts reads it when it rebuilds the hash:
 //   held           business: sum of `pending` authorization_holds; personal: held_minor
 //   pend           personal: posted_net_minor (business postings are not kept live)

@@ -1,4 +1,4 @@
-// The live ledger hashes in Redis (`<prefix>:{<shard>}:ledger:<card token>`, see decide-9.lua
+// The live ledger hashes in Redis (`<prefix>:{<shard>}:ledger:<card token>`, see decide-10.lua
 // KEYS[5]), found with SCAN in bounded batches: never KEYS, which blocks Redis.
 
 import type { Redis } from 'ioredis';

@@ -4,10 +4,17 @@
 
   All keys share one hash tag (the cardholder's shard): safe on Redis Cluster.
 
+  Eviction (docs/operations.md, "Redis memory"): only the cached parts (KEYS[1..4]) carry a TTL,
+  so a `volatile-*` maxmemory policy can evict them and nothing else. Everything this script
+  writes is money state and never gets a TTL: the ledger, the velocity set, the outbox, and the
+  decision and authorization records, which are listed by age in the shard's retention set
+  (KEYS[10]) and deleted by this script once past the idempotency window, ARGV[17] per call at
+  most (each call adds at most 2, so the backlog of a busy shard only shrinks).
+
   Cost: every redis.call costs a few microseconds of Redis CPU beyond the command itself (argv
   objects, the reply written as RESP and parsed back into Lua), so each hash is read with ONE
   HMGET into named locals and the live ledger is written with ONE HSET at the end. A business
-  authorization makes 13 calls.
+  authorization makes 13 calls (15 when it deletes records past the idempotency window).
 
   KEYS[1] user      cache hash  {status, rf}
   KEYS[2] card      cache hash  {status, kind, user_token, currency, card_id, user_id, rf, brf} or {missing=1}
@@ -18,13 +25,16 @@
   KEYS[4] balance   cache string  posted balance as persisted, minor units (personal cards)
   KEYS[5] ledger    live hash   held (active holds), pend (postings not yet persisted, signed),
                                 <p>w/<p>s/<p>n window id, spend and count per period p,
-                                g:<group>:<p>w / g:<group>:<p>s for p in d m
+                                g:<group>:<p>w / g:<group>:<p>s for p in d m, t (last change, unix ms)
   KEYS[6] decision  hash        answer of this JIT token {s, a, av, k, ci, ui, rev, mode, cid,
                                 dw ww mw yw aw g (windows and MCC group its spend was counted in)}
   KEYS[7] outbox    stream      decisions waiting for the relay to RabbitMQ
   KEYS[8] auth      hash        authorization group of the original JIT token {held, state, card,
                                 dw ww mw yw aw (windows it was counted in), g, n}
   KEYS[9] velocity  zset        approval times (ms) of the card, for the sliding velocity window
+                                (trimmed to the window on each check: at most vel_max members)
+  KEYS[10] retained zset        the shard's decision and authorization record keys, scored by the
+                                unix ms they were last written (the idempotency window's clock)
 
   `rf` (and the card's `brf` for the balance): unix ms after which a cached part should be
   refreshed ahead of its expiry (written by fill-6.lua); the reply says which parts are due.
@@ -39,7 +49,8 @@
                  release (the whole remaining hold: Marqeta timed out or declined it, or it expired)
   ARGV[14] forced status: -1 to decide, else record this status without checks
   ARGV[15] 1 when a partial approval may be answered (program setting and pos.partial_approval_capable)
-  ARGV[16] decision record TTL, s            ARGV[17] ledger idle TTL, s
+  ARGV[16] idempotency window, s: decision and authorization records are kept this long
+  ARGV[17] records past the window deleted per call at most
   ARGV[18] now, unix ms (velocity window, refresh-ahead)
   ARGV[19] request summary JSON (copied to the outbox)
   ARGV[20] call id: unique per gateway call, recorded so a void undoes only its own call's decision
@@ -55,6 +66,7 @@ local rcall = redis.call
 
 local user_key, card_key, limits_key, balance_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local ledger_key, decision_key, outbox_key, auth_key, velocity_key = KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
+local retained_key = KEYS[10]
 
 local user_token, currency = ARGV[1], ARGV[2]
 local amount = tonumber(ARGV[3])
@@ -65,7 +77,7 @@ local window = {d = ARGV[8], w = ARGV[9], m = ARGV[10], y = ARGV[11], a = ARGV[1
 local mode = ARGV[13]
 local forced = tonumber(ARGV[14])
 local partial_capable = ARGV[15] == '1'
-local decision_ttl_s, ledger_ttl_s = tonumber(ARGV[16]), tonumber(ARGV[17])
+local retention_s, trim_max = tonumber(ARGV[16]), tonumber(ARGV[17])
 local now_ms = tonumber(ARGV[18])
 local request_json = ARGV[19]
 local call_id = ARGV[20]
@@ -125,11 +137,23 @@ local function set_auth(field, value)
 end
 local function flush()
   if ledger_changed then
+    -- `t` tells the start-up preload which cards were active (gateway/decide/cache-preload.ts).
+    set_ledger('t', now_ms)
     rcall('HSET', ledger_key, unpack(ledger_changes))
-    rcall('EXPIRE', ledger_key, ledger_ttl_s)
   end
   if auth_changed then rcall('HSET', auth_key, unpack(auth_changes)) end
-  if auth_touch then rcall('EXPIRE', auth_key, decision_ttl_s) end
+  -- A hold restarts its group's idempotency window, as a recorded decision starts its own.
+  if auth_touch then rcall('ZADD', retained_key, now_ms, auth_key) end
+end
+
+-- Deletes up to trim_max records last written before the idempotency window, oldest first.
+-- They carry this shard's hash tag: the same slot on Redis Cluster.
+local function trim()
+  local old = rcall('ZRANGEBYSCORE', retained_key, '-inf', now_ms - retention_s * 1000, 'LIMIT', 0, trim_max)
+  if #old > 0 then
+    rcall('DEL', unpack(old))
+    rcall('ZREM', retained_key, unpack(old))
+  end
 end
 
 -- Writes what changed, appends the decision to the outbox and records it for replays.
@@ -138,7 +162,8 @@ local function record(status, moved, extra)
   rcall('HSET', decision_key, 's', status, 'a', moved, 'av', available_reply, 'k', kind,
     'ci', card_id, 'ui', card_user_id, 'rev', 1, 'mode', mode, 'cid', call_id,
     'dw', window.d, 'ww', window.w, 'mw', window.m, 'yw', window.y, 'aw', window.a, 'g', group, 'grp', group_token)
-  rcall('EXPIRE', decision_key, decision_ttl_s)
+  rcall('ZADD', retained_key, now_ms, decision_key)
+  trim()
   local entry = {'r', request_json, 's', status, 'a', moved, 'k', kind, 'ci', card_id, 'ui', card_user_id,
     't', now_ms, 'rev', 1, 'mode', mode, 'av', available_reply, 'grp', group_token, 'fx', table.concat(effects, ';')}
   for i = 1, #(extra or {}) do entry[#entry + 1] = extra[i] end
@@ -402,7 +427,6 @@ end
 local function note_velocity()
   if limits.vel_win_s then
     rcall('ZADD', velocity_key, now_ms, decision_key)
-    rcall('PEXPIRE', velocity_key, limits.vel_win_s * 1000)
   end
 end
 
@@ -443,8 +467,6 @@ if mode == 'reversal' or mode == 'clearing' or mode == 'release' then
       hold_delta(-released)
       if auth_held - released == 0 then hold_state(mode == 'release' and 'released' or 'reversed') end
     end
-    -- An untouched ledger is still kept alive, as every decision of the card does.
-    if not ledger_changed then rcall('EXPIRE', ledger_key, ledger_ttl_s) end
     return record(APPROVED, released, {'released', released})
   end
   -- Clearing posts the cleared amount and releases the whole remaining hold; spend moves from

@@ -11,23 +11,23 @@
   - a decision recorded by another call (the slow call was a replay of an earlier answer):
     never touched; that earlier answer stands.
 
-  KEYS[1] ledger    live hash (see decide-9.lua)
+  KEYS[1] ledger    live hash (see decide-10.lua)
   KEYS[2] decision  hash {s, a, k, ci, ui, mode, dw ww mw yw aw g}
   KEYS[3] outbox    stream
   KEYS[4] auth      hash: the authorization group the decision held in
+  KEYS[5] retained  zset: the shard's records by age (decide-10.lua KEYS[10]); a TIMEOUT decline
+                    recorded here is listed there, so decide-10.lua deletes it after the window
 
   ARGV[1] request summary JSON (as given to decide)
   ARGV[2] TIMEOUT status code
-  ARGV[3] decision record TTL, seconds
-  ARGV[4] now, unix ms
-  ARGV[5] call id of the decide call that went over budget
+  ARGV[3] now, unix ms
+  ARGV[4] call id of the decide call that went over budget
 
   Returns {previous status or -1, released amount minor}
 ]]
 local rcall = redis.call
-local ledger_key, decision_key, outbox_key, auth_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local request_json, timeout_status, decision_ttl_s, now_ms = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
-local call_id = ARGV[5]
+local ledger_key, decision_key, outbox_key, auth_key, retained_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local request_json, timeout_status, now_ms, call_id = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
 local APPROVED = 0
 local UNDONE_MODES = {auth = true, incremental = true, capture = true}
 
@@ -35,7 +35,7 @@ local d = rcall('HMGET', decision_key, 's', 'a', 'k', 'ci', 'ui', 'mode', 'dw', 
 if not d[1] then
   rcall('HSET', decision_key, 's', timeout_status, 'a', 0, 'k', 'unknown', 'ci', '', 'ui', '', 'rev', 1, 'mode', 'void',
     'cid', call_id)
-  rcall('EXPIRE', decision_key, decision_ttl_s)
+  rcall('ZADD', retained_key, now_ms, decision_key)
   rcall('XADD', outbox_key, '*', 'r', request_json, 's', timeout_status, 'a', 0, 'k', 'unknown',
     'ci', '', 'ui', '', 't', now_ms, 'rev', 1, 'mode', 'void')
   return {-1, 0}
