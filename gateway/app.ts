@@ -16,7 +16,7 @@ import { installOverloadShedding } from '../shared/http/overload.ts';
 import { installSecurityHeaders } from '../shared/http/security-headers.ts';
 import type { Decider } from './decide/decider.ts';
 import { installErrorHandler } from './http/error-handler.ts';
-import { authorizeRoute } from './routes/authorize.ts';
+import { AUTHORIZE_ROUTE, authorizeRoute } from './routes/authorize.ts';
 import { marqetaWebhookRoute, type MarqetaWebhookOptions } from './routes/marqeta-webhooks.ts';
 
 export interface GatewayAppOptions {
@@ -57,6 +57,10 @@ export async function buildGatewayApp(options: GatewayAppOptions): Promise<Fasti
   await installOverloadShedding(app, {
     config: options.overload,
     code: 'GW_ERR_UNAVAILABLE',
+    // The same 503 in both UNDECIDED_ANSWER modes; a shed JIT request is counted as undecided.
+    on_shed: (request) => {
+      if (request.routeOptions.url === AUTHORIZE_ROUTE) options.decider.undecided.shed();
+    },
   });
   installSecurityHeaders(app, { json_service_headers: true });
   refuseOperatorKeys(app, 'GW_ERR_BAD_REQUEST');

@@ -36,21 +36,6 @@ function url(env: Env, name: string, protocols: readonly string[]): string {
   return value;
 }
 
-/** A comma-separated list of `host:port` (empty when unset). */
-function hostPorts(env: Env, name: string): readonly string[] {
-  const raw = read(env, name);
-  if (raw === undefined) return [];
-  const entries = raw.split(',').map((entry) => entry.trim());
-  for (const entry of entries) {
-    const at = entry.lastIndexOf(':');
-    const port = Number(entry.slice(at + 1));
-    if (at <= 0 || !/^\d+$/.test(entry.slice(at + 1)) || port < 1 || port > 65_535) {
-      throw new ConfigError(`${name} must be a comma-separated list of host:port (got "${entry}")`);
-    }
-  }
-  return Object.freeze(entries);
-}
-
 function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
   const raw = read(env, name);
   if (raw === undefined) return fallback;
@@ -124,11 +109,7 @@ export interface CommonConfig {
   readonly database_url: string;
   readonly mongodb_uri: string;
   readonly redis_url: string;
-  /** Seed nodes (`host:port`) of a Redis Cluster; empty: the single node of redis_url. */
-  readonly redis_cluster_nodes: readonly string[];
   readonly rabbitmq_url: string;
-  /** Broker nodes (`host:port`) tried in turn; empty: the host of rabbitmq_url. */
-  readonly rabbitmq_hosts: readonly string[];
   readonly marqeta_base_url: string;
   /** Prefix of every Redis key this deployment owns. */
   readonly redis_key_prefix: string;
@@ -211,6 +192,12 @@ export interface GatewayConfig extends CommonConfig, OverloadConfig {
   readonly partial_approval_enabled: boolean;
   /** How long a JIT token's decision is remembered (replays get the first answer). */
   readonly idempotency_ttl_s: number;
+  /**
+   * Program setting: what a request the gateway cannot decide (Redis down, over the budget, a
+   * failed cache fill) is answered. `decline`: 402 system_error/timeout, Marqeta declines.
+   * `standin`: 503 GW_ERR_UNDECIDED, an application error, so Marqeta's Commando Mode decides.
+   */
+  readonly undecided_answer: 'decline' | 'standin';
   /** Uncleared authorizations release their hold after this many days. */
   readonly hold_expiry_days: number;
   readonly hold_expiry_scan_interval_ms: number;
@@ -298,9 +285,7 @@ function common(env: Env): CommonConfig {
     database_url: url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']),
     mongodb_uri: url(env, 'MONGODB_URI', ['mongodb:', 'mongodb+srv:']),
     redis_url: url(env, 'REDIS_URL', ['redis:', 'rediss:']),
-    redis_cluster_nodes: hostPorts(env, 'REDIS_CLUSTER_NODES'),
     rabbitmq_url: url(env, 'RABBITMQ_URL', ['amqp:', 'amqps:']),
-    rabbitmq_hosts: hostPorts(env, 'RABBITMQ_HOSTS'),
     marqeta_base_url: url(env, 'MARQETA_BASE_URL', ['http:', 'https:']),
     redis_key_prefix: read(env, 'REDIS_KEY_PREFIX') ?? 'afc',
     redis_shards: integer(env, 'REDIS_SHARDS', 64, 1, 16384),
@@ -362,6 +347,7 @@ export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
     partial_approval_enabled:
       oneOf(env, 'PARTIAL_APPROVAL_ENABLED', 'false', ['true', 'false'] as const) === 'true',
     idempotency_ttl_s: integer(env, 'IDEMPOTENCY_TTL_S', 8 * 24 * 3600, 3600, 90 * 24 * 3600),
+    undecided_answer: oneOf(env, 'UNDECIDED_ANSWER', 'decline', ['decline', 'standin'] as const),
     hold_expiry_days: integer(env, 'HOLD_EXPIRY_DAYS', 7, 1, 90),
     hold_expiry_scan_interval_ms: integer(env, 'HOLD_EXPIRY_SCAN_INTERVAL_MS', 60_000, 1_000, 3_600_000),
     outbox_relay_enabled: oneOf(env, 'OUTBOX_RELAY_ENABLED', 'true', ['true', 'false'] as const) === 'true',

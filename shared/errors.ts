@@ -13,6 +13,8 @@ export const ErrorCodes = Object.freeze({
   GW_ERR_RATE_LIMITED: { status: 429, message: 'Too many requests; retry after the Retry-After delay.' },
   GW_ERR_INTERNAL: { status: 500, message: 'Internal error. It has been logged.' },
   GW_ERR_UNAVAILABLE: { status: 503, message: 'Temporarily unavailable; retry shortly.' },
+  // UNDECIDED_ANSWER=standin: an application error, so Marqeta's Commando Mode stands in.
+  GW_ERR_UNDECIDED: { status: 503, message: 'No decision could be made; stand in for it.' },
   // Management API (api/): the same shape, its own codes.
   API_ERR_BAD_REQUEST: { status: 400, message: 'The request is invalid.' },
   API_ERR_UNAUTHORIZED: { status: 401, message: 'Missing or invalid API key.' },

@@ -141,7 +141,7 @@ export interface MarqetaNotificationEvent {
   readonly event_token: string;
   readonly kind: 'transaction';
   readonly received_at_ms: number;
-  /** What the gateway did to the ledger for it (e.g. released a timed-out hold). */
+  /** What the gateway did to the ledger for it (e.g. released a timed-out hold; shared/standin-action.ts). */
   readonly ledger_actions: readonly string[];
   readonly payload: Record<string, unknown>;
 }

@@ -44,6 +44,26 @@ export function gatewayMetrics(registry: Registry) {
       help: 'Decisions in the Redis outbox not yet confirmed by RabbitMQ',
       registers: [registry],
     }),
+    redis_evicted_keys: new Counter({
+      name: 'afc_redis_evicted_keys_total',
+      help: 'Keys Redis evicted at maxmemory (INFO evicted_keys, every master): cache only under a volatile-* policy',
+      registers: [registry],
+    }),
+    redis_memory_used: new Gauge({
+      name: 'afc_redis_memory_used_bytes',
+      help: 'Redis used_memory, summed over the masters',
+      registers: [registry],
+    }),
+    redis_memory_max: new Gauge({
+      name: 'afc_redis_memory_max_bytes',
+      help: 'Redis maxmemory (the smallest of the masters); 0 = no limit',
+      registers: [registry],
+    }),
+    redis_eviction_safe: new Gauge({
+      name: 'afc_redis_eviction_safe',
+      help: 'Redis maxmemory-policy can evict cache keys only (1), or also money state (0: allkeys-*)',
+      registers: [registry],
+    }),
     relay_lag: new Histogram({
       name: 'afc_outbox_relay_lag_seconds',
       help: 'Age of an outbox entry when RabbitMQ confirmed it',
@@ -53,6 +73,29 @@ export function gatewayMetrics(registry: Registry) {
     relayed: new Counter({
       name: 'afc_outbox_relayed_total',
       help: 'Outbox entries published to RabbitMQ and confirmed',
+      registers: [registry],
+    }),
+    undecided_mode: new Gauge({
+      name: 'afc_undecided_answer_mode',
+      help: 'UNDECIDED_ANSWER in force: 1 for the mode (decline or standin), 0 for the other',
+      labelNames: ['mode'] as const,
+      registers: [registry],
+    }),
+    undecided: new Counter({
+      name: 'afc_undecided_requests_total',
+      help: 'JIT requests the gateway could not decide, by cause and by what was answered (decline, standin, shed)',
+      labelNames: ['cause', 'answer'] as const,
+      registers: [registry],
+    }),
+    standin_bookings: new Counter({
+      name: 'afc_standin_bookings_total',
+      help: 'Marqeta stand-in (Commando) approvals booked from notifications, each token once',
+      registers: [registry],
+    }),
+    standin_over_limit: new Counter({
+      name: 'afc_standin_over_limit_minor_total',
+      help: "Spend stand-in approvals booked beyond a card's amount limits or balance, minor units",
+      labelNames: ['currency'] as const,
       registers: [registry],
     }),
   };

@@ -67,8 +67,7 @@ export class CacheInvalidator {
   async #delete(keys: string[]): Promise<void> {
     for (let attempt = 1; attempt <= DELETE_ATTEMPTS_MAX; attempt++) {
       try {
-        // One DEL per key: the keys of several cards live in different hash slots (Redis Cluster).
-        await Promise.all(keys.map((key) => this.#redis.del(key)));
+        await this.#redis.del(...keys);
         return;
       } catch (error) {
         if (attempt === DELETE_ATTEMPTS_MAX) {

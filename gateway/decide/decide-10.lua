@@ -59,7 +59,8 @@
     status >= 0  a decision status (shared/decision-status.ts); amount: approved, released or posted
     status = -1  CACHE_MISS, nothing written; missing_mask: 1 user, 2 card, 4 limits, 8 balance, 16 ledger
     available_minor: for `balance` (personal: posted + pending - held; business: least room left
-    under the amount limits, -1 when none); 0 otherwise
+    under the amount limits, -1 when none); for force_auth/force_capture (stand-in, advice) the
+    part of the amount booked beyond the card's amount limits or balance; 0 otherwise
     refresh_mask: cached parts past their refresh-ahead time, same bits as missing_mask
 ]]
 local rcall = redis.call
@@ -445,6 +446,9 @@ end
 
 if mode == 'force_auth' or mode == 'force_capture' then
   -- Advice and stand-in messages report what the network already did: booked, never declined.
+  -- What it adds beyond the least room left is reported (reconciliation's over-limit report).
+  local room = amount_room()
+  if room ~= nil then available_reply = math.max(0, amount - math.max(0, room)) end
   count_spend(amount, 1)
   if mode == 'force_capture' then
     add_pend(-amount)

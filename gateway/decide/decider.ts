@@ -10,6 +10,7 @@ import { DecisionStatus, statusInfo, type DecisionStatusCode } from '../../share
 import type { CardKind, DecisionRequest } from '../../shared/messages.ts';
 import type { gatewayMetrics } from '../../shared/metrics.ts';
 import { decisionKeys, type DecisionKeys, type KeyLayout } from '../../shared/redis-keys.ts';
+import { UndecidedAnswers } from '../http/undecided-answer.ts';
 import type { CacheLoader } from './cache-loader.ts';
 import { CACHE_MISS, type DecideReply, type DecisionScripts } from './scripts.ts';
 
@@ -32,11 +33,20 @@ export interface DecisionBudgets {
   readonly decision_budget_ms: number;
   readonly cache_fill_budget_ms: number;
   readonly idempotency_ttl_s: number;
+  /** Program setting UNDECIDED_ANSWER: how `timeout`/`system_error` outcomes are answered. */
+  readonly undecided_answer: UndecidedAnswers['mode'];
 }
 
 export type DecisionMetrics = Pick<
   ReturnType<typeof gatewayMetrics>,
-  'decisions' | 'decision_duration' | 'script_duration' | 'cache_lookups'
+  | 'decisions'
+  | 'decision_duration'
+  | 'script_duration'
+  | 'cache_lookups'
+  | 'undecided'
+  | 'undecided_mode'
+  | 'standin_bookings'
+  | 'standin_over_limit'
 >;
 
 export interface DecisionOutcome {
@@ -56,6 +66,11 @@ export interface DecideOptions {
   readonly forced_status?: DecisionStatusCode;
   /** A smaller amount may be approved (program setting and the network's capability). */
   readonly partial_capable: boolean;
+  /**
+   * A notification's ledger command (it books what Marqeta already did): never voided when Redis
+   * fails, so Marqeta's retry books it, once, instead of replaying a recorded failure.
+   */
+  readonly ledger_command?: boolean;
 }
 
 function declined(status_code: DecisionStatusCode, source: DecisionOutcome['source']): DecisionOutcome {
@@ -93,6 +108,8 @@ export class Decider {
   #voids_pending = 0;
   readonly #decision_counters = new Map<string, { inc(): void }>();
   readonly #cache_lookups: Record<'hit' | 'miss', { inc(): void }>;
+  /** What the JIT route answers when this decider could not decide (routes/authorize.ts). */
+  readonly undecided: UndecidedAnswers;
 
   constructor(
     scripts: DecisionScripts,
@@ -108,6 +125,7 @@ export class Decider {
     this.#budgets = budgets;
     this.#log = log;
     this.#metrics = metrics;
+    this.undecided = new UndecidedAnswers(budgets.undecided_answer, metrics);
     this.#cache_lookups = {
       hit: metrics.cache_lookups.labels({ result: 'hit' }),
       miss: metrics.cache_lookups.labels({ result: 'miss' }),
@@ -158,7 +176,7 @@ export class Decider {
           this.#budgets.decision_budget_ms,
         );
       } catch (error) {
-        return this.#failed(error, keys, request, request_json, call_id);
+        return this.#failed(error, keys, request, request_json, call_id, options.ledger_command !== true);
       }
       // Counted once per decision: answered from Redis alone, or only after a fill.
       if (attempt === 0) this.#cache_lookups[reply.status === CACHE_MISS ? 'miss' : 'hit'].inc();
@@ -187,12 +205,14 @@ export class Decider {
         );
         const status_code =
           error instanceof BudgetExceeded ? DecisionStatus.TIMEOUT : DecisionStatus.SYSTEM_ERROR;
-        this.#void(keys, request_json, request.jit_token, status_code, call_id);
+        if (options.ledger_command !== true)
+          this.#void(keys, request_json, request.jit_token, status_code, call_id);
         return declined(status_code, 'fill_error');
       }
     }
     this.#log.error({ jit_token: request.jit_token }, 'cache still incomplete after fills');
-    this.#void(keys, request_json, request.jit_token, DecisionStatus.SYSTEM_ERROR, call_id);
+    if (options.ledger_command !== true)
+      this.#void(keys, request_json, request.jit_token, DecisionStatus.SYSTEM_ERROR, call_id);
     return declined(DecisionStatus.SYSTEM_ERROR, 'fill_error');
   }
 
@@ -229,16 +249,17 @@ export class Decider {
     request: DecisionRequest,
     request_json: string,
     call_id: string,
+    voids: boolean,
   ): DecisionOutcome {
     if (error instanceof BudgetExceeded) {
       this.#log.warn({ jit_token: request.jit_token }, 'decision over budget: answering timeout');
-      this.#void(keys, request_json, request.jit_token, DecisionStatus.TIMEOUT, call_id);
+      if (voids) this.#void(keys, request_json, request.jit_token, DecisionStatus.TIMEOUT, call_id);
       return declined(DecisionStatus.TIMEOUT, 'timeout');
     }
     this.#log.error({ err: error, jit_token: request.jit_token }, 'decision failed: answering system_error');
     // Redis may have run the decision before the connection broke: undo it once Redis answers.
     // It also records the system_error, so a replay gets the same decline.
-    this.#void(keys, request_json, request.jit_token, DecisionStatus.SYSTEM_ERROR, call_id);
+    if (voids) this.#void(keys, request_json, request.jit_token, DecisionStatus.SYSTEM_ERROR, call_id);
     return declined(DecisionStatus.SYSTEM_ERROR, 'redis_error');
   }
 

@@ -1,6 +1,7 @@
 // POST /api/transactions/authorize: Marqeta's Gateway JIT Funding request in, 200 (approve)
-// or 402 (decline) out. The hot path: Basic auth, compiled schema validation, exact amount
-// parsing, then one Redis script call. Nothing else is awaited before the answer.
+// or 402 (decline) out; 503 GW_ERR_UNDECIDED when undecided and UNDECIDED_ANSWER=standin. The
+// hot path: Basic auth, compiled schema validation, exact amount parsing, then one Redis script
+// call. Nothing else is awaited before the answer.
 
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -9,6 +10,7 @@ import { statusInfo } from '../../shared/decision-status.ts';
 import { maskToken } from '../../shared/logger.ts';
 import type { Decider } from '../decide/decider.ts';
 import { basicAuthVerifier } from '../http/basic-auth.ts';
+import { isUndecided } from '../http/undecided-answer.ts';
 import { JitRequest, JitResponse } from '../jit/schema.ts';
 import { answer, parseJit } from '../jit/translate.ts';
 
@@ -53,6 +55,11 @@ export async function authorizeRoute(app: FastifyInstance, options: AuthorizeRou
         forced_status: parsed.forced_status,
         partial_capable: options.partial_approval_enabled && parsed.partial_capable,
       });
+      // Not decided (Redis down, over budget, failed fill, or a replay of one): UNDECIDED_ANSWER
+      // says whether that is our 402 or the 503 that lets Marqeta stand in (http/undecided-answer.ts).
+      if (isUndecided(outcome.status_code)) {
+        options.decider.undecided.answer(outcome.source === 'script' ? 'replay' : outcome.source);
+      }
       const { status_code, body } = answer(parsed, outcome);
       // Debug: every decision is in the ledger and the metrics; a line per purchase is hot-path I/O
       // (and so is building it: only when debug is on).

@@ -3,12 +3,14 @@
 // shutting down; load balancers stop sending traffic otherwise. The body also reports the
 // dependencies a gateway can decide without (PostgreSQL and MongoDB fill cold caches, RabbitMQ drains
 // the outbox) from a background monitor, so an outage of one shows within 2 s as `degraded`
-// without taking healthy gateways out of rotation.
+// without taking healthy gateways out of rotation. `undecided` says what a request this gateway
+// cannot decide is answered (UNDECIDED_ANSWER) and how many went each way since start.
 // GET /api/health/live: 200 while the process answers at all (liveness probe): no dependency
 // is checked, so an outage elsewhere never gets healthy gateways restarted.
 
 import type { FastifyInstance } from 'fastify';
 import { type Check, type CheckResult, runChecks } from '../../shared/health.ts';
+import type { UndecidedReport } from '../http/undecided-answer.ts';
 
 export interface HealthRouteOptions {
   readonly checks: Readonly<Record<string, Check>>;
@@ -17,6 +19,8 @@ export interface HealthRouteOptions {
   /** The latest results of the dependencies this gateway can decide without. */
   readonly reported: () => Readonly<Record<string, CheckResult>>;
   readonly isShuttingDown: () => boolean;
+  /** UNDECIDED_ANSWER in force and how many undecided requests went each way. */
+  readonly undecided: () => Promise<UndecidedReport>;
 }
 
 export async function healthRoutes(app: FastifyInstance, options: HealthRouteOptions): Promise<void> {
@@ -27,11 +31,11 @@ export async function healthRoutes(app: FastifyInstance, options: HealthRouteOpt
   app.get('/api/health/live', async () => ({ status: 'alive' }));
   app.get('/api/health/ready', async (_request, reply) => {
     if (options.isShuttingDown()) return reply.status(503).send({ status: 'shutting_down', checks: {} });
-    const required = await runChecks(options.readiness);
+    const [required, undecided] = await Promise.all([runChecks(options.readiness), options.undecided()]);
     const checks = { ...required.checks, ...options.reported() };
     const all_up = Object.values(checks).every((c) => c.status === 'up');
     return reply
       .status(required.status === 'ok' ? 200 : 503)
-      .send({ status: all_up ? 'ok' : 'degraded', checks });
+      .send({ status: all_up ? 'ok' : 'degraded', checks, undecided });
   });
 }

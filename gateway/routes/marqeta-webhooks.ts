@@ -13,6 +13,7 @@ import { ApiError } from '../../shared/errors.ts';
 import { maskToken } from '../../shared/logger.ts';
 import type { DecisionRequest, MarqetaNotificationEvent } from '../../shared/messages.ts';
 import { MoneyError, toMinor } from '../../shared/money.ts';
+import { standinAction } from '../../shared/standin-action.ts';
 import type { Decider } from '../decide/decider.ts';
 import { ledgerCommandRequest } from '../decide/ledger-command.ts';
 import { basicAuthVerifier } from '../http/basic-auth.ts';
@@ -27,6 +28,11 @@ import { type HmacAlgorithm, signatureMatches } from '../webhooks/signature.ts';
 
 /** Marqeta retries a notification for up to 12 days: remember what we processed a bit longer. */
 const DEDUPE_TTL_S = 14 * 24 * 3600;
+/**
+ * A booked stand-in is remembered this long (its clearing can come weeks later, with the
+ * stand-in fields repeated, past IDEMPOTENCY_TTL_S): one small string per stand-in approval.
+ */
+const STANDIN_BOOKED_TTL_S = 400 * 24 * 3600;
 
 export interface MarqetaWebhookOptions {
   readonly decider: Decider;
@@ -114,11 +120,19 @@ export async function marqetaWebhookRoute(
           }
           const actions: string[] = [];
           for (const command of ledgerCommands(txn)) {
+            // A stand-in booked before stays booked once, even past the decision record's window
+            // (a later state of the same transaction repeats the stand-in fields).
+            const booked_marker = `${options.key_prefix}:booked:${command.jit_token}`;
+            if (command.action === 'book_standin') {
+              const booked = await options.redis.get(booked_marker);
+              if (booked !== null) {
+                actions.push(booked);
+                continue;
+              }
+            }
             const outcome = await options.decider.decide(
               commandRequest(command, Date.now(), options.program_time_zone),
-              {
-                partial_capable: false,
-              },
+              { partial_capable: false, ledger_command: true },
             );
             if (
               outcome.status_code === DecisionStatus.SYSTEM_ERROR ||
@@ -126,7 +140,17 @@ export async function marqetaWebhookRoute(
             ) {
               throw new ApiError('GW_ERR_UNAVAILABLE', 'The ledger is unavailable; retry later.');
             }
-            actions.push(`${command.action}:${outcome.amount_minor}`);
+            if (command.action === 'book_standin') {
+              // The script reports the part booked beyond the card's limits or balance in
+              // available_minor; a replay reports it again (same record), but counts once.
+              const action = standinAction(outcome.amount_minor, outcome.available_minor);
+              await options.redis.set(booked_marker, action, 'EX', STANDIN_BOOKED_TTL_S);
+              actions.push(action);
+              if (!outcome.replayed)
+                options.decider.undecided.standinBooked(outcome.available_minor, command.currency_code);
+            } else {
+              actions.push(`${command.action}:${outcome.amount_minor}`);
+            }
             request.log.info(
               {
                 action: command.action,

@@ -8,7 +8,7 @@
 
 import { getHeapStatistics } from 'node:v8';
 import underPressure from '@fastify/under-pressure';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { OverloadConfig } from '../config.ts';
 import { ApiError, type ErrorCode } from '../errors.ts';
 
@@ -23,6 +23,8 @@ export interface OverloadOptions {
   readonly config: OverloadConfig;
   /** GW_ERR_UNAVAILABLE or API_ERR_UNAVAILABLE. */
   readonly code: ErrorCode;
+  /** Told of each shed request (the gateway counts shed JIT requests as undecided). */
+  readonly on_shed?: (request: FastifyRequest) => void;
 }
 
 export async function installOverloadShedding(app: FastifyInstance, options: OverloadOptions): Promise<void> {
@@ -40,6 +42,7 @@ export async function installOverloadShedding(app: FastifyInstance, options: Ove
     // Returning nothing serves the request; a rejection goes to the error handler (our shape).
     pressureHandler: (request, reply, type, value) => {
       shed_since_log++;
+      options.on_shed?.(request);
       if (Date.now() - logged_at_ms >= SHED_LOG_INTERVAL_MS) {
         request.log.warn({ pressure: type, value, shed: shed_since_log }, 'overloaded; requests shed');
         shed_since_log = 0;

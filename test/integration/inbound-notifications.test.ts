@@ -140,6 +140,20 @@ describe('POST /api/webhooks/marqeta', () => {
     };
     expect((await post(gw, body)).status).toBe(200);
     expect(await held(gw, card)).toBe('2500');
+    // 25.00 booked on a 10.00 balance: 15.00 beyond it, reported with the booking.
+    const event_token = `${body.transactions[0]!.token}:PENDING`;
+    await waitFor(async () => received.has(event_token), 'notification on RabbitMQ');
+    expect(received.get(event_token)!.ledger_actions).toEqual(['book_standin:2500:1500']);
+    // A later state of the same transaction, past the decision record's window (its record
+    // gone), repeats the stand-in fields: booked once all the same.
+    await gw.redis.del(
+      decisionKeys(gw.layout, card.user_token, card.card_token, `standin:${jit_token}`).decision,
+    );
+    const later = { transactions: [{ ...body.transactions[0]!, state: 'COMPLETION' }] };
+    expect((await post(gw, later)).body).toMatchObject({ processed: 1, duplicates: 0 });
+    expect(await held(gw, card)).toBe('2500');
+    const metrics = (await gw.internal_app.inject({ method: 'GET', url: '/metrics' })).body;
+    expect(metrics).toMatch(/afc_standin_over_limit_minor_total\{currency="USD"[^}]*\} 1500/);
   });
 
   it('with an HMAC secret, accepts a signature of the raw body and refuses a wrong one', async () => {
