@@ -5,6 +5,9 @@
 // the outbox) from a background monitor, so an outage of one shows within 2 s as `degraded`
 // without taking healthy gateways out of rotation. `undecided` says what a request this gateway
 // cannot decide is answered (UNDECIDED_ANSWER) and how many went each way since start.
+// `warnings` names what an operator must fix although the gateway can decide (a Redis
+// maxmemory policy that is not the documented one, gateway/decide/redis-memory.ts): loud in
+// the body and the logs, never a 503, so a development Redis without a limit still serves.
 // GET /api/health/live: 200 while the process answers at all (liveness probe): no dependency
 // is checked, so an outage elsewhere never gets healthy gateways restarted.
 
@@ -19,6 +22,8 @@ export interface HealthRouteOptions {
   /** The latest results of the dependencies this gateway can decide without. */
   readonly reported: () => Readonly<Record<string, CheckResult>>;
   readonly isShuttingDown: () => boolean;
+  /** What an operator must fix although this gateway can decide; never gates readiness. */
+  readonly warnings: () => readonly string[];
   /** UNDECIDED_ANSWER in force and how many undecided requests went each way. */
   readonly undecided: () => Promise<UndecidedReport>;
 }
@@ -34,8 +39,12 @@ export async function healthRoutes(app: FastifyInstance, options: HealthRouteOpt
     const [required, undecided] = await Promise.all([runChecks(options.readiness), options.undecided()]);
     const checks = { ...required.checks, ...options.reported() };
     const all_up = Object.values(checks).every((c) => c.status === 'up');
-    return reply
-      .status(required.status === 'ok' ? 200 : 503)
-      .send({ status: all_up ? 'ok' : 'degraded', checks, undecided });
+    const warnings = options.warnings();
+    return reply.status(required.status === 'ok' ? 200 : 503).send({
+      status: all_up ? 'ok' : 'degraded',
+      checks,
+      undecided,
+      ...(warnings.length > 0 ? { warnings } : {}),
+    });
   });
 }

@@ -22,6 +22,7 @@ import { shutdownStep } from '../../shared/shutdown-step.ts';
 import { connectMongo } from '../../shared/stores/mongo.ts';
 import { connectPostgres, type PgSql } from '../../shared/stores/postgres.ts';
 import { connectRedis } from '../../shared/stores/redis.ts';
+import { RedisMemoryWatch, refuseMoneyEvictingRedis } from '../decide/redis-memory.ts';
 import { installErrorHandler } from '../http/error-handler.ts';
 import { undecidedReport } from '../http/undecided-answer.ts';
 import { healthRoutes } from '../routes/health.ts';
@@ -77,6 +78,13 @@ async function connect(services: FastifyInstance, { config, log }: ServiceOption
   // Not fatal: requests are declined `system_error` until Redis answers, and ioredis reconnects.
   await redis.connect().catch((error: unknown) => log.error({ err: error }, 'redis not reachable at start'));
   await relay_redis.connect().catch(() => {});
+  // A Redis whose maxmemory-policy could evict money state (allkeys-*) is refused outright.
+  await refuseMoneyEvictingRedis(redis, log).catch(async (error: unknown) => {
+    redis.disconnect();
+    relay_redis.disconnect();
+    await Promise.allSettled([rabbit.close(), sql.end({ timeout: 5 }), mongo.close()]);
+    throw error;
+  });
   // Open the database pools before the first cache miss needs them. Bounded, and not fatal: misses retry later.
   await Promise.race([
     Promise.allSettled([mongo.connect(), sql`SELECT 1`]),
@@ -108,6 +116,9 @@ async function connect(services: FastifyInstance, { config, log }: ServiceOption
     },
   });
   await optional_dependencies.start();
+  // Evictions, memory use and a risky policy: /metrics and readiness warnings.
+  const redis_memory = new RedisMemoryWatch(redis, metrics, log);
+  await redis_memory.start();
 
   let shutting_down = false;
   const internal_app = await buildInternalApp({
@@ -119,6 +130,10 @@ async function connect(services: FastifyInstance, { config, log }: ServiceOption
       readiness: { redis: checks.redis },
       reported: () => optional_dependencies.snapshot(),
       isShuttingDown: () => shutting_down,
+      warnings: () => {
+        const warning = redis_memory.warning();
+        return warning === null ? [] : [`redis: ${warning}`];
+      },
       undecided: () => undecidedReport(config.undecided_answer, metrics),
     },
     metrics: {
@@ -147,6 +162,7 @@ async function connect(services: FastifyInstance, { config, log }: ServiceOption
   services.addHook('preClose', async () => {
     shutting_down = true;
     optional_dependencies.stop();
+    redis_memory.stop();
   });
   services.addHook('onClose', async () => {
     await shutdownStep(log, 'connections', () =>

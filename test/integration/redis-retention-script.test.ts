@@ -73,7 +73,7 @@ describe('decide-10.lua: records kept for the idempotency window, then deleted b
     const c = cardholder();
     await h.seedCard(c.user_token, c.card_token, { kind: 'personal', balance_minor: 1_000_000n });
     const start_ms = Date.now() - 2 * WINDOW_MS;
-    const old = [];
+    const old: Array<Awaited<ReturnType<typeof h.decide>>> = [];
     for (let i = 0; i < RETENTION_TRIM_MAX; i++) {
       old.push(
         await h.decide({ ...c, jit_token: uniqueToken('j'), amount_minor: 10n, now_ms: start_ms + i }),
