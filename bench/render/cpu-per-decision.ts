@@ -17,11 +17,15 @@ export function cpuUsPerDecision(phase: MeasuredPhase, group: string): number | 
 }
 
 /** Every process but the load generator (and the baseline server, which serves no decision). */
+export function isPipelineGroup(group: string): boolean {
+  return !NOT_PIPELINE.has(group);
+}
+
 export function pipelineUsPerDecision(phase: MeasuredPhase): number | null {
   if (phase.result.throughput_per_s <= 0) return null;
   let sum = 0;
   for (const group of Object.keys(phase.usage)) {
-    if (NOT_PIPELINE.has(group)) continue;
+    if (!isPipelineGroup(group)) continue;
     sum += cpuUsPerDecision(phase, group) ?? 0;
   }
   return sum;
