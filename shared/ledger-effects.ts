@@ -2,6 +2,7 @@
 // scripts (their `fx` outbox field). The worker applies the same changes to PostgreSQL or
 // MongoDB, so after it drains the durable ledger equals Redis by construction.
 
+import { PERIOD_LETTER, periodOfLetter } from './redis-hash-fields.ts';
 import type { Period } from './spend-windows.ts';
 
 export interface SpendEffect {
@@ -31,8 +32,6 @@ export interface LedgerEffects {
   readonly spend: readonly SpendEffect[];
   readonly group_spend: readonly GroupSpendEffect[];
 }
-
-const PERIOD_OF: Readonly<Record<string, Period>> = { d: 'day', w: 'week', m: 'month', y: 'year', a: 'all' };
 
 export const NO_EFFECTS: LedgerEffects = Object.freeze({
   held_delta_minor: 0n,
@@ -68,7 +67,7 @@ export function parseLedgerEffects(fx: string | undefined): LedgerEffects {
         break;
       case 'spend': {
         // spend:<p>:<window>:<delta>:<count>; week ids contain no ':' (2026-W48).
-        const period = PERIOD_OF[parts[1]!];
+        const period = periodOfLetter(parts[1]!);
         if (period === undefined) throw new Error(`unknown spend period in "${item}"`);
         spend.push({
           period,
@@ -81,7 +80,7 @@ export function parseLedgerEffects(fx: string | undefined): LedgerEffects {
       case 'gspend':
         group_spend.push({
           mcc_group: parts[1]!,
-          period: parts[2] === 'd' ? 'day' : 'month',
+          period: parts[2] === PERIOD_LETTER.day ? 'day' : 'month',
           window_id: parts[3]!,
           delta_minor: BigInt(parts[4]!),
         });

@@ -2,6 +2,7 @@
 // and the live held amount for balance reads.
 
 import type { Redis } from 'ioredis';
+import { ledgerField } from '../../shared/redis-hash-fields.ts';
 import { CACHE_TTL_S, decisionKeys, type KeyLayout } from '../../shared/redis-keys.ts';
 import { loadScript, type ScriptCall } from '../../shared/stores/redis-scripts.ts';
 import type { CardCacheRef } from './invalidator.ts';
@@ -31,7 +32,7 @@ export class BalanceCache {
   async liveHeld(ref: CardCacheRef): Promise<bigint | null> {
     const held = await this.#redis.hget(
       decisionKeys(this.#layout, ref.user_token, ref.card_token, '').ledger,
-      'held',
+      ledgerField.held,
     );
     return held === null ? null : BigInt(held);
   }

@@ -17,20 +17,19 @@ import {
   type KeyLayout,
   scaledCacheTtls,
 } from '../../shared/redis-keys.ts';
+import {
+  GROUP_PERIODS,
+  ledgerField,
+  limitsField,
+  PERIODS,
+  type GroupPeriod,
+} from '../../shared/redis-hash-fields.ts';
 import { periodStartDate, type Period, type WindowIds } from '../../shared/spend-windows.ts';
 import { timed, type PgSql } from '../../shared/stores/postgres.ts';
 import type { CachePartsJson, DecisionScripts } from './scripts.ts';
 
 type Fields = Record<string, string>;
 type Windows = Pick<WindowIds, 'day_id' | 'week_id' | 'month_id' | 'year_id'>;
-
-const PERIODS: ReadonlyArray<readonly [Period, string]> = [
-  ['day', 'd'],
-  ['week', 'w'],
-  ['month', 'm'],
-  ['year', 'y'],
-  ['all', 'a'],
-];
 
 function windowOf(period: Period, windows: Windows): string {
   switch (period) {
@@ -68,12 +67,12 @@ function ledgerFields(
   windows: Windows,
   spend: (period: Period) => Spend | undefined,
 ): Fields {
-  const fields: Fields = { held: amount(held), pend: amount(posted_net) };
-  for (const [period, p] of PERIODS) {
+  const fields: Fields = { [ledgerField.held]: amount(held), [ledgerField.pending]: amount(posted_net) };
+  for (const period of PERIODS) {
     const current = spend(period);
-    fields[`${p}w`] = windowOf(period, windows);
-    fields[`${p}s`] = amount(current?.spent_minor ?? 0n);
-    fields[`${p}n`] = String(current?.txn_count ?? 0);
+    fields[ledgerField.window(period)] = windowOf(period, windows);
+    fields[ledgerField.spent(period)] = amount(current?.spent_minor ?? 0n);
+    fields[ledgerField.count(period)] = String(current?.txn_count ?? 0);
   }
   return fields;
 }
@@ -100,25 +99,27 @@ interface Controls {
 /** The limits hash the decision script reads (decide-10.lua KEYS[3]). */
 function limitFields(c: Controls): Fields {
   const fields: Fields = {
-    v: '2',
-    per_txn: amount(c.per_transaction_limit_minor),
-    d_amt: amount(c.daily_limit_minor),
-    w_amt: amount(c.weekly_limit_minor),
-    m_amt: amount(c.monthly_limit_minor),
-    y_amt: amount(c.yearly_limit_minor),
-    a_amt: amount(c.lifetime_limit_minor),
-    vel_max: c.velocity_count_max ? String(c.velocity_count_max) : '',
-    vel_win_s: c.velocity_window_s ? String(c.velocity_window_s) : '',
-    mcc_allow: list(c.mcc_allow),
-    mcc_block: list(c.mcc_block),
-    mid_allow: list(c.merchant_allow),
-    mid_block: list(c.merchant_block),
-    cc_allow: list(c.country_allow),
-    cc_block: list(c.country_block),
+    [limitsField.version]: '2',
+    [limitsField.per_transaction]: amount(c.per_transaction_limit_minor),
+    [limitsField.amount('day')]: amount(c.daily_limit_minor),
+    [limitsField.amount('week')]: amount(c.weekly_limit_minor),
+    [limitsField.amount('month')]: amount(c.monthly_limit_minor),
+    [limitsField.amount('year')]: amount(c.yearly_limit_minor),
+    [limitsField.amount('all')]: amount(c.lifetime_limit_minor),
+    [limitsField.velocity_count_max]: c.velocity_count_max ? String(c.velocity_count_max) : '',
+    [limitsField.velocity_window_s]: c.velocity_window_s ? String(c.velocity_window_s) : '',
+    [limitsField.mcc_allow]: list(c.mcc_allow),
+    [limitsField.mcc_block]: list(c.mcc_block),
+    [limitsField.merchant_allow]: list(c.merchant_allow),
+    [limitsField.merchant_block]: list(c.merchant_block),
+    [limitsField.country_allow]: list(c.country_allow),
+    [limitsField.country_block]: list(c.country_block),
   };
   for (const [group, limits] of Object.entries(c.category_limits ?? {})) {
-    if (limits.day !== undefined) fields[`g:${group}:d`] = amount(limits.day);
-    if (limits.month !== undefined) fields[`g:${group}:m`] = amount(limits.month);
+    for (const period of GROUP_PERIODS) {
+      const limit = limits[period];
+      if (limit !== undefined) fields[limitsField.groupAmount(group, period)] = amount(limit);
+    }
   }
   return fields;
 }
@@ -132,7 +133,7 @@ interface BusinessRow extends Controls {
   user_status: string;
   held: bigint;
   spend: Array<{ period: Period; spent_minor: string; txn_count: number }> | null;
-  group_spend: Array<{ mcc_group: string; period: 'day' | 'month'; spent_minor: string }> | null;
+  group_spend: Array<{ mcc_group: string; period: GroupPeriod; spent_minor: string }> | null;
 }
 
 export interface PersonalCardDoc extends Controls {
@@ -300,8 +301,8 @@ export class CacheLoader {
   }
 
   async #loadBusiness(card_token: string, windows: Windows): Promise<CachePartsJson | null> {
-    const periods = PERIODS.map(([period]) => period);
-    const starts = PERIODS.map(([period]) => periodStartDate(period, windowOf(period, windows)));
+    const periods = [...PERIODS];
+    const starts = PERIODS.map((period) => periodStartDate(period, windowOf(period, windows)));
     const day_start = periodStartDate('day', windows.day_id);
     const month_start = periodStartDate('month', windows.month_id);
     const rows = await timed(
@@ -342,9 +343,8 @@ export class CacheLoader {
       return found ? { spent_minor: BigInt(found.spent_minor), txn_count: found.txn_count } : undefined;
     });
     for (const g of row.group_spend ?? []) {
-      const p = g.period === 'day' ? 'd' : 'm';
-      ledger[`g:${g.mcc_group}:${p}w`] = windowOf(g.period, windows);
-      ledger[`g:${g.mcc_group}:${p}s`] = BigInt(g.spent_minor).toString();
+      ledger[ledgerField.groupWindow(g.mcc_group, g.period)] = windowOf(g.period, windows);
+      ledger[ledgerField.groupSpent(g.mcc_group, g.period)] = BigInt(g.spent_minor).toString();
     }
     return {
       card: {
@@ -384,14 +384,11 @@ export class CacheLoader {
         : undefined,
     );
     for (const [group, periods] of Object.entries(card.category_spend ?? {})) {
-      for (const [period, p] of [
-        ['day', 'd'],
-        ['month', 'm'],
-      ] as const) {
+      for (const period of GROUP_PERIODS) {
         const spent = periods[period];
         if (spent?.window !== windowOf(period, windows)) continue;
-        ledger[`g:${group}:${p}w`] = spent.window;
-        ledger[`g:${group}:${p}s`] = BigInt(spent.minor).toString();
+        ledger[ledgerField.groupWindow(group, period)] = spent.window;
+        ledger[ledgerField.groupSpent(group, period)] = BigInt(spent.minor).toString();
       }
     }
     return {
@@ -425,7 +422,7 @@ export class CacheLoader {
         ...(parts.balance === undefined ? {} : { brf: at(ttls.balance) }),
       },
       ...(parts.user ? { user: { ...parts.user, rf: at(ttls.user) } } : {}),
-      ...(parts.limits ? { limits: { ...parts.limits, rf: at(ttls.limits) } } : {}),
+      ...(parts.limits ? { limits: { ...parts.limits, [limitsField.refresh_at_ms]: at(ttls.limits) } } : {}),
     };
   }
 

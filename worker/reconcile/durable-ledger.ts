@@ -8,19 +8,15 @@
 
 import type { Db, ObjectId } from 'mongodb';
 import { PERSONAL_CARD_TOKENS } from '../../shared/personal-card-tokens.ts';
-import { type Period, periodStartDate } from '../../shared/spend-windows.ts';
+import {
+  type GroupPeriod,
+  ledgerField,
+  PERIODS,
+  parseGroupWindowField,
+} from '../../shared/redis-hash-fields.ts';
+import { periodStartDate } from '../../shared/spend-windows.ts';
 import type { PgSql } from '../../shared/stores/postgres.ts';
 import type { LiveLedger } from './live-ledger.ts';
-
-export const LIVE_PERIODS: ReadonlyArray<readonly [Period, string]> = [
-  ['day', 'd'],
-  ['week', 'w'],
-  ['month', 'm'],
-  ['year', 'y'],
-  ['all', 'a'],
-];
-
-const GROUP_FIELD = /^g:(.+):([dm])w$/;
 
 export interface DurableLedger {
   readonly kind: 'business' | 'personal';
@@ -28,14 +24,12 @@ export interface DurableLedger {
   readonly values: Readonly<Record<string, string>>;
 }
 
-/** The category windows a live hash names: [group, 'day' | 'month', p, window id]. */
-export function groupWindows(
-  fields: Readonly<Record<string, string>>,
-): Array<[string, 'day' | 'month', string, string]> {
-  const windows: Array<[string, 'day' | 'month', string, string]> = [];
+/** The category windows a live hash names: [group, period, window id]. */
+function groupWindows(fields: Readonly<Record<string, string>>): Array<[string, GroupPeriod, string]> {
+  const windows: Array<[string, GroupPeriod, string]> = [];
   for (const [field, window] of Object.entries(fields)) {
-    const match = GROUP_FIELD.exec(field);
-    if (match) windows.push([match[1]!, match[2] === 'd' ? 'day' : 'month', match[2]!, window]);
+    const named = parseGroupWindowField(field);
+    if (named !== null) windows.push([named.group, named.period, window]);
   }
   return windows;
 }
@@ -105,11 +99,11 @@ async function businessLedgers(
   for (const live of lives) {
     const card = by_token.get(live.card_token);
     if (card === undefined) continue;
-    for (const [period, p] of LIVE_PERIODS) {
-      const window = live.fields[`${p}w`];
+    for (const period of PERIODS) {
+      const window = live.fields[ledgerField.window(period)];
       if (window) spend_keys.push({ card_id: card.card_id, period, start: periodStartDate(period, window) });
     }
-    for (const [group, period, , window] of groupWindows(live.fields)) {
+    for (const [group, period, window] of groupWindows(live.fields)) {
       group_keys.push({ card_id: card.card_id, group, period, start: periodStartDate(period, window) });
     }
   }
@@ -119,17 +113,17 @@ async function businessLedgers(
   for (const live of lives) {
     const card = by_token.get(live.card_token);
     if (card === undefined) continue;
-    const values: Record<string, string> = { held: card.held.toString() };
-    for (const [period, p] of LIVE_PERIODS) {
+    const values: Record<string, string> = { [ledgerField.held]: card.held.toString() };
+    for (const period of PERIODS) {
       const row = spend.find((s) => s.card_id === card.card_id && s.period === period);
-      values[`${p}s`] = (row?.spent_minor ?? 0n).toString();
-      values[`${p}n`] = String(row?.txn_count ?? 0);
+      values[ledgerField.spent(period)] = (row?.spent_minor ?? 0n).toString();
+      values[ledgerField.count(period)] = String(row?.txn_count ?? 0);
     }
-    for (const [group, period, p] of groupWindows(live.fields)) {
+    for (const [group, period] of groupWindows(live.fields)) {
       const row = groups.find(
         (g) => g.card_id === card.card_id && g.mcc_group === group && g.period === period,
       );
-      values[`g:${group}:${p}s`] = (row?.spent_minor ?? 0n).toString();
+      values[ledgerField.groupSpent(group, period)] = (row?.spent_minor ?? 0n).toString();
     }
     ledgers.set(live.card_token, { kind: 'business', values });
   }
@@ -164,17 +158,18 @@ async function personalLedgers(db: Db, lives: readonly LiveLedger[]): Promise<Ma
     const live = lives.find((l) => l.card_token === token._id);
     if (card === undefined || live === undefined) continue;
     const values: Record<string, string> = {
-      held: BigInt(card.held_minor ?? 0).toString(),
-      pend: BigInt(card.posted_net_minor ?? 0).toString(),
+      [ledgerField.held]: BigInt(card.held_minor ?? 0).toString(),
+      [ledgerField.pending]: BigInt(card.posted_net_minor ?? 0).toString(),
     };
-    for (const [period, p] of LIVE_PERIODS) {
-      const same = card[`spend_${period}_window`] === live.fields[`${p}w`];
-      values[`${p}s`] = same ? BigInt(card[`spend_${period}_minor`] ?? 0).toString() : '0';
-      values[`${p}n`] = same ? String(Number(card[`spend_${period}_count`] ?? 0)) : '0';
+    for (const period of PERIODS) {
+      const same = card[`spend_${period}_window`] === live.fields[ledgerField.window(period)];
+      values[ledgerField.spent(period)] = same ? BigInt(card[`spend_${period}_minor`] ?? 0).toString() : '0';
+      values[ledgerField.count(period)] = same ? String(Number(card[`spend_${period}_count`] ?? 0)) : '0';
     }
-    for (const [group, period, p, window] of groupWindows(live.fields)) {
+    for (const [group, period, window] of groupWindows(live.fields)) {
       const stored = card.category_spend?.[group]?.[period];
-      values[`g:${group}:${p}s`] = stored?.window === window ? BigInt(stored.minor ?? 0).toString() : '0';
+      values[ledgerField.groupSpent(group, period)] =
+        stored?.window === window ? BigInt(stored.minor ?? 0).toString() : '0';
     }
     ledgers.set(live.card_token, { kind: 'personal', values });
   }

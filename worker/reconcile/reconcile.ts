@@ -5,6 +5,7 @@
 
 import type { Redis } from 'ioredis';
 import type { Db } from 'mongodb';
+import { ledgerField } from '../../shared/redis-hash-fields.ts';
 import type { PgSql } from '../../shared/stores/postgres.ts';
 import { compareCard, type Difference } from './compare.ts';
 import { durableLedgers } from './durable-ledger.ts';
@@ -76,7 +77,7 @@ export async function reconcile(deps: ReconcileDeps, options: ReconcileOptions):
       differences.push(...compareCard(live.card_token, live.fields, ledger));
       // Personal documents have no constraint: "never negative" is checked here (postings are signed).
       for (const [field, value] of Object.entries(ledger?.values ?? {})) {
-        if (field !== 'pend' && BigInt(value) < 0n)
+        if (field !== ledgerField.pending && BigInt(value) < 0n)
           differences.push({
             card_token: live.card_token,
             field: `${field} (negative)`,
