@@ -205,8 +205,15 @@ async function storeTicks(worker: Worker): Promise<Map<string, number>> {
 /** Starts measuring store CPU; the returned function prints it per item. */
 async function cpuMeter(worker: Worker): Promise<(label: string, items: number) => Promise<void>> {
   const before = await storeTicks(worker);
+  const own_before = process.cpuUsage();
   return async (label, items) => {
-    if (before.size === 0) return;
+    // This process: the worker's consumer (the bench only polls a counter meanwhile).
+    const own = process.cpuUsage(own_before);
+    const own_ms = (own.user + own.system) / 1000 / items;
+    if (before.size === 0) {
+      console.log(`  ${label}: CPU per item: worker ${own_ms.toFixed(2)} ms`);
+      return;
+    }
     const after = await storeTicks(worker);
     let ferretdb = 0;
     let postgres = 0;
@@ -216,7 +223,7 @@ async function cpuMeter(worker: Worker): Promise<(label: string, items: number) 
       else postgres += delta;
     }
     const per_item_ms = (delta_ticks: number) => ((delta_ticks / CLOCK_TICKS_PER_S) * 1000) / items;
-    const parts = [`FerretDB ${per_item_ms(ferretdb).toFixed(2)} ms`];
+    const parts = [`worker ${own_ms.toFixed(2)} ms`, `FerretDB ${per_item_ms(ferretdb).toFixed(2)} ms`];
     if (values['postgres-db'] !== undefined)
       parts.push(`its PostgreSQL ${per_item_ms(postgres).toFixed(2)} ms`);
     console.log(`  ${label}: CPU per item: ${parts.join(', ')}`);

@@ -23,6 +23,16 @@ export interface PersonalTransactionKeyFilter {
   readonly to?: Date;
 }
 
+/** An id's registration: its first created_at, and whether this call registered it. */
+export interface RegisteredKey {
+  readonly created_at: Date;
+  /**
+   * Registered by this call: no earlier write of this id reached its store (the worker
+   * registers a key before any write of it), so there is no document to read.
+   */
+  readonly fresh: boolean;
+}
+
 /**
  * Registers keys (the first registration of an id wins) and returns each id's stored
  * created_at, which the document takes too: a retried batch keeps the first time.
@@ -30,13 +40,13 @@ export interface PersonalTransactionKeyFilter {
 export async function registerPersonalTransactionKeys(
   sql: PgSql,
   keys: readonly PersonalTransactionKey[],
-): Promise<Map<string, Date>> {
+): Promise<Map<string, RegisteredKey>> {
   const unique = [...new Map(keys.map((k) => [k.transaction_id, k])).values()];
   if (unique.length === 0) return new Map();
   const ids = unique.map((k) => k.transaction_id);
   // One statement: the second SELECT sees the table as it was before the INSERT, so together
   // they return every id once, fresh or already registered.
-  const rows = await sql<{ transaction_id: string; created_at: Date }[]>`
+  const rows = await sql<{ transaction_id: string; created_at: Date; fresh: boolean }[]>`
     WITH fresh AS (
       INSERT INTO personal_transaction_keys (transaction_id, card_id, user_id, created_at)
       SELECT * FROM unnest(${ids}::text[], ${unique.map((k) => k.card_id)}::text[],
@@ -44,10 +54,11 @@ export async function registerPersonalTransactionKeys(
                            ${unique.map((k) => k.created_at.toISOString())}::timestamptz[])
       ON CONFLICT (transaction_id) DO NOTHING
       RETURNING transaction_id, created_at)
-    SELECT transaction_id, created_at FROM fresh
+    SELECT transaction_id, created_at, true AS fresh FROM fresh
     UNION ALL
-    SELECT transaction_id, created_at FROM personal_transaction_keys WHERE transaction_id = ANY(${ids}::text[])`;
-  return new Map(rows.map((r) => [r.transaction_id, r.created_at]));
+    SELECT transaction_id, created_at, false AS fresh
+      FROM personal_transaction_keys WHERE transaction_id = ANY(${ids}::text[])`;
+  return new Map(rows.map((r) => [r.transaction_id, { created_at: r.created_at, fresh: r.fresh }]));
 }
 
 /** Keys newest first by (created_at, transaction_id), after the cursor: limit + 1 rows. */

@@ -1,38 +1,60 @@
-// Personal decisions -> MongoDB (FerretDB). The batch's transaction sort keys are registered
-// first in PostgreSQL (shared/personal-transaction-keys.ts: the API lists from it). Then per
-// card, under the card's document lock (a PostgreSQL advisory lock, shared/stores/
-// document-lock.ts, also taken by the management API's balance loads), all of the batch's events
-// of the card at once: the authorization groups in `personal_holds`, then one update of the card
-// document (held, posted_net, spend windows, category spend; personal-card-effects.ts), each
-// guarded by the keys it already applied; then one `personal_transactions` document per JIT token
-// (`_id` = JIT token, personal-transaction-docs.ts) records which revisions are applied.
-// FerretDB writes a document back whole, so concurrent updates of one document lose writes:
-// every writer of a card, hold or transaction document holds the card's lock. Every lookup is
-// one `_id` equality (findByIds): FerretDB scans the whole collection for any other filter,
-// `$in` included. New documents of a card go in one insert (one FerretDB transaction, no read);
-// stored ones get one single-statement update each: FerretDB v1 keeps every statement's query
-// open until its update command ends, each on a connection of its own, so a many-statement
-// update (or a filter it cannot push down) exhausts its pool (100 SQLite, 50 PostgreSQL
-// connections) and every command hangs until restarted.
+// Personal decisions -> MongoDB (FerretDB). The batch's transaction keys are registered first
+// in PostgreSQL (shared/personal-transaction-keys.ts: the API lists from it; a key this batch
+// registered has no document yet, so none is read for it). Then per card, under the card's
+// document lock (a PostgreSQL advisory lock, shared/stores/document-lock.ts, also taken by the
+// management API's balance loads), all of the batch's events of the card at once, each write
+// guarded by the keys it already applied:
+//   1. one parallel round of reads by `_id`: the card, the transaction documents of keys
+//      registered before this batch (a redelivery, a retry, a void), the holds of groups not
+//      started by this batch;
+//   2. the authorization groups in `personal_holds` (personal-holds.ts): new ones in one insert,
+//      stored ones one update each;
+//   3. one update of the card document (held, posted_net, spend windows, category spend;
+//      personal-card-effects.ts);
+//   4. the `personal_transactions` documents (`_id` = JIT token, personal-transaction-docs.ts),
+//      which record the revisions applied: new ones in one insert, stored ones one update each.
+// A new document that exists after all (a group's reversal persisted before its authorization,
+// a duplicate message in flight) fails its insert alone (`ordered: false`) and is read and
+// updated instead. FerretDB writes a document back whole, so concurrent updates of one document
+// lose writes: every writer of a card, hold or transaction document holds the card's lock.
+// Every lookup is one `_id` equality (findByIds): FerretDB scans the whole collection for any
+// other filter, `$in` included. A multi-document insert is one FerretDB transaction; updates
+// have one statement each: FerretDB v1 keeps every statement's query open until its update
+// command ends, each on a connection of its own, so a many-statement update exhausts its pool
+// (100 SQLite, 50 PostgreSQL connections) and every command hangs until restarted. The card's
+// applied keys are one JSON string (`applied_keys`): FerretDB decodes an array element by
+// element, and a 512-key array made every read and update of the card cost ~7 ms of its CPU
+// instead of ~1 ms (docs/ferretdb.md).
 
-import { type Collection, type Db, ObjectId, type UpdateFilter } from 'mongodb';
+import {
+  type Collection,
+  type Db,
+  type Document,
+  MongoBulkWriteError,
+  ObjectId,
+  type OptionalUnlessRequiredId,
+  type UpdateFilter,
+} from 'mongodb';
 import { effectsFromJson } from '../../shared/ledger-effects.ts';
 import type { DecisionEvent } from '../../shared/messages.ts';
 import { inParallel } from '../../shared/in-parallel.ts';
-import { registerPersonalTransactionKeys } from '../../shared/personal-transaction-keys.ts';
+import {
+  type RegisteredKey,
+  registerPersonalTransactionKeys,
+} from '../../shared/personal-transaction-keys.ts';
 import { withDocumentLock } from '../../shared/stores/document-lock.ts';
 import { findByIds } from '../../shared/stores/find-by-ids.ts';
 import type { PgSql } from '../../shared/stores/postgres.ts';
 import { WorkerError } from '../errors.ts';
-import { groupToken, holdState, settledStatus, transactionStatus } from './lifecycle.ts';
+import { groupToken, settledStatus, transactionStatus } from './lifecycle.ts';
 import {
-  type CardEffectInput,
   type CardLedgerState,
   type CategorySpend,
   cardUpdate,
   effectKey,
   PERIODS,
 } from './personal-card-effects.ts';
+import { type Amount, type CardEvent, type HoldDoc, holdGroups, planHolds } from './personal-holds.ts';
 import {
   addToNewDoc,
   newTransactionDoc,
@@ -44,13 +66,14 @@ import {
 
 /** Cards written at once per batch: each holds a PostgreSQL connection for its lock. */
 const CARDS_IN_PARALLEL_MAX = 8;
-/** Keys kept per authorization group (an authorization, its incrementals, reversals, clearing). */
-const HOLD_APPLIED_MAX = 64;
-
-type Amount = bigint | number | null | undefined;
+/** MongoDB's duplicate key error code. */
+const DUPLICATE_KEY = 11000;
 
 interface CardDoc {
   _id: ObjectId;
+  /** JSON array of the last APPLIED_TOKENS_MAX effect keys applied. */
+  applied_keys?: string;
+  /** The same as an array, as builds before `applied_keys` wrote it: read, then removed. */
   applied_tokens?: string[];
   held_minor?: Amount;
   posted_net_minor?: Amount;
@@ -58,20 +81,8 @@ interface CardDoc {
   [spend_field: `spend_${string}`]: string | Amount;
 }
 
-interface HoldDoc {
-  _id: string;
-  held_minor: Amount;
-  state: string;
-  card_token: string;
-  user_token: string;
-  currency_code: string;
-  created_at: Date;
-  applied?: string[];
-  /** JIT tokens of the group's records that wait for its outcome (status `pending`). */
-  members?: string[];
-}
-
 const CARD_LEDGER_FIELDS = {
+  applied_keys: 1,
   applied_tokens: 1,
   held_minor: 1,
   posted_net_minor: 1,
@@ -103,7 +114,8 @@ function ledgerState(card: CardDoc): CardLedgerState {
     );
   }
   return {
-    applied_tokens: card.applied_tokens ?? [],
+    applied_tokens:
+      card.applied_keys === undefined ? (card.applied_tokens ?? []) : JSON.parse(card.applied_keys),
     held_minor: big(card.held_minor),
     posted_net_minor: big(card.posted_net_minor),
     spend,
@@ -113,7 +125,7 @@ function ledgerState(card: CardDoc): CardLedgerState {
 
 function cardFields(state: CardLedgerState): Record<string, unknown> {
   const fields: Record<string, unknown> = {
-    applied_tokens: state.applied_tokens,
+    applied_keys: JSON.stringify(state.applied_tokens),
     held_minor: state.held_minor,
     posted_net_minor: state.posted_net_minor,
     category_spend: state.category_spend as CategorySpend,
@@ -145,7 +157,7 @@ export class PersonalLedger {
 
   async write(events: readonly DecisionEvent[]): Promise<void> {
     const now = new Date();
-    const created = await registerPersonalTransactionKeys(
+    const registered = await registerPersonalTransactionKeys(
       this.#sql,
       events.map((event) => ({
         transaction_id: event.request.jit_token,
@@ -164,7 +176,7 @@ export class PersonalLedger {
     for (const list of by_card.values()) list.sort((a, b) => a.decided_at_ms - b.decided_at_ms);
     await inParallel([...by_card], CARDS_IN_PARALLEL_MAX, ([card_id, card_events]) =>
       withDocumentLock(this.#sql, 'personal_cards', card_id, () =>
-        this.#applyToCard(card_id, card_events, created, now),
+        this.#applyToCard(card_id, card_events, registered, now),
       ),
     );
   }
@@ -173,110 +185,117 @@ export class PersonalLedger {
   async #applyToCard(
     card_id: string,
     events: readonly DecisionEvent[],
-    created: ReadonlyMap<string, Date>,
+    registered: ReadonlyMap<string, RegisteredKey>,
     now: Date,
   ): Promise<void> {
     const _id = new ObjectId(card_id);
-    const card = await this.#cards.findOne({ _id }, { projection: CARD_LEDGER_FIELDS });
-    if (card === null) throw new WorkerError('WK_ERR_CARD_NOT_FOUND', card_id);
-    // Read under the lock: every writer of these documents holds it, so this is what is stored.
-    const stored = new Map(
-      (
-        await findByIds(this.#transactions, [...new Set(events.map((e) => e.request.jit_token))], {
-          revision: 1,
-          applied_revisions: 1,
-        })
-      ).map((doc) => [doc._id, recordedRevisions(doc)]),
-    );
-    const inputs: CardEffectInput[] = events.map((event) => ({
+    const items: CardEvent[] = events.map((event) => ({
+      event,
       key: effectKey(event.request.jit_token, event.revision),
-      recorded: (stored.get(event.request.jit_token) ?? []).includes(event.revision),
       effects: effectsFromJson(event.effects),
     }));
-    const update = cardUpdate(ledgerState(card), inputs);
+    const registered_before = (token: string) => registered.get(token)?.fresh !== true;
+    // Read under the lock: every writer of these documents holds it, so this is what is stored.
+    // A token this batch registered has no document; a group named by one is new unless a later
+    // message of the group came first (then its insert fails and it is read after all).
+    const [card, stored_docs, stored_holds] = await Promise.all([
+      this.#cards.findOne({ _id }, { projection: CARD_LEDGER_FIELDS }),
+      findByIds(
+        this.#transactions,
+        [...new Set(events.map((e) => e.request.jit_token))].filter(registered_before),
+        { revision: 1, applied_revisions: 1 },
+      ),
+      findByIds(this.#holds, holdGroups(items).filter(registered_before)),
+    ]);
+    if (card === null) throw new WorkerError('WK_ERR_CARD_NOT_FOUND', card_id);
+    const stored = new Map(stored_docs.map((doc) => [doc._id, recordedRevisions(doc)]));
+    const update = cardUpdate(
+      ledgerState(card),
+      items.map(({ event, key, effects }) => ({
+        key,
+        recorded: (stored.get(event.request.jit_token) ?? []).includes(event.revision),
+        effects,
+      })),
+    );
     const fresh = new Set(update.applied);
     // Holds first: each hold guards itself, so a crash before the card update loses nothing.
-    const group_states = await this.#applyToHolds(events, fresh);
+    const holds = await this.#writeHolds(
+      items,
+      fresh,
+      new Map(stored_holds.map((h) => [h._id, h])),
+      new Set(events.map((e) => e.request.jit_token).filter((t) => !registered_before(t))),
+    );
     if (fresh.size > 0)
-      await this.#cards.updateOne({ _id }, { $set: cardFields(update.state) } as UpdateFilter<CardDoc>);
+      await this.#cards.updateOne({ _id }, {
+        $set: cardFields(update.state),
+        $unset: { applied_tokens: '' },
+      } as UpdateFilter<CardDoc>);
     // After the card update: its applied keys cover a crash before the documents are written.
     const writes = events.map((event): TransactionWrite => {
-      const state = group_states.get(groupToken(event));
-      const settled = state === undefined ? null : settledStatus(state);
+      const hold = holds.get(groupToken(event));
+      const settled = hold === undefined ? null : settledStatus(hold.state);
       const own = transactionStatus(event);
       const status = settled !== null && own === 'pending' ? settled : own;
-      return { event, status, created_at: created.get(event.request.jit_token) ?? now, now };
+      const created_at = registered.get(event.request.jit_token)?.created_at ?? now;
+      return { event, status, created_at, now };
     });
     await this.#recordTransactions(writes, new Set(stored.keys()));
   }
 
-  /** Applies the fresh events' hold effects; returns the state of every group the events name. */
-  async #applyToHolds(
-    events: readonly DecisionEvent[],
+  /**
+   * Writes the plan of the card's holds; returns the holds written. `unstored` names the JIT
+   * tokens of the batch that have no document yet (no pending record of theirs to settle).
+   */
+  async #writeHolds(
+    items: readonly CardEvent[],
     fresh: ReadonlySet<string>,
-  ): Promise<Map<string, string>> {
-    const groups = [...new Set(events.map(groupToken))];
-    const holds = new Map((await findByIds(this.#holds, groups)).map((h) => [h._id, h]));
-    const changed = new Map<string, HoldDoc>();
-    const settled = new Set<string>();
-    for (const event of events) {
-      const key = effectKey(event.request.jit_token, event.revision);
-      const group = groupToken(event);
-      const effects = effectsFromJson(event.effects);
-      const state = holdState(event);
-      const pending_record = transactionStatus(event) === 'pending';
-      if (!fresh.has(key) && !pending_record) continue;
-      if (effects.hold_delta_minor === 0n && state === null && !pending_record) continue;
-      const hold = changed.get(group) ??
-        holds.get(group) ?? {
-          _id: group,
-          held_minor: 0n,
-          state: 'pending',
-          card_token: event.request.card_token,
-          user_token: event.request.user_token,
-          currency_code: event.request.currency_code,
-          created_at: new Date(event.decided_at_ms),
-        };
-      const applied = hold.applied ?? [];
-      const members = hold.members ?? [];
-      const next: HoldDoc = { ...hold, applied, members };
-      if (pending_record && !members.includes(event.request.jit_token))
-        next.members = [...members, event.request.jit_token];
-      if (fresh.has(key) && !applied.includes(key)) {
-        next.held_minor = big(hold.held_minor) + effects.hold_delta_minor;
-        if (state !== null) {
-          next.state = state;
-          if (state !== 'pending') settled.add(group);
-        }
-        next.applied = [...applied, key].slice(-HOLD_APPLIED_MAX);
-      }
-      if (next.created_at > new Date(event.decided_at_ms)) next.created_at = new Date(event.decided_at_ms);
-      changed.set(group, next);
-    }
+    stored: ReadonlyMap<string, HoldDoc>,
+    unstored: ReadonlySet<string>,
+  ): Promise<Map<string, HoldDoc>> {
     const updated_at = new Date();
-    const fresh_holds: HoldDoc[] = [];
-    for (const hold of changed.values()) {
-      const doc = { ...hold, held_minor: big(hold.held_minor), updated_at };
-      if (holds.has(hold._id)) {
-        const { _id, ...fields } = doc;
-        await this.#holds.updateOne({ _id }, { $set: fields });
-      } else fresh_holds.push(doc);
-      holds.set(hold._id, hold);
+    const plan = planHolds(items, fresh, stored);
+    const fresh_holds = [...plan.holds.values()].filter((hold) => !stored.has(hold._id));
+    const taken = new Set(
+      await insertNew(
+        this.#holds,
+        fresh_holds.map((hold) => ({ ...hold, updated_at })),
+      ),
+    );
+    const holds = new Map(plan.holds);
+    const settled = new Set(plan.settled);
+    if (taken.size > 0) {
+      // Written before by a message of the group persisted earlier: planned again on what is stored.
+      const found = new Map((await findByIds(this.#holds, [...taken])).map((h) => [h._id, h]));
+      if (found.size !== taken.size)
+        throw new WorkerError('WK_ERR_CARD_CONTENDED', `holds ${[...taken].join(',')}`);
+      const again = planHolds(
+        items.filter((item) => taken.has(groupToken(item.event))),
+        fresh,
+        found,
+      );
+      for (const [group, hold] of again.holds) holds.set(group, hold);
+      for (const group of taken) if (!again.settled.has(group)) settled.delete(group);
+      for (const group of again.settled) settled.add(group);
     }
-    if (fresh_holds.length > 0) await this.#holds.insertMany(fresh_holds, { ordered: true });
-    for (const group of settled) await this.#settleMembers(holds.get(group)!, updated_at);
-    return new Map([...holds].map(([group, hold]) => [group, hold.state]));
+    for (const hold of holds.values()) {
+      if (!stored.has(hold._id) && !taken.has(hold._id)) continue;
+      const { _id, ...fields } = hold;
+      await this.#holds.updateOne({ _id }, { $set: { ...fields, updated_at } });
+    }
+    for (const group of settled) await this.#settleMembers(holds.get(group)!, unstored, updated_at);
+    return holds;
   }
 
   /**
    * Records already stored as pending follow their group out of `pending`. Read, then updated by
    * `_id` alone: FerretDB scans the collection for any wider filter (`status` included).
    */
-  async #settleMembers(hold: HoldDoc, updated_at: Date): Promise<void> {
+  async #settleMembers(hold: HoldDoc, unstored: ReadonlySet<string>, updated_at: Date): Promise<void> {
     const status = settledStatus(hold.state);
-    if (status === null || (hold.members ?? []).length === 0) return;
-    const members = await findByIds(this.#transactions, hold.members!, { status: 1 });
-    for (const { _id } of members.filter((doc) => doc.status === 'pending'))
+    const members = (hold.members ?? []).filter((token) => !unstored.has(token));
+    if (status === null || members.length === 0) return;
+    const stored = await findByIds(this.#transactions, members, { status: 1 });
+    for (const { _id } of stored.filter((doc) => doc.status === 'pending'))
       await this.#transactions.updateOne({ _id }, { $set: { status, updated_at } });
   }
 
@@ -290,6 +309,27 @@ export class PersonalLedger {
       else if (stored.has(_id)) await this.#transactions.updateOne({ _id }, transactionUpdate(write));
       else fresh.set(_id, newTransactionDoc(write));
     }
-    if (fresh.size > 0) await this.#transactions.insertMany([...fresh.values()], { ordered: true });
+    // Stored after all (a duplicate message written meanwhile): updated as a stored one.
+    const taken = new Set(await insertNew(this.#transactions, [...fresh.values()]));
+    for (const write of writes)
+      if (taken.has(write.event.request.jit_token))
+        await this.#transactions.updateOne({ _id: write.event.request.jit_token }, transactionUpdate(write));
+  }
+}
+
+/** Inserts the documents in one command; returns the `_id`s that were stored already. */
+async function insertNew<T extends Document & { _id: string }>(
+  collection: Collection<T>,
+  docs: readonly T[],
+): Promise<string[]> {
+  if (docs.length === 0) return [];
+  try {
+    await collection.insertMany(docs as OptionalUnlessRequiredId<T>[], { ordered: false });
+    return [];
+  } catch (error) {
+    if (!(error instanceof MongoBulkWriteError)) throw error;
+    const errors = Array.isArray(error.writeErrors) ? error.writeErrors : [error.writeErrors];
+    if (errors.length === 0 || errors.some((e) => e.code !== DUPLICATE_KEY)) throw error;
+    return errors.map((e) => docs[e.index]!._id);
   }
 }
