@@ -53,12 +53,13 @@ export async function createApi(config: ApiConfig, log: Logger, overrides: ApiOv
   const mongo = connectMongo({ uri: config.mongodb_uri, app_name: 'afc-api' });
   const redis = connectRedis({
     url: config.redis_url,
+    cluster_nodes: config.redis_cluster_nodes,
     connection_name: 'afc-api',
     command_timeout_ms: 2_000,
   });
   redis.on('error', (error) => log.warn({ err: error }, 'redis error'));
   await redis.connect().catch((error: unknown) => log.error({ err: error }, 'redis not reachable at start'));
-  const rabbit = connectRabbit(config.rabbitmq_url, 'afc-api', log);
+  const rabbit = connectRabbit(config, 'afc-api', log);
 
   const layout: KeyLayout = { prefix: config.redis_key_prefix, shards: config.redis_shards };
   const invalidator = new CacheInvalidator(redis, layout, config.cache_redelete_ms, log);

@@ -36,6 +36,21 @@ function url(env: Env, name: string, protocols: readonly string[]): string {
   return value;
 }
 
+/** A comma-separated list of `host:port` (empty when unset). */
+function hostPorts(env: Env, name: string): readonly string[] {
+  const raw = read(env, name);
+  if (raw === undefined) return [];
+  const entries = raw.split(',').map((entry) => entry.trim());
+  for (const entry of entries) {
+    const at = entry.lastIndexOf(':');
+    const port = Number(entry.slice(at + 1));
+    if (at <= 0 || !/^\d+$/.test(entry.slice(at + 1)) || port < 1 || port > 65_535) {
+      throw new ConfigError(`${name} must be a comma-separated list of host:port (got "${entry}")`);
+    }
+  }
+  return Object.freeze(entries);
+}
+
 function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
   const raw = read(env, name);
   if (raw === undefined) return fallback;
@@ -109,7 +124,11 @@ export interface CommonConfig {
   readonly database_url: string;
   readonly mongodb_uri: string;
   readonly redis_url: string;
+  /** Seed nodes (`host:port`) of a Redis Cluster; empty: the single node of redis_url. */
+  readonly redis_cluster_nodes: readonly string[];
   readonly rabbitmq_url: string;
+  /** Broker nodes (`host:port`) tried in turn; empty: the host of rabbitmq_url. */
+  readonly rabbitmq_hosts: readonly string[];
   readonly marqeta_base_url: string;
   /** Prefix of every Redis key this deployment owns. */
   readonly redis_key_prefix: string;
@@ -285,7 +304,9 @@ function common(env: Env): CommonConfig {
     database_url: url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']),
     mongodb_uri: url(env, 'MONGODB_URI', ['mongodb:', 'mongodb+srv:']),
     redis_url: url(env, 'REDIS_URL', ['redis:', 'rediss:']),
+    redis_cluster_nodes: hostPorts(env, 'REDIS_CLUSTER_NODES'),
     rabbitmq_url: url(env, 'RABBITMQ_URL', ['amqp:', 'amqps:']),
+    rabbitmq_hosts: hostPorts(env, 'RABBITMQ_HOSTS'),
     marqeta_base_url: url(env, 'MARQETA_BASE_URL', ['http:', 'https:']),
     redis_key_prefix: read(env, 'REDIS_KEY_PREFIX') ?? 'afc',
     redis_shards: integer(env, 'REDIS_SHARDS', 64, 1, 16384),

@@ -33,8 +33,9 @@ export function stopOnSignals(
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
-  process.on('uncaughtException', (error) => {
-    log.fatal({ err: error }, 'uncaught exception; exiting');
+  process.on('uncaughtException', (error, origin) => {
+    // origin tells a thrown error ('uncaughtException') from a promise nobody awaited ('unhandledRejection').
+    log.fatal({ err: error, origin }, 'uncaught exception; exiting');
     exit(log, 1);
   });
 }

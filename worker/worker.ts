@@ -51,7 +51,7 @@ export async function createWorker(
     max_connections: DOCUMENT_LOCK_CONNECTIONS_MAX,
   });
   const mongo = connectMongo({ uri: config.mongodb_uri, app_name: 'afc-worker' });
-  const rabbit = connectRabbit(config.rabbitmq_url, 'afc-worker', log);
+  const rabbit = connectRabbit(config, 'afc-worker', log);
   const registry = createRegistry('worker');
   const metrics = workerMetrics(registry);
   trackStorePools(mongo, sql.options.max, poolMetrics(registry).pool_connections);

@@ -67,7 +67,8 @@ export class CacheInvalidator {
   async #delete(keys: string[]): Promise<void> {
     for (let attempt = 1; attempt <= DELETE_ATTEMPTS_MAX; attempt++) {
       try {
-        await this.#redis.del(...keys);
+        // One DEL per key: the keys of several cards live in different hash slots (Redis Cluster).
+        await Promise.all(keys.map((key) => this.#redis.del(key)));
         return;
       } catch (error) {
         if (attempt === DELETE_ATTEMPTS_MAX) {

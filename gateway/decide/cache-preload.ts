@@ -6,6 +6,7 @@
 
 import type { Redis } from 'ioredis';
 import type { Logger } from '../../shared/logger.ts';
+import { scanKeys } from '../../shared/stores/redis.ts';
 import { windowIds } from '../../shared/spend-windows.ts';
 import type { CacheLoader } from './cache-loader.ts';
 
@@ -44,18 +45,9 @@ export async function preloadActiveCards(
   const active_since_ms = Date.now() - options.active_s * 1000;
   const windows = windowIds(Date.now(), options.program_time_zone);
   const due: Array<{ card_key: string; card_token: string }> = [];
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(
-      cursor,
-      'MATCH',
-      `${options.key_prefix}:{*}${LEDGER_MARKER}*`,
-      'COUNT',
-      SCAN_COUNT,
-    );
-    cursor = next;
-    if (keys.length === 0) continue;
-    const pipeline = redis.pipeline();
+  const pattern = `${options.key_prefix}:{*}${LEDGER_MARKER}*`;
+  for await (const { node, keys } of scanKeys(redis, pattern, SCAN_COUNT)) {
+    const pipeline = node.pipeline();
     const cards = keys.map((ledger_key) => {
       const at = ledger_key.indexOf(LEDGER_MARKER);
       // The card hash shares the ledger's hash tag: same prefix, `:card:` instead of `:ledger:`.
@@ -73,7 +65,8 @@ export async function preloadActiveCards(
       result.active++;
       if (!cached && due.length < options.cards_max) due.push(card);
     });
-  } while (cursor !== '0' && due.length < options.cards_max && performance.now() < deadline_ms);
+    if (due.length >= options.cards_max || performance.now() >= deadline_ms) break;
+  }
 
   let next_index = 0;
   const lane = async () => {

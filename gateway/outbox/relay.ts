@@ -9,13 +9,21 @@
 // Survives restarts: entries read but not confirmed stay pending in the consumer group.
 // A relay first re-reads its own pending entries (stable consumer name), and periodically
 // claims entries left pending by a relay that died (XAUTOCLAIM after claim_idle_ms).
+//
+// On a single Redis one blocking XREADGROUP covers every shard stream. On a Redis Cluster the
+// streams live in different slots (a multi-key read would fail with CROSSSLOT), so each stream
+// is read on its own, on the master that owns its slot, all at once and without BLOCK (a
+// blocked read would hold up the other reads sharing that node's connection); an empty round
+// waits idle_poll_ms. Every relay reads every stream in one consumer group, so the streams of a
+// relay that dies are served by the others at once, and what it held pending is claimed.
 
-import type { Redis } from 'ioredis';
+import type { ChainableCommander, Redis } from 'ioredis';
 import type { Connection, Publisher } from 'rabbitmq-client';
 import { EXCHANGE_EVENTS, exchanges, queueBindings, queues } from '../../shared/broker/topology.ts';
 import { CONTENT_TYPE_DECISION_BATCH, encodeBatch } from '../../shared/decision-batch.ts';
 import type { Logger } from '../../shared/logger.ts';
 import type { gatewayMetrics } from '../../shared/metrics.ts';
+import { isCluster } from '../../shared/stores/redis.ts';
 import { packBatches } from './pack-batches.ts';
 
 export const RELAY_GROUP = 'relay';
@@ -29,14 +37,21 @@ export interface RelayOptions {
   readonly message_decisions_max: number;
   readonly message_bytes_max: number;
   readonly claim_idle_ms: number;
-  /** How long one blocking read waits for new entries. */
+  /** How long one blocking read waits for new entries (single Redis). */
   readonly block_ms: number;
+  /** The pause after a round of per-stream reads that found nothing (Redis Cluster). */
+  readonly idle_poll_ms: number;
   /** Backoff after a failed publish or read, doubling up to retry_max_ms. */
   readonly retry_min_ms: number;
   readonly retry_max_ms: number;
 }
 
-export const RELAY_DEFAULTS = Object.freeze({ block_ms: 500, retry_min_ms: 100, retry_max_ms: 5_000 });
+export const RELAY_DEFAULTS = Object.freeze({
+  block_ms: 500,
+  idle_poll_ms: 20,
+  retry_min_ms: 100,
+  retry_max_ms: 5_000,
+});
 
 type StreamEntry = [id: string, fields: string[] | null];
 /** RESP2 gives [[stream, entries], ...]; RESP3 (a map) comes flattened as [stream, entries, ...]. */
@@ -67,6 +82,8 @@ export class OutboxRelay {
   /** Message ids the broker returned as unroutable (mandatory flag) in the current batch. */
   readonly #returned = new Set<string>();
   readonly #options: RelayOptions;
+  /** The streams of each XREADGROUP: all in one on a single Redis, one each on a cluster. */
+  readonly #reads: ReadonlyArray<readonly string[]>;
   readonly #log: Logger;
   readonly #metrics: RelayMetrics;
   #running = false;
@@ -88,6 +105,7 @@ export class OutboxRelay {
       },
     });
     this.#options = options;
+    this.#reads = isCluster(redis) ? options.streams.map((stream) => [stream]) : [options.streams];
     this.#log = log;
     this.#metrics = metrics;
   }
@@ -147,18 +165,29 @@ export class OutboxRelay {
   }
 
   async #read(from: '0' | '>'): Promise<Array<{ stream: string; id: string; fields: string[] }>> {
-    const { streams, consumer_name, batch_max, block_ms } = this.#options;
-    const args: Array<string | number> = ['GROUP', RELAY_GROUP, consumer_name, 'COUNT', batch_max];
-    if (from === '>') args.push('BLOCK', block_ms);
-    args.push('STREAMS', ...streams, ...streams.map(() => from));
-    const reply = (await this.#redis.call('XREADGROUP', ...args)) as StreamReply;
+    const { consumer_name, batch_max, block_ms, idle_poll_ms } = this.#options;
+    // Blocking is safe only when this read is the one command in flight on its connection.
+    const block = from === '>' && this.#reads.length === 1;
+    const replies = await Promise.all(
+      this.#reads.map((streams) => {
+        const args: Array<string | number> = ['GROUP', RELAY_GROUP, consumer_name, 'COUNT', batch_max];
+        if (block) args.push('BLOCK', block_ms);
+        args.push('STREAMS', ...streams, ...streams.map(() => from));
+        return this.#redis.call('XREADGROUP', ...args) as Promise<StreamReply>;
+      }),
+    );
     const entries: Array<{ stream: string; id: string; fields: string[] }> = [];
-    for (const [stream, list] of streamsOf(reply)) {
-      for (const [id, fields] of list) {
-        // A pending entry deleted meanwhile comes back with null fields: ack it away.
-        if (fields === null) await this.#redis.xack(stream, RELAY_GROUP, id);
-        else entries.push({ stream, id, fields });
+    for (const reply of replies) {
+      for (const [stream, list] of streamsOf(reply)) {
+        for (const [id, fields] of list) {
+          // A pending entry deleted meanwhile comes back with null fields: ack it away.
+          if (fields === null) await this.#redis.xack(stream, RELAY_GROUP, id);
+          else entries.push({ stream, id, fields });
+        }
       }
+    }
+    if (from === '>' && !block && entries.length === 0) {
+      await new Promise((resolve) => setTimeout(resolve, idle_poll_ms));
     }
     return entries;
   }
@@ -218,12 +247,19 @@ export class OutboxRelay {
       if (ids) ids.push(id);
       else ids_by_stream.set(stream, [id]);
     }
-    const pipeline = this.#redis.pipeline();
+    // One pipeline per XREADGROUP's streams: a cluster pipeline may touch one slot only.
+    const pipelines = new Map<string, ChainableCommander>();
     for (const [stream, ids] of ids_by_stream) {
+      const group = this.#reads.length === 1 ? '' : stream;
+      let pipeline = pipelines.get(group);
+      if (pipeline === undefined) {
+        pipeline = this.#redis.pipeline();
+        pipelines.set(group, pipeline);
+      }
       pipeline.xack(stream, RELAY_GROUP, ...ids);
       pipeline.xdel(stream, ...ids);
     }
-    await pipeline.exec();
+    await Promise.all([...pipelines.values()].map((pipeline) => pipeline.exec()));
     this.stats.published_total += entries.length;
     this.stats.messages_total += batches.length;
     this.stats.last_lag_ms = lag_ms;

@@ -3,14 +3,8 @@
 // Cardholders are spread over many hash-tag shards, and so over all three masters; the real
 // Decider and CacheLoader (fill from PostgreSQL) approve, replay and decline on every one of
 // them, and no call fails with CROSSSLOT.
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { Cluster, Redis } from 'ioredis';
+import { type Cluster, Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CacheLoader, SEED_CACHE_LOADER_OPTIONS } from '../../gateway/decide/cache-loader.ts';
@@ -24,46 +18,16 @@ import { gatewayMetrics } from '../../shared/metrics.ts';
 import { decisionKeys, type KeyLayout } from '../../shared/redis-keys.ts';
 import { connectMongo } from '../../shared/stores/mongo.ts';
 import { connectPostgres } from '../../shared/stores/postgres.ts';
+import { connectRedis } from '../../shared/stores/redis.ts';
+import { type RedisCluster, startRedisCluster } from '../../shared/dev/redis-cluster.ts';
 import { type CreatedCard, createBusinessCard, uniqueToken } from '../support/cardholders.ts';
 import { jitRequest } from '../support/jit-requests.ts';
 
-const run = promisify(execFile);
 const MASTERS = 3;
 const CARDHOLDERS = 24;
-/** Cluster bus ports are the client port + 10000: both must be free. */
-const BUS_PORT_OFFSET = 10_000;
-const PORT_SCAN_FROM = 7101;
-const PORT_SCAN_MAX = 200;
 
-function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
-}
-
-async function freeClusterPorts(count: number): Promise<number[]> {
-  const ports: number[] = [];
-  for (let port = PORT_SCAN_FROM; port < PORT_SCAN_FROM + PORT_SCAN_MAX && ports.length < count; port++) {
-    if ((await portFree(port)) && (await portFree(port + BUS_PORT_OFFSET))) ports.push(port);
-  }
-  if (ports.length < count) throw new Error(`no ${count} free cluster ports from ${PORT_SCAN_FROM}`);
-  return ports;
-}
-
-async function until(check: () => Promise<boolean>, what: string, limit_ms = 30_000): Promise<void> {
-  const deadline_ms = Date.now() + limit_ms;
-  while (Date.now() < deadline_ms) {
-    if (await check().catch(() => false)) return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
-const dir = mkdtempSync(join(tmpdir(), 'afc-redis-cluster-'));
-const servers: ChildProcess[] = [];
-let ports: number[] = [];
+let servers: RedisCluster;
+/** The processes' own client factory, in cluster mode. */
 let cluster: Cluster;
 const sql = connectPostgres({
   url: process.env.DATABASE_URL!,
@@ -80,35 +44,16 @@ const IMPATIENT_BUDGET_MS = 100;
 const PAUSE_MS = 1_000;
 
 beforeAll(async () => {
-  ports = await freeClusterPorts(MASTERS);
-  for (const port of ports) {
-    const args = ['--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes'];
-    args.push('--cluster-config-file', `nodes-${port}.conf`, '--cluster-node-timeout', '2000');
-    args.push('--save', '', '--appendonly', 'no', '--dir', dir);
-    servers.push(spawn('redis-server', args, { stdio: 'ignore' }));
-  }
-  for (const port of ports) {
-    await until(
-      async () => (await run('redis-cli', ['-p', String(port), 'ping'])).stdout.trim() === 'PONG',
-      `redis ${port}`,
-    );
-  }
-  const nodes = ports.map((port) => `127.0.0.1:${port}`);
-  await run('redis-cli', ['--cluster', 'create', ...nodes, '--cluster-replicas', '0', '--cluster-yes']);
-  for (const port of ports) {
-    await until(
-      async () =>
-        (await run('redis-cli', ['-p', String(port), 'cluster', 'info'])).stdout.includes('cluster_state:ok'),
-      `cluster state ok on ${port}`,
-    );
-  }
-  cluster = new Cluster(
-    ports.map((port) => ({ host: '127.0.0.1', port })),
-    { enableOfflineQueue: true, redisOptions: { connectTimeout: 2_000, maxRetriesPerRequest: 1 } },
-  );
-  await until(async () => (await cluster.ping()) === 'PONG', 'cluster client ready');
+  servers = await startRedisCluster({ masters: MASTERS, replicas_per_master: 0, node_timeout_ms: 2_000 });
+  const client = connectRedis({
+    url: servers.url,
+    cluster_nodes: servers.nodes,
+    connection_name: 'afc-test-cluster',
+  });
+  await client.connect();
+  cluster = client as unknown as Cluster;
   // The gateway's own loader: same files, same versioned command names, on a Cluster client.
-  const scripts = loadScripts(cluster as unknown as Redis);
+  const scripts = loadScripts(client);
   const loader = new CacheLoader(sql, mongo.db(), scripts, layout, log, SEED_CACHE_LOADER_OPTIONS);
   const budgets = {
     decision_budget_ms: 2_000,
@@ -123,9 +68,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   cluster?.disconnect();
-  for (const server of servers) server.kill('SIGKILL');
-  await Promise.allSettled(servers.map((server) => new Promise((resolve) => server.once('exit', resolve))));
-  rmSync(dir, { recursive: true, force: true });
+  await servers?.destroy();
   await sql.end({ timeout: 5 });
   await mongo.close();
 });

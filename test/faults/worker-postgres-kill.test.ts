@@ -2,7 +2,8 @@
 // process writes business decisions, twice: the process keeps running, waits each
 // outage out and writes every decision exactly once, parking nothing. postgres.js 3.4.9 used to
 // end it here: a transaction's own ROLLBACK after the lost connection was written to a null
-// socket from a setImmediate callback, an uncaught TypeError (porsager/postgres#1154, #1208).
+// socket from a setImmediate callback, an uncaught TypeError (porsager/postgres#1154, #1208), and
+// a connection's array-types fetch rejected with nobody listening when the server died meanwhile.
 // A private PostgreSQL and a private RabbitMQ vhost: nothing shared is stopped or consumed.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -67,10 +68,9 @@ async function persisted(cards: readonly CreatedCard[]): Promise<number> {
 }
 
 describe('worker when PostgreSQL is killed under its writes', () => {
-  // Skipped until the driver's reconnect path is contained: in clean-clone CI runs the worker still
-  // exited on an uncaught ECONNREFUSED from postgres.js right after a kill, in about half the runs
-  // (open finding, docs/failure-behaviour.md). The TypeError of #1154/#1208 is fixed (vendor/).
-  it.skip('keeps running, resumes after each kill and writes every decision once', async () => {
+  // Both driver faults are patched (vendor/): the TypeError of #1154/#1208, and the unhandled
+  // rejection of the array-types fetch when the server dies during a connection's startup.
+  it('keeps running, resumes after each kill and writes every decision once', async () => {
     const cards = await Promise.all(Array.from({ length: CARDS }, () => createBusinessCard(sql)));
     const events = Array.from({ length: DECISIONS_PER_KILL * KILLS }, (_, i) =>
       decisionEvent({ card: cards[i % CARDS]!, kind: 'business', amount_minor: BigInt(100 + i) }),

@@ -59,7 +59,7 @@ if (!/^[A-Za-z0-9_.:-]{1,200}$/.test(queue)) usage(`bad queue name "${queue}"`);
 
 const config = loadOrExit(() => loadWorkerConfig());
 const log = createLogger('dlq-cli', config.log_level === 'info' ? 'warn' : config.log_level);
-const rabbit = connectRabbit(config.rabbitmq_url, 'afc-dlq-cli', log);
+const rabbit = connectRabbit(config, 'afc-dlq-cli', log);
 const print = (text: string) => process.stdout.write(`${text}\n`);
 
 try {

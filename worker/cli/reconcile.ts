@@ -50,7 +50,11 @@ const sql = connectPostgres({
   max_connections: 2,
 });
 const mongo = connectMongo({ uri: config.mongodb_uri, app_name: 'afc-reconcile' });
-const redis = connectRedis({ url: config.redis_url, connection_name: 'afc-reconcile' });
+const redis = connectRedis({
+  url: config.redis_url,
+  cluster_nodes: config.redis_cluster_nodes,
+  connection_name: 'afc-reconcile',
+});
 const print = (text: string) => process.stdout.write(`${text}\n`);
 const masked = (token: string | null) => (token === null ? '-' : maskToken(token));
 
@@ -73,7 +77,7 @@ try {
   process.exitCode = differences > 0 ? 1 : 0;
 
   if (values.rebuild) {
-    const rabbit = connectRabbit(config.rabbitmq_url, 'afc-reconcile', log);
+    const rabbit = connectRabbit(config, 'afc-reconcile', log);
     try {
       const blockers = await rebuildBlockers(redis, rabbit, {
         prefix: config.redis_key_prefix,

@@ -10,7 +10,7 @@
 // straight to the DLQ.
 
 import { createHash } from 'node:crypto';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { ObjectId } from 'mongodb';
 import { type AsyncMessage, ConsumerStatus, type Publisher } from 'rabbitmq-client';
 import {
@@ -29,6 +29,7 @@ import {
   type CardIssueCommand,
 } from '../../shared/messages.ts';
 import { decisionKeys, type KeyLayout } from '../../shared/redis-keys.ts';
+import { connectRedis } from '../../shared/stores/redis.ts';
 import { timed } from '../../shared/stores/postgres.ts';
 import { HEADER_ORIGINAL_ROUTING_KEY, RetryPath } from '../broker/retry-path.ts';
 import type { ConsumerHandle, WorkerDeps } from '../consumer-handle.ts';
@@ -321,13 +322,17 @@ export class CardIssueConsumer implements ConsumerHandle {
 export function startCardIssueConsumer(deps: WorkerDeps): ConsumerHandle {
   const { config, log } = deps;
   const marqeta = new MarqetaClient(marqetaClientOptions(config, log, deps.metrics.marqeta_calls));
-  const redis = new Redis(config.redis_url, {
-    connectionName: 'afc-worker-marqeta',
-    commandTimeout: REDIS_COMMAND_TIMEOUT_MS,
-    maxRetriesPerRequest: 2,
-    retryStrategy: (attempt) => Math.min(100 * 2 ** Math.min(attempt, 5), 2_000),
+  const redis = connectRedis({
+    url: config.redis_url,
+    cluster_nodes: config.redis_cluster_nodes,
+    connection_name: 'afc-worker-marqeta',
+    command_timeout_ms: REDIS_COMMAND_TIMEOUT_MS,
   });
   redis.on('error', (error) => log.warn({ err: error }, 'card-issue redis error'));
+  // Not awaited: a cache delete that fails while Redis is away fails the command, which is retried.
+  redis
+    .connect()
+    .catch((error: unknown) => log.warn({ err: error }, 'card-issue redis not reachable at start'));
   const consumer = new CardIssueConsumer(deps, {
     marqeta,
     redis,

@@ -2,6 +2,7 @@
 // KEYS[5]), found with SCAN in bounded batches: never KEYS, which blocks Redis.
 
 import type { Redis } from 'ioredis';
+import { scanKeys } from '../../shared/stores/redis.ts';
 
 /** Keys per SCAN call (a hint to Redis) and hashes read per pipeline. */
 export const SCAN_BATCH = 500;
@@ -26,20 +27,12 @@ export async function* liveLedgers(
 ): AsyncGenerator<LiveLedger[]> {
   const seen = new Set<string>();
   const marker = ':ledger:';
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(
-      cursor,
-      'MATCH',
-      pattern(key_prefix, card_token),
-      'COUNT',
-      SCAN_BATCH,
-    );
-    cursor = next;
+  // On a Redis Cluster each master is scanned in turn, and a batch is read from the node that holds it.
+  for await (const { node, keys } of scanKeys(redis, pattern(key_prefix, card_token), SCAN_BATCH)) {
     const fresh = keys.filter((key) => !seen.has(key));
     for (const key of fresh) seen.add(key);
     if (fresh.length === 0) continue;
-    const pipeline = redis.pipeline();
+    const pipeline = node.pipeline();
     for (const key of fresh) pipeline.hgetall(key);
     const replies = (await pipeline.exec()) ?? [];
     const batch: LiveLedger[] = [];
@@ -52,5 +45,5 @@ export async function* liveLedgers(
       batch.push({ key, card_token: key.slice(key.indexOf(marker) + marker.length), fields: record });
     });
     if (batch.length > 0) yield batch;
-  } while (cursor !== '0');
+  }
 }
