@@ -17,6 +17,11 @@ export const REDIS_SHARDS = 8;
  * the last second (docs/failure-behaviour.md, durability).
  */
 const REDIS_DURABILITY = ['--appendonly', 'yes', '--appendfsync', 'everysec'];
+/**
+ * A memory limit and the policy of compose.yaml: at the limit Redis evicts cached card parts
+ * only (docs/operations.md#redis-memory). A run's state is a few MB, far below it.
+ */
+export const REDIS_MEMORY = ['--maxmemory', '256mb', '--maxmemory-policy', 'volatile-lru'];
 
 export type PrivateRedis = Awaited<ReturnType<typeof startPrivateRedis>>;
 
@@ -49,7 +54,7 @@ export async function startRunSystem(
   origin_ms: number,
 ): Promise<RunSystem> {
   const env = devEnvironment();
-  const redis = await startPrivateRedis(REDIS_DURABILITY);
+  const redis = await startPrivateRedis([...REDIS_DURABILITY, ...REDIS_MEMORY]);
   const vhost = `afc-chaos-${run_id}`;
   await createVhost(vhost);
   const amqp_url = withVhost(env.RABBITMQ_URL!, vhost);

@@ -22,9 +22,13 @@ if ! listening 5432; then
   echo "services: starting PostgreSQL"
   pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start
 fi
+# A Redis started here gets a memory limit and volatile-lru (only cached card parts carry a
+# TTL, so only they are evicted; docs/operations.md#redis-memory). One already running is left
+# as it is: the gateway checks its policy, refuses allkeys-* and warns in readiness otherwise.
 if ! listening 6379; then
   echo "services: starting Redis"
   redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
+    --maxmemory 1gb --maxmemory-policy volatile-lru \
     --dir /var/lib/redis --logfile /var/log/redis/ci.log
 fi
 if ! listening 5672; then
