@@ -99,6 +99,17 @@ const Event = Type.Object({
 
 const check = Compile(Event);
 
+function hasEffects(effects: DecisionEvent['effects']): boolean {
+  return (
+    [effects.held_delta_minor, effects.posted_delta_minor, effects.hold_delta_minor].some(
+      (d) => BigInt(d) !== 0n,
+    ) ||
+    effects.hold_state !== null ||
+    effects.spend.length > 0 ||
+    effects.group_spend.length > 0
+  );
+}
+
 /** A decoded decision (shared/decision-batch.ts decisionEventOf), checked before it is written. */
 export function checkDecisionEvent(value: unknown): DecisionEvent {
   if (!check.Check(value)) {
@@ -121,6 +132,10 @@ export function checkDecisionEvent(value: unknown): DecisionEvent {
   }
   if (event.approved && event.card_id === null) {
     throw new WorkerError('WK_ERR_INVALID_MESSAGE', 'approval without a card');
+  }
+  // Effects without a card would change no ledger row: dropped unseen instead of booked.
+  if (event.card_id === null && hasEffects(event.effects)) {
+    throw new WorkerError('WK_ERR_INVALID_MESSAGE', 'ledger effects without a card');
   }
   return event;
 }
