@@ -3,21 +3,17 @@
 // routes and nothing else reach the gateway, over TLS only, within Marqeta's 3 s; no route
 // reaches an internal port; the management API's host is off by default; and each workload's
 // network policies allow exactly the flows it uses, everything else denied.
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import ipaddr from 'ipaddr.js';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { loadApiConfig, loadGatewayConfig } from '../../shared/config.ts';
+import { kubectlAvailable, type Manifest, renderedExample } from '../support/kustomize.ts';
 
 const K8S = new URL('../../deploy/k8s/', import.meta.url).pathname;
 const MARQETA_WAIT_MS = 3_000;
 const JIT_ROUTES = ['POST /api/transactions/authorize', 'POST /api/webhooks/marqeta'];
-
-// biome-ignore lint/suspicious/noExplicitAny: manifests are untyped YAML, checked field by field below
-type Manifest = Record<string, any>;
 
 function documents(path: string): Manifest[] {
   return parseAllDocuments(readFileSync(join(K8S, path), 'utf8')).map((doc) => doc.toJS() as Manifest);
@@ -26,38 +22,6 @@ function documents(path: string): Manifest[] {
 function baseManifests(): Manifest[] {
   const kustomization = parse(readFileSync(join(K8S, 'base/kustomization.yaml'), 'utf8')) as Manifest;
   return (kustomization.resources as string[]).flatMap((file) => documents(join('base', file)));
-}
-
-function kubectlAvailable(): boolean {
-  try {
-    execFileSync('kubectl', ['version', '--client'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** The example overlay rendered with the given optional components. */
-function rendered(components: readonly string[]): Manifest[] {
-  const dir = mkdtempSync(join(tmpdir(), 'afc-kustomize-'));
-  try {
-    const path = (to: string) => relative(dir, join(K8S, to));
-    writeFileSync(
-      join(dir, 'kustomization.yaml'),
-      JSON.stringify({
-        apiVersion: 'kustomize.config.k8s.io/v1beta1',
-        kind: 'Kustomization',
-        resources: [path('overlays/example')],
-        components: components.map((name) => path(`optional/${name}`)),
-      }),
-    );
-    const output = execFileSync('kubectl', ['kustomize', '--load-restrictor=LoadRestrictionsNone', dir], {
-      encoding: 'utf8',
-    });
-    return parseAllDocuments(output).map((doc) => doc.toJS() as Manifest);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
 }
 
 const of = (manifests: Manifest[], kind: string) => manifests.filter((m) => m.kind === kind);
@@ -358,7 +322,7 @@ describe('network policies (base manifests)', () => {
 
 describe.skipIf(!kubectlAvailable())('rendered with kustomize', () => {
   it('the example overlay: same edge, host names agree, same policies', () => {
-    const manifests = rendered([]);
+    const manifests = renderedExample([]);
     checkEdge(manifests);
     checkPolicies(manifests, EXPECTED_FLOWS);
     expect(find(manifests, 'HTTPRoute', 'afc-gateway').spec.hostnames).toEqual([
@@ -367,7 +331,7 @@ describe.skipIf(!kubectlAvailable())('rendered with kustomize', () => {
   });
 
   it('with api-edge: the API on a host of its own, TLS, its public port only; the gateway route unchanged', () => {
-    const manifests = rendered(['api-edge']);
+    const manifests = renderedExample(['api-edge']);
     checkEdge(manifests);
     const api = find(manifests, 'HTTPRoute', 'afc-api');
     const jit = find(manifests, 'HTTPRoute', 'afc-gateway');
@@ -377,7 +341,7 @@ describe.skipIf(!kubectlAvailable())('rendered with kustomize', () => {
   });
 
   it('with marqeta-allowlist: only the listed source ranges reach the JIT route', () => {
-    const manifests = rendered(['marqeta-allowlist']);
+    const manifests = renderedExample(['marqeta-allowlist']);
     const policy = find(manifests, 'SecurityPolicy', 'afc-gateway-marqeta-only');
     expect(policy.apiVersion).toBe('gateway.envoyproxy.io/v1alpha1');
     expect(policy.spec.targetRefs).toEqual([

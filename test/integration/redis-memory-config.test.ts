@@ -1,14 +1,13 @@
 // Every Redis the project configures has a memory limit and volatile-lru (issue 20): compose,
 // the optional in-cluster Redis of deploy/k8s, the Redis scripts/services.sh starts, and the
 // chaos suite's private Redis. The k8s container has room above maxmemory for the AOF rewrite.
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { REDIS_MEMORY } from '../../chaos/system.ts';
 import { memoryWarning } from '../../gateway/decide/redis-memory.ts';
+import { kubectlAvailable, renderedExample } from '../support/kustomize.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');
@@ -27,15 +26,6 @@ function redisBytes(text: string): number {
   const match = /^(\d+)(kb|mb|gb|k|m|g)?$/i.exec(text);
   if (match === null) throw new Error(`not a Redis memory size: ${text}`);
   return Number(match[1]) * UNITS[(match[2] ?? '').toLowerCase()]!;
-}
-
-function kubectlInstalled(): boolean {
-  try {
-    execFileSync('kubectl', ['version', '--client'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** `--maxmemory X --maxmemory-policy Y` out of an argument list. */
@@ -92,44 +82,14 @@ describe('Redis memory settings', () => {
     expect(Number.parseInt(limit, 10) * 1024 ** 3).toBeGreaterThanOrEqual(1.4 * setting.maxmemory);
   });
 
-  it.skipIf(!kubectlInstalled())(
-    'deploy/k8s/optional/redis renders with the example overlay (kubectl kustomize)',
-    () => {
-      const dir = mkdtempSync(join(tmpdir(), 'afc-kustomize-redis-'));
-      try {
-        const path = (to: string) => relative(dir, join(ROOT, 'deploy/k8s', to));
-        writeFileSync(
-          join(dir, 'kustomization.yaml'),
-          JSON.stringify({
-            apiVersion: 'kustomize.config.k8s.io/v1beta1',
-            kind: 'Kustomization',
-            resources: [path('overlays/example')],
-            components: [path('optional/redis')],
-          }),
-        );
-        const output = execFileSync('kubectl', ['kustomize', '--load-restrictor=LoadRestrictionsNone', dir], {
-          encoding: 'utf8',
-        });
-        const manifests = parseAllDocuments(output).map(
-          (doc) =>
-            doc.toJS() as {
-              kind: string;
-              metadata: { name: string };
-              data?: Record<string, string>;
-              spec?: Record<string, never>;
-            },
-        );
-        const config = manifests.find(
-          (m) => m.kind === 'ConfigMap' && m.metadata.name.startsWith('afc-redis-config-'),
-        );
-        expect(config?.data?.['redis.conf']).toContain('maxmemory-policy volatile-lru');
-        const statefulset = manifests.find(
-          (m) => m.kind === 'StatefulSet' && m.metadata.name === 'afc-redis',
-        );
-        expect(JSON.stringify(statefulset)).toContain(config!.metadata.name);
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
-    },
-  );
+  it.skipIf(!kubectlAvailable())('deploy/k8s/optional/redis renders with the example overlay', () => {
+    const manifests = renderedExample(['redis']);
+    const config = manifests.find(
+      (m) => m.kind === 'ConfigMap' && m.metadata.name.startsWith('afc-redis-config-'),
+    );
+    expect(config?.data?.['redis.conf']).toContain('maxmemory-policy volatile-lru');
+    const statefulset = manifests.find((m) => m.kind === 'StatefulSet' && m.metadata.name === 'afc-redis');
+    // The generated ConfigMap's hashed name reaches the StatefulSet's volume.
+    expect(JSON.stringify(statefulset)).toContain(config!.metadata.name);
+  });
 });
