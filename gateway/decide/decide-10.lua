@@ -425,8 +425,10 @@ local function purchase_check()
   return status, 0
 end
 
+-- Only a card with both velocity settings keeps approval times: purchase_check trims them to the
+-- window first and refuses at vel_max, so the set (no TTL) never holds more than vel_max.
 local function note_velocity()
-  if limits.vel_win_s then
+  if limits.vel_max and limits.vel_win_s then
     rcall('ZADD', velocity_key, now_ms, decision_key)
   end
 end

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RETENTION_TRIM_MAX } from '../../gateway/decide/scripts.ts';
 import { DecisionStatus } from '../../shared/decision-status.ts';
+import { decisionKeys } from '../../shared/redis-keys.ts';
 import { uniqueToken } from '../support/cardholders.ts';
 import { scriptHarness } from '../support/script-harness.ts';
 
@@ -304,6 +305,31 @@ describe('decide-10.lua: what may be evicted', () => {
     expect(await h.redis.zscore(k.retained, k.auth)).not.toBeNull();
     // The ledger names its last change for the start-up preload.
     expect(Number((await h.ledger(c.user_token, c.card_token)).t)).toBeGreaterThan(0);
+  });
+
+  it('the velocity set (no TTL) stays within vel_max, and a window without a count keeps none', async () => {
+    const c = cardholder();
+    await h.seedCard(c.user_token, c.card_token, { limits: { vel_max: '2', vel_win_s: '60' } });
+    const now_ms = Date.now();
+    for (let i = 0; i < 5; i++)
+      await h.decide({ ...c, jit_token: uniqueToken('j'), amount_minor: 1n, now_ms: now_ms + i });
+    const keys = decisionKeys(h.layout, c.user_token, c.card_token, '');
+    expect(await h.redis.zcard(keys.velocity)).toBe(2);
+    const later = await h.decide({
+      ...c,
+      jit_token: uniqueToken('j'),
+      amount_minor: 1n,
+      now_ms: now_ms + 61_000,
+    });
+    expect(later.status).toBe(DecisionStatus.APPROVED);
+    expect(await h.redis.zcard(keys.velocity)).toBe(1);
+
+    const w = cardholder();
+    await h.seedCard(w.user_token, w.card_token, { limits: { vel_win_s: '60' } });
+    expect((await h.decide({ ...w, jit_token: uniqueToken('j'), amount_minor: 1n })).status).toBe(
+      DecisionStatus.APPROVED,
+    );
+    expect(await h.redis.exists(decisionKeys(h.layout, w.user_token, w.card_token, '').velocity)).toBe(0);
   });
 
   it('a void records its TIMEOUT decline without a TTL, listed for the window', async () => {
