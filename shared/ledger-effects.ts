@@ -42,6 +42,23 @@ export const NO_EFFECTS: LedgerEffects = Object.freeze({
   group_spend: [],
 });
 
+/** Parts of each effect item, its kind included: anything else is a malformed item, never a guess. */
+const EFFECT_PARTS: Readonly<Record<string, number>> = {
+  held: 2,
+  pend: 2,
+  hold: 2,
+  hold_state: 2,
+  spend: 5,
+  gspend: 5,
+};
+const INTEGER = /^-?\d+$/;
+
+/** A signed integer amount or count of an effect item; an empty or partial number is refused. */
+function integerOf(text: string, item: string): bigint {
+  if (!INTEGER.test(text)) throw new Error(`malformed number in ledger effect "${item}"`);
+  return BigInt(text);
+}
+
 export function parseLedgerEffects(fx: string | undefined): LedgerEffects {
   if (!fx) return NO_EFFECTS;
   let held = 0n;
@@ -52,15 +69,19 @@ export function parseLedgerEffects(fx: string | undefined): LedgerEffects {
   const group_spend: GroupSpendEffect[] = [];
   for (const item of fx.split(';')) {
     const parts = item.split(':');
-    switch (parts[0]) {
+    const kind = parts[0]!;
+    const arity = EFFECT_PARTS[kind];
+    if (arity === undefined) throw new Error(`unknown ledger effect "${item}"`);
+    if (parts.length !== arity) throw new Error(`malformed ledger effect "${item}"`);
+    switch (kind) {
       case 'held':
-        held += BigInt(parts[1]!);
+        held += integerOf(parts[1]!, item);
         break;
       case 'pend':
-        posted += BigInt(parts[1]!);
+        posted += integerOf(parts[1]!, item);
         break;
       case 'hold':
-        hold += BigInt(parts[1]!);
+        hold += integerOf(parts[1]!, item);
         break;
       case 'hold_state':
         hold_state = parts[1]!;
@@ -72,21 +93,23 @@ export function parseLedgerEffects(fx: string | undefined): LedgerEffects {
         spend.push({
           period,
           window_id: parts[2]!,
-          delta_minor: BigInt(parts[3]!),
-          delta_count: Number(parts[4]),
+          delta_minor: integerOf(parts[3]!, item),
+          delta_count: Number(integerOf(parts[4]!, item)),
         });
         break;
       }
-      case 'gspend':
+      default: {
+        // gspend:<group>:<p>:<window>:<delta>; group names contain no ':' (shared/mcc-groups.ts).
+        const period = parts[2]!;
+        if (period !== PERIOD_LETTER.day && period !== PERIOD_LETTER.month)
+          throw new Error(`unknown category period in "${item}"`);
         group_spend.push({
           mcc_group: parts[1]!,
-          period: parts[2] === PERIOD_LETTER.day ? 'day' : 'month',
+          period: period === PERIOD_LETTER.day ? 'day' : 'month',
           window_id: parts[3]!,
-          delta_minor: BigInt(parts[4]!),
+          delta_minor: integerOf(parts[4]!, item),
         });
-        break;
-      default:
-        throw new Error(`unknown ledger effect "${item}"`);
+      }
     }
   }
   return {

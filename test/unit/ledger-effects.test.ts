@@ -29,4 +29,11 @@ describe('ledger effects from the decision script', () => {
     expect(parseLedgerEffects('')).toBe(NO_EFFECTS);
     expect(() => parseLedgerEffects('teleport:5')).toThrow(/unknown ledger effect/);
   });
+
+  it('refuses a malformed item instead of booking a guess (an empty amount is not 0)', () => {
+    for (const fx of ['held:', 'held:12x', 'pend:1:2', 'spend:d:20261125:2500', 'spend:d:20261125:25.5:1'])
+      expect(() => parseLedgerEffects(fx), fx).toThrow(/malformed/);
+    expect(() => parseLedgerEffects('spend:q:20261125:1:1')).toThrow(/unknown spend period/);
+    expect(() => parseLedgerEffects('gspend:dining:w:2026-W48:1')).toThrow(/unknown category period/);
+  });
 });
