@@ -9,7 +9,8 @@
   writes is money state and never gets a TTL: the ledger, the velocity set, the outbox, and the
   decision and authorization records, which are listed by age in the shard's retention set
   (KEYS[10]) and deleted by this script once past the idempotency window, ARGV[17] per call at
-  most (each call adds at most 2, so the backlog of a busy shard only shrinks).
+  most (each call adds at most 2, so the backlog of a busy shard only shrinks); an authorization
+  group still holding money is kept until it is settled.
 
   Cost: every redis.call costs a few microseconds of Redis CPU beyond the command itself (argv
   objects, the reply written as RESP and parsed back into Lua), so each hash is read with ONE
@@ -148,12 +149,27 @@ local function flush()
 end
 
 -- Deletes up to trim_max records last written before the idempotency window, oldest first.
--- They carry this shard's hash tag: the same slot on Redis Cluster.
+-- They carry this shard's hash tag: the same slot on Redis Cluster. An authorization group that
+-- still holds money is live state whatever its age (hold expiry has not released it yet, say
+-- HOLD_EXPIRY_DAYS is longer than the window): kept, and looked at again one window later.
 local function trim()
   local old = rcall('ZRANGEBYSCORE', retained_key, '-inf', now_ms - retention_s * 1000, 'LIMIT', 0, trim_max)
-  if #old > 0 then
-    rcall('DEL', unpack(old))
-    rcall('ZREM', retained_key, unpack(old))
+  local gone = {}
+  for _, key in ipairs(old) do
+    local open_group = nil
+    if string.find(key, '}:auth:', 1, true) then
+      local g = rcall('HMGET', key, 'state', 'held')
+      open_group = g[1] == 'pending' and (tonumber(g[2]) or 0) > 0
+    end
+    if open_group then
+      rcall('ZADD', retained_key, now_ms, key)
+    else
+      gone[#gone + 1] = key
+    end
+  end
+  if #gone > 0 then
+    rcall('DEL', unpack(gone))
+    rcall('ZREM', retained_key, unpack(gone))
   end
 end
 

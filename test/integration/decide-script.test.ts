@@ -349,43 +349,73 @@ describe('decide-10.lua: what may be evicted', () => {
 });
 
 describe('decide-10.lua: records kept for the idempotency window, then deleted by age', () => {
+  const jit_of = (r: { keys: { decision: string } }) => r.keys.decision.split(':jit:')[1]!;
+
   it('a replay within the window answers the first answer; past it, later calls delete the records', async () => {
     const c = cardholder();
-    await h.seedCard(c.user_token, c.card_token, { kind: 'personal', balance_minor: 1_000_000n });
+    await h.seedCard(c.user_token, c.card_token);
     const start_ms = Date.now() - 2 * WINDOW_MS;
+    // Account verifications: decision records without an authorization group.
     const old: Array<Awaited<ReturnType<typeof h.decide>>> = [];
-    for (let i = 0; i < RETENTION_TRIM_MAX; i++) {
-      old.push(
-        await h.decide({ ...c, jit_token: uniqueToken('j'), amount_minor: 10n, now_ms: start_ms + i }),
-      );
+    for (let i = 0; i < 2 * RETENTION_TRIM_MAX; i++) {
+      const jit_token = uniqueToken('j');
+      old.push(await h.decide({ ...c, jit_token, mode: 'verify', amount_minor: 0n, now_ms: start_ms + i }));
     }
-    const first = old[0]!;
-    const jit_of = (r: (typeof old)[number]) => r.keys.decision.split(':jit:')[1]!;
-    // Within the window: the first answer, nothing moved twice.
     const replay = await h.decide({
       ...c,
-      jit_token: jit_of(first),
-      amount_minor: 99n,
+      jit_token: jit_of(old[0]!),
+      mode: 'verify',
+      amount_minor: 0n,
       now_ms: start_ms + WINDOW_MS - 1,
     });
-    expect(replay).toMatchObject({ status: DecisionStatus.APPROVED, approved: 10, replayed: true });
+    expect(replay).toMatchObject({ status: DecisionStatus.APPROVED, replayed: true });
 
-    // Past the window of the old records: each decision deletes at most RETENTION_TRIM_MAX of
-    // them (decisions and their authorization groups, 2 keys per old authorization), oldest first.
-    const later_ms = start_ms + WINDOW_MS + RETENTION_TRIM_MAX + 1;
-    const fresh = await h.decide({ ...c, jit_token: uniqueToken('j'), amount_minor: 10n, now_ms: later_ms });
+    // Past their window: each decision deletes at most RETENTION_TRIM_MAX of them, oldest first.
+    const later_ms = start_ms + WINDOW_MS + 2 * RETENTION_TRIM_MAX;
     const remaining = async () =>
-      (
-        await Promise.all(old.flatMap((r) => [h.redis.exists(r.keys.decision), h.redis.exists(r.keys.auth)]))
-      ).reduce((a, b) => a + b, 0);
+      (await Promise.all(old.map((r) => h.redis.exists(r.keys.decision)))).reduce((a, b) => a + b, 0);
+    const fresh = await h.decide({ ...c, jit_token: uniqueToken('j'), amount_minor: 10n, now_ms: later_ms });
     expect(await remaining()).toBe(RETENTION_TRIM_MAX);
-    expect(await h.redis.exists(first.keys.decision)).toBe(0);
+    expect(await h.redis.exists(old[0]!.keys.decision)).toBe(0);
     await h.decide({ ...c, jit_token: uniqueToken('j'), amount_minor: 10n, now_ms: later_ms + 1 });
     expect(await remaining()).toBe(0);
     expect(await h.redis.zcount(fresh.keys.retained, '-inf', later_ms - WINDOW_MS)).toBe(0);
-    // The records of the recent decisions stay, and so does the ledger: 9 holds of 10 remain.
+    // Recent records stay, and the ledger is untouched by the trim.
     expect(await h.redis.exists(fresh.keys.decision, fresh.keys.auth)).toBe(2);
-    expect((await h.ledger(c.user_token, c.card_token)).held).toBe(String(10 * (RETENTION_TRIM_MAX + 2)));
+    expect((await h.ledger(c.user_token, c.card_token)).held).toBe('20');
+  });
+
+  it('an authorization group still holding money outlives the window; a settled one goes', async () => {
+    const c = cardholder();
+    await h.seedCard(c.user_token, c.card_token);
+    const start_ms = Date.now() - 2 * WINDOW_MS;
+    const open = await h.decide({ ...c, jit_token: uniqueToken('j'), amount_minor: 10n, now_ms: start_ms });
+    const settled = await h.decide({ ...c, jit_token: uniqueToken('j'), amount_minor: 7n, now_ms: start_ms });
+    const reversal = await h.decide({
+      ...c,
+      jit_token: uniqueToken('j'),
+      original_jit_token: jit_of(settled),
+      mode: 'reversal',
+      amount_minor: 7n,
+      now_ms: start_ms + 1,
+    });
+    const now_ms = start_ms + WINDOW_MS + 10;
+    await h.decide({ ...c, jit_token: uniqueToken('j'), mode: 'verify', amount_minor: 0n, now_ms });
+    for (const r of [open, settled, reversal]) expect(await h.redis.exists(r.keys.decision)).toBe(0);
+    expect(await h.redis.exists(settled.keys.auth)).toBe(0);
+    // The open hold's group: kept, listed again from now, so a clearing still settles it.
+    expect(await h.redis.hmget(open.keys.auth, 'state', 'held')).toEqual(['pending', '10']);
+    expect(Number(await h.redis.zscore(open.keys.retained, open.keys.auth))).toBe(now_ms);
+    const clearing = await h.decide({
+      ...c,
+      jit_token: uniqueToken('j'),
+      original_jit_token: jit_of(open),
+      mode: 'clearing',
+      amount_minor: 10n,
+      now_ms: now_ms + 1,
+    });
+    expect(clearing.status).toBe(DecisionStatus.APPROVED);
+    expect((await h.ledger(c.user_token, c.card_token)).held).toBe('0');
   });
 
   it('a hold restarts its authorization group window', async () => {
@@ -393,19 +423,21 @@ describe('decide-10.lua: records kept for the idempotency window, then deleted b
     await h.seedCard(c.user_token, c.card_token);
     const start_ms = Date.now() - 2 * WINDOW_MS;
     const auth = await h.decide({ ...c, jit_token: uniqueToken('j'), amount_minor: 10n, now_ms: start_ms });
-    const original = auth.keys.decision.split(':jit:')[1]!;
-    const incremental = await h.decide({
-      ...c,
-      jit_token: uniqueToken('j'),
-      original_jit_token: original,
-      mode: 'incremental',
-      amount_minor: 5n,
-      now_ms: start_ms + WINDOW_MS - 1,
-    });
-    expect(incremental.status).toBe(DecisionStatus.APPROVED);
+    const original = jit_of(auth);
+    const step = (mode: string, amount_minor: bigint, now_ms: number) =>
+      h.decide({
+        ...c,
+        jit_token: uniqueToken('j'),
+        original_jit_token: original,
+        mode,
+        amount_minor,
+        now_ms,
+      });
+    expect((await step('incremental', 5n, start_ms + WINDOW_MS - 2)).status).toBe(DecisionStatus.APPROVED);
+    // Settled (nothing held), so only the restarted window keeps it.
+    expect((await step('reversal', 15n, start_ms + WINDOW_MS - 1)).status).toBe(DecisionStatus.APPROVED);
     await h.decide({ ...c, jit_token: uniqueToken('j'), amount_minor: 1n, now_ms: start_ms + WINDOW_MS + 1 });
-    // The original decision is past its window; its group was held in again within it.
     expect(await h.redis.exists(auth.keys.decision)).toBe(0);
-    expect(await h.redis.hget(auth.keys.auth, 'held')).toBe('15');
+    expect(await h.redis.hmget(auth.keys.auth, 'state', 'held')).toEqual(['reversed', '0']);
   });
 });
