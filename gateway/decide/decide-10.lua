@@ -15,7 +15,8 @@
   Cost: every redis.call costs a few microseconds of Redis CPU beyond the command itself (argv
   objects, the reply written as RESP and parsed back into Lua), so each hash is read with ONE
   HMGET into named locals and the live ledger is written with ONE HSET at the end. A business
-  authorization makes 13 calls (15 when it deletes records past the idempotency window).
+  authorization makes 13 calls, and up to 11 more on a call that deletes records past the idempotency
+  window (at most 8 of them, one HMGET per authorization group among them).
 
   KEYS[1] user      cache hash  {status, rf}
   KEYS[2] card      cache hash  {status, kind, user_token, currency, card_id, user_id, rf, brf} or {missing=1}
