@@ -10,12 +10,16 @@
 //   POST /__fake/faults  {path_prefix, method?, mode, count, delay_ms, retry_after_s, phase}
 //   GET  /__fake/faults, POST /__fake/reset, POST /__fake/config {strict_duplicates}
 //   POST /__fake/transactions (seed one), GET /__fake/requests (calls per route)
+//   POST /__fake/commando {rule, gateway, webhook}: Commando Mode (commando.ts) for the JIT
+//   requests sent through POST /__fake/jit (a JIT request body: sent to our gateway as Marqeta
+//   would; stood in for when the gateway leaves it undecided, and notified); GET /__fake/commando
 
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
+import { CommandoRoute } from './commando-route.ts';
 import { type Fault, FaultPlan, FaultSchema } from './faults.ts';
 import { FakeError, FakeMarqetaStore, type Json } from './store.ts';
 
@@ -67,6 +71,7 @@ export async function buildFakeMarqeta(options: FakeMarqetaOptions): Promise<Fak
   );
   const store = new FakeMarqetaStore();
   const faults = new FaultPlan();
+  const commando = new CommandoRoute();
   const calls = new Map<string, number>();
   const app = Fastify({
     logger: options.log_level === undefined ? false : { level: options.log_level },
@@ -195,6 +200,7 @@ export async function buildFakeMarqeta(options: FakeMarqetaOptions): Promise<Fak
         reply.code(201).send(store.putTransaction(bodyOf(request))),
       );
       typed.get('/requests', async () => ({ calls: Object.fromEntries(calls) }));
+      commando.register(control);
     },
     { prefix: '/__fake' },
   );

@@ -46,6 +46,10 @@ const PARTIAL_APPROVAL_METHODS: ReadonlySet<string> = new Set([
  */
 export const FAIL_SAFE_MEMOS: ReadonlySet<string> = new Set(['timeout', 'system_error']);
 
+/** The stand-in answer (503 GW_ERR_UNDECIDED) and the outcome it is counted as. */
+const UNDECIDED_CODE = 'GW_ERR_UNDECIDED';
+export const UNDECIDED_OUTCOME = 'undecided';
+
 export interface Verdict {
   /** What the answer said: 'approved' or the decline memo (our reason code). */
   readonly outcome: string;
@@ -106,6 +110,13 @@ export function checkAnswer(request: PlannedRequest, status_code: number, body_t
       answer: undefined,
     };
   }
+  // UNDECIDED_ANSWER=standin: the application error that lets Marqeta stand in. It keeps the
+  // contract (Marqeta decides, by its stand-in rules) and decides nothing of ours.
+  if (
+    status_code === 503 &&
+    (answer as { error?: { code?: unknown } } | null)?.error?.code === UNDECIDED_CODE
+  )
+    return { outcome: UNDECIDED_OUTCOME, answer };
   const jit = ((answer as { jit_funding?: JitAnswer } | null)?.jit_funding ?? {}) as JitAnswer;
   const outcome =
     status_code === 200 ? 'approved' : typeof jit.memo === 'string' ? jit.memo : `http_${status_code}`;

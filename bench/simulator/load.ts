@@ -5,6 +5,7 @@
 // Every answer is checked against the contract; Marqeta's 3 s deadline is enforced.
 
 import { Pool } from 'undici';
+import { isUndecided } from '../../fake-marqeta/commando.ts';
 import { checkAnswer } from './contract.ts';
 import {
   type Histogram,
@@ -72,6 +73,12 @@ export interface PhaseResult {
 
 /** Called with every checked answer (the ledger check collects what was decided). */
 export type AnswerListener = (request: PlannedRequest, status_code: number, outcome: string) => void;
+
+/**
+ * Called with every request the gateway left undecided for Marqeta (fake-marqeta/commando.ts):
+ * a 5xx, no answer at all (status_code null), or an answer after 3 s. Commando stands in for them.
+ */
+export type UndecidedListener = (request: PlannedRequest, status_code: number | null) => void;
 
 class PhaseRecorder {
   readonly histogram: Histogram = newHistogram();
@@ -165,6 +172,7 @@ async function sendOne(
   recorder: PhaseRecorder,
   intended_ms: number,
   listener: AnswerListener | undefined,
+  undecided: UndecidedListener | undefined,
 ): Promise<void> {
   const request = source.next();
   recorder.sent++;
@@ -190,9 +198,11 @@ async function sendOne(
       source.answered({ request, status_code: response.statusCode, answer: verdict.answer });
     }
     listener?.(request, response.statusCode, verdict.outcome);
+    if (isUndecided(response.statusCode, now_ms - intended_ms)) undecided?.(request, response.statusCode);
   } catch (error) {
     recorder.failure(isTimeout(error), performance.now());
     recorder.outcome(request.cls, isTimeout(error) ? 'timeout' : 'transport_error');
+    undecided?.(request, null);
   }
 }
 
@@ -212,6 +222,7 @@ export async function runPhase(
   phase: LoadPhase,
   source: RequestSource,
   listener?: AnswerListener,
+  undecided?: UndecidedListener,
 ): Promise<PhaseResult> {
   const pool = newPool(target, phase.connections);
   const started_ms = performance.now();
@@ -221,12 +232,12 @@ export async function runPhase(
     if (phase.mode === 'closed') {
       const connection = async () => {
         while (performance.now() < deadline_ms) {
-          await sendOne(pool, target, source, recorder, performance.now(), listener);
+          await sendOne(pool, target, source, recorder, performance.now(), listener, undecided);
         }
       };
       await Promise.all(Array.from({ length: phase.connections }, connection));
     } else {
-      await openLoop(pool, target, phase, source, recorder, started_ms, deadline_ms, listener);
+      await openLoop(pool, target, phase, source, recorder, started_ms, deadline_ms, listener, undecided);
     }
   } finally {
     await pool.close();
@@ -243,6 +254,7 @@ async function openLoop(
   started_ms: number,
   deadline_ms: number,
   listener: AnswerListener | undefined,
+  undecided: UndecidedListener | undefined,
 ): Promise<void> {
   const rate_per_s = phase.rate_per_s;
   if (rate_per_s === undefined || rate_per_s <= 0)
@@ -265,7 +277,7 @@ async function openLoop(
         recorder.failure(true, now_ms);
         continue;
       }
-      const sending = sendOne(pool, target, source, recorder, intended_ms, listener);
+      const sending = sendOne(pool, target, source, recorder, intended_ms, listener, undecided);
       in_flight.add(sending);
       void sending.finally(() => in_flight.delete(sending));
     }

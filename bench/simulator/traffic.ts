@@ -180,7 +180,9 @@ export class TrafficGenerator {
 
   /** Feeds an answer back: it may be replayed later, and an approval may get lifecycle messages. */
   answered(answer: AnsweredRequest): void {
-    if (answer.request.expect.kind === 'replay') return;
+    // Only our decisions are replayed and followed up; a stand-in answer (503) decided nothing.
+    if (answer.request.expect.kind === 'replay' || (answer.status_code !== 200 && answer.status_code !== 402))
+      return;
     this.#remember(this.#answered, answer);
     if (answer.status_code === 200 && answer.request.cls === 'authorization')
       this.#remember(this.#approved, answer);

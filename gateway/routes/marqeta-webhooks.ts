@@ -8,7 +8,7 @@
 
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
-import { DecisionStatus } from '../../shared/decision-status.ts';
+import { DecisionStatus, statusInfo } from '../../shared/decision-status.ts';
 import { ApiError } from '../../shared/errors.ts';
 import { maskToken } from '../../shared/logger.ts';
 import type { DecisionRequest, MarqetaNotificationEvent } from '../../shared/messages.ts';
@@ -140,7 +140,10 @@ export async function marqetaWebhookRoute(
             ) {
               throw new ApiError('GW_ERR_UNAVAILABLE', 'The ledger is unavailable; retry later.');
             }
-            if (command.action === 'book_standin') {
+            if (command.action === 'book_standin' && outcome.status_code !== DecisionStatus.APPROVED) {
+              // Nothing to book (a card we do not know): recorded as such, never as a booking.
+              actions.push(`book_standin_refused:${statusInfo(outcome.status_code).memo}`);
+            } else if (command.action === 'book_standin') {
               // The script reports the part booked beyond the card's limits or balance in
               // available_minor; a replay reports it again (same record), but counts once.
               const action = standinAction(outcome.amount_minor, outcome.available_minor);

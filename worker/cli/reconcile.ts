@@ -1,8 +1,9 @@
 // Reconciliation CLI (docs/operations.md, "Rebuilding Redis from the ledger"):
 //   npm run reconcile [-- --card <card token>] [--rebuild [--force]]
 // Prints every difference between Redis and the ledger and between the ledger and the Marqeta
-// notifications, then `reconcile: N cards checked, M differences`. --rebuild then deletes the
-// live ledger hashes (the gateway refills each card from the ledger on its next decision),
+// notifications, the stand-in approvals booked per card and per program with the spend they
+// added beyond limits (`stand-in: ...`), then `reconcile: N cards checked, M differences`.
+// --rebuild then deletes the live ledger hashes (the gateway refills each card from the ledger on its next decision),
 // refusing while the outbox or the decision queue still holds decisions unless --force.
 // Exit codes: 0 no differences (or rebuilt), 1 differences or failure, 64 usage, 78 configuration.
 
@@ -71,6 +72,17 @@ try {
   }
   for (const n of report.notifications) {
     print(`notification: ${n.event_token} card ${masked(n.card_token)} ${n.problem}`);
+  }
+  // What Marqeta's stand-in approvals cost (minor units): not differences, so no exit code.
+  for (const c of report.standins.cards) {
+    print(
+      `stand-in: card ${masked(c.card_token)} ${c.standins} booked, ${c.booked_minor} ${c.currency_code}, ${c.over_limit_minor} beyond limits`,
+    );
+  }
+  for (const [currency_code, p] of report.standins.program) {
+    print(
+      `stand-in: program ${p.standins} booked, ${p.booked_minor} ${currency_code}, ${p.over_limit_minor} beyond limits`,
+    );
   }
   const differences = differenceCount(report);
   print(`reconcile: ${report.cards_checked} cards checked, ${differences} differences`);

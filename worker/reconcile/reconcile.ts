@@ -1,6 +1,7 @@
 // Reconciliation: every card with a live ledger hash in Redis against the durable ledger
 // (compare.ts), the durable ledger against itself (no counter or hold below zero) and against
-// the Marqeta notifications received (notification-checks.ts). Read-only; the CLI
+// the Marqeta notifications received (notification-checks.ts), and what Marqeta's stand-in
+// approvals added beyond the cards' limits (standin-over-limit.ts). Read-only; the CLI
 // (worker/cli/reconcile.ts) prints the report and may then rebuild (rebuild.ts).
 
 import type { Redis } from 'ioredis';
@@ -11,6 +12,7 @@ import { compareCard, type Difference } from './compare.ts';
 import { durableLedgers } from './durable-ledger.ts';
 import { liveLedgers } from './live-ledger.ts';
 import { checkNotifications, type NotificationFinding } from './notification-checks.ts';
+import { type StandinReport, standinReport } from './standin-over-limit.ts';
 
 /** Negative ledger rows reported at most (each is a bug to look at, not a list to page through). */
 const NEGATIVE_ROWS_MAX = 1_000;
@@ -33,6 +35,8 @@ export interface ReconcileReport {
   readonly cards_checked: number;
   readonly differences: readonly Difference[];
   readonly notifications: readonly NotificationFinding[];
+  /** Stand-in approvals booked and their spend beyond limits: a cost report, not a difference. */
+  readonly standins: StandinReport;
 }
 
 export function differenceCount(report: ReconcileReport): number {
@@ -92,5 +96,14 @@ export async function reconcile(deps: ReconcileDeps, options: ReconcileOptions):
   const negative = scope !== null && scope.length === 0 ? [] : await negativeBusinessRows(deps.sql, scope);
   const notifications =
     scope !== null && scope.length === 0 ? [] : await checkNotifications(deps.sql, deps.db, scope);
-  return { cards_checked: checked.length, differences: [...differences, ...negative], notifications };
+  const standins =
+    scope !== null && scope.length === 0
+      ? { cards: [], program: new Map() }
+      : await standinReport(deps.sql, scope);
+  return {
+    cards_checked: checked.length,
+    differences: [...differences, ...negative],
+    notifications,
+    standins,
+  };
 }
