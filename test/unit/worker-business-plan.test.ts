@@ -3,8 +3,10 @@ import { effectsToJson, type LedgerEffects, NO_EFFECTS } from '../../shared/ledg
 import { EXPIRED_METHOD, type DecisionEvent, type LedgerMode } from '../../shared/messages.ts';
 import { checkDecisionEvent } from '../../worker/decisions/event-schema.ts';
 import { businessItems, planBusinessEffects, settlementsOf } from '../../worker/ledger/business-plan.ts';
+import { decisionEvent } from '../support/worker-harness.ts';
 
 const CARD = '00000000-0000-4000-8000-000000000001';
+const USER = '00000000-0000-4000-8000-000000000002';
 const DAY = '20260115';
 const decided_at_ms = Date.parse('2026-01-15T10:00:00Z');
 
@@ -14,49 +16,33 @@ interface EventSpec {
   readonly method?: string;
   readonly original_jit_token?: string | null;
   readonly approved?: boolean;
-  readonly revision?: number;
   readonly at_ms?: number;
   readonly effects?: Partial<LedgerEffects>;
 }
 
+const card = { card_token: 'card_a', user_token: 'user_a', card_id: CARD, user_id: USER };
+
+/** A business decision as the relay publishes it, with the lifecycle fields and effects of `spec`. */
 function event(spec: EventSpec): DecisionEvent {
-  const approved = spec.approved ?? true;
+  const base = decisionEvent({
+    kind: 'business',
+    card,
+    amount_minor: 500n,
+    approved: spec.approved,
+    jit_token: spec.jit_token,
+    at_ms: spec.at_ms ?? decided_at_ms,
+  });
   return {
-    v: 1,
+    ...base,
     request: {
-      jit_token: spec.jit_token,
-      method: spec.method ?? 'pgfs.authorization',
-      transaction_token: `txn_${spec.jit_token}`,
-      card_token: 'card_a',
-      user_token: 'user_a',
-      acting_user_token: 'user_a',
-      amount_minor: '500',
-      currency_code: 'USD',
-      network: 'VISA',
-      merchant: { mid: null, mcc: '5812', name: 'Diner', country_code: 'USA' },
-      day_id: DAY,
-      week_id: '2026-W03',
-      month_id: '202601',
-      year_id: '2026',
-      original_jit_token: spec.original_jit_token ?? null,
+      ...base.request,
+      method: spec.method ?? base.request.method,
       mode: spec.mode ?? 'auth',
+      original_jit_token: spec.original_jit_token ?? null,
       mcc_group: 'dining',
     },
-    kind: 'business',
-    card_id: CARD,
-    user_id: '00000000-0000-4000-8000-000000000002',
-    status_code: approved ? 0 : 1,
-    approved,
-    memo: approved ? 'approved' : 'insufficient funds',
-    decline_reason: approved ? null : 'INSUFFICIENT_FUNDS',
-    approved_amount_minor: approved ? '500' : '0',
-    released_amount_minor: '0',
-    available_minor: '0',
     group_token: spec.original_jit_token ?? spec.jit_token,
     effects: effectsToJson({ ...NO_EFFECTS, ...spec.effects }),
-    revision: spec.revision ?? 1,
-    decided_at_ms: spec.at_ms ?? decided_at_ms,
-    outbox_id: `1-${spec.jit_token}`,
   };
 }
 
