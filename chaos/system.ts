@@ -2,6 +2,7 @@
 // vhost of its own, and the gateway and the worker as supervised child processes on free
 // ports with the run's Redis key prefix, on the run's private databases (chaos/stores.ts).
 
+import type { WebhookTarget } from '../fake-marqeta/commando.ts';
 import { join } from 'node:path';
 import { devEnvironment, withVhost } from '../bench/runner/env.ts';
 import { createVhost, deleteVhost } from '../bench/runner/broker.ts';
@@ -12,11 +13,11 @@ import { Supervised } from './supervisor.ts';
 export const REDIS_SHARDS = 8;
 
 /**
- * AOF with fsync every second, as in compose.yaml. Redis writes the AOF buffer to the file
- * before it answers, so killing the process loses nothing; only a machine crash loses up to
- * the last second (docs/failure-behaviour.md, durability).
+ * AOF fsynced before every answer, as in compose.yaml: the suite checks that nothing answered is
+ * lost, which `everysec` cannot promise (with the disk busy Redis answers writes it has not even
+ * written to the file for up to 2 s; docs/failure-behaviour.md, durability).
  */
-const REDIS_DURABILITY = ['--appendonly', 'yes', '--appendfsync', 'everysec'];
+const REDIS_DURABILITY = ['--appendonly', 'yes', '--appendfsync', 'always'];
 /**
  * A memory limit and the policy of compose.yaml: at the limit Redis evicts cached card parts
  * only (docs/operations.md#redis-memory). A run's state is a few MB, far below it.
@@ -39,6 +40,8 @@ export interface RunSystem {
   readonly worker: Supervised;
   readonly gateway_origin: string;
   readonly authorization: string;
+  /** The gateway's Marqeta notification endpoint and credentials (the simulated Commando posts there). */
+  readonly webhook: WebhookTarget;
   /** Stops the processes, removes the vhost and the private Redis. */
   close(): Promise<void>;
 }
@@ -52,6 +55,7 @@ export async function startRunSystem(
   stores: StoreUrls,
   log_dir: string,
   origin_ms: number,
+  undecided_answer: 'decline' | 'standin',
 ): Promise<RunSystem> {
   const env = devEnvironment();
   const redis = await startPrivateRedis([...REDIS_DURABILITY, ...REDIS_MEMORY]);
@@ -83,6 +87,7 @@ export async function startRunSystem(
         GATEWAY_INTERNAL_PORT: String(gateway_internal_port),
         // Stable across restarts: a restarted relay re-reads the entries its predecessor left pending.
         RELAY_CONSUMER_NAME: `chaos-${run_id}`,
+        UNDECIDED_ANSWER: undecided_answer,
       },
       ready_url: `http://127.0.0.1:${gateway_internal_port}/api/health/ready`,
       log_path: join(log_dir, `${run_id}-gateway.log`),
@@ -109,6 +114,11 @@ export async function startRunSystem(
     worker,
     gateway_origin: `http://127.0.0.1:${gateway_port}`,
     authorization: basic(env.GATEWAY_BASIC_AUTH_USER!, env.GATEWAY_BASIC_AUTH_PASSWORD!),
+    webhook: {
+      url: `http://127.0.0.1:${gateway_port}/api/webhooks/marqeta`,
+      user: env.MARQETA_WEBHOOK_USER!,
+      password: env.MARQETA_WEBHOOK_PASSWORD!,
+    },
     async close() {
       await Promise.allSettled([gateway.stop(), worker.stop()]);
       await Promise.allSettled([deleteVhost(vhost), redis.destroy()]);

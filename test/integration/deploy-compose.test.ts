@@ -111,7 +111,7 @@ describe('compose.yaml', () => {
   it('runs Redis with the append-only file, fsync every second', () => {
     const command = service('redis').command!.join(' ');
     expect(command).toContain('--appendonly yes');
-    expect(command).toContain('--appendfsync everysec');
+    expect(command).toContain('--appendfsync always');
   });
 
   it('gives every process an environment its config loader accepts, pointing at the demo services', () => {
