@@ -17,9 +17,27 @@ export async function withDocumentLock<T>(
   id: string,
   work: () => Promise<T>,
 ): Promise<T> {
+  return withDocumentLocks(sql, collection, [id], work);
+}
+
+/**
+ * The locks of several documents at once, in one statement, for a writer of all of them (the
+ * worker's personal batch). Taken in one order for every caller (by lock key), so writers of
+ * overlapping sets never deadlock.
+ */
+export async function withDocumentLocks<T>(
+  sql: PgSql,
+  collection: string,
+  ids: readonly string[],
+  work: () => Promise<T>,
+): Promise<T> {
   return sql.begin(async (tx) => {
     await tx`SELECT set_config('lock_timeout', ${`${DOCUMENT_LOCK_TIMEOUT_MS}ms`}, true)`;
-    await tx`SELECT pg_advisory_xact_lock(hashtextextended(${`${collection}:${id}`}, 0))`;
+    // OFFSET 0 keeps the ordered subquery apart, so the locks are taken in its order.
+    await tx`
+      SELECT pg_advisory_xact_lock(k)
+        FROM (SELECT DISTINCT hashtextextended(${`${collection}:`} || id, 0) AS k
+                FROM unnest(${ids as string[]}::text[]) AS id ORDER BY k OFFSET 0) AS keys`;
     return work();
   }) as Promise<T>;
 }

@@ -1,30 +1,27 @@
 // Personal decisions -> MongoDB (FerretDB). The batch's transaction keys are registered first
 // in PostgreSQL (shared/personal-transaction-keys.ts: the API lists from it; a key this batch
-// registered has no document yet, so none is read for it). Then per card, under the card's
-// document lock (a PostgreSQL advisory lock, shared/stores/document-lock.ts, also taken by the
-// management API's balance loads), all of the batch's events of the card at once, each write
-// guarded by the keys it already applied:
-//   1. one parallel round of reads by `_id`: the card, the transaction documents of keys
-//      registered before this batch (a redelivery, a retry, a void), the holds of groups not
-//      started by this batch;
+// registered has no document yet, so none is read for it). Then, under the document locks of
+// all of the batch's cards (PostgreSQL advisory locks taken in one statement, shared/stores/
+// document-lock.ts, also taken one card at a time by the management API's balance loads), the
+// whole batch at once, each write guarded by the keys it already applied:
+//   1. one read per collection (personal-documents.ts): the cards, the transaction documents of
+//      keys registered before this batch (a redelivery, a retry, a void), the holds of groups
+//      not started by this batch;
 //   2. the authorization groups in `personal_holds` (personal-holds.ts): new ones in one insert,
 //      stored ones one update each;
-//   3. one update of the card document (held, posted_net, spend windows, category spend;
-//      personal-card-effects.ts);
+//   3. one update per card document (held, posted_net, spend windows, category spend;
+//      personal-card-effects.ts) whose effects changed;
 //   4. the `personal_transactions` documents (`_id` = JIT token, personal-transaction-docs.ts),
 //      which record the revisions applied: new ones in one insert, stored ones one update each.
 // A new document that exists after all (a group's reversal persisted before its authorization,
 // a duplicate message in flight) fails its insert alone (`ordered: false`) and is read and
 // updated instead. FerretDB writes a document back whole, so concurrent updates of one document
 // lose writes: every writer of a card, hold or transaction document holds the card's lock.
-// Every lookup is one `_id` equality (findByIds): FerretDB scans the whole collection for any
-// other filter, `$in` included. A multi-document insert is one FerretDB transaction; updates
-// have one statement each: FerretDB v1 keeps every statement's query open until its update
-// command ends, each on a connection of its own, so a many-statement update exhausts its pool
-// (100 SQLite, 50 PostgreSQL connections) and every command hangs until restarted. The card's
-// applied keys are one JSON string (`applied_keys`): FerretDB decodes an array element by
-// element, and a 512-key array made every read and update of the card cost ~7 ms of its CPU
-// instead of ~1 ms (docs/ferretdb.md).
+// FerretDB filters on nothing but `_id` from an index, so every read is by `_id`. A
+// multi-document insert is one FerretDB transaction, each updated document one more. The
+// card's applied keys are one JSON string (`applied_keys`): FerretDB decodes an array element
+// by element, and a 512-key array made every read and update of the card cost ~7 ms of its CPU
+// instead of ~2 ms (docs/ferretdb.md).
 
 import {
   type Collection,
@@ -42,11 +39,10 @@ import {
   type RegisteredKey,
   registerPersonalTransactionKeys,
 } from '../../shared/personal-transaction-keys.ts';
-import { withDocumentLock } from '../../shared/stores/document-lock.ts';
-import { findByIds } from '../../shared/stores/find-by-ids.ts';
+import { withDocumentLocks } from '../../shared/stores/document-lock.ts';
 import type { PgSql } from '../../shared/stores/postgres.ts';
 import { WorkerError } from '../errors.ts';
-import { groupToken, settledStatus, transactionStatus } from './lifecycle.ts';
+import { groupToken, settledStatus, type TransactionStatus, transactionStatus } from './lifecycle.ts';
 import {
   type CardLedgerState,
   type CategorySpend,
@@ -54,6 +50,8 @@ import {
   effectKey,
   PERIODS,
 } from './personal-card-effects.ts';
+import { GroupCommit } from './group-commit.ts';
+import { idInUsesIndex, readByIds } from './personal-documents.ts';
 import { type Amount, type CardEvent, type HoldDoc, holdGroups, planHolds } from './personal-holds.ts';
 import {
   addToNewDoc,
@@ -64,8 +62,13 @@ import {
   transactionUpdate,
 } from './personal-transaction-docs.ts';
 
-/** Cards written at once per batch: each holds a PostgreSQL connection for its lock. */
-const CARDS_IN_PARALLEL_MAX = 8;
+/**
+ * Decisions written together at most (the batches waiting while a write runs, group-commit.ts):
+ * its cards stay locked for the whole write, which must end well within DOCUMENT_LOCK_TIMEOUT_MS.
+ */
+const MERGED_EVENTS_MAX = 1_000;
+/** Stored documents updated at once (single-statement updates of distinct documents). */
+const UPDATES_IN_PARALLEL_MAX = 8;
 /** MongoDB's duplicate key error code. */
 const DUPLICATE_KEY = 11000;
 
@@ -147,6 +150,8 @@ export class PersonalLedger {
   readonly #holds: Collection<HoldDoc>;
   readonly #transactions: Collection<TransactionDoc>;
   readonly #sql: PgSql;
+  #id_in_uses_index: Promise<boolean> | undefined;
+  readonly #group = new GroupCommit<DecisionEvent>((events) => this.#writeBatch(events), MERGED_EVENTS_MAX);
 
   constructor(db: Db, sql: PgSql) {
     this.#cards = db.collection<CardDoc>('personal_cards');
@@ -155,7 +160,14 @@ export class PersonalLedger {
     this.#sql = sql;
   }
 
-  async write(events: readonly DecisionEvent[]): Promise<void> {
+  /** Written with the batches of other callers waiting meanwhile (group-commit.ts). */
+  write(events: readonly DecisionEvent[]): Promise<void> {
+    return this.#group.write(events);
+  }
+
+  async #writeBatch(merged: readonly DecisionEvent[]): Promise<void> {
+    // Merged batches may carry the same message twice: one write of it.
+    const events = [...new Map(merged.map((e) => [`${e.request.jit_token}:${e.revision}`, e])).values()];
     const now = new Date();
     const registered = await registerPersonalTransactionKeys(
       this.#sql,
@@ -166,58 +178,76 @@ export class PersonalLedger {
         created_at: now,
       })),
     );
-    const by_card = new Map<string, DecisionEvent[]>();
-    for (const event of events) {
-      const list = by_card.get(event.card_id!) ?? [];
-      list.push(event);
-      by_card.set(event.card_id!, list);
-    }
     // Decided order: the last state change of a group in the batch is its state.
-    for (const list of by_card.values()) list.sort((a, b) => a.decided_at_ms - b.decided_at_ms);
-    await inParallel([...by_card], CARDS_IN_PARALLEL_MAX, ([card_id, card_events]) =>
-      withDocumentLock(this.#sql, 'personal_cards', card_id, () =>
-        this.#applyToCard(card_id, card_events, registered, now),
-      ),
+    const decided = [...events].sort((a, b) => a.decided_at_ms - b.decided_at_ms);
+    const card_ids = [...new Set(events.map((e) => e.card_id!))];
+    await withDocumentLocks(this.#sql, 'personal_cards', card_ids, () =>
+      this.#apply(card_ids, decided, registered, now),
     );
   }
 
-  /** One card's events of the batch: holds, then one card update, then their transaction documents. */
-  async #applyToCard(
-    card_id: string,
+  async #read<T extends { _id: string | ObjectId }>(
+    collection: Collection<T>,
+    ids: readonly T['_id'][],
+    projection?: Document,
+  ): Promise<T[]> {
+    if (ids.length === 0) return [];
+    this.#id_in_uses_index ??= idInUsesIndex(this.#holds).catch((error: unknown) => {
+      this.#id_in_uses_index = undefined; // asked again by the next batch
+      throw error;
+    });
+    return readByIds(collection, ids, await this.#id_in_uses_index, projection);
+  }
+
+  /** The batch under its cards' locks: holds, then the cards, then the transaction documents. */
+  async #apply(
+    card_ids: readonly string[],
     events: readonly DecisionEvent[],
     registered: ReadonlyMap<string, RegisteredKey>,
     now: Date,
   ): Promise<void> {
-    const _id = new ObjectId(card_id);
     const items: CardEvent[] = events.map((event) => ({
       event,
       key: effectKey(event.request.jit_token, event.revision),
       effects: effectsFromJson(event.effects),
     }));
     const registered_before = (token: string) => registered.get(token)?.fresh !== true;
-    // Read under the lock: every writer of these documents holds it, so this is what is stored.
+    // Read under the locks: every writer of these documents holds them, so this is what is stored.
     // A token this batch registered has no document; a group named by one is new unless a later
     // message of the group came first (then its insert fails and it is read after all).
-    const [card, stored_docs, stored_holds] = await Promise.all([
-      this.#cards.findOne({ _id }, { projection: CARD_LEDGER_FIELDS }),
-      findByIds(
+    const [cards, stored_docs, stored_holds] = await Promise.all([
+      this.#read(
+        this.#cards,
+        card_ids.map((id) => new ObjectId(id)),
+        CARD_LEDGER_FIELDS,
+      ),
+      this.#read(
         this.#transactions,
         [...new Set(events.map((e) => e.request.jit_token))].filter(registered_before),
         { revision: 1, applied_revisions: 1 },
       ),
-      findByIds(this.#holds, holdGroups(items).filter(registered_before)),
+      this.#read(this.#holds, holdGroups(items).filter(registered_before)),
     ]);
-    if (card === null) throw new WorkerError('WK_ERR_CARD_NOT_FOUND', card_id);
     const stored = new Map(stored_docs.map((doc) => [doc._id, recordedRevisions(doc)]));
-    const update = cardUpdate(
-      ledgerState(card),
-      items.map(({ event, key, effects }) => ({
-        key,
-        recorded: (stored.get(event.request.jit_token) ?? []).includes(event.revision),
-        effects,
-      })),
-    );
-    const fresh = new Set(update.applied);
+    const card_docs = new Map(cards.map((card) => [String(card._id), card]));
+    const fresh = new Set<string>();
+    const card_updates: Array<{ _id: ObjectId; state: CardLedgerState }> = [];
+    for (const card_id of card_ids) {
+      const card = card_docs.get(card_id);
+      if (card === undefined) throw new WorkerError('WK_ERR_CARD_NOT_FOUND', card_id);
+      const update = cardUpdate(
+        ledgerState(card),
+        items
+          .filter((item) => item.event.card_id === card_id)
+          .map(({ event, key, effects }) => ({
+            key,
+            recorded: (stored.get(event.request.jit_token) ?? []).includes(event.revision),
+            effects,
+          })),
+      );
+      for (const key of update.applied) fresh.add(key);
+      if (update.applied.length > 0) card_updates.push({ _id: card._id, state: update.state });
+    }
     // Holds first: each hold guards itself, so a crash before the card update loses nothing.
     const holds = await this.#writeHolds(
       items,
@@ -225,12 +255,11 @@ export class PersonalLedger {
       new Map(stored_holds.map((h) => [h._id, h])),
       new Set(events.map((e) => e.request.jit_token).filter((t) => !registered_before(t))),
     );
-    if (fresh.size > 0)
-      await this.#cards.updateOne({ _id }, {
-        $set: cardFields(update.state),
-        $unset: { applied_tokens: '' },
-      } as UpdateFilter<CardDoc>);
-    // After the card update: its applied keys cover a crash before the documents are written.
+    await inParallel(card_updates, UPDATES_IN_PARALLEL_MAX, async ({ _id, state }) => {
+      const update = { $set: cardFields(state), $unset: { applied_tokens: '' } };
+      await this.#cards.updateOne({ _id }, update as UpdateFilter<CardDoc>);
+    });
+    // After the card updates: their applied keys cover a crash before the documents are written.
     const writes = events.map((event): TransactionWrite => {
       const hold = holds.get(groupToken(event));
       const settled = hold === undefined ? null : settledStatus(hold.state);
@@ -243,7 +272,7 @@ export class PersonalLedger {
   }
 
   /**
-   * Writes the plan of the card's holds; returns the holds written. `unstored` names the JIT
+   * Writes the plan of the batch's holds; returns the holds written. `unstored` names the JIT
    * tokens of the batch that have no document yet (no pending record of theirs to settle).
    */
   async #writeHolds(
@@ -265,7 +294,7 @@ export class PersonalLedger {
     const settled = new Set(plan.settled);
     if (taken.size > 0) {
       // Written before by a message of the group persisted earlier: planned again on what is stored.
-      const found = new Map((await findByIds(this.#holds, [...taken])).map((h) => [h._id, h]));
+      const found = new Map((await this.#read(this.#holds, [...taken])).map((h) => [h._id, h]));
       if (found.size !== taken.size)
         throw new WorkerError('WK_ERR_CARD_CONTENDED', `holds ${[...taken].join(',')}`);
       const again = planHolds(
@@ -277,26 +306,30 @@ export class PersonalLedger {
       for (const group of taken) if (!again.settled.has(group)) settled.delete(group);
       for (const group of again.settled) settled.add(group);
     }
-    for (const hold of holds.values()) {
-      if (!stored.has(hold._id) && !taken.has(hold._id)) continue;
-      const { _id, ...fields } = hold;
+    const updates = [...holds.values()].filter((hold) => stored.has(hold._id) || taken.has(hold._id));
+    await inParallel(updates, UPDATES_IN_PARALLEL_MAX, async ({ _id, ...fields }) => {
       await this.#holds.updateOne({ _id }, { $set: { ...fields, updated_at } });
-    }
-    for (const group of settled) await this.#settleMembers(holds.get(group)!, unstored, updated_at);
+    });
+    const members = [...settled].flatMap((group) => {
+      const status = settledStatus(holds.get(group)!.state);
+      if (status === null) return [];
+      return (holds.get(group)!.members ?? []).filter((t) => !unstored.has(t)).map((t) => ({ t, status }));
+    });
+    await this.#settleMembers(new Map(members.map(({ t, status }) => [t, status])), updated_at);
     return holds;
   }
 
   /**
-   * Records already stored as pending follow their group out of `pending`. Read, then updated by
-   * `_id` alone: FerretDB scans the collection for any wider filter (`status` included).
+   * Records already stored as pending follow their group out of `pending` (JIT token -> its new
+   * status). Read, then updated by `_id` alone: FerretDB scans the collection for any wider
+   * filter (`status` included).
    */
-  async #settleMembers(hold: HoldDoc, unstored: ReadonlySet<string>, updated_at: Date): Promise<void> {
-    const status = settledStatus(hold.state);
-    const members = (hold.members ?? []).filter((token) => !unstored.has(token));
-    if (status === null || members.length === 0) return;
-    const stored = await findByIds(this.#transactions, members, { status: 1 });
-    for (const { _id } of stored.filter((doc) => doc.status === 'pending'))
-      await this.#transactions.updateOne({ _id }, { $set: { status, updated_at } });
+  async #settleMembers(statuses: ReadonlyMap<string, TransactionStatus>, updated_at: Date): Promise<void> {
+    const stored = await this.#read(this.#transactions, [...statuses.keys()], { status: 1 });
+    const pending = stored.filter((doc) => doc.status === 'pending');
+    await inParallel(pending, UPDATES_IN_PARALLEL_MAX, async ({ _id }) => {
+      await this.#transactions.updateOne({ _id }, { $set: { status: statuses.get(_id)!, updated_at } });
+    });
   }
 
   /** New documents in one insert; each stored one (a later revision, a redelivery) one update. */
