@@ -2,8 +2,9 @@
 // the load driver draws from (the bench simulator's traffic generator, seeded) and the answer
 // listener. A token sent without any HTTP answer (the gateway was killed mid-request, or the
 // client gave up at Marqeta's 3 s, or the load shedding answered 503) is "unanswered": Marqeta
-// would have declined it itself.
+// would have declined it itself (or stood in). So is the stand-in answer (503 GW_ERR_UNDECIDED).
 
+import { UNDECIDED_OUTCOME } from '../bench/simulator/contract.ts';
 import type { AnswerListener, RequestSource } from '../bench/simulator/load.ts';
 import type { AnsweredRequest, PlannedRequest, TrafficGenerator } from '../bench/simulator/traffic.ts';
 
@@ -22,6 +23,8 @@ export interface JournalEntry {
   replays: number;
   /** Answered 503 by the load shedding (never decided): no answer for Marqeta. */
   shed: boolean;
+  /** Answered the stand-in 503 (UNDECIDED_ANSWER=standin): Marqeta's Commando decided it. */
+  undecided: boolean;
 }
 
 /** A replay answered otherwise than its token's first answer. */
@@ -43,7 +46,14 @@ export class Journal implements RequestSource {
   next(): PlannedRequest {
     const request = this.#traffic.next();
     if (request.expect.kind !== 'replay') {
-      this.entries.set(request.jit_token, { request, first: null, last: null, replays: 0, shed: false });
+      this.entries.set(request.jit_token, {
+        request,
+        first: null,
+        last: null,
+        replays: 0,
+        shed: false,
+        undecided: false,
+      });
     }
     return request;
   }
@@ -56,7 +66,8 @@ export class Journal implements RequestSource {
     const entry = this.entries.get(request.jit_token);
     if (entry === undefined) return;
     if (status_code === 503) {
-      if (request.expect.kind !== 'replay') entry.shed = true;
+      if (request.expect.kind !== 'replay')
+        entry[outcome === UNDECIDED_OUTCOME ? 'undecided' : 'shed'] = true;
       return;
     }
     const answer = { status_code, outcome };

@@ -5,6 +5,8 @@
 //   --runs=N      number of runs          --load-s=N   seconds of load per run
 //   --rate=N      requests per second     --faults=N   faults per run (fixed)
 //   --kinds=a,b   draw faults from these kinds only (default: all of FAULT_KINDS)
+//   --undecided=standin  the gateway runs with UNDECIDED_ANSWER=standin and the simulated
+//                 Marqeta stands in (approve up to 1,000.00) for what it leaves undecided
 // Every run prints the exact command that replays it.
 
 import { FAULT_KINDS, type FaultKind } from './faults.ts';
@@ -22,6 +24,8 @@ export interface ChaosPlan {
   readonly rate_per_s: number;
   readonly ordinary_cards: number;
   readonly drain_limit_ms: number;
+  /** UNDECIDED_ANSWER of the run's gateway; `standin` also turns the simulator's Commando on. */
+  readonly undecided_answer: 'decline' | 'standin';
   readonly write_report: boolean;
   readonly command: string;
 }
@@ -62,7 +66,7 @@ function parseFlags(argv: readonly string[]): Map<string, string> {
     if (match === null) throw new PlanError(`unknown argument "${arg}"`);
     flags.set(match[1]!, match[2] ?? '');
   }
-  const known = new Set(['full', 'seed', 'runs', 'load-s', 'rate', 'faults', 'kinds']);
+  const known = new Set(['full', 'seed', 'runs', 'load-s', 'rate', 'faults', 'kinds', 'undecided']);
   for (const name of flags.keys()) if (!known.has(name)) throw new PlanError(`unknown flag --${name}`);
   return flags;
 }
@@ -74,6 +78,9 @@ export function parsePlan(argv: readonly string[]): ChaosPlan {
   const runs = seed !== undefined ? 1 : integer('runs', flags.get('runs') ?? (full ? '50' : '3'), 1, 1_000);
   const fixed_faults = flags.has('faults') ? integer('faults', flags.get('faults')!, 0, 10) : null;
   const kinds = flags.has('kinds') ? parseKinds(flags.get('kinds')!) : FAULT_KINDS;
+  const undecided = flags.get('undecided') ?? 'decline';
+  if (undecided !== 'decline' && undecided !== 'standin')
+    throw new PlanError(`--undecided must be decline or standin (got "${undecided}")`);
   const seeds =
     seed !== undefined ? [integer('seed', seed, 1, SEED_MAX)] : Array.from({ length: runs }, freshSeed);
   return Object.freeze({
@@ -88,6 +95,7 @@ export function parsePlan(argv: readonly string[]): ChaosPlan {
     rate_per_s: integer('rate', flags.get('rate') ?? '100', 1, 5_000),
     ordinary_cards: ORDINARY_CARDS,
     drain_limit_ms: DRAIN_LIMIT_MS,
+    undecided_answer: undecided,
     write_report: full,
     command: ['npm run chaos', ...(argv.length > 0 ? ['--', ...argv] : [])].join(' '),
   });
@@ -110,6 +118,7 @@ export function shortPlan(): ChaosPlan {
     rate_per_s: 80,
     ordinary_cards: ORDINARY_CARDS,
     drain_limit_ms: 60_000,
+    undecided_answer: 'decline',
     write_report: false,
     command: 'vitest run --project faults test/faults/chaos-short.test.ts',
   });
@@ -124,5 +133,6 @@ export function replayCommand(plan: ChaosPlan, run: RunPlan): string {
     `--rate=${plan.rate_per_s}`,
   ];
   if (run.kinds.length !== FAULT_KINDS.length) flags.push(`--kinds=${run.kinds.join(',')}`);
+  if (plan.undecided_answer !== 'decline') flags.push(`--undecided=${plan.undecided_answer}`);
   return `npm run chaos -- ${flags.join(' ')}`;
 }

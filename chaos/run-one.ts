@@ -2,6 +2,8 @@
 // the run's faults are injected, let everything recover and drain, then check the promises.
 
 import { Redis } from 'ioredis';
+import { parseStandinRule } from '../fake-marqeta/commando.ts';
+import { SimulatedCommando } from '../bench/simulator/commando.ts';
 import { runPhase, type PhaseResult } from '../bench/simulator/load.ts';
 import { seededRandom } from '../bench/simulator/random.ts';
 import { type RequestClass, TrafficGenerator } from '../bench/simulator/traffic.ts';
@@ -35,6 +37,16 @@ const CHAOS_MIX: Readonly<Record<RequestClass, number>> = {
   balance_inquiry: 3,
 };
 const LOAD_CONNECTIONS_MAX = 64;
+/** --undecided=standin: Commando approves a purchase up to 1,000.00 (beyond the chaos cards' limits). */
+const CHAOS_STANDIN_RULE = 'approve:100000';
+
+async function settledWithin(work: Promise<void>, limit_ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const expiry = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), limit_ms);
+  });
+  return Promise.race([work.then(() => true as const), expiry]).finally(() => clearTimeout(timer));
+}
 const REDIS_CHECK_TIMEOUT_MS = 5_000;
 
 export interface Session {
@@ -51,6 +63,7 @@ export interface RunOptions {
   readonly kinds: readonly FaultKind[];
   readonly ordinary_cards: number;
   readonly drain_limit_ms: number;
+  readonly undecided_answer: 'decline' | 'standin';
 }
 
 export interface FaultSeen extends InjectedFault {
@@ -149,7 +162,13 @@ export async function runOnce(
   let cards: SeededCard[];
   try {
     cards = await seedChaosCards(stores.sql, stores.db, run_id, options.ordinary_cards);
-    system = await startRunSystem(run_id, stores, session.log_dir, session.origin_ms);
+    system = await startRunSystem(
+      run_id,
+      stores,
+      session.log_dir,
+      session.origin_ms,
+      options.undecided_answer,
+    );
   } catch (error) {
     await stores.close();
     throw error;
@@ -171,6 +190,11 @@ export async function runOnce(
   let cards_compared = 0;
   let counts: DecisionCounts = { sent: 0, answered: 0, approved: 0, persisted: 0 };
   let redis: Redis | null = null;
+  // UNDECIDED_ANSWER=standin: Marqeta's Commando stands in for what the gateway leaves undecided.
+  const commando =
+    options.undecided_answer === 'standin'
+      ? new SimulatedCommando(parseStandinRule(CHAOS_STANDIN_RULE), system.webhook)
+      : null;
   const gateway_probe = new ReadinessProbe(system.gateway.ready_url);
   const worker_probe = new ReadinessProbe(system.worker.ready_url);
   try {
@@ -193,6 +217,7 @@ export async function runOnce(
         },
         journal,
         journal.listener,
+        commando?.listener,
       ),
       injectFaults(
         planned,
@@ -208,6 +233,9 @@ export async function runOnce(
     await Promise.all([gateway_probe.stop(), worker_probe.stop()]);
     redis = new Redis(system.redis.url, { maxRetriesPerRequest: 2, commandTimeout: REDIS_CHECK_TIMEOUT_MS });
     progress(`  load done: ${journal.entries.size} sent, ${journal.answered_count} answered; draining`);
+    // Marqeta's stand-in notifications first: their bookings go through the outbox as well.
+    if (commando !== null && !(await settledWithin(commando.drained(), options.drain_limit_ms)))
+      findings.fail('stand-in notifications not delivered', JSON.stringify(commando.deliveries()));
     const drain = await waitDrained(redis, layout, system.vhost, options.drain_limit_ms);
     drained = drain.drained;
     drain_ms = drain.waited_ms;
@@ -227,10 +255,13 @@ export async function runOnce(
     counts = await checkDecisions(stores.sql, stores.db, journal, findings);
     checkLimits(cards, journal, findings);
     cards_compared = await checkCounters(redis, stores.sql, stores.db, run_id, findings);
+    for (const problem of (await commando?.verifyBooked(stores.sql, stores.db)) ?? [])
+      findings.fail('stand-in booking', problem);
   } catch (error) {
     findings.fail('run error', error instanceof Error ? (error.stack ?? error.message) : String(error));
   } finally {
     await Promise.all([gateway_probe.stop(), worker_probe.stop()]);
+    await commando?.close();
     redis?.disconnect();
     await ensureRabbitRunning().catch((error) => findings.fail('RabbitMQ restart', String(error)));
     await system.close();

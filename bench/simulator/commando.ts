@@ -13,6 +13,8 @@ import {
   type WebhookTarget,
 } from '../../fake-marqeta/commando.ts';
 import { OVER_LIMIT_PER_TRANSACTION_MINOR } from './cards.ts';
+import type { Db } from 'mongodb';
+import type { PgSql } from '../../shared/stores/postgres.ts';
 import type { UndecidedListener } from './load.ts';
 import type { RequestClass } from './traffic.ts';
 
@@ -81,9 +83,49 @@ export class SimulatedCommando {
     return over;
   }
 
-  /** Was this JIT token stood in for? */
-  stoodIn(jit_token: string): boolean {
-    return this.#decided.has(jit_token);
+  /**
+   * Checks the ledger: every stand-in approval of a card we know is booked exactly once, as an
+   * approval of its amount (`standin:<jit token>`; an incremental's row follows its group's
+   * state), and none of the stood-in tokens was approved by our gateway. Returns the problems.
+   */
+  async verifyBooked(sql: PgSql, db: Db): Promise<string[]> {
+    const problems: string[] = [];
+    const booked = this.approvals.filter((a) => a.cls !== 'unknown_card');
+    const keys = [...booked.map((a) => `standin:${a.jit_token}`), ...this.#decided];
+    const business = await sql<{ jit_token: string; status: string; approved_amount_minor: bigint }[]>`
+      SELECT jit_token, status, approved_amount_minor FROM transactions WHERE jit_token = ANY(${keys})`;
+    const personal = await db
+      .collection<{ _id: string; status: string; approved_amount_minor: bigint | number }>(
+        'personal_transactions',
+      )
+      .find({ _id: { $in: keys } }, { projection: { status: 1, approved_amount_minor: 1 } })
+      .toArray();
+    const rows = new Map<string, Array<{ status: string; amount_minor: bigint }>>();
+    const found = [
+      ...business.map((r) => ({ token: r.jit_token, status: r.status, amount: r.approved_amount_minor })),
+      ...personal.map((r) => ({ token: r._id, status: r.status, amount: r.approved_amount_minor })),
+    ];
+    for (const row of found) {
+      rows.set(row.token, [
+        ...(rows.get(row.token) ?? []),
+        { status: row.status, amount_minor: BigInt(row.amount) },
+      ]);
+    }
+    for (const approval of booked) {
+      const [first, ...more] = rows.get(`standin:${approval.jit_token}`) ?? [];
+      if (first === undefined) problems.push(`${approval.cls} ${approval.jit_token}: stand-in not booked`);
+      else if (more.length > 0) problems.push(`${approval.cls} ${approval.jit_token}: stand-in booked twice`);
+      else if (first.status === 'declined' || first.amount_minor !== approval.amount_minor)
+        problems.push(
+          `${approval.cls} ${approval.jit_token}: stand-in of ${approval.amount_minor} booked ${first.status} ${first.amount_minor}`,
+        );
+    }
+    for (const token of this.#decided) {
+      const ours = rows.get(token)?.[0];
+      if (ours !== undefined && ours.status !== 'declined')
+        problems.push(`${token}: stood in for, yet approved by our gateway (${ours.status})`);
+    }
+    return problems;
   }
 
   deliveries() {
