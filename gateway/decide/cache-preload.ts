@@ -6,6 +6,7 @@
 
 import type { Redis } from 'ioredis';
 import type { Logger } from '../../shared/logger.ts';
+import { ledgerField } from '../../shared/redis-hash-fields.ts';
 import { scanKeys } from '../../shared/stores/redis.ts';
 import { windowIds } from '../../shared/spend-windows.ts';
 import type { CacheLoader } from './cache-loader.ts';
@@ -53,7 +54,7 @@ export async function preloadActiveCards(
       // The card hash shares the ledger's hash tag: same prefix, `:card:` instead of `:ledger:`.
       const card_token = ledger_key.slice(at + LEDGER_MARKER.length);
       const card_key = `${ledger_key.slice(0, at)}:card:${card_token}`;
-      pipeline.hget(ledger_key, 't');
+      pipeline.hget(ledger_key, ledgerField.changed_ms);
       pipeline.exists(card_key);
       return { card_key, card_token };
     });
