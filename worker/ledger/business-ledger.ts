@@ -35,42 +35,16 @@ import {
   settleFollowers,
 } from './business-statements.ts';
 import { transactionStatus } from './lifecycle.ts';
+import { type RecordFormat, transactionRecord } from './transaction-record.ts';
+
+/** Ids as UUID text (null: a decline of an unknown card), windows as the period's first day. */
+const ROW_FORMAT: RecordFormat<string | null, string> = { id: (id) => id, window: periodStartDate };
 
 function transactionRow({ event, amounts }: BusinessItem) {
-  const { request } = event;
-  const first = event.revision === 1;
   return {
     id: randomUUID(),
-    jit_token: request.jit_token,
-    transaction_token: request.transaction_token,
-    method: request.method,
-    card_id: event.card_id,
-    user_id: event.user_id,
-    card_token: request.card_token,
-    amount_minor: BigInt(request.amount_minor),
-    approved_amount_minor: event.approved ? BigInt(event.approved_amount_minor) : 0n,
-    currency_code: request.currency_code,
-    merchant: request.merchant.name,
-    mcc: request.merchant.mcc,
-    merchant_id: request.merchant.mid,
-    merchant_country: request.merchant.country_code,
-    status: transactionStatus(event),
-    status_code: event.status_code,
-    decline_reason: event.decline_reason,
-    memo: event.memo,
-    revision: event.revision,
-    applied_revisions: first ? 1 : 2,
-    mode: request.mode,
-    original_jit_token: request.original_jit_token,
-    mcc_group: request.mcc_group,
-    released_amount_minor: BigInt(event.released_amount_minor),
-    held_amount_minor: first ? amounts.held_amount_minor : 0n,
-    posted_amount_minor: first ? amounts.posted_amount_minor : 0n,
-    day_window: periodStartDate('day', request.day_id),
-    week_window: periodStartDate('week', request.week_id),
-    month_window: periodStartDate('month', request.month_id),
-    year_window: periodStartDate('year', request.year_id),
-    decided_at: new Date(event.decided_at_ms),
+    ...transactionRecord(event, amounts, transactionStatus(event), ROW_FORMAT),
+    applied_revisions: event.revision === 1 ? 1 : 2,
   };
 }
 

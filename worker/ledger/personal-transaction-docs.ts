@@ -7,6 +7,7 @@
 import { type Document, ObjectId } from 'mongodb';
 import type { DecisionEvent } from '../../shared/messages.ts';
 import { groupToken, recordAmounts, type TransactionStatus } from './lifecycle.ts';
+import { type RecordFormat, transactionRecord } from './transaction-record.ts';
 
 export interface TransactionDoc {
   _id: string;
@@ -43,42 +44,15 @@ export function recordedRevisions(doc: TransactionDoc | undefined): readonly num
   return Array.from({ length: Number(doc.revision ?? 0) }, (_, i) => i + 1);
 }
 
+/** Ids as ObjectIds, windows as their ids (`20260115`, `2026W03`, ...). */
+const DOCUMENT_FORMAT: RecordFormat<ObjectId, string> = {
+  id: (id) => new ObjectId(id!),
+  window: (_period, window_id) => window_id,
+};
+
 function transactionFields(event: DecisionEvent, status: TransactionStatus): Record<string, unknown> {
-  const { request } = event;
-  const first = event.revision === 1;
-  const amounts = recordAmounts(event);
-  return {
-    jit_token: request.jit_token,
-    transaction_token: request.transaction_token,
-    method: request.method,
-    card_id: new ObjectId(event.card_id!),
-    user_id: new ObjectId(event.user_id!),
-    card_token: request.card_token,
-    amount_minor: BigInt(request.amount_minor),
-    approved_amount_minor: event.approved ? BigInt(event.approved_amount_minor) : 0n,
-    currency_code: request.currency_code,
-    merchant: request.merchant.name,
-    mcc: request.merchant.mcc,
-    merchant_id: request.merchant.mid,
-    merchant_country: request.merchant.country_code,
-    status,
-    status_code: event.status_code,
-    decline_reason: event.decline_reason,
-    memo: event.memo,
-    revision: event.revision,
-    mode: request.mode,
-    original_jit_token: request.original_jit_token,
-    group_token: groupToken(event),
-    mcc_group: request.mcc_group,
-    released_amount_minor: BigInt(event.released_amount_minor),
-    held_amount_minor: first ? amounts.held_amount_minor : 0n,
-    posted_amount_minor: first ? amounts.posted_amount_minor : 0n,
-    day_window: request.day_id,
-    week_window: request.week_id,
-    month_window: request.month_id,
-    year_window: request.year_id,
-    decided_at: new Date(event.decided_at_ms),
-  };
+  const record = transactionRecord(event, recordAmounts(event), status, DOCUMENT_FORMAT);
+  return { ...record, group_token: groupToken(event) };
 }
 
 function outcome(fields: Record<string, unknown>): Record<string, unknown> {
