@@ -11,7 +11,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
-import { request as httpRequest } from 'undici';
 import { MoneyError, toMinor } from '../shared/money.ts';
 import {
   isUndecided,
@@ -19,6 +18,7 @@ import {
   MARQETA_TIMEOUT_MS,
   NotificationSender,
   parseStandinRule,
+  postJson,
   type StandinRule,
   standIn,
   standinNotification,
@@ -96,20 +96,12 @@ export class CommandoRoute {
     if (active === null) throw new FakeError(409, '409001', 'POST /__fake/commando first');
     this.#counts.sent++;
     const started_ms = performance.now();
-    let status_code: number | null = null;
-    try {
-      const response = await httpRequest(active.gateway_url, {
-        method: 'POST',
-        headers: { authorization: active.gateway_authorization, 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-        headersTimeout: MARQETA_TIMEOUT_MS,
-        bodyTimeout: MARQETA_TIMEOUT_MS,
-      });
-      await response.body.dump();
-      status_code = response.statusCode;
-    } catch {
-      status_code = null;
-    }
+    const status_code = await postJson(
+      active.gateway_url,
+      active.gateway_authorization,
+      body,
+      MARQETA_TIMEOUT_MS,
+    );
     if (!isUndecided(status_code, performance.now() - started_ms)) {
       this.#counts.gateway_decided++;
       return { decided_by: 'gateway', status_code, approved: status_code === 200 };

@@ -129,6 +129,28 @@ export function standinNotification(summary: JitSummary, approved: boolean): Rec
   };
 }
 
+/** POSTs JSON as Marqeta does: the HTTP status, or null when no answer came (refused, reset, timed out). */
+export async function postJson(
+  url: string,
+  authorization: string,
+  body: unknown,
+  timeout_ms: number,
+): Promise<number | null> {
+  try {
+    const response = await httpRequest(url, {
+      method: 'POST',
+      headers: { authorization, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+      headersTimeout: timeout_ms,
+      bodyTimeout: timeout_ms,
+    });
+    await response.body.dump();
+    return response.statusCode;
+  } catch {
+    return null;
+  }
+}
+
 export interface WebhookTarget {
   /** Our notification endpoint, e.g. http://127.0.0.1:8080/api/webhooks/marqeta */
   readonly url: string;
@@ -184,20 +206,12 @@ export class NotificationSender {
     let attempt = 0;
     while (this.#queue.length > 0 && !this.#closed) {
       const transaction = this.#queue[0]!;
-      let status: number | null = null;
-      try {
-        const response = await httpRequest(this.#target.url, {
-          method: 'POST',
-          headers: { authorization, 'content-type': 'application/json' },
-          body: JSON.stringify({ transactions: [transaction] }),
-          headersTimeout: DELIVERY_TIMEOUT_MS,
-          bodyTimeout: DELIVERY_TIMEOUT_MS,
-        });
-        await response.body.dump();
-        status = response.statusCode;
-      } catch {
-        status = null;
-      }
+      const status = await postJson(
+        this.#target.url,
+        authorization,
+        { transactions: [transaction] },
+        DELIVERY_TIMEOUT_MS,
+      );
       if (status === 200) {
         this.#queue.shift();
         this.#delivered++;

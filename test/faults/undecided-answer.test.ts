@@ -7,6 +7,7 @@ import { decisionKeys } from '../../shared/redis-keys.ts';
 import { createPersonalCard } from '../support/cardholders.ts';
 import { startTestGateway } from '../support/gateway-harness.ts';
 import { basicAuth, jitRequest } from '../support/jit-requests.ts';
+import { whileRedisPaused, whileRedisStopped } from '../support/redis-outage.ts';
 import { startPrivateRedis, waitFor } from '../../shared/dev/processes.ts';
 
 let redis: Awaited<ReturnType<typeof startPrivateRedis>>;
@@ -47,13 +48,7 @@ describe('UNDECIDED_ANSWER=standin', () => {
     const before = (await readiness()).undecided;
     expect(before.mode).toBe('standin');
     const request = jitRequest({ ...card, amount: 5 });
-    await redis.stop();
-    let down: Awaited<ReturnType<typeof authorize>>;
-    try {
-      down = await authorize(request);
-    } finally {
-      await redis.start();
-    }
+    const down = await whileRedisStopped(redis, () => authorize(request));
     expect(down.statusCode).toBe(503);
     expect(down.json().error.code).toBe('GW_ERR_UNDECIDED');
     const jit_token = (request.gpa_order as { jit_funding: { token: string } }).jit_funding.token;
@@ -73,13 +68,7 @@ describe('UNDECIDED_ANSWER=standin', () => {
   it('answers 503 when Redis passes the budget, and the late approval is voided (nothing held)', async () => {
     const card = await createPersonalCard(gw.mongo.db(), { balance_minor: 10_000n });
     expect((await authorize(jitRequest({ ...card, amount: 1 }))).statusCode).toBe(200);
-    redis.pause();
-    let stalled: Awaited<ReturnType<typeof authorize>>;
-    try {
-      stalled = await authorize(jitRequest({ ...card, amount: 25 }));
-    } finally {
-      redis.resume();
-    }
+    const stalled = await whileRedisPaused(redis, () => authorize(jitRequest({ ...card, amount: 25 })));
     expect(stalled.statusCode).toBe(503);
     expect(stalled.json().error.code).toBe('GW_ERR_UNDECIDED');
     const ledger = decisionKeys(gw.layout, card.user_token, card.card_token, '').ledger;
