@@ -52,7 +52,7 @@ async function freeClusterPorts(count: number): Promise<number[]> {
   return ports;
 }
 
-export async function redisCli(port: number, ...args: string[]): Promise<string> {
+async function redisCli(port: number, ...args: string[]): Promise<string> {
   return (await run('redis-cli', ['-h', HOST, '-p', String(port), ...args])).stdout;
 }
 
@@ -86,6 +86,8 @@ export async function startRedisCluster(options: RedisClusterOptions) {
   const ports = await freeClusterPorts(count);
   const dir = mkdtempSync(join(tmpdir(), 'afc-redis-cluster-'));
   const servers = new Map<number, ChildProcess>();
+  /** Ports of the nodes this helper killed. */
+  const killed = new Set<number>();
   const start = (port: number) => {
     const args = ['--port', String(port), '--bind', HOST, '--cluster-enabled', 'yes'];
     args.push('--cluster-config-file', `nodes-${port}.conf`);
@@ -95,13 +97,11 @@ export async function startRedisCluster(options: RedisClusterOptions) {
   };
   for (const port of ports) start(port);
   const destroy = async () => {
+    const exits = [...servers.values()]
+      .filter((server) => server.exitCode === null && server.signalCode === null)
+      .map((server) => new Promise((resolve) => server.once('exit', resolve)));
     for (const server of servers.values()) server.kill('SIGKILL');
-    await Promise.allSettled(
-      [...servers.values()].map(
-        (server) =>
-          new Promise((resolve) => (server.exitCode === null ? server.once('exit', resolve) : resolve(0))),
-      ),
-    );
+    await Promise.allSettled(exits);
     rmSync(dir, { recursive: true, force: true });
   };
   try {
@@ -121,6 +121,11 @@ export async function startRedisCluster(options: RedisClusterOptions) {
         async () => (await redisCli(port, 'cluster', 'info')).includes('cluster_state:ok'),
         `cluster state ok on ${port}`,
       );
+      // A replica still in its first full sync would not be promoted: wait for its link.
+      await waitFor(async () => {
+        const replication = await redisCli(port, 'info', 'replication');
+        return replication.includes('role:master') || replication.includes('master_link_status:up');
+      }, `replica ${port} in sync`);
     }
   } catch (error) {
     await destroy();
@@ -135,7 +140,7 @@ export async function startRedisCluster(options: RedisClusterOptions) {
     /** The cluster's view from a live node. */
     async topology(): Promise<ClusterNodeInfo[]> {
       for (const port of ports) {
-        if (servers.get(port)?.exitCode !== null) continue;
+        if (killed.has(port)) continue;
         try {
           return parseNodes(await redisCli(port, 'cluster', 'nodes'));
         } catch {
@@ -156,14 +161,16 @@ export async function startRedisCluster(options: RedisClusterOptions) {
     /** SIGKILL: no shutdown, no last replication. */
     async kill(port: number): Promise<void> {
       const server = servers.get(port);
-      if (server === undefined || server.exitCode !== null) return;
+      if (server === undefined || killed.has(port)) return;
+      killed.add(port);
+      const exited = new Promise((resolve) => server.once('exit', resolve));
       server.kill('SIGKILL');
-      await new Promise((resolve) => server.once('exit', resolve));
+      await exited;
     },
     /** Waits until every node still running reports cluster_state:ok. */
     async waitHealthy(limit_ms = 30_000): Promise<void> {
       for (const port of ports) {
-        if (servers.get(port)?.exitCode !== null) continue;
+        if (killed.has(port)) continue;
         await waitFor(
           async () => (await redisCli(port, 'cluster', 'info')).includes('cluster_state:ok'),
           `cluster state ok on ${port}`,
