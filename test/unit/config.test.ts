@@ -34,6 +34,9 @@ describe('gateway config', () => {
     expect(() => loadGatewayConfig({ ...valid, DECISION_BUDGET_MS: '0' })).toThrow(/between 1 and 2500/);
     expect(() => loadGatewayConfig({ ...valid, REDIS_URL: 'http://x' })).toThrow(/REDIS_URL must use/);
     expect(() => loadGatewayConfig({ ...valid, PROGRAM_TIME_ZONE: 'Mars/Olympus' })).toThrow(ConfigError);
+    expect(loadGatewayConfig(valid).undecided_answer).toBe('decline');
+    expect(loadGatewayConfig({ ...valid, UNDECIDED_ANSWER: 'standin' }).undecided_answer).toBe('standin');
+    expect(() => loadGatewayConfig({ ...valid, UNDECIDED_ANSWER: 'approve' })).toThrow(/UNDECIDED_ANSWER/);
   });
 });
 
