@@ -190,6 +190,10 @@ export interface GatewayConfig extends CommonConfig, OverloadConfig {
   readonly webhook_hmac_algorithm: 'sha1' | 'sha256';
   /** Budget for the Redis decision call; past it the answer is a `timeout` decline. */
   readonly decision_budget_ms: number;
+  /** Replicas that must hold a decision before it is answered (WAIT); 0: asynchronous replication. */
+  readonly redis_wait_replicas: number;
+  /** How long that WAIT may block; shorter than the decision budget. */
+  readonly redis_wait_timeout_ms: number;
   /** Budget for loading a missed card from PostgreSQL/MongoDB into Redis. */
   readonly cache_fill_budget_ms: number;
   /**
@@ -332,6 +336,7 @@ function overload(env: Env, event_loop_delay_ms_max: number): OverloadConfig {
 
 export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
   const port = integer(env, 'GATEWAY_PORT', 8080, 0, 65535);
+  const decision_budget_ms = integer(env, 'DECISION_BUDGET_MS', 50, 2, 2500);
   return Object.freeze({
     ...common(env),
     // Marqeta waits 3 s: a request that already waited 300 ms for the loop is better shed at once.
@@ -356,7 +361,9 @@ export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
       'sha1',
       'sha256',
     ] as const),
-    decision_budget_ms: integer(env, 'DECISION_BUDGET_MS', 50, 1, 2500),
+    decision_budget_ms,
+    redis_wait_replicas: integer(env, 'REDIS_WAIT_REPLICAS', 0, 0, 16),
+    redis_wait_timeout_ms: integer(env, 'REDIS_WAIT_TIMEOUT_MS', 20, 1, decision_budget_ms - 1),
     cache_fill_budget_ms: integer(env, 'CACHE_FILL_BUDGET_MS', 500, 1, 2500),
     cache_ttl_scale: decimal(env, 'CACHE_TTL_SCALE', 1, 0.001, 1),
     cache_refresh_ahead_percent: integer(env, 'CACHE_REFRESH_AHEAD_PERCENT', 50, 1, 90),

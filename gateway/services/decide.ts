@@ -8,6 +8,7 @@ import { exchanges, queueBindings, queues } from '../../shared/broker/topology.t
 import { shutdownStep } from '../../shared/shutdown-step.ts';
 import { CacheLoader, cacheLoaderOptions } from '../decide/cache-loader.ts';
 import { Decider } from '../decide/decider.ts';
+import { withReplicaWait } from '../decide/replica-wait.ts';
 import { loadScripts } from '../decide/scripts.ts';
 import { type GatewayStores, STORES, type ServiceOptions } from './connect.ts';
 
@@ -22,7 +23,7 @@ export const DECISIONS = 'gateway_decisions';
 
 async function decide(services: FastifyInstance, { config, log }: ServiceOptions): Promise<void> {
   const { sql, mongo, redis, rabbit, layout, metrics } = services.getDecorator<GatewayStores>(STORES);
-  const scripts = loadScripts(redis);
+  const scripts = withReplicaWait(loadScripts(redis), redis, config);
   const loader = new CacheLoader(sql, mongo.db(), scripts, layout, log, cacheLoaderOptions(config));
   const decider = new Decider(scripts, loader, layout, config, log, metrics);
   const notifications = rabbit.createPublisher({
