@@ -161,6 +161,17 @@ describe('decision event boundary', () => {
     user_id: null,
   });
 
+  it('a void (revision 2) is a decline: one that approves is refused', () => {
+    const void_ = decisionEvent({ kind: 'business', card, amount_minor: 500n, revision: 2 });
+    expect(checkDecisionEvent(void_).approved).toBe(false);
+    expect(() => checkDecisionEvent({ ...void_, approved: true })).toThrow(
+      expect.objectContaining({
+        code: 'WK_ERR_INVALID_MESSAGE',
+        message: expect.stringMatching(/a void that approves$/),
+      }),
+    );
+  });
+
   it('a declined unknown card passes; ledger effects without a card are refused, never dropped', () => {
     expect(checkDecisionEvent(unknownCard({})).card_id).toBeNull();
     expect(() => checkDecisionEvent(unknownCard(held(500n)))).toThrow(

@@ -133,6 +133,10 @@ export function checkDecisionEvent(value: unknown): DecisionEvent {
   if (event.approved && event.card_id === null) {
     throw new WorkerError('WK_ERR_INVALID_MESSAGE', 'approval without a card');
   }
+  // A revision 2 is the void of an approval the gateway answered `timeout` (void-<n>.lua): never an approval.
+  if (event.revision > 1 && event.approved) {
+    throw new WorkerError('WK_ERR_INVALID_MESSAGE', 'a void that approves');
+  }
   // Effects without a card would change no ledger row: dropped unseen instead of booked.
   if (event.card_id === null && hasEffects(event.effects)) {
     throw new WorkerError('WK_ERR_INVALID_MESSAGE', 'ledger effects without a card');
