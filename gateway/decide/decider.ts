@@ -28,6 +28,8 @@ const VOIDS_PENDING_MAX = 10_000;
 const DECISION_COUNTERS_MAX = 1_024;
 const VOID_RETRY_MS_MIN = 100;
 const VOID_RETRY_MS_MAX = 2_000;
+/** void-5.lua's call id for "any call": the decision is superseded by Marqeta's stand-in. */
+const SUPERSEDED_CALL_ID = '*';
 
 export interface DecisionBudgets {
   readonly decision_budget_ms: number;
@@ -261,6 +263,28 @@ export class Decider {
     // It also records the system_error, so a replay gets the same decline.
     if (voids) this.#void(keys, request_json, request.jit_token, DecisionStatus.SYSTEM_ERROR, call_id);
     return declined(DecisionStatus.SYSTEM_ERROR, 'redis_error');
+  }
+
+  /**
+   * Marqeta stood in for this JIT token (no answer of ours reached it in time): our own approval
+   * of it, if Redis made one, is undone as a late approval is, so the stand-in's booking is the
+   * only hold. Records a TIMEOUT decline when there was no decision. Throws when Redis fails
+   * (the notification is then retried by Marqeta).
+   */
+  async supersede(request: DecisionRequest): Promise<void> {
+    const keys = decisionKeys(
+      this.#layout,
+      request.user_token,
+      request.card_token,
+      request.jit_token,
+      request.original_jit_token,
+    );
+    await this.#scripts.void(keys, {
+      request_json: JSON.stringify(request),
+      status_code: DecisionStatus.TIMEOUT,
+      now_ms: Date.now(),
+      call_id: SUPERSEDED_CALL_ID,
+    });
   }
 
   /**

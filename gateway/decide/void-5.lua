@@ -9,7 +9,8 @@
   - anything else (a decline, or a reversal/clearing/refund, which report what the network
     already did): nothing to undo;
   - a decision recorded by another call (the slow call was a replay of an earlier answer):
-    never touched; that earlier answer stands.
+    never touched; that earlier answer stands. Except with call id `*`: Marqeta stood in for
+    the token (our answer never reached it, so any approval of ours is superseded).
 
   KEYS[1] ledger    live hash (see decide-10.lua)
   KEYS[2] decision  hash {s, a, k, ci, ui, mode, dw ww mw yw aw g}
@@ -21,7 +22,7 @@
   ARGV[1] request summary JSON (as given to decide)
   ARGV[2] TIMEOUT status code
   ARGV[3] now, unix ms
-  ARGV[4] call id of the decide call that went over budget
+  ARGV[4] call id of the decide call that went over budget, or `*` (any call: superseded)
 
   Returns {previous status or -1, released amount minor}
 ]]
@@ -42,7 +43,7 @@ if not d[1] then
 end
 
 local previous = tonumber(d[1])
-if d[13] ~= call_id or previous ~= APPROVED or not UNDONE_MODES[d[6]] then
+if (call_id ~= '*' and d[13] ~= call_id) or previous ~= APPROVED or not UNDONE_MODES[d[6]] then
   return {previous, 0}
 end
 

@@ -129,6 +129,15 @@ export async function marqetaWebhookRoute(
                 actions.push(booked);
                 continue;
               }
+              // Our answer never reached Marqeta: an approval Redis made for the token is undone.
+              if (command.supersedes !== undefined)
+                await options.decider.supersede(
+                  commandRequest(
+                    { ...command, jit_token: command.supersedes },
+                    Date.now(),
+                    options.program_time_zone,
+                  ),
+                );
             }
             const outcome = await options.decider.decide(
               commandRequest(command, Date.now(), options.program_time_zone),

@@ -23,6 +23,8 @@ export interface LedgerCommand {
   readonly user_token: string;
   readonly amount: number | string;
   readonly currency_code: string;
+  /** book_standin: Marqeta's JIT token it stood in for (our own decision of it is superseded). */
+  readonly supersedes?: string;
 }
 
 interface JitFunding {
@@ -85,6 +87,7 @@ export function ledgerCommands(txn: MarqetaTransaction): LedgerCommand[] {
         ...base,
         action: 'book_standin',
         jit_token: `standin:${jit.token}`,
+        supersedes: jit.token,
         mode,
         method: jit.method ?? '',
       });

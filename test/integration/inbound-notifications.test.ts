@@ -156,6 +156,28 @@ describe('POST /api/webhooks/marqeta', () => {
     expect(metrics).toMatch(/afc_standin_over_limit_minor_total\{currency="USD"[^}]*\} 1500/);
   });
 
+  it('a stand-in for a token we approved too late (our answer never reached Marqeta) replaces our hold', async () => {
+    const card = await createPersonalCard(gw.mongo.db(), { balance_minor: 10_000n });
+    const jit_token = uniqueToken('jit');
+    const ours = await gw.app.inject({
+      method: 'POST',
+      url: '/api/transactions/authorize',
+      headers: { authorization: basicAuth() },
+      payload: jitRequest({ ...card, amount: 25, jit_token }),
+    });
+    expect(ours.statusCode).toBe(200);
+    expect(await held(gw, card)).toBe('2500');
+    const standin = notification(card, jit_token, {
+      state: 'PENDING',
+      standin_approved_by: 'COMMANDO_AUTO',
+      subnetwork: 'MANAGED_JIT',
+    });
+    expect((await post(gw, { transactions: [standin] })).status).toBe(200);
+    expect(await held(gw, card)).toBe('2500');
+    const record = decisionKeys(gw.layout, card.user_token, card.card_token, jit_token).decision;
+    expect(await gw.redis.hget(record, 'rev')).toBe('2');
+  });
+
   it('with an HMAC secret, accepts a signature of the raw body and refuses a wrong one', async () => {
     const card = await createPersonalCard(signed.mongo.db(), { balance_minor: 1_000n });
     const raw = JSON.stringify({ transactions: [notification(card, uniqueToken('jit'), {})] });
