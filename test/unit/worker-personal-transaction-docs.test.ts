@@ -1,6 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { effectsToJson, NO_EFFECTS } from '../../shared/ledger-effects.ts';
-import type { DecisionEvent } from '../../shared/messages.ts';
 import {
   addToNewDoc,
   newTransactionDoc,
@@ -8,53 +6,13 @@ import {
   type TransactionWrite,
   transactionUpdate,
 } from '../../worker/ledger/personal-transaction-docs.ts';
+import { ledgerEvent } from '../support/ledger-event.ts';
 
 const created_at = new Date('2026-01-15T10:00:00Z');
 const now = new Date('2026-01-15T10:00:05Z');
 
-function event(revision: number): DecisionEvent {
-  const approved = revision === 1;
-  return {
-    v: 1,
-    request: {
-      jit_token: 'jit_a',
-      method: 'pgfs.authorization',
-      transaction_token: 'txn_a',
-      card_token: 'card_a',
-      user_token: 'user_a',
-      acting_user_token: 'user_a',
-      amount_minor: '4275',
-      currency_code: 'USD',
-      network: 'VISA',
-      merchant: { mid: '000000000011111', mcc: '5411', name: 'Grocer', country_code: 'USA' },
-      day_id: '20260115',
-      week_id: '2026W03',
-      month_id: '202601',
-      year_id: '2026',
-      original_jit_token: null,
-      mode: 'auth',
-      mcc_group: '',
-    },
-    kind: 'personal',
-    card_id: '65a000000000000000000001',
-    user_id: '65a000000000000000000002',
-    status_code: approved ? 0 : 9,
-    approved,
-    memo: approved ? 'approved' : 'timeout',
-    decline_reason: approved ? null : 'TIMEOUT',
-    approved_amount_minor: approved ? '4275' : '0',
-    released_amount_minor: '0',
-    available_minor: '0',
-    group_token: 'jit_a',
-    effects: effectsToJson(NO_EFFECTS),
-    revision,
-    decided_at_ms: created_at.getTime(),
-    outbox_id: `1-${revision}`,
-  };
-}
-
 function write(revision: number): TransactionWrite {
-  return { event: event(revision), status: revision === 1 ? 'pending' : 'declined', created_at, now };
+  return { event: ledgerEvent(revision), status: revision === 1 ? 'pending' : 'declined', created_at, now };
 }
 
 describe('personal transaction documents', () => {

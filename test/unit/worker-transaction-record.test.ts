@@ -1,11 +1,11 @@
 import { ObjectId } from 'mongodb';
 import { describe, expect, it } from 'vitest';
-import { effectsToJson, type LedgerEffects, NO_EFFECTS } from '../../shared/ledger-effects.ts';
-import type { DecisionEvent } from '../../shared/messages.ts';
+import { type LedgerEffects, NO_EFFECTS } from '../../shared/ledger-effects.ts';
 import { periodStartDate } from '../../shared/spend-windows.ts';
 import { recordAmounts } from '../../worker/ledger/lifecycle.ts';
 import { newTransactionDoc } from '../../worker/ledger/personal-transaction-docs.ts';
 import { type RecordFormat, transactionRecord } from '../../worker/ledger/transaction-record.ts';
+import { ledgerEvent } from '../support/ledger-event.ts';
 
 const CARD_ID = '65a000000000000000000001';
 const USER_ID = '65a000000000000000000002';
@@ -18,51 +18,11 @@ const DOCUMENT: RecordFormat<ObjectId, string> = {
   window: (_period, window_id) => window_id,
 };
 
-function event(revision: number, effects: LedgerEffects = NO_EFFECTS): DecisionEvent {
-  return {
-    v: 1,
-    request: {
-      jit_token: 'jit_a',
-      method: 'pgfs.authorization',
-      transaction_token: 'txn_a',
-      card_token: 'card_a',
-      user_token: 'user_a',
-      acting_user_token: 'user_a',
-      amount_minor: '4275',
-      currency_code: 'USD',
-      network: 'VISA',
-      merchant: { mid: '000000000011111', mcc: '5411', name: 'Grocer', country_code: 'USA' },
-      day_id: '20260115',
-      week_id: '2026W03',
-      month_id: '202601',
-      year_id: '2026',
-      original_jit_token: null,
-      mode: 'auth',
-      mcc_group: 'grocery',
-    },
-    kind: 'personal',
-    card_id: CARD_ID,
-    user_id: USER_ID,
-    status_code: 0,
-    approved: true,
-    memo: 'approved',
-    decline_reason: null,
-    approved_amount_minor: '4275',
-    released_amount_minor: '0',
-    available_minor: '0',
-    group_token: 'jit_a',
-    effects: effectsToJson(effects),
-    revision,
-    decided_at_ms: Date.parse('2026-01-15T10:00:00Z'),
-    outbox_id: `1-${revision}`,
-  };
-}
-
 const HOLD: LedgerEffects = { ...NO_EFFECTS, held_delta_minor: 4275n, hold_delta_minor: 4275n };
 
 describe('one transaction record for both ledgers', () => {
   it('maps an event to the same fields in both stores; only ids and windows are converted', () => {
-    const e = event(1, HOLD);
+    const e = ledgerEvent(1, HOLD);
     const row = transactionRecord(e, recordAmounts(e), 'pending', ROW);
     const doc = transactionRecord(e, recordAmounts(e), 'pending', DOCUMENT);
     expect(Object.keys(doc)).toEqual(Object.keys(row));
@@ -87,7 +47,7 @@ describe('one transaction record for both ledgers', () => {
   });
 
   it('a later revision holds and posts nothing of its own', () => {
-    const e = event(2, HOLD);
+    const e = ledgerEvent(2, HOLD);
     expect(transactionRecord(e, recordAmounts(e), 'declined', ROW)).toMatchObject({
       revision: 2,
       held_amount_minor: 0n,
@@ -96,7 +56,7 @@ describe('one transaction record for both ledgers', () => {
   });
 
   it('a personal document is the record plus its id, group and revisions', () => {
-    const e = event(1, HOLD);
+    const e = ledgerEvent(1, HOLD);
     const created_at = new Date('2026-01-15T10:00:01Z');
     const doc = newTransactionDoc({ event: e, status: 'pending', created_at, now: created_at });
     expect(doc).toEqual({
@@ -110,7 +70,7 @@ describe('one transaction record for both ledgers', () => {
   });
 
   it('a business decline of an unknown card keeps null ids', () => {
-    const e = { ...event(1), card_id: null, user_id: null, kind: 'business' as const };
+    const e = { ...ledgerEvent(1), card_id: null, user_id: null, kind: 'business' as const };
     expect(transactionRecord(e, recordAmounts(e), 'declined', ROW)).toMatchObject({
       card_id: null,
       user_id: null,
