@@ -90,6 +90,11 @@ export async function createApi(config: ApiConfig, log: Logger, overrides: ApiOv
     redis_key_prefix: config.redis_key_prefix,
     rate_limit_max: config.rate_limit_max,
     rate_limit_window_ms: config.rate_limit_window_ms,
+    console: {
+      rabbit,
+      gateway_internal_url: config.console_gateway_internal_url,
+      worker_health_url: config.console_worker_health_url,
+    },
   });
   const registry = createRegistry('api');
   trackStorePools(mongo, sql.options.max, poolMetrics(registry).pool_connections);

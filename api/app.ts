@@ -16,6 +16,7 @@ import { installOverloadShedding } from '../shared/http/overload.ts';
 import { installSecurityHeaders } from '../shared/http/security-headers.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { PgSql } from '../shared/stores/postgres.ts';
+import { type ConsoleOptions, consolePlugin } from './console/console.ts';
 import { installAuthentication } from './http/authenticate.ts';
 import { installErrorHandler } from './http/error-handler.ts';
 import { installRateLimit } from './http/rate-limit.ts';
@@ -37,6 +38,8 @@ export interface ApiAppOptions {
   readonly redis_key_prefix: string;
   readonly rate_limit_max: number;
   readonly rate_limit_window_ms: number;
+  /** The operator console under /console/ (api/console/); absent, no console is served. */
+  readonly console?: Pick<ConsoleOptions, 'rabbit' | 'gateway_internal_url' | 'worker_health_url'>;
 }
 
 registerAjvFormats();
@@ -98,5 +101,17 @@ export async function buildApiApp(options: ApiAppOptions): Promise<FastifyInstan
     await secured.register(apiKeyRoutes, routes);
     await secured.register(webhookEndpointRoutes, routes);
   });
+  if (options.console !== undefined) {
+    await app.register(consolePlugin, {
+      ...options.console,
+      log: options.log,
+      sql: options.sql,
+      redis: options.redis,
+      services: options.services,
+      redis_key_prefix: options.redis_key_prefix,
+      rate_limit_max: options.rate_limit_max,
+      rate_limit_window_ms: options.rate_limit_window_ms,
+    });
+  }
   return app;
 }

@@ -36,6 +36,10 @@ function url(env: Env, name: string, protocols: readonly string[]): string {
   return value;
 }
 
+function optionalUrl(env: Env, name: string, fallback: string): string {
+  return read(env, name) === undefined ? fallback : url(env, name, ['http:', 'https:']);
+}
+
 /** A comma-separated list of `host:port` (empty when unset). */
 function hostPorts(env: Env, name: string): readonly string[] {
   const raw = read(env, name);
@@ -501,6 +505,10 @@ export interface ApiConfig extends CommonConfig, OverloadConfig, WebhookDestinat
    * before the commit may still write the old state after the first delete. 0 disables it.
    */
   readonly cache_redelete_ms: number;
+  /** The operator console reads health and decision times here (gateway internal listener). */
+  readonly console_gateway_internal_url: string;
+  /** The operator console reads the worker's health here (its WORKER_HEALTH_PORT listener). */
+  readonly console_worker_health_url: string;
 }
 
 export function loadApiConfig(env: Env = process.env): ApiConfig {
@@ -516,6 +524,8 @@ export function loadApiConfig(env: Env = process.env): ApiConfig {
     rate_limit_max: integer(env, 'API_RATE_LIMIT_MAX', 300, 1, 1_000_000),
     rate_limit_window_ms: integer(env, 'API_RATE_LIMIT_WINDOW_MS', 60_000, 1_000, 3_600_000),
     cache_redelete_ms: integer(env, 'API_CACHE_REDELETE_MS', 1_000, 0, 10_000),
+    console_gateway_internal_url: optionalUrl(env, 'CONSOLE_GATEWAY_INTERNAL_URL', 'http://127.0.0.1:9080'),
+    console_worker_health_url: optionalUrl(env, 'CONSOLE_WORKER_HEALTH_URL', 'http://127.0.0.1:8081'),
     ...webhookDestination(env),
   });
 }

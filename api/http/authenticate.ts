@@ -18,7 +18,7 @@ declare module 'fastify' {
 
 const BEARER = /^Bearer ([!-~]{1,200})$/;
 
-async function principalOf(sql: PgSql, header: string | undefined): Promise<Principal> {
+export async function principalOf(sql: PgSql, header: string | undefined): Promise<Principal> {
   const presented = BEARER.exec(header ?? '')?.[1];
   const parsed = presented === undefined ? null : parseKey(presented);
   if (parsed === null) throw new ApiError('API_ERR_UNAUTHORIZED');
@@ -29,11 +29,19 @@ async function principalOf(sql: PgSql, header: string | undefined): Promise<Prin
   return { key_id: row.id, company_id: row.company_id, scopes: row.scopes };
 }
 
-/** Adds the onRequest hook to every route of `app` (an encapsulated plugin). */
-export function installAuthentication(app: FastifyInstance, sql: PgSql): void {
+/**
+ * Adds the onRequest hook to every route of `app` (an encapsulated plugin). `principal` finds the
+ * caller: the bearer key by default; the operator console passes its session's key instead.
+ */
+export function installAuthentication(
+  app: FastifyInstance,
+  sql: PgSql,
+  principal: (request: FastifyRequest) => Promise<Principal> = (request) =>
+    principalOf(sql, request.headers.authorization),
+): void {
   app.decorateRequest('principal', null as unknown as Principal);
   app.addHook('onRequest', async (request) => {
-    request.principal = await principalOf(sql, request.headers.authorization);
+    request.principal = await principal(request);
     requireScope(request, request.method === 'GET' || request.method === 'HEAD' ? 'read' : 'write');
   });
 }

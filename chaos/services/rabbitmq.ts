@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { Connection } from 'rabbitmq-client';
 import { WORK_QUEUES } from '../../shared/broker/topology.ts';
-import { listDeadLetters } from '../../worker/broker/dead-letters.ts';
+import { listDeadLetters } from '../../shared/broker/dead-letters.ts';
 
 const run = promisify(execFile);
 const RABBITMQCTL_TIMEOUT_MS = 60_000;

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONTENT_TYPE_DECISION_BATCH, encodeBatch } from '../../shared/decision-batch.ts';
-import { listDeadLetters } from '../../worker/broker/dead-letters.ts';
+import { listDeadLetters } from '../../shared/broker/dead-letters.ts';
 import { createBusinessCard, uniqueToken } from '../support/cardholders.ts';
 import { outboxLine, publishBatches } from '../support/decision-batches.ts';
 import {

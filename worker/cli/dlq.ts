@@ -18,7 +18,7 @@ import {
   purgeDeadLetters,
   replayDeadLetters,
   showDeadLetter,
-} from '../broker/dead-letters.ts';
+} from '../../shared/broker/dead-letters.ts';
 
 const USAGE =
   'usage: dlq list|show <n>|replay (--all|<n>)|purge [--queue <work queue>] [--limit <n>] [--json]';

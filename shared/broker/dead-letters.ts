@@ -1,4 +1,4 @@
-// Operations on the dead-letter queue of a work queue, for the `dlq` CLI: list, show, replay
+// Operations on the dead-letter queue of a work queue, for the `dlq` CLI and the operator console: list, show, replay
 // (republish to the work queue with publisher confirms, then remove from the DLQ) and purge.
 // Messages are read with basic.get on a channel of our own; whatever is not removed goes back
 // to the DLQ when the channel closes, in its order.
@@ -9,9 +9,9 @@ import {
   HEADER_ATTEMPT,
   HEADER_FAILED_AT,
   HEADER_LAST_ERROR,
-} from '../../shared/broker/topology.ts';
-import { CONTENT_TYPE_DECISION_BATCH, decodeBatch, entryFields } from '../../shared/decision-batch.ts';
-import { HEADER_ORIGINAL_ROUTING_KEY } from './retry-path.ts';
+  HEADER_ORIGINAL_ROUTING_KEY,
+} from './topology.ts';
+import { CONTENT_TYPE_DECISION_BATCH, decodeBatch, entryFields } from '../decision-batch.ts';
 
 /** Messages read from a DLQ in one command: a DLQ larger than this is handled in rounds. */
 export const DEAD_LETTERS_READ_MAX = 10_000;
