@@ -125,6 +125,9 @@ try {
       '',
       `  curl -H "Authorization: Bearer ${DEMO_ADMIN_API_KEY}" http://127.0.0.1:${process.env.API_PORT ?? 8082}/api/cards?kind=personal`,
       '',
+      `  operator console   http://127.0.0.1:${process.env.API_PORT ?? 8082}/console/  (sign in with the program admin key;`,
+      '                     the company admin key sees Demo Logistics Ltd only)',
+      '',
     ].join('\n'),
   );
 } finally {

@@ -25,6 +25,9 @@ start() {
   echo "started $name (pid $!, log .run/$name.log)"
 }
 
+# The console (served by the API) reads the gateway's and the worker's internal listeners.
+export CONSOLE_GATEWAY_INTERNAL_URL="${CONSOLE_GATEWAY_INTERNAL_URL:-http://127.0.0.1:${GATEWAY_INTERNAL_PORT:-9080}}"
+export CONSOLE_WORKER_HEALTH_URL="${CONSOLE_WORKER_HEALTH_URL:-http://127.0.0.1:${WORKER_HEALTH_PORT:-8081}}"
 start fake-marqeta node fake-marqeta/main.ts
 start gateway node gateway/main.ts
 start worker node worker/main.ts
@@ -40,6 +43,8 @@ cat <<EOT
 Atlanticfrewaycard core is running. Public listeners (what callers reach):
   gateway (Marqeta)      http://127.0.0.1:${GATEWAY_PORT:-8080}/api/transactions/authorize, /api/webhooks/marqeta
   management API         http://127.0.0.1:${API_PORT:-8082}   (OpenAPI at /docs)
+  operator console       http://127.0.0.1:${API_PORT:-8082}/console/
+                         sign in with the demo key ${DEMO_ADMIN_API_KEY:-afc_demoadmin_DemoOnlyProgramAdminKeyNotForProduction01}
 Internal listeners (health, readiness, /metrics; never exposed beyond the cluster):
   gateway internal       http://127.0.0.1:${GATEWAY_INTERNAL_PORT:-9080}/api/health   (also /api/health/ready, /metrics)
   API internal           http://127.0.0.1:${API_INTERNAL_PORT:-9082}/api/health   (also /api/health/ready, /metrics)
