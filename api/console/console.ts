@@ -3,6 +3,7 @@
 //   /console/session           sign in with an API key (POST), who am I (GET), sign out (DELETE)
 //   /console/api/...           the management API's own routes (cards, balances, transactions,
 //                              cardholders), authenticated by the session instead of a bearer key
+//   /console/search/cards      card search by token, cardholder or company (card-search.ts)
 //   /console/live/decisions    server-sent events: decisions as they happen (live-decisions.ts)
 //   /console/ops/...           health, decision times, queues, dead letters (operations.ts)
 // The session cookie is HttpOnly, SameSite=Strict and Secure over TLS; every write also needs the
@@ -31,6 +32,7 @@ import { cardRoutes } from '../routes/cards.ts';
 import { cardholderRoutes } from '../routes/cardholders.ts';
 import { transactionRoutes } from '../routes/transactions.ts';
 import type { ApiServices } from '../services/services.ts';
+import { cardSearchRoutes } from './card-search.ts';
 import { DecisionFeed, type LiveDecision } from './live-decisions.ts';
 import { operationsRoutes } from './operations.ts';
 import { type ConsoleSession, SESSION_TTL_S, SessionStore } from './sessions.ts';
@@ -171,6 +173,7 @@ export async function consolePlugin(app: FastifyInstance, options: ConsoleOption
     await secured.register(cardRoutes, routes);
     await secured.register(balanceRoutes, routes);
     await secured.register(transactionRoutes, routes);
+    await secured.register(cardSearchRoutes, { sql: options.sql, services: options.services });
     await secured.register(operationsRoutes, {
       rabbit: options.rabbit,
       gateway_internal_url: options.gateway_internal_url,

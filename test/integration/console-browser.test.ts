@@ -88,6 +88,8 @@ describe('operator console in Chromium', () => {
 
     // Find the card by its token.
     await page.getByLabel('Search by card token, cardholder or company').fill(card.card_token);
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.getByText('1 card matches').waitFor();
     await shot('cards');
     await page.getByRole('link', { name: card.card_token }).click();
     await page.getByRole('heading', { name: `Card ${card.card_token}` }).waitFor();
@@ -124,6 +126,8 @@ describe('operator console in Chromium', () => {
     expect(await row.textContent()).toContain('AMOUNT_LIMIT_EXCEEDED');
     expect(await row.textContent()).toContain('20.00 USD');
     await page.getByLabel('Card (id or last four)').fill('');
+    // The decision-time chart's next reading includes this decision.
+    await page.getByText(/^Latest: p50 [\d.]+ ms, p99 [\d.]+ ms/).waitFor();
     await shot('live');
 
     // Its trace on the card page, once the worker recorded it.
@@ -175,7 +179,12 @@ describe('operator console in Chromium', () => {
     await browser.context.clearCookies();
     await signIn(other_key);
     await page.getByLabel('Search by card token, cardholder or company').fill(card.card_token);
-    await page.getByText(/^0 of \d+ cards$/).waitFor();
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.getByText('0 cards match').waitFor();
+    // Its own card is found by its cardholder's user token.
+    await page.getByLabel('Search by card token, cardholder or company').fill(other_card.user_token);
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.getByRole('link', { name: other_card.card_token }).waitFor();
     expect((await page.request.get(`${base}/console/api/cards/${card.card_id}`)).status()).toBe(404);
     await page.goto(`${base}/console/#/cards/${card.card_id}`);
     await page.getByRole('alert').waitFor();

@@ -65,58 +65,44 @@ function SignIn({ onSignedIn }) {
 
 // ---------------------------------------------------------------- cards
 
-async function loadCards(me) {
-  const companies = me.program_wide
-    ? ((await call('GET', '/console/api/companies?limit=100')).data?.data ?? [])
-    : [(await call('GET', `/console/api/companies/${me.company_id}`)).data].filter(Boolean);
-  const rows = [];
-  for (const company of companies) {
-    const users =
-      (await call('GET', `/console/api/companies/${company.id}/users?limit=100`)).data?.data ?? [];
-    const names = new Map(
-      users.map((u) => [u.id, `${u.first_name ?? ''} ${u.last_name ?? ''}`.trim() || u.email || u.id]),
-    );
-    const cards =
-      (await call('GET', `/console/api/cards?company_id=${company.id}&limit=100`)).data?.data ?? [];
-    for (const card of cards)
-      rows.push({ card, cardholder: names.get(card.user_id) ?? card.user_token, company: company.name });
-  }
-  if (me.program_wide) {
-    const cards = (await call('GET', '/console/api/cards?kind=personal&limit=100')).data?.data ?? [];
-    for (const card of cards) rows.push({ card, cardholder: card.user_token, company: '(personal)' });
-  }
-  return rows;
-}
-
-function Cards({ me }) {
-  const [rows, setRows] = useState(null);
+function Cards() {
   const [query, setQuery] = useState('');
-  useEffect(() => {
-    loadCards(me).then(setRows);
-  }, []);
-  const q = query.trim().toLowerCase();
-  const shown = (rows ?? []).filter(
-    (r) =>
-      q === '' ||
-      [r.card.card_token, r.cardholder, r.company, r.card.id].some((v) =>
-        String(v).toLowerCase().includes(q),
-      ),
-  );
+  const [result, setResult] = useState(null);
+  const [error, setError] = useState('');
+  async function search(event) {
+    event.preventDefault();
+    const answer = await call('GET', `/console/search/cards?q=${encodeURIComponent(query.trim())}`);
+    if (!answer.ok) return setError(errorText(answer));
+    setError('');
+    setResult(answer.data);
+  }
   return html`<main>
     <h1>Cards</h1>
-    <label>Search by card token, cardholder or company
-      <input id="card-search" type="search" value=${query} onInput=${(e) => setQuery(e.target.value)} />
-    </label>
-    ${rows === null ? html`<p>Loading cards…</p>` : html`<p aria-live="polite">${shown.length} of ${rows.length} cards</p>`}
-    <table>
+    <form onSubmit=${search} role="search">
+      <label>Search by card token, cardholder or company
+        <input id="card-search" type="search" minlength="2" required value=${query} onInput=${(e) => setQuery(e.target.value)} />
+      </label>
+      <button class="primary" type="submit">Search</button>
+    </form>
+    <${Alert} text=${error} />
+    ${
+      result === null
+        ? html`<p>Type part of a card token, a cardholder's e-mail or user token, or a company name.</p>`
+        : html`<p aria-live="polite">${result.data.length} ${result.data.length === 1 ? 'card matches' : 'cards match'}${result.limited ? ' (first 50; narrow the search)' : ''}</p>`
+    }
+    ${
+      result !== null && result.data.length > 0
+        ? html`<table>
       <thead><tr><th>Card token</th><th>Cardholder</th><th>Company</th><th>Status</th><th>Currency</th></tr></thead>
-      <tbody>${shown.slice(0, 200).map(
+      <tbody>${result.data.map(
         (r) => html`<tr>
         <td><a href=${`#/cards/${r.card.id}`}>${r.card.card_token}</a></td>
         <td>${r.cardholder}</td><td>${r.company}</td><td>${r.card.status}</td><td>${r.card.currency_code}</td>
       </tr>`,
       )}</tbody>
-    </table>
+    </table>`
+        : null
+    }
   </main>`;
 }
 
@@ -274,9 +260,11 @@ function conflictText(answer) {
 const WINDOW_S = 300;
 const BUCKET_S = 10;
 const ROWS_SHOWN_MAX = 200;
+const LATENCY_POLL_MS = 5_000;
 const DECISIONS_KEPT_MAX = 5_000;
 
-function Chart({ title, series, data }) {
+/** A uPlot chart with a text summary of its latest values (what a screen reader announces). */
+function Chart({ title, series, data, y_range, summary }) {
   const host = useRef(null);
   const plot = useRef(null);
   useEffect(() => {
@@ -285,7 +273,11 @@ function Chart({ title, series, data }) {
         title,
         width: 460,
         height: 180,
-        scales: { x: { time: true } },
+        // The last five minutes, whatever the data covers; the y range from the data (or fixed).
+        scales: {
+          x: { time: true, range: () => [Date.now() / 1000 - WINDOW_S, Date.now() / 1000] },
+          ...(y_range ? { y: { range: y_range } } : {}),
+        },
         series: [
           {},
           ...series.map(([label, stroke]) => ({ label, stroke, width: 2, points: { show: true } })),
@@ -297,7 +289,7 @@ function Chart({ title, series, data }) {
     return () => plot.current.destroy();
   }, []);
   useEffect(() => plot.current?.setData(data), [data]);
-  return html`<figure ref=${host} aria-label=${title}></figure>`;
+  return html`<figure aria-label=${title}><div ref=${host}></div><figcaption>${summary}</figcaption></figure>`;
 }
 
 /** Quantile q of the observations between two cumulative histograms (linear within a bucket). */
@@ -317,6 +309,19 @@ function quantileMs(before, after, q) {
     lower = le === '+Inf' ? lower : le;
   }
   return null;
+}
+
+function approvalSummary(decisions) {
+  const recent = decisions.filter((d) => d.decided_at_ms >= Date.now() - WINDOW_S * 1000);
+  if (recent.length === 0) return 'No decisions in the last five minutes.';
+  const approved = recent.filter((d) => d.approved).length;
+  return `Last five minutes: ${Math.round((100 * approved) / recent.length)}% approved of ${recent.length}.`;
+}
+
+function latencySummary([x, p50, p99]) {
+  const last = p50.findLastIndex((v) => v !== null);
+  if (last === -1) return 'No decision timed yet.';
+  return `Latest: p50 ${p50[last].toFixed(1)} ms, p99 ${p99[last].toFixed(1)} ms (${new Date(x[last] * 1000).toLocaleTimeString()}).`;
 }
 
 function Live() {
@@ -354,7 +359,7 @@ function Live() {
       previous = answer.data.buckets;
     };
     poll();
-    const timer = setInterval(poll, BUCKET_S * 1000);
+    const timer = setInterval(poll, LATENCY_POLL_MS);
     return () => {
       source.close();
       clearInterval(timer);
@@ -390,8 +395,10 @@ function Live() {
     <h1>Live decisions</h1>
     <p role="status">${connected ? 'Connected: decisions appear as the gateway makes them.' : 'Connecting…'}</p>
     <div class="grid">
-      <${Chart} title="Approval rate (%), 10 s buckets" series=${[['approval %', '#176b2c']]} data=${[xs, rates]} />
-      <${Chart} title="Decision time (ms), gateway-wide" series=${[['p50 ms', '#0b4fa8'], ['p99 ms', '#a11']]} data=${times} />
+      <${Chart} title="Approval rate (%), 10 s buckets" y_range=${[0, 100]} series=${[['approval %', '#176b2c']]} data=${[xs, rates]}
+        summary=${approvalSummary(decisions)} />
+      <${Chart} title="Decision time (ms), gateway-wide" series=${[['p50 ms', '#0b4fa8'], ['p99 ms', '#a11']]} data=${times}
+        summary=${latencySummary(times)} />
     </div>
     <form onSubmit=${(e) => e.preventDefault()} aria-label="Filters">
       <label>Card (id or last four)
@@ -576,7 +583,7 @@ function App() {
           ? html`<${Live} />`
           : hash.startsWith('#/ops')
             ? html`<${Operations} me=${me} />`
-            : html`<${Cards} me=${me} />`
+            : html`<${Cards} />`
     }`;
 }
 
