@@ -10,24 +10,45 @@ import { ApiError, type ErrorCode } from '../errors.ts';
 /** Deeper bodies are refused outright: no message we accept nests this deep. */
 const DEPTH_MAX = 32;
 
-/** JSON pointer of the first "$" key (or of the first level past DEPTH_MAX), null when none. */
-export function operatorKeyPath(value: unknown, path = '', depth = 0): string | null {
+/** A JSON pointer segment (RFC 6901 escapes). */
+function segment(key: string): string {
+  return key.replaceAll('~', '~0').replaceAll('/', '~1');
+}
+
+/**
+ * The pointer segments of the first "$" key (or of the first level past DEPTH_MAX), innermost
+ * first; null when none. Built on a hit only: walking a clean body (every JIT request) makes no
+ * string per key.
+ */
+function operatorKeySegments(value: unknown, depth: number): string[] | null {
   if (typeof value !== 'object' || value === null) return null;
-  if (depth >= DEPTH_MAX) return path || '/';
+  if (depth >= DEPTH_MAX) return [];
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
-      const found = operatorKeyPath(value[i], `${path}/${i}`, depth + 1);
-      if (found !== null) return found;
+      const found = operatorKeySegments(value[i], depth + 1);
+      if (found !== null) {
+        found.push(String(i));
+        return found;
+      }
     }
     return null;
   }
   for (const key of Object.keys(value)) {
-    const pointer = `${path}/${key.replaceAll('~', '~0').replaceAll('/', '~1')}`;
-    if (key.startsWith('$')) return pointer;
-    const found = operatorKeyPath((value as Record<string, unknown>)[key], pointer, depth + 1);
-    if (found !== null) return found;
+    if (key.startsWith('$')) return [segment(key)];
+    const found = operatorKeySegments((value as Record<string, unknown>)[key], depth + 1);
+    if (found !== null) {
+      found.push(segment(key));
+      return found;
+    }
   }
   return null;
+}
+
+/** JSON pointer of the first "$" key (or of the first level past DEPTH_MAX), null when none. */
+export function operatorKeyPath(value: unknown): string | null {
+  const found = operatorKeySegments(value, 0);
+  if (found === null) return null;
+  return found.length === 0 ? '/' : `/${found.reverse().join('/')}`;
 }
 
 /** path_prefix names the request part in field paths where the service does ("body" in the API). */
