@@ -41,6 +41,13 @@ export interface RelayOptions {
   readonly block_ms: number;
   /** The pause after a round of per-stream reads that found nothing (Redis Cluster). */
   readonly idle_poll_ms: number;
+  /**
+   * The pause between reading new entries and relaying them. A read wakes on the decision
+   * script's XADD, before the gateway has answered that decision: relaying at once put the
+   * relay's work, and the broker's and the worker's wake-ups, on the answer's path (at 40
+   * decisions/s: p50 4-7 ms without the relay, 12-16 ms with it on this 2-core machine).
+   */
+  readonly linger_ms: number;
   /** Backoff after a failed publish or read, doubling up to retry_max_ms. */
   readonly retry_min_ms: number;
   readonly retry_max_ms: number;
@@ -49,6 +56,7 @@ export interface RelayOptions {
 export const RELAY_DEFAULTS = Object.freeze({
   block_ms: 500,
   idle_poll_ms: 20,
+  linger_ms: 2,
   retry_min_ms: 100,
   retry_max_ms: 5_000,
 });
@@ -150,7 +158,10 @@ export class OutboxRelay {
         }
         const entries = await this.#read(own_pending ? '0' : '>');
         if (own_pending && entries.length === 0) own_pending = false;
-        if (entries.length > 0) await this.#relay(entries);
+        if (entries.length > 0) {
+          if (!own_pending) await new Promise((resolve) => setTimeout(resolve, this.#options.linger_ms));
+          await this.#relay(entries);
+        }
         backoff_ms = this.#options.retry_min_ms;
       } catch (error) {
         this.#log.error({ err: error, backoff_ms }, 'outbox relay failed; will retry');
