@@ -8,10 +8,10 @@
 
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import { migrateMongo, migratePostgres } from '../migrations/migrate.ts';
 import { connectMongo } from '../shared/stores/mongo.ts';
 import { connectPostgres } from '../shared/stores/postgres.ts';
+import { connectRedis } from '../shared/stores/redis.ts';
 import { newCardProgram, removeProgram, seedProgram } from './simulator/cards.ts';
 import { LedgerExpectations, type LedgerReport } from './simulator/ledger.ts';
 import type { AnswerListener, LoadTarget } from './simulator/load.ts';
@@ -85,7 +85,14 @@ progress(
 await ensurePostgresDatabase(env.DATABASE_URL!);
 const sql = connectPostgres({ url: database_url, application_name: 'afc-bench', max_connections: 4 });
 const mongo = connectMongo({ uri: mongodb_uri, app_name: 'afc-bench', server_selection_timeout_ms: 10_000 });
-const redis = new Redis(env.REDIS_URL!, { connectionName: 'afc-bench', maxRetriesPerRequest: 2 });
+// REDIS_CLUSTER_NODES (in the environment the bench's processes inherit) benches a Redis Cluster.
+const redis = connectRedis({
+  url: env.REDIS_URL!,
+  cluster_nodes: env.REDIS_CLUSTER_NODES?.split(',') ?? [],
+  connection_name: 'afc-bench',
+  command_timeout_ms: 10_000,
+});
+await redis.connect();
 await migratePostgres(sql);
 await migrateMongo(mongo.db());
 await createVhost(vhost);

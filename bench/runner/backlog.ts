@@ -33,10 +33,9 @@ export class BacklogSampler {
   }
 
   async outboxDepth(): Promise<number> {
-    const pipeline = this.#redis.pipeline();
-    for (const stream of this.#streams) pipeline.xlen(stream);
-    const replies = (await pipeline.exec()) ?? [];
-    return replies.reduce((sum, [, length]) => sum + Number(length ?? 0), 0);
+    // One XLEN per stream: on a cluster the streams live on different masters.
+    const lengths = await Promise.all(this.#streams.map((stream) => this.#redis.xlen(stream)));
+    return lengths.reduce((sum, length) => sum + length, 0);
   }
 
   async queueDepth(): Promise<number> {

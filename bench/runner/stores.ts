@@ -5,6 +5,7 @@
 import type { Redis } from 'ioredis';
 import type { TransactionSql } from 'postgres';
 import { connectPostgres } from '../../shared/stores/postgres.ts';
+import { isCluster, scanKeys } from '../../shared/stores/redis.ts';
 
 export const BENCH_DATABASE = 'afc_bench';
 const SCAN_COUNT = 5_000;
@@ -35,13 +36,15 @@ export async function ensurePostgresDatabase(server_url: string): Promise<void> 
 /** Removes every Redis key of the run (cache, ledger, decisions, outbox), in bounded batches. */
 export async function removeRedisKeys(redis: Redis, prefix: string): Promise<number> {
   let removed = 0;
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', SCAN_COUNT);
-    cursor = next;
+  for await (const { node, keys } of scanKeys(redis, `${prefix}:*`, SCAN_COUNT)) {
     for (let i = 0; i < keys.length; i += UNLINK_BATCH) {
-      removed += await redis.unlink(...keys.slice(i, i + UNLINK_BATCH));
+      const batch = keys.slice(i, i + UNLINK_BATCH);
+      // A cluster node refuses a multi-key UNLINK across slots: one key per call there.
+      const counts = isCluster(redis)
+        ? await Promise.all(batch.map((key) => node.unlink(key)))
+        : [await node.unlink(...batch)];
+      removed += counts.reduce((sum, n) => sum + n, 0);
     }
-  } while (cursor !== '0');
+  }
   return removed;
 }
