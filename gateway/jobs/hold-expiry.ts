@@ -113,9 +113,8 @@ export class HoldExpiry {
       for (const hold of holds) {
         const outcome = await this.#decider.decide(
           expiryRequest(hold, now_ms, this.#options.program_time_zone),
-          {
-            partial_capable: false,
-          },
+          // A Redis error mid-expiry records no void (it would block the retried release).
+          { partial_capable: false, ledger_command: true },
         );
         if (outcome.status_code === DecisionStatus.APPROVED && !outcome.replayed) released++;
         else if (outcome.replayed) continue;
