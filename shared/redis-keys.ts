@@ -4,7 +4,8 @@
 //
 // Only the cached parts (user, card, limits, balance and its version, a missing-card marker)
 // carry a TTL: under a `volatile-*` maxmemory policy they are all Redis may evict. Money state
-// (ledger, decision and authorization records, velocity, outbox, retention set) never has one.
+// (ledger, decision and authorization records, stand-in booked markers, velocity, outbox,
+// retention set) never has one.
 
 export interface KeyLayout {
   readonly prefix: string;
@@ -49,6 +50,11 @@ export interface DecisionKeys {
   readonly velocity: string;
   /** The shard's decision and authorization records by age (sorted set): trimmed past the idempotency window. */
   readonly retained: string;
+  /**
+   * A Marqeta stand-in approval of this JIT token already booked, no TTL: the ledger action it
+   * recorded. Listed in `retained`, scored so that the same trim deletes it STANDIN_BOOKED_S after it was written.
+   */
+  readonly booked: string;
 }
 
 export function decisionKeys(
@@ -71,7 +77,19 @@ export function decisionKeys(
     auth: `${t}:auth:${original_jit_token ?? jit_token}`,
     velocity: `${t}:velocity:${card_token}`,
     retained: `${t}:retained`,
+    booked: `${t}:booked:${jit_token}`,
   };
+}
+
+/** A booked stand-in is remembered this long: its clearing can come weeks past the idempotency window. */
+export const STANDIN_BOOKED_S = 400 * 24 * 3600;
+
+/**
+ * The `retained` score of a booked-stand-in marker written at now_ms: the shard's trim deletes
+ * what is older than the idempotency window, so the marker is dated forward to live STANDIN_BOOKED_S.
+ */
+export function bookedRetainedScore(now_ms: number, idempotency_ttl_s: number): number {
+  return now_ms + (STANDIN_BOOKED_S - idempotency_ttl_s) * 1000;
 }
 
 export function outboxKeys(layout: KeyLayout): string[] {

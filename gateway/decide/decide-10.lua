@@ -36,7 +36,9 @@
   KEYS[9] velocity  zset        approval times (ms) of the card, for the sliding velocity window
                                 (trimmed to the window on each check: at most vel_max members)
   KEYS[10] retained zset        the shard's decision and authorization record keys, scored by the
-                                unix ms they were last written (the idempotency window's clock)
+                                unix ms they were last written (the idempotency window's clock),
+                                and its booked-stand-in markers (the webhook's `booked:<token>`),
+                                dated forward so the same trim deletes them 400 days after booking
 
   `rf` (and the card's `brf` for the balance): unix ms after which a cached part should be
   refreshed ahead of its expiry (written by fill-6.lua); the reply says which parts are due.

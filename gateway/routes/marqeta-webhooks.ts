@@ -13,6 +13,12 @@ import { ApiError } from '../../shared/errors.ts';
 import { maskToken } from '../../shared/logger.ts';
 import type { DecisionRequest, MarqetaNotificationEvent } from '../../shared/messages.ts';
 import { MoneyError, toMinor } from '../../shared/money.ts';
+import {
+  bookedRetainedScore,
+  type DecisionKeys,
+  decisionKeys,
+  type KeyLayout,
+} from '../../shared/redis-keys.ts';
 import { standinAction } from '../../shared/standin-action.ts';
 import type { Decider } from '../decide/decider.ts';
 import { ledgerCommandRequest } from '../decide/ledger-command.ts';
@@ -28,16 +34,13 @@ import { type HmacAlgorithm, signatureMatches } from '../webhooks/signature.ts';
 
 /** Marqeta retries a notification for up to 12 days: remember what we processed a bit longer. */
 const DEDUPE_TTL_S = 14 * 24 * 3600;
-/**
- * A booked stand-in is remembered this long (its clearing can come weeks later, with the
- * stand-in fields repeated, past IDEMPOTENCY_TTL_S): one small string per stand-in approval.
- */
-const STANDIN_BOOKED_TTL_S = 400 * 24 * 3600;
 
 export interface MarqetaWebhookOptions {
   readonly decider: Decider;
   readonly redis: Redis;
-  readonly key_prefix: string;
+  readonly layout: KeyLayout;
+  /** The decision records' window (IDEMPOTENCY_TTL_S): booked-stand-in markers outlive it. */
+  readonly idempotency_ttl_s: number;
   readonly publish: (event: MarqetaNotificationEvent) => Promise<void>;
   readonly program_time_zone: string;
   readonly user: string;
@@ -61,6 +64,22 @@ function commandRequest(command: LedgerCommand, now_ms: number, time_zone: strin
     now_ms,
     time_zone,
   );
+}
+
+/** Writes a booked stand-in's marker and lists it for the trim, in one transaction (one slot). */
+async function bookMarker(
+  options: MarqetaWebhookOptions,
+  keys: DecisionKeys,
+  action: string,
+  now_ms: number,
+): Promise<void> {
+  const replies = await options.redis
+    .multi()
+    .set(keys.booked, action)
+    .zadd(keys.retained, bookedRetainedScore(now_ms, options.idempotency_ttl_s), keys.booked)
+    .exec();
+  const failed = replies?.find(([error]) => error !== null)?.[0];
+  if (replies === null || failed) throw failed ?? new Error('stand-in marker transaction aborted');
 }
 
 export async function marqetaWebhookRoute(
@@ -113,7 +132,7 @@ export async function marqetaWebhookRoute(
       try {
         for (const txn of transactions) {
           const event_token = notificationEventToken(txn);
-          const marker = `${options.key_prefix}:webhook:${event_token}`;
+          const marker = `${options.layout.prefix}:webhook:${event_token}`;
           if ((await options.redis.exists(marker)) === 1) {
             duplicates++;
             continue;
@@ -121,8 +140,15 @@ export async function marqetaWebhookRoute(
           const actions: string[] = [];
           for (const command of ledgerCommands(txn)) {
             // A stand-in booked before stays booked once, even past the decision record's window
-            // (a later state of the same transaction repeats the stand-in fields).
-            const booked_marker = `${options.key_prefix}:booked:${command.jit_token}`;
+            // (a later state of the same transaction repeats the stand-in fields). The marker is
+            // money state: no TTL (never evicted), trimmed by age through the shard's `retained` set.
+            const keys = decisionKeys(
+              options.layout,
+              command.user_token,
+              command.card_token,
+              command.jit_token,
+            );
+            const booked_marker = keys.booked;
             if (command.action === 'book_standin') {
               const booked = await options.redis.get(booked_marker);
               if (booked !== null) {
@@ -156,7 +182,7 @@ export async function marqetaWebhookRoute(
               // The script reports the part booked beyond the card's limits or balance in
               // available_minor; a replay reports it again (same record), but counts once.
               const action = standinAction(outcome.amount_minor, outcome.available_minor);
-              await options.redis.set(booked_marker, action, 'EX', STANDIN_BOOKED_TTL_S);
+              await bookMarker(options, keys, action, Date.now());
               actions.push(action);
               if (!outcome.replayed)
                 options.decider.undecided.standinBooked(outcome.available_minor, command.currency_code);

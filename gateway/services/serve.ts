@@ -30,7 +30,8 @@ async function serve(services: FastifyInstance, { config, log }: ServiceOptions)
     overload: config,
     marqeta_webhooks: {
       redis,
-      key_prefix: config.redis_key_prefix,
+      layout: { prefix: config.redis_key_prefix, shards: config.redis_shards },
+      idempotency_ttl_s: config.idempotency_ttl_s,
       publish: (event) =>
         notifications.send(
           {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RETENTION_TRIM_MAX } from '../../gateway/decide/scripts.ts';
 import { DecisionStatus } from '../../shared/decision-status.ts';
-import { decisionKeys } from '../../shared/redis-keys.ts';
+import { bookedRetainedScore, decisionKeys, STANDIN_BOOKED_S } from '../../shared/redis-keys.ts';
 import { uniqueToken } from '../support/cardholders.ts';
 import { scriptHarness } from '../support/script-harness.ts';
 
@@ -439,5 +439,26 @@ describe('decide-10.lua: records kept for the idempotency window, then deleted b
     await h.decide({ ...c, jit_token: uniqueToken('j'), amount_minor: 1n, now_ms: start_ms + WINDOW_MS + 1 });
     expect(await h.redis.exists(auth.keys.decision)).toBe(0);
     expect(await h.redis.hmget(auth.keys.auth, 'state', 'held')).toEqual(['reversed', '0']);
+  });
+
+  it('a booked stand-in marker (no TTL) is listed dated forward: the same trim deletes it 400 days on', async () => {
+    const c = cardholder();
+    await h.seedCard(c.user_token, c.card_token);
+    const booked_ms = Date.now() - STANDIN_BOOKED_S * 1000 - 2 * WINDOW_MS;
+    const k = decisionKeys(h.layout, c.user_token, c.card_token, `standin:${uniqueToken('j')}`);
+    await h.redis
+      .multi()
+      .set(k.booked, 'book_standin:100:0')
+      .zadd(k.retained, bookedRetainedScore(booked_ms, WINDOW_MS / 1000), k.booked)
+      .exec();
+    expect(await h.redis.ttl(k.booked)).toBe(-1);
+    // Long past the idempotency window, still short of 400 days: kept.
+    const decide = (now_ms: number) =>
+      h.decide({ ...c, jit_token: uniqueToken('j'), mode: 'verify', amount_minor: 0n, now_ms });
+    await decide(booked_ms + STANDIN_BOOKED_S * 1000 - 1);
+    expect(await h.redis.get(k.booked)).toBe('book_standin:100:0');
+    await decide(booked_ms + STANDIN_BOOKED_S * 1000);
+    expect(await h.redis.exists(k.booked)).toBe(0);
+    expect(await h.redis.zscore(k.retained, k.booked)).toBeNull();
   });
 });

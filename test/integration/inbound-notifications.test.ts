@@ -144,11 +144,14 @@ describe('POST /api/webhooks/marqeta', () => {
     const event_token = `${body.transactions[0]!.token}:PENDING`;
     await waitFor(async () => received.has(event_token), 'notification on RabbitMQ');
     expect(received.get(event_token)!.ledger_actions).toEqual(['book_standin:2500:1500']);
+    // The booked marker is money state: no TTL (never evicted), listed in the shard's retained set.
+    const keys = decisionKeys(gw.layout, card.user_token, card.card_token, `standin:${jit_token}`);
+    expect(await gw.redis.get(keys.booked)).toBe('book_standin:2500:1500');
+    expect(await gw.redis.ttl(keys.booked)).toBe(-1);
+    expect(await gw.redis.zscore(keys.retained, keys.booked)).not.toBeNull();
     // A later state of the same transaction, past the decision record's window (its record
     // gone), repeats the stand-in fields: booked once all the same.
-    await gw.redis.del(
-      decisionKeys(gw.layout, card.user_token, card.card_token, `standin:${jit_token}`).decision,
-    );
+    await gw.redis.del(keys.decision);
     const later = { transactions: [{ ...body.transactions[0]!, state: 'COMPLETION' }] };
     expect((await post(gw, later)).body).toMatchObject({ processed: 1, duplicates: 0 });
     expect(await held(gw, card)).toBe('2500');
