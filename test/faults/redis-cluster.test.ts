@@ -43,6 +43,7 @@ let impatient: Decider;
 const IMPATIENT_BUDGET_MS = 100;
 const PAUSE_MS = 1_000;
 
+// A cluster start can take minutes on a loaded 2-core machine.
 beforeAll(async () => {
   servers = await startRedisCluster({ masters: MASTERS, replicas_per_master: 0, node_timeout_ms: 2_000 });
   const client = connectRedis({
@@ -64,7 +65,7 @@ beforeAll(async () => {
   decider = new Decider(scripts, loader, layout, budgets, log, gatewayMetrics(new Registry()));
   const impatient_budgets = { ...budgets, decision_budget_ms: IMPATIENT_BUDGET_MS };
   impatient = new Decider(scripts, loader, layout, impatient_budgets, log, gatewayMetrics(new Registry()));
-});
+}, 240_000);
 
 afterAll(async () => {
   cluster?.disconnect();

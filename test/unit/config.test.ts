@@ -31,7 +31,7 @@ describe('gateway config', () => {
     expect(() => loadGatewayConfig({ ...valid, DECISION_BUDGET_MS: 'fast' })).toThrow(
       /DECISION_BUDGET_MS must be an integer/,
     );
-    expect(() => loadGatewayConfig({ ...valid, DECISION_BUDGET_MS: '0' })).toThrow(/between 1 and 2500/);
+    expect(() => loadGatewayConfig({ ...valid, DECISION_BUDGET_MS: '0' })).toThrow(/between 2 and 2500/);
     expect(() => loadGatewayConfig({ ...valid, REDIS_URL: 'http://x' })).toThrow(/REDIS_URL must use/);
     expect(() => loadGatewayConfig({ ...valid, PROGRAM_TIME_ZONE: 'Mars/Olympus' })).toThrow(ConfigError);
     expect(loadGatewayConfig(valid).undecided_answer).toBe('decline');
