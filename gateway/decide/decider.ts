@@ -175,14 +175,18 @@ export class Decider {
     return counter;
   }
 
-  async #decide(request: DecisionRequest, options: DecideOptions): Promise<DecisionOutcome> {
-    const keys = decisionKeys(
+  #keysOf(request: DecisionRequest) {
+    return decisionKeys(
       this.#layout,
       request.user_token,
       request.card_token,
       request.jit_token,
       request.original_jit_token,
     );
+  }
+
+  async #decide(request: DecisionRequest, options: DecideOptions): Promise<DecisionOutcome> {
+    const keys = this.#keysOf(request);
     const request_json = JSON.stringify(request);
     const call_id = `${this.#call_id_prefix}${(this.#call_counter++).toString(36)}`;
     for (let attempt = 0; attempt <= FILL_ATTEMPTS_MAX; attempt++) {
@@ -287,13 +291,7 @@ export class Decider {
    * (the notification is then retried by Marqeta).
    */
   async supersede(request: DecisionRequest): Promise<void> {
-    const keys = decisionKeys(
-      this.#layout,
-      request.user_token,
-      request.card_token,
-      request.jit_token,
-      request.original_jit_token,
-    );
+    const keys = this.#keysOf(request);
     await this.#scripts.void(keys, {
       request_json: JSON.stringify(request),
       status_code: DecisionStatus.TIMEOUT,

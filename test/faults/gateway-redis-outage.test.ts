@@ -3,8 +3,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decisionKeys } from '../../shared/redis-keys.ts';
 import { createBusinessCard, createPersonalCard } from '../support/cardholders.ts';
-import { startTestGateway } from '../support/gateway-harness.ts';
-import { basicAuth, jitRequest } from '../support/jit-requests.ts';
+import { authorizeThrough, startTestGateway } from '../support/gateway-harness.ts';
+import { jitRequest } from '../support/jit-requests.ts';
 import { startPrivateRedis, waitFor } from '../../shared/dev/processes.ts';
 
 let redis: Awaited<ReturnType<typeof startPrivateRedis>>;
@@ -19,14 +19,8 @@ afterAll(async () => {
   await redis?.destroy();
 });
 
-async function authorize(body: Record<string, unknown>) {
-  const response = await gw.app.inject({
-    method: 'POST',
-    url: '/api/transactions/authorize',
-    headers: { authorization: basicAuth() },
-    payload: body,
-  });
-  return { status: response.statusCode, jit: response.json().jit_funding as Record<string, unknown> };
+function authorize(body: Record<string, unknown>) {
+  return authorizeThrough(gw, body);
 }
 
 describe('gateway with Redis in trouble', () => {

@@ -5,8 +5,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPrivateRedis, waitFor } from '../../shared/dev/processes.ts';
 import { createBusinessCard } from '../support/cardholders.ts';
-import { startTestGateway } from '../support/gateway-harness.ts';
-import { basicAuth, jitRequest } from '../support/jit-requests.ts';
+import { authorizeThrough, startTestGateway } from '../support/gateway-harness.ts';
+import { jitRequest } from '../support/jit-requests.ts';
 
 let master: Awaited<ReturnType<typeof startPrivateRedis>>;
 let replica: Awaited<ReturnType<typeof startPrivateRedis>>;
@@ -18,7 +18,8 @@ beforeAll(async () => {
   gw = await startTestGateway({
     REDIS_URL: master.url,
     REDIS_WAIT_REPLICAS: '1',
-    REDIS_WAIT_TIMEOUT_MS: '100',
+    // Generous: on a loaded machine a running replica can take well over 100 ms to acknowledge.
+    REDIS_WAIT_TIMEOUT_MS: '1000',
     DECISION_BUDGET_MS: '2000',
   });
   await waitFor(
@@ -32,14 +33,8 @@ afterAll(async () => {
   await master?.destroy();
 });
 
-async function authorize(body: Record<string, unknown>) {
-  const response = await gw.app.inject({
-    method: 'POST',
-    url: '/api/transactions/authorize',
-    headers: { authorization: basicAuth() },
-    payload: body,
-  });
-  return { status: response.statusCode, jit: response.json().jit_funding as Record<string, unknown> };
+function authorize(body: Record<string, unknown>) {
+  return authorizeThrough(gw, body);
 }
 
 describe('REDIS_WAIT_REPLICAS=1', () => {

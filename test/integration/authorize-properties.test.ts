@@ -9,8 +9,8 @@ import {
   uniqueToken,
   type CreatedCard,
 } from '../support/cardholders.ts';
-import { startTestGateway } from '../support/gateway-harness.ts';
-import { basicAuth, jitRequest } from '../support/jit-requests.ts';
+import { authorizeThrough, startTestGateway } from '../support/gateway-harness.ts';
+import { jitRequest } from '../support/jit-requests.ts';
 
 let gw: Awaited<ReturnType<typeof startTestGateway>>;
 beforeAll(async () => {
@@ -20,14 +20,8 @@ afterAll(async () => {
   await gw.close();
 });
 
-async function authorize(body: Record<string, unknown>) {
-  const response = await gw.app.inject({
-    method: 'POST',
-    url: '/api/transactions/authorize',
-    headers: { authorization: basicAuth() },
-    payload: body,
-  });
-  return { status: response.statusCode, jit: response.json().jit_funding as Record<string, unknown> };
+function authorize(body: Record<string, unknown>) {
+  return authorizeThrough(gw, body);
 }
 
 async function held(card: CreatedCard): Promise<bigint> {

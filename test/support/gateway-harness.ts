@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { loadGatewayConfig, type GatewayConfig } from '../../shared/config.ts';
 import { createLogger } from '../../shared/logger.ts';
 import { createGateway, type Gateway, type GatewayRuntime } from '../../gateway/gateway.ts';
+import { basicAuth } from './jit-requests.ts';
 
 /**
  * Settings of every test gateway, in-process or a child process (`gateway/main.ts`).
@@ -45,4 +46,15 @@ export async function startTestGateway(
     },
   );
   return Object.assign(gateway, { config });
+}
+
+/** One JIT request through the gateway's public route (in process), with Marqeta's credentials. */
+export async function authorizeThrough(gateway: Gateway, body: Record<string, unknown>) {
+  const response = await gateway.app.inject({
+    method: 'POST',
+    url: '/api/transactions/authorize',
+    headers: { authorization: basicAuth() },
+    payload: body,
+  });
+  return { status: response.statusCode, jit: response.json().jit_funding as Record<string, unknown> };
 }
