@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { RETENTION_TRIM_MAX } from '../../gateway/decide/scripts.ts';
 import { DecisionStatus } from '../../shared/decision-status.ts';
 import { bookedRetainedScore, decisionKeys, STANDIN_BOOKED_S } from '../../shared/redis-keys.ts';
@@ -349,6 +349,12 @@ describe('decide-10.lua: what may be evicted', () => {
 });
 
 describe('decide-10.lua: records kept for the idempotency window, then deleted by age', () => {
+  // The retained set is per shard: another test's cardholder on the same shard, with records
+  // dated in the past, would take trim slots. Each test here gets its own key prefix.
+  beforeEach(async () => {
+    await h.close();
+    h = await scriptHarness();
+  });
   const jit_of = (r: { keys: { decision: string } }) => r.keys.decision.split(':jit:')[1]!;
 
   it('a replay within the window answers the first answer; past it, later calls delete the records', async () => {
