@@ -134,6 +134,11 @@ export function workerMetrics(registry: Registry) {
       labelNames: ['result'] as const,
       registers: [registry],
     }),
+    personal_extra_write_rounds: new Counter({
+      name: 'afc_personal_extra_write_rounds_total',
+      help: 'Writes a merged personal batch took beyond its first (a card with more events than one write applies)',
+      registers: [registry],
+    }),
     marqeta_calls: new Counter({
       name: 'afc_marqeta_api_calls_total',
       help: 'Marqeta API calls by operation and outcome',

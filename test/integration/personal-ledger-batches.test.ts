@@ -1,6 +1,7 @@
 // The personal ledger's batch paths that the message-level tests do not reach: a hold that
 // exists although its group's authorization is new (the group's reversal was persisted first),
-// and two workers writing overlapping batches at once (one lock set each, taken in one order).
+// two workers writing overlapping batches at once (one lock set each, taken in one order), and a
+// card with more events in one batch than one write applies (written in rounds).
 import { ObjectId } from 'mongodb';
 import { afterAll, describe, expect, it } from 'vitest';
 import { effectsToJson, NO_EFFECTS } from '../../shared/ledger-effects.ts';
@@ -8,6 +9,7 @@ import type { DecisionEvent } from '../../shared/messages.ts';
 import { connectMongo } from '../../shared/stores/mongo.ts';
 import { connectPostgres } from '../../shared/stores/postgres.ts';
 import { PersonalLedger } from '../../worker/ledger/personal-ledger.ts';
+import { CARD_EVENTS_PER_ROUND_MAX } from '../../worker/ledger/personal-write-rounds.ts';
 import { createPersonalCard, uniqueToken } from '../support/cardholders.ts';
 import { decisionEvent } from '../support/worker-harness.ts';
 
@@ -79,6 +81,29 @@ describe('personal ledger batches', () => {
       const held = mine.reduce((sum, e) => sum + BigInt(e.request.amount_minor), 0n);
       expect(await card(c.card_id)).toMatchObject({ held_minor: held, spend_all_count: mine.length });
     }
+    const docs = await Promise.all(
+      events.map((e) =>
+        db.collection('personal_transactions').findOne({ _id: e.request.jit_token } as object),
+      ),
+    );
+    expect(docs.map((d) => d?.applied_revisions)).toEqual(events.map(() => [1]));
+  });
+
+  it('a card with more events in a batch than one write applies: written in rounds, each once', async () => {
+    const c = await createPersonalCard(db, { balance_minor: 10_000_000n });
+    const auths = Array.from({ length: 2 * CARD_EVENTS_PER_ROUND_MAX + 5 }, (_, i) =>
+      decisionEvent({ card: c, kind: 'personal', amount_minor: BigInt(10 + i) }),
+    );
+    // One group with more keys than a hold keeps in one write: the first authorization's reversals.
+    const reversals = Array.from({ length: CARD_EVENTS_PER_ROUND_MAX + 3 }, () => reversalOf(auths[0]!, 0n));
+    const events = [...auths, ...reversals];
+    const extra_rounds: number[] = [];
+    const ledger = new PersonalLedger(db, sql, (rounds) => extra_rounds.push(rounds));
+    await ledger.write(events);
+    await ledger.write(events); // a redelivery of the whole batch changes nothing
+    expect(extra_rounds[0]).toBe(Math.ceil(events.length / CARD_EVENTS_PER_ROUND_MAX) - 1);
+    const held = auths.reduce((sum, e) => sum + BigInt(e.request.amount_minor), 0n);
+    expect(await card(c.card_id)).toMatchObject({ held_minor: held, spend_all_count: auths.length });
     const docs = await Promise.all(
       events.map((e) =>
         db.collection('personal_transactions').findOne({ _id: e.request.jit_token } as object),

@@ -94,8 +94,11 @@ describe('personal card ledger effects', () => {
     const many = Array.from({ length: APPLIED_TOKENS_MAX + 5 }, (_, i) =>
       input(`jit_${i}`, 1, effects(1n, '20260115')),
     );
-    const state = cardUpdate(fresh, many).state;
+    // Across writes the oldest keys leave the list; one write never applies more than it keeps.
+    const first = cardUpdate(fresh, many.slice(0, APPLIED_TOKENS_MAX)).state;
+    const state = cardUpdate(first, many.slice(APPLIED_TOKENS_MAX)).state;
     expect(state.applied_tokens).toHaveLength(APPLIED_TOKENS_MAX);
     expect(state.applied_tokens.at(-1)).toBe(`jit_${APPLIED_TOKENS_MAX + 4}`);
+    expect(() => cardUpdate(fresh, many)).toThrow(/at most/);
   });
 });

@@ -44,7 +44,9 @@ function startConsumerOf(deps: WorkerDeps, name: string, queue: string): Consume
   const connection = new ConnectionLoss(rabbit);
   const ledger = new DecisionLedger(
     new BusinessLedger(deps.sql, log),
-    new PersonalLedger(deps.mongo.db(), deps.document_lock_sql),
+    new PersonalLedger(deps.mongo.db(), deps.document_lock_sql, (rounds) =>
+      metrics.personal_extra_write_rounds.inc(rounds),
+    ),
     OUTAGE_DEFAULTS,
     log,
   );

@@ -14,10 +14,14 @@
 // and the late revision 1 still applies its own; every effect is a delta, so the order of
 // arrival does not change the result within a window.
 
+import assert from 'node:assert/strict';
 import type { LedgerEffects } from '../../shared/ledger-effects.ts';
 import type { Period } from '../../shared/spend-windows.ts';
 
-/** Keys kept per card: a redelivery must come before this many newer decisions of the card. */
+/**
+ * Keys kept per card: a redelivery must come before this many newer decisions of the card (older
+ * ones are found in their transaction documents). A write applies at most this many.
+ */
 export const APPLIED_TOKENS_MAX = 512;
 
 export const PERIODS: readonly Period[] = ['day', 'week', 'month', 'year', 'all'];
@@ -111,6 +115,10 @@ export function cardUpdate(state: CardLedgerState, inputs: readonly CardEffectIn
     }
   }
 
+  assert(
+    applied.length <= APPLIED_TOKENS_MAX,
+    `a write applies at most ${APPLIED_TOKENS_MAX} keys to a card`,
+  );
   return {
     applied,
     state: {

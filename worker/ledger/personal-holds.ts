@@ -4,12 +4,16 @@
 // document lock. Each hold guards itself with the effect keys it applied (`applied`), so a
 // crash between the hold and the card update loses nothing and applies nothing twice.
 
+import assert from 'node:assert/strict';
 import type { LedgerEffects } from '../../shared/ledger-effects.ts';
 import type { DecisionEvent } from '../../shared/messages.ts';
 import { groupToken, holdState, transactionStatus } from './lifecycle.ts';
 
-/** Keys kept per authorization group (an authorization, its incrementals, reversals, clearing). */
-const HOLD_APPLIED_MAX = 64;
+/**
+ * Keys kept per authorization group (an authorization, its incrementals, reversals, clearing).
+ * A write adds at most this many (personal-write-rounds.ts), so none it added leaves the list.
+ */
+export const HOLD_APPLIED_MAX = 64;
 
 export type Amount = bigint | number | null | undefined;
 
@@ -65,6 +69,7 @@ export function planHolds(
 ): HoldPlan {
   const holds = new Map<string, HoldDoc>();
   const settled = new Set<string>();
+  const added_per_group = new Map<string, number>();
   for (const item of items) {
     const { event, key, effects } = item;
     if (!writesHold(item, fresh.has(key))) continue;
@@ -91,6 +96,9 @@ export function planHolds(
         next.state = state;
         if (state !== 'pending') settled.add(group);
       }
+      const added = (added_per_group.get(group) ?? 0) + 1;
+      assert(added <= HOLD_APPLIED_MAX, `a write applies at most ${HOLD_APPLIED_MAX} keys to hold ${group}`);
+      added_per_group.set(group, added);
       next.applied = [...applied, key].slice(-HOLD_APPLIED_MAX);
     }
     if (next.created_at > new Date(event.decided_at_ms)) next.created_at = new Date(event.decided_at_ms);

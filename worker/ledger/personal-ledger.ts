@@ -61,6 +61,7 @@ import {
   type TransactionWrite,
   transactionUpdate,
 } from './personal-transaction-docs.ts';
+import { CARD_EVENTS_PER_ROUND_MAX, writeRounds } from './personal-write-rounds.ts';
 
 /**
  * Decisions written together at most (the batches waiting while a write runs, group-commit.ts):
@@ -153,11 +154,15 @@ export class PersonalLedger {
   #id_in_uses_index: Promise<boolean> | undefined;
   readonly #group = new GroupCommit<DecisionEvent>((events) => this.#writeBatch(events), MERGED_EVENTS_MAX);
 
-  constructor(db: Db, sql: PgSql) {
+  readonly #on_extra_rounds: ((rounds: number) => void) | undefined;
+
+  /** `on_extra_rounds` is told when a batch needs more than one write (personal-write-rounds.ts). */
+  constructor(db: Db, sql: PgSql, on_extra_rounds?: (rounds: number) => void) {
     this.#cards = db.collection<CardDoc>('personal_cards');
     this.#holds = db.collection<HoldDoc>('personal_holds');
     this.#transactions = db.collection<TransactionDoc>('personal_transactions');
     this.#sql = sql;
+    this.#on_extra_rounds = on_extra_rounds;
   }
 
   /** Written with the batches of other callers waiting meanwhile (group-commit.ts). */
@@ -180,10 +185,20 @@ export class PersonalLedger {
     );
     // Decided order: the last state change of a group in the batch is its state.
     const decided = [...events].sort((a, b) => a.decided_at_ms - b.decided_at_ms);
-    const card_ids = [...new Set(events.map((e) => e.card_id!))];
-    await withDocumentLocks(this.#sql, 'personal_cards', card_ids, () =>
-      this.#apply(card_ids, decided, registered, now),
-    );
+    const rounds = writeRounds(decided, (e) => e.card_id!, CARD_EVENTS_PER_ROUND_MAX);
+    if (rounds.length > 1) this.#on_extra_rounds?.(rounds.length - 1);
+    // A key registered by this batch has a document once an earlier round wrote it.
+    const registered_now = new Map(registered);
+    for (const round of rounds) {
+      const card_ids = [...new Set(round.map((e) => e.card_id!))];
+      await withDocumentLocks(this.#sql, 'personal_cards', card_ids, () =>
+        this.#apply(card_ids, round, registered_now, now),
+      );
+      for (const { request } of round) {
+        const key = registered_now.get(request.jit_token);
+        if (key?.fresh) registered_now.set(request.jit_token, { ...key, fresh: false });
+      }
+    }
   }
 
   async #read<T extends { _id: string | ObjectId }>(
