@@ -123,6 +123,7 @@ describe('a business batch reads the ledger by its keys', () => {
       currency_code: 'USD',
       held_minor: -1000n,
       state: 'cleared',
+      state_decided_at_ms: Date.parse('2026-04-01T12:00:00Z'),
       created_at: new Date('2026-04-01T12:00:00Z'),
     }));
     expect(await readsOf((tx) => addHolds(tx, holds))).toEqual([]);

@@ -242,6 +242,74 @@ describe('worker ledger: the transaction lifecycle', () => {
     expect((await businessStatuses([b.a, b.b])).map((r) => r?.status)).toEqual(['completed', 'reversed']);
   });
 
+  it('a stand-in on a cleared authorization reopens its group in the ledger as in Redis, in any arrival order', async () => {
+    const t = () => uniqueToken('jit');
+    const groups: Array<{ business: boolean; auth: string; tokens: string[] }> = [];
+    for (const business of [true, false, true, false]) {
+      const card = business
+        ? await createBusinessCard(quiet.sql, { daily_limit_minor: 100_000n })
+        : await createPersonalCard(quiet.mongo.db(), { balance_minor: 100_000n });
+      const auth = t();
+      const steps: JitOptions[] = [
+        { ...card, jit_token: auth, amount: 50 },
+        {
+          ...card,
+          jit_token: t(),
+          amount: 35,
+          method: 'pgfs.authorization.clearing',
+          original_jit_token: auth,
+        },
+        {
+          ...card,
+          jit_token: t(),
+          amount: 20,
+          method: 'pgfs.authorization.standin',
+          original_jit_token: auth,
+        },
+      ];
+      for (const step of steps) expect(await send(quiet, step)).toBe(200);
+      groups.push({ business, auth, tokens: steps.map((s) => s.jit_token!) });
+    }
+    // The outbox entries of these decisions (earlier tests' entries stay in the quiet outbox).
+    const lines: Array<{ token: string; line: string }> = [];
+    const wanted = new Set(groups.flatMap((g) => g.tokens));
+    for (const key of outboxKeys({
+      prefix: quiet.config.redis_key_prefix,
+      shards: quiet.config.redis_shards,
+    })) {
+      for (const [id, fields] of await quiet.redis.xrange(key, '-', '+')) {
+        const request = JSON.parse(fields[fields.indexOf('r') + 1]!) as { jit_token: string };
+        if (wanted.has(request.jit_token))
+          lines.push({ token: request.jit_token, line: packEntry(id, fields).line });
+      }
+    }
+    expect(lines).toHaveLength(wanted.size);
+    // The first two cards' messages in decided order, the last two's reversed: the reopen first.
+    const ordered = groups.flatMap((g, i) => {
+      const mine = g.tokens.map((token) => lines.find((l) => l.token === token)!.line);
+      return i < 2 ? mine : mine.reverse();
+    });
+    // One at a time: each message its own ledger write (a batch applies its last state anyway).
+    for (const line of ordered) {
+      const before = await processedCount(isolated, isolated_queue);
+      await publishBatches(isolated.rabbit, isolated_queue, [{ lines: [line] }]);
+      await waitUntil(async () => (await processedCount(isolated, isolated_queue)) >= before + 1);
+    }
+    for (const g of groups) {
+      const hold = g.business
+        ? (
+            await quiet.sql<{ held_minor: bigint; state: string }[]>`
+                SELECT held_minor, state FROM authorization_holds WHERE group_token = ${g.auth}`
+          )[0]
+        : await quiet.mongo
+            .db()
+            .collection('personal_holds')
+            .findOne({ _id: g.auth } as never, { projection: { _id: 0, held_minor: 1, state: 1 } });
+      expect(hold).toEqual({ held_minor: 2_000n, state: 'pending' });
+    }
+    expect((await reconciled(quiet)).differences).toEqual([]);
+  });
+
   it('property: random interleavings keep Redis == ledger, holds = what is held, nothing negative', async () => {
     const Op = fc.oneof(
       fc.record({

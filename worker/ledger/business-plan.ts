@@ -102,10 +102,14 @@ export function planBusinessEffects(
         currency_code: event.request.currency_code,
         held_minor: 0n,
         state: 'pending',
+        state_decided_at_ms: 0,
         created_at: decided_at,
       };
       row.held_minor += effects.hold_delta_minor;
-      if (state !== null) row.state = state;
+      if (state !== null) {
+        row.state = state;
+        row.state_decided_at_ms = event.decided_at_ms;
+      }
       if (decided_at < row.created_at) row.created_at = decided_at;
       holds.set(group_token, row);
     }

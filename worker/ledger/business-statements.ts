@@ -35,8 +35,10 @@ export interface HoldRow {
   user_token: string;
   currency_code: string;
   held_minor: bigint;
-  /** `pending` = no state change (the decision script never sets it). */
+  /** The group's state after the batch; with `state_decided_at_ms` 0 it changed nothing. */
   state: string;
+  /** When the decision that set `state` was decided (0: no state change in this batch). */
+  state_decided_at_ms: number;
   created_at: Date;
 }
 
@@ -93,7 +95,11 @@ export function addHolds(sql: LedgerTx, rows: readonly HoldRow[]) {
     INSERT INTO authorization_holds ${sql(rows as HoldRow[])}
     ON CONFLICT (group_token) DO UPDATE
        SET held_minor = authorization_holds.held_minor + excluded.held_minor,
-           state = CASE WHEN excluded.state <> 'pending' THEN excluded.state ELSE authorization_holds.state END,
+           -- The newest decided state wins (a reopen after a clearing, a late clearing before it).
+           state = CASE WHEN excluded.state_decided_at_ms > 0
+                         AND excluded.state_decided_at_ms >= authorization_holds.state_decided_at_ms
+                        THEN excluded.state ELSE authorization_holds.state END,
+           state_decided_at_ms = greatest(authorization_holds.state_decided_at_ms, excluded.state_decided_at_ms),
            created_at = least(authorization_holds.created_at, excluded.created_at),
            updated_at = now()`;
 }

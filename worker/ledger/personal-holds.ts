@@ -26,6 +26,8 @@ export interface HoldDoc {
   currency_code: string;
   created_at: Date;
   applied?: string[];
+  /** When the decision that set `state` was decided (absent: no message changed it yet). */
+  state_decided_at_ms?: number;
   /** JIT tokens of the group's records that wait for its outcome (status `pending`). */
   members?: string[];
 }
@@ -92,8 +94,10 @@ export function planHolds(
       next.members = [...members, event.request.jit_token];
     if (fresh.has(key) && !applied.includes(key)) {
       next.held_minor = BigInt(hold.held_minor ?? 0) + effects.hold_delta_minor;
-      if (state !== null) {
+      // The newest decided state wins (a reopen after a clearing, a late clearing before it).
+      if (state !== null && event.decided_at_ms >= (hold.state_decided_at_ms ?? 0)) {
         next.state = state;
+        next.state_decided_at_ms = event.decided_at_ms;
         if (state !== 'pending') settled.add(group);
       }
       const added = (added_per_group.get(group) ?? 0) + 1;
