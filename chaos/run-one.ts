@@ -4,18 +4,19 @@
 import { Redis } from 'ioredis';
 import { parseStandinRule } from '../fake-marqeta/commando.ts';
 import { SimulatedCommando } from '../bench/simulator/commando.ts';
+import { replayExplanation, SHED_EXPLANATION } from '../bench/simulator/explanations.ts';
 import { runPhase, type PhaseResult } from '../bench/simulator/load.ts';
 import { seededRandom } from '../bench/simulator/random.ts';
 import { type RequestClass, TrafficGenerator } from '../bench/simulator/traffic.ts';
 import type { KeyLayout } from '../shared/redis-keys.ts';
 import { type SeededCard, seedChaosCards } from './cards.ts';
 import { checkCounters } from './checks/counters.ts';
-import { BOOKED_CLASSES, checkDecisions, type DecisionCounts } from './checks/decisions.ts';
+import { checkDecisions, type DecisionCounts } from './checks/decisions.ts';
 import { waitDrained } from './checks/drain.ts';
 import { Findings } from './checks/findings.ts';
 import { checkLimits } from './checks/limits.ts';
 import { FAULT_DEPENDENCY, type FaultKind, type InjectedFault, injectFaults, planFaults } from './faults.ts';
-import { Journal, type ReplayMismatch } from './journal.ts';
+import { Journal } from './journal.ts';
 import { ReadinessProbe, type ReadinessWindow } from './readiness.ts';
 import { ensureRabbitRunning, explainDeadLetters } from './services/rabbitmq.ts';
 import type { Crash } from './supervisor.ts';
@@ -96,48 +97,25 @@ function outcomeTotals(result: PhaseResult | null): Record<string, number> {
 }
 
 /**
- * Why a replay's different answer is harmless, or null when it is not. Redis unreachable
- * (system_error): nothing could be recorded or read. A replay over the budget answers timeout,
- * a fail-safe decline. A first call that timed out but whose decline was recorded (the void
- * leaves a decline as it is) replays that decline: a decline both times. A balance inquiry
- * moves no money.
- */
-function replayExplanation(mismatch: ReplayMismatch): string | null {
-  const replay = mismatch.replay.outcome;
-  const first = mismatch.first.outcome;
-  if (mismatch.entry.request.cls === 'balance_inquiry')
-    return 'replayed balance inquiry answered differently (moves no money)';
-  if (replay === 'system_error' || first === 'system_error')
-    return 'replay around a system_error (Redis unreachable)';
-  if (replay === 'timeout') return 'replay over the decision budget answered timeout (fail-safe decline)';
-  if (first === 'timeout' && replay !== 'approved')
-    return 'first call timed out, replay gave the decline recorded for it (a decline both times)';
-  if (BOOKED_CLASSES.has(mismatch.entry.request.cls) && first === 'timeout')
-    return 'reversal, clearing or refund answered timeout, booked anyway: its replay reflects the booking';
-  return null;
-}
-
-/**
  * The answers against the contract: the load driver's violations (shape, must-decline reasons)
  * and, judged here from the journal, replays answered otherwise than the first time. A 503 of
- * the load shedding is no answer (nothing was decided; Marqeta declines).
+ * the load shedding is no answer (nothing was decided; Marqeta stands in or declines).
  */
 function contractFindings(result: PhaseResult, journal: Journal, findings: Findings): void {
   for (const [reason, { count, examples }] of Object.entries(result.violations)) {
     if (reason.startsWith('replayed JIT token')) continue;
-    for (let i = 0; i < count; i++) {
-      const example = examples[i] ?? reason;
-      if (reason === 'HTTP 503 (expected 200 or 402)')
-        findings.explain(
-          'shed with 503 by the overload protection (no decision; Marqeta declines it)',
-          example,
-        );
-      else findings.fail(`contract: ${reason}`, example);
-    }
+    for (let i = 0; i < count; i++) findings.fail(`contract: ${reason}`, examples[i] ?? reason);
   }
+  const shed = result.explained[SHED_EXPLANATION];
+  for (let i = 0; i < (shed?.count ?? 0); i++)
+    findings.explain(SHED_EXPLANATION, shed!.examples[i] ?? 'shed');
   for (const mismatch of journal.replay_mismatches) {
     const example = `${mismatch.entry.request.cls} ${mismatch.entry.request.jit_token}: first ${mismatch.first.outcome}, replay ${mismatch.replay.outcome}`;
-    const explanation = replayExplanation(mismatch);
+    const explanation = replayExplanation(
+      mismatch.entry.request.cls,
+      mismatch.first.outcome,
+      mismatch.replay.outcome,
+    );
     if (explanation !== null) findings.explain(explanation, example);
     else findings.fail('contract: replay answered otherwise than the first time', example);
   }

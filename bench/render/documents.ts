@@ -88,17 +88,21 @@ export function renderMarkdown(results: BenchResults, charts: readonly Chart[]):
       l.persist_latency_ms
         ? `Decision -> persisted (PostgreSQL rows): p50 ${fmt(l.persist_latency_ms.p50)} ms, p99 ${fmt(l.persist_latency_ms.p99)} ms, max ${fmt(l.persist_latency_ms.max)} ms.`
         : '',
+      ...Object.entries(l.explained).map(([reason, count]) => `- explained: ${reason}: ${count}`),
       ...l.examples.map((e) => `- ${e}`),
       '',
     );
   }
-  const violations = results.phases.flatMap((p) =>
-    p.target === 'gateway' ? Object.entries(p.result.violations) : [],
-  );
-  if (violations.length > 0) {
-    lines.push('## Contract violations', '');
+  const gateway_phases = results.phases.filter((p) => p.target === 'gateway');
+  const violations = gateway_phases.flatMap((p) => Object.entries(p.result.violations));
+  const explained = gateway_phases.flatMap((p) => Object.entries(p.result.explained));
+  if (violations.length + explained.length > 0) {
+    lines.push('## Contract: violations and explained answers', '');
     for (const [reason, { count, examples }] of violations)
-      lines.push(`- ${reason}: ${count} (e.g. \`${examples[0] ?? ''}\`)`);
+      lines.push(`- violation: ${reason}: ${count} (e.g. \`${examples[0] ?? ''}\`)`);
+    const by_reason = new Map<string, number>();
+    for (const [reason, { count }] of explained) by_reason.set(reason, (by_reason.get(reason) ?? 0) + count);
+    for (const [reason, count] of by_reason) lines.push(`- explained: ${reason}: ${count}`);
     lines.push('');
   }
   if (results.cpu_profile) {

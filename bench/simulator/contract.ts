@@ -6,6 +6,7 @@
 
 import { isDeepStrictEqual } from 'node:util';
 import { MoneyError, toMinor } from '../../shared/money.ts';
+import { FAIL_SAFE_MEMOS, replayExplanation, SHED_EXPLANATION, SHED_OUTCOME } from './explanations.ts';
 import type { PlannedRequest } from './traffic.ts';
 
 /** Marqeta's `decline_reason` values (marqeta-jit.md). */
@@ -39,15 +40,10 @@ const PARTIAL_APPROVAL_METHODS: ReadonlySet<string> = new Set([
   'pgfs.authorization.incremental',
 ]);
 
-/**
- * Declines the gateway gives when it cannot decide in time or at all. They keep the contract
- * (a 402 Marqeta understands) and never approve, so a must-decline request answered this way
- * is counted (as its memo) but is not a violation.
- */
-export const FAIL_SAFE_MEMOS: ReadonlySet<string> = new Set(['timeout', 'system_error']);
-
 /** The stand-in answer (503 GW_ERR_UNDECIDED) and the outcome it is counted as. */
 const UNDECIDED_CODE = 'GW_ERR_UNDECIDED';
+/** The overload protection's answer (503 + Retry-After): nothing decided. */
+const SHED_CODE = 'GW_ERR_UNAVAILABLE';
 export const UNDECIDED_OUTCOME = 'undecided';
 
 export interface Verdict {
@@ -55,6 +51,8 @@ export interface Verdict {
   readonly outcome: string;
   /** Why the answer breaks the contract; absent when it keeps it. */
   readonly violation?: string;
+  /** Why an answer that differs from the strict expectation is harmless (explanations.ts). */
+  readonly explained?: string;
   /** The parsed body, kept for replays. */
   readonly answer: unknown;
 }
@@ -112,11 +110,11 @@ export function checkAnswer(request: PlannedRequest, status_code: number, body_t
   }
   // UNDECIDED_ANSWER=standin: the application error that lets Marqeta stand in. It keeps the
   // contract (Marqeta decides, by its stand-in rules) and decides nothing of ours.
-  if (
-    status_code === 503 &&
-    (answer as { error?: { code?: unknown } } | null)?.error?.code === UNDECIDED_CODE
-  )
-    return { outcome: UNDECIDED_OUTCOME, answer };
+  const error_code = (answer as { error?: { code?: unknown } } | null)?.error?.code;
+  if (status_code === 503 && error_code === UNDECIDED_CODE) return { outcome: UNDECIDED_OUTCOME, answer };
+  // A declined chance to decide, not a wrong answer: Marqeta stands in or declines.
+  if (status_code === 503 && error_code === SHED_CODE)
+    return { outcome: SHED_OUTCOME, explained: SHED_EXPLANATION, answer };
   const jit = ((answer as { jit_funding?: JitAnswer } | null)?.jit_funding ?? {}) as JitAnswer;
   const outcome =
     status_code === 200 ? 'approved' : typeof jit.memo === 'string' ? jit.memo : `http_${status_code}`;
@@ -143,6 +141,8 @@ export function checkAnswer(request: PlannedRequest, status_code: number, body_t
       expect.first.status_code === 200
         ? 'approved'
         : String((expect.first.answer as { jit_funding?: JitAnswer })?.jit_funding?.memo);
+    const explained = replayExplanation(expect.first.request.cls, first, outcome);
+    if (explained !== null) return { outcome, explained, answer };
     return {
       outcome,
       violation: `replayed JIT token answered ${outcome}, first answer was ${first}`,

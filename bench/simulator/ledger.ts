@@ -6,6 +6,7 @@
 
 import type { Db } from 'mongodb';
 import type { PgSql } from '../../shared/stores/postgres.ts';
+import { bookingExplanation } from './explanations.ts';
 import type { AnswerListener } from './load.ts';
 
 const VERIFY_BATCH = 5_000;
@@ -18,6 +19,9 @@ const SETTLE_POLLS = 3;
 const MISMATCH_EXAMPLES_MAX = 10;
 
 interface Expected {
+  readonly cls: string;
+  /** What the answer said: 'approved' or the decline memo. */
+  readonly outcome: string;
   readonly approved: boolean;
   /**
    * The amount an approval books: known for purchases only (their answer echoes it). A reversal
@@ -35,7 +39,10 @@ export interface LedgerReport {
   readonly persisted: number;
   readonly missing: number;
   readonly in_both_stores: number;
+  /** Rows that differ from the answer with no explanation (explanations.ts). */
   readonly mismatched: number;
+  /** Rows that differ from the answer harmlessly, by reason. */
+  readonly explained: Record<string, number>;
   readonly examples: string[];
   readonly drained: boolean;
   readonly waited_ms: number;
@@ -62,9 +69,11 @@ export class LedgerExpectations {
   }
 
   /** Records what a first (non-replayed) answer decided. */
-  readonly listener: AnswerListener = (request, status_code) => {
+  readonly listener: AnswerListener = (request, status_code, outcome) => {
     if (request.expect.kind === 'replay' || (status_code !== 200 && status_code !== 402)) return;
     this.#expected.set(request.jit_token, {
+      cls: request.cls,
+      outcome,
       approved: status_code === 200,
       amount_minor: PURCHASE_CLASSES.has(request.cls) ? request.amount_minor : null,
     });
@@ -119,6 +128,7 @@ export class LedgerExpectations {
     let missing = 0;
     let in_both_stores = 0;
     let mismatched = 0;
+    const explained: Record<string, number> = {};
     const examples: string[] = [];
     const tokens = [...this.#expected.keys()];
     for (let i = 0; i < tokens.length; i += VERIFY_BATCH) {
@@ -154,6 +164,12 @@ export class LedgerExpectations {
           approved !== expected.approved ||
           (expected_amount !== null && amount_minor !== expected_amount)
         ) {
+          const explanation =
+            approved && !expected.approved ? bookingExplanation(expected.cls, expected.outcome) : null;
+          if (explanation !== null) {
+            explained[explanation] = (explained[explanation] ?? 0) + 1;
+            continue;
+          }
           mismatched++;
           if (mismatched <= MISMATCH_EXAMPLES_MAX / 2) {
             examples.push(
@@ -175,6 +191,7 @@ export class LedgerExpectations {
       missing,
       in_both_stores,
       mismatched,
+      explained,
       examples,
       drained: persisted >= this.#expected.size,
       waited_ms,

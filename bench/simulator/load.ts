@@ -7,6 +7,7 @@
 import { Pool } from 'undici';
 import { isUndecided } from '../../fake-marqeta/commando.ts';
 import { checkAnswer } from './contract.ts';
+import { SHED_OUTCOME } from './explanations.ts';
 import {
   type Histogram,
   type LatencySummary,
@@ -66,6 +67,8 @@ export interface PhaseResult {
   readonly timeline: SecondSample[];
   readonly violations: Record<string, { count: number; examples: string[] }>;
   readonly violation_count: number;
+  /** Answers that differ from the strict expectation, harmlessly, by reason (explanations.ts). */
+  readonly explained: Record<string, { count: number; examples: string[] }>;
   readonly outcomes: Partial<Record<RequestClass, Record<string, number>>>;
 }
 
@@ -78,10 +81,18 @@ export type AnswerListener = (request: PlannedRequest, status_code: number, outc
  */
 export type UndecidedListener = (request: PlannedRequest, status_code: number | null) => void;
 
+function tally(into: Record<string, { count: number; examples: string[] }>, reason: string, example: string) {
+  const entry = into[reason] ?? { count: 0, examples: [] };
+  into[reason] = entry;
+  entry.count++;
+  if (entry.examples.length < VIOLATION_EXAMPLES_MAX) entry.examples.push(example);
+}
+
 class PhaseRecorder {
   readonly histogram: Histogram = newHistogram();
   readonly seconds: Array<{ completed: number; errors: number; histogram: Histogram }> = [];
   readonly violations: Record<string, { count: number; examples: string[] }> = {};
+  readonly explained: Record<string, { count: number; examples: string[] }> = {};
   readonly outcomes: Partial<Record<RequestClass, Record<string, number>>> = {};
   sent = 0;
   completed = 0;
@@ -118,10 +129,11 @@ class PhaseRecorder {
 
   violation(reason: string, example: string): void {
     this.violation_count++;
-    const entry = this.violations[reason] ?? { count: 0, examples: [] };
-    this.violations[reason] = entry;
-    entry.count++;
-    if (entry.examples.length < VIOLATION_EXAMPLES_MAX) entry.examples.push(example);
+    tally(this.violations, reason, example);
+  }
+
+  explain(reason: string, example: string): void {
+    tally(this.explained, reason, example);
   }
 
   outcome(cls: RequestClass, outcome: string): void {
@@ -149,6 +161,7 @@ class PhaseRecorder {
       })),
       violations: this.violations,
       violation_count: this.violation_count,
+      explained: this.explained,
       outcomes: this.outcomes,
     };
   }
@@ -187,12 +200,12 @@ async function sendOne(
     recorder.answer(now_ms - intended_ms, now_ms);
     const verdict = checkAnswer(request, response.statusCode, text);
     recorder.outcome(request.cls, verdict.outcome);
-    if (verdict.violation !== undefined) {
-      recorder.violation(
-        verdict.violation,
-        `${request.cls} ${request.jit_token}: HTTP ${response.statusCode} ${text.slice(0, 300)}`,
-      );
-    } else {
+    const example = () =>
+      `${request.cls} ${request.jit_token}: HTTP ${response.statusCode} ${text.slice(0, 300)}`;
+    if (verdict.violation !== undefined) recorder.violation(verdict.violation, example());
+    else if (verdict.outcome === SHED_OUTCOME) recorder.explain(verdict.explained!, example());
+    else {
+      if (verdict.explained !== undefined) recorder.explain(verdict.explained, example());
       source.answered({ request, status_code: response.statusCode, answer: verdict.answer });
     }
     listener?.(request, response.statusCode, verdict.outcome);

@@ -4,6 +4,12 @@
 // `personal_transactions` (personal cards, looked up by `_id`: FerretDB scans other filters).
 
 import type { Db } from 'mongodb';
+import {
+  BOOKED_CLASSES,
+  bookingExplanation,
+  FAIL_SAFE_MEMOS,
+  NO_MONEY_CLASSES,
+} from '../../bench/simulator/explanations.ts';
 import type { PgSql } from '../../shared/stores/postgres.ts';
 import type { Answer, Journal, JournalEntry } from '../journal.ts';
 import type { Findings } from './findings.ts';
@@ -11,15 +17,6 @@ import type { Findings } from './findings.ts';
 const LOOKUP_BATCH = 1_000;
 /** Classes whose approval carries the requested amount (partial approval is off). */
 const AMOUNT_CLASSES: ReadonlySet<string> = new Set(['authorization', 'incremental']);
-/**
- * Messages that report what the network already did: booked whatever we answer, so a fail-safe
- * decline (timeout, system_error) of one is not undone (gateway/decide/void-5.lua).
- */
-export const BOOKED_CLASSES: ReadonlySet<string> = new Set(['reversal', 'clearing', 'refund']);
-/** Moves no money: an approval recorded behind a fail-safe answer holds nothing. */
-const NO_MONEY_CLASSES: ReadonlySet<string> = new Set(['balance_inquiry']);
-const FAIL_SAFE_OUTCOMES: ReadonlySet<string> = new Set(['timeout', 'system_error']);
-
 interface Row {
   readonly jit_token: string;
   readonly status: string;
@@ -119,13 +116,12 @@ export async function checkDecisions(
       }
       continue;
     }
-    if (persisted_approved && BOOKED_CLASSES.has(cls) && FAIL_SAFE_OUTCOMES.has(answer.outcome)) {
-      findings.explain(`${cls} answered ${answer.outcome}, booked as the network reported it`, token);
-    } else if (persisted_approved && NO_MONEY_CLASSES.has(cls) && FAIL_SAFE_OUTCOMES.has(answer.outcome)) {
-      findings.explain(`${cls} answered ${answer.outcome}, recorded approved (moves no money)`, token);
+    const explanation = persisted_approved ? bookingExplanation(cls, answer.outcome) : null;
+    if (explanation !== null) {
+      findings.explain(explanation, token);
     } else if (persisted_approved) {
       findings.fail('answered declined, persisted approved', `${cls} ${token}: answered ${answer.outcome}`);
-    } else if (row === undefined && !FAIL_SAFE_OUTCOMES.has(answer.outcome)) {
+    } else if (row === undefined && !FAIL_SAFE_MEMOS.has(answer.outcome)) {
       // A fail-safe decline answered while Redis was unreachable (the call, or the void after a
       // timeout, never reached it) was never recorded: nothing was held, nothing to persist.
       findings.fail('answered declined, not persisted', `${cls} ${token}: answered ${answer.outcome}`);

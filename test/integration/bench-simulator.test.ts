@@ -12,7 +12,8 @@ import { createLogger } from '../../shared/logger.ts';
 import { startDecisionConsumer, startPersonalDecisionConsumer } from '../../worker/decisions/consumer.ts';
 import { createWorker } from '../../worker/worker.ts';
 import { newCardProgram, removeProgram, seedProgram, type CardProgram } from '../../bench/simulator/cards.ts';
-import { checkAnswer, FAIL_SAFE_MEMOS } from '../../bench/simulator/contract.ts';
+import { checkAnswer } from '../../bench/simulator/contract.ts';
+import { FAIL_SAFE_MEMOS } from '../../bench/simulator/explanations.ts';
 import { type PhaseResult, runPhase, type LoadTarget } from '../../bench/simulator/load.ts';
 import { DEFAULT_MIX, type RequestClass, TrafficGenerator } from '../../bench/simulator/traffic.ts';
 import { startTestGateway } from '../support/gateway-harness.ts';
@@ -115,6 +116,30 @@ describe('bench traffic simulator', () => {
     const bad_reason = { jit_funding: { ...good.jit_funding, decline_reason: 'NOPE' } };
     expect(checkAnswer(request, 402, JSON.stringify(bad_reason)).violation).toMatch(/not in Marqeta's enum/);
     expect(checkAnswer(request, 500, '{}').violation).toMatch(/HTTP 500/);
+    // Shed by the overload protection: nothing decided, explained rather than a violation.
+    const shed = checkAnswer(request, 503, JSON.stringify({ error: { code: 'GW_ERR_UNAVAILABLE' } }));
+    expect(shed).toMatchObject({ outcome: 'shed', explained: expect.stringMatching(/overload/) });
+    expect(shed.violation).toBeUndefined();
+    // A replay over the budget answers timeout: explained; a replay approving a decline is not.
+    const replayed = (answer: unknown, status_code: number) => ({
+      ...request,
+      cls: 'duplicate' as const,
+      expect: { kind: 'replay' as const, first: { request, status_code, answer } },
+    });
+    const timeout = {
+      jit_funding: { ...good.jit_funding, memo: 'timeout', decline_reason: 'TRANSACTION_NOT_PERMITTED' },
+    };
+    expect(
+      checkAnswer(
+        replayed({ jit_funding: { ...good.jit_funding, memo: 'approved' } }, 200),
+        402,
+        JSON.stringify(timeout),
+      ),
+    ).toMatchObject({ explained: expect.stringMatching(/over the decision budget/) });
+    const approved = { jit_funding: { ...good.jit_funding, memo: 'approved', decline_reason: undefined } };
+    expect(checkAnswer(replayed(good, 402), 200, JSON.stringify(approved)).violation).toMatch(
+      /replayed JIT token/,
+    );
   });
 });
 
