@@ -50,3 +50,14 @@ export function bookingExplanation(cls: string, answered: string): string | null
   if (NO_MONEY_CLASSES.has(cls)) return `${cls} answered ${answered}, recorded (moves no money)`;
   return null;
 }
+
+/**
+ * Why an answered decision missing from the ledger is harmless, or null when it is not: a
+ * fail-safe decline answered before anything reached Redis (a cache fill past the budget, Redis
+ * unreachable) recorded nothing and held nothing.
+ */
+export function unpersistedExplanation(answered: string): string | null {
+  return FAIL_SAFE_MEMOS.has(answered)
+    ? `answered ${answered} before anything was recorded (nothing held)`
+    : null;
+}

@@ -6,7 +6,7 @@
 
 import type { Db } from 'mongodb';
 import type { PgSql } from '../../shared/stores/postgres.ts';
-import { bookingExplanation } from './explanations.ts';
+import { bookingExplanation, unpersistedExplanation } from './explanations.ts';
 import type { AnswerListener } from './load.ts';
 
 const VERIFY_BATCH = 5_000;
@@ -153,8 +153,14 @@ export class LedgerExpectations {
         const expected = this.#expected.get(token)!;
         const row = found.get(token);
         if (row === undefined) {
+          const explanation = unpersistedExplanation(expected.outcome);
+          if (explanation !== null) {
+            explained[explanation] = (explained[explanation] ?? 0) + 1;
+            continue;
+          }
           missing++;
-          if (missing <= MISMATCH_EXAMPLES_MAX / 2) examples.push(`${token}: not persisted`);
+          if (missing <= MISMATCH_EXAMPLES_MAX / 2)
+            examples.push(`${token}: ${expected.cls} answered ${expected.outcome}, not persisted`);
           continue;
         }
         const approved = row.status !== 'declined';

@@ -7,8 +7,8 @@ import type { Db } from 'mongodb';
 import {
   BOOKED_CLASSES,
   bookingExplanation,
-  FAIL_SAFE_MEMOS,
   NO_MONEY_CLASSES,
+  unpersistedExplanation,
 } from '../../bench/simulator/explanations.ts';
 import type { PgSql } from '../../shared/stores/postgres.ts';
 import type { Answer, Journal, JournalEntry } from '../journal.ts';
@@ -121,7 +121,7 @@ export async function checkDecisions(
       findings.explain(explanation, token);
     } else if (persisted_approved) {
       findings.fail('answered declined, persisted approved', `${cls} ${token}: answered ${answer.outcome}`);
-    } else if (row === undefined && !FAIL_SAFE_MEMOS.has(answer.outcome)) {
+    } else if (row === undefined && unpersistedExplanation(answer.outcome) === null) {
       // A fail-safe decline answered while Redis was unreachable (the call, or the void after a
       // timeout, never reached it) was never recorded: nothing was held, nothing to persist.
       findings.fail('answered declined, not persisted', `${cls} ${token}: answered ${answer.outcome}`);

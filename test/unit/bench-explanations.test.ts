@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { bookingExplanation, replayExplanation } from '../../bench/simulator/explanations.ts';
+import {
+  bookingExplanation,
+  replayExplanation,
+  unpersistedExplanation,
+} from '../../bench/simulator/explanations.ts';
 
 describe('bench and chaos explanations', () => {
   it('a booking behind a fail-safe decline is explained for what reports the network, never for a purchase', () => {
@@ -16,5 +20,12 @@ describe('bench and chaos explanations', () => {
     expect(replayExplanation('clearing', 'timeout', 'approved')).toMatch(/booked anyway/);
     expect(replayExplanation('authorization', 'timeout', 'approved')).toBeNull();
     expect(replayExplanation('authorization', 'limit_exceeded', 'approved')).toBeNull();
+  });
+
+  it('only a fail-safe decline may be missing from the ledger', () => {
+    expect(unpersistedExplanation('timeout')).toMatch(/nothing held/);
+    expect(unpersistedExplanation('system_error')).toMatch(/nothing held/);
+    expect(unpersistedExplanation('approved')).toBeNull();
+    expect(unpersistedExplanation('limit_exceeded')).toBeNull();
   });
 });
