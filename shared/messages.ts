@@ -62,6 +62,12 @@ export interface DecisionRequest {
   readonly mode: LedgerMode;
   /** Merchant category group for per-category limits ("" when none; shared/mcc-groups.ts). */
   readonly mcc_group: string;
+  /**
+   * When the gateway's handler took the JIT message (its clock, ms): the decision time is
+   * `decided_at_ms - received_at_ms` (the answer leaves right after). Absent for messages the
+   * gateway writes itself (hold expiry, ledger commands).
+   */
+  readonly received_at_ms?: number;
 }
 
 /** One decision, as the worker receives it (routing key `decision.<kind>.<approved|declined>`). */
@@ -91,6 +97,8 @@ export interface DecisionEvent {
   /** 1 for the decision; a higher revision supersedes a lower one for the same JIT token. */
   readonly revision: number;
   readonly decided_at_ms: number;
+  /** What a purchase's amount rules saw (shared/limits-seen.ts); null for other messages. */
+  readonly limits_seen: string | null;
   /** Redis stream entry id in the outbox shard: unique, for tracing only. */
   readonly outbox_id: string;
 }

@@ -26,6 +26,8 @@ export interface LiveDecision {
   readonly decline_reason: string | null;
   readonly memo: string;
   readonly merchant: string | null;
+  /** From the JIT message's arrival at the gateway to its decision; null when not a JIT message. */
+  readonly decision_ms: number | null;
 }
 
 /** Decisions the console queue holds at most: beyond, the oldest are dropped (a stalled console). */
@@ -51,6 +53,10 @@ export function liveDecisionOf(event: DecisionEvent): LiveDecision {
     decline_reason: event.decline_reason,
     memo: event.memo,
     merchant: event.request.merchant.name,
+    decision_ms:
+      event.request.received_at_ms === undefined
+        ? null
+        : Math.max(0, event.decided_at_ms - event.request.received_at_ms),
   };
 }
 

@@ -23,6 +23,7 @@ interface Row {
   status_code: number;
   decline_reason: string | null;
   memo: string;
+  limits_seen: string | null;
   revision: number;
   decided_at: Date;
   created_at: Date;
@@ -54,6 +55,7 @@ function record(row: Row): TransactionRecord {
     status_code: row.status_code,
     decline_reason: row.decline_reason,
     memo: row.memo,
+    limits_seen: row.limits_seen,
     revision: row.revision,
     decided_at: row.decided_at,
     created_at: row.created_at,

@@ -32,6 +32,7 @@ export interface PersonalTransactionDocument {
   status_code: number;
   decline_reason?: string | null;
   memo: string;
+  limits_seen?: string | null;
   revision?: number;
   decided_at: Date;
   created_at: Date;
@@ -62,6 +63,7 @@ function record(doc: PersonalTransactionDocument): TransactionRecord {
     status_code: doc.status_code,
     decline_reason: doc.decline_reason ?? null,
     memo: doc.memo,
+    limits_seen: doc.limits_seen ?? null,
     revision: doc.revision ?? 1,
     decided_at: doc.decided_at,
     created_at: doc.created_at,

@@ -1,12 +1,39 @@
 // Transaction schemas: the decision trace says why the gateway answered as it did.
 
 import Type, { type Static } from 'typebox';
+import { parseLimitsSeen } from '../../shared/limits-seen.ts';
 import { PERSONAL_TRANSACTION_ID, PageQuery } from '../http/pagination.ts';
 import type { TransactionRecord } from '../services/transaction-model.ts';
 import { statusName } from '../services/transaction-service.ts';
 import { AmountMinorOut, AnyId, Currency, Timestamp, Uuid, pageOf } from './common.ts';
 
 const NullableText = Type.Union([Type.String(), Type.Null()]);
+const MinorText = Type.String({ pattern: '^-?\\d+$' });
+
+/** One part of shared/limits-seen.ts's LimitSeen. */
+const LimitSeenSchema = Type.Union([
+  Type.Object({ rule: Type.Literal('per_transaction'), limit_minor: MinorText }),
+  Type.Object({
+    rule: Type.Literal('period'),
+    period: Type.Union([
+      Type.Literal('day'),
+      Type.Literal('week'),
+      Type.Literal('month'),
+      Type.Literal('year'),
+      Type.Literal('all'),
+    ]),
+    spent_minor: MinorText,
+    limit_minor: MinorText,
+  }),
+  Type.Object({
+    rule: Type.Literal('category'),
+    period: Type.Union([Type.Literal('day'), Type.Literal('month')]),
+    spent_minor: MinorText,
+    limit_minor: MinorText,
+  }),
+  Type.Object({ rule: Type.Literal('velocity'), approvals: Type.Integer(), approvals_max: Type.Integer() }),
+  Type.Object({ rule: Type.Literal('balance'), available_minor: MinorText }),
+]);
 
 /** uuid (business), or a personal transaction's JIT token (24-hex ObjectId for old records). */
 export const TransactionId = Type.String({
@@ -44,6 +71,11 @@ export const Transaction = Type.Object({
     decline_reason: NullableText,
     decided_at: Timestamp,
     revision: Type.Integer({ description: '2 when a timed-out approval was voided' }),
+    limits_seen: Type.Array(LimitSeenSchema, {
+      description:
+        "What a purchase's amount rules saw before it: each limit with the spend counted against it in " +
+        "its current window, the velocity count, a personal card's available balance (empty for other messages)",
+    }),
   }),
   created_at: Timestamp,
   updated_at: Timestamp,
@@ -88,6 +120,7 @@ export function transactionView(t: TransactionRecord): Static<typeof Transaction
       decline_reason: t.decline_reason,
       decided_at: t.decided_at.toISOString(),
       revision: t.revision,
+      limits_seen: parseLimitsSeen(t.limits_seen),
     },
     created_at: t.created_at.toISOString(),
     updated_at: t.updated_at.toISOString(),

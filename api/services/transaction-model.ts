@@ -23,6 +23,8 @@ export interface TransactionRecord {
   readonly status_code: number;
   readonly decline_reason: string | null;
   readonly memo: string;
+  /** What a purchase's amount rules saw (shared/limits-seen.ts); null when none was recorded. */
+  readonly limits_seen: string | null;
   readonly revision: number;
   readonly decided_at: Date;
   readonly created_at: Date;

@@ -115,6 +115,8 @@ local card_user_token, card_currency = card[4], card[5]
 local card_id, card_user_id = card[6] or '', card[7] or ''
 local card_refresh_ms, balance_refresh_ms = num(card[8]), num(card[9])
 local available_reply = 0
+-- What the amount rules of a purchase saw, for the decision trace (outbox field `ls`); '' otherwise.
+local limits_seen = ''
 local refresh_mask = 0
 -- The authorization group this message belongs to (the original JIT token).
 local group_token = string.match(auth_key, ':auth:(.*)$') or ''
@@ -187,6 +189,10 @@ local function record(status, moved, extra)
   local entry = {'r', request_json, 's', status, 'a', moved, 'k', kind, 'ci', card_id, 'ui', card_user_id,
     't', now_ms, 'rev', 1, 'mode', mode, 'av', available_reply, 'grp', group_token, 'fx', table.concat(effects, ';')}
   for i = 1, #(extra or {}) do entry[#entry + 1] = extra[i] end
+  if limits_seen ~= '' then
+    entry[#entry + 1] = 'ls'
+    entry[#entry + 1] = limits_seen
+  end
   rcall('XADD', outbox_key, '*', unpack(entry))
   return {status, moved, 0, kind, 0, available_reply, refresh_mask}
 end
@@ -424,6 +430,27 @@ local function status_check()
   return nil
 end
 
+-- The limits and spend the amount rules read (shared/limits-seen.ts parses it), ';'-separated:
+-- `txn:<limit>`, `<p>:<spent>/<limit>` per limited period, `g<p>:<spent>/<limit>` for the
+-- request's category, `vel:<approvals in window>/<max>`, `bal:<available>` (personal cards).
+local function note_limits_seen(velocity_count)
+  local parts = {}
+  if limits.per_txn then parts[#parts + 1] = string.format('txn:%d', limits.per_txn) end
+  for _, p in ipairs(PERIODS) do
+    if limits.amt[p] then parts[#parts + 1] = string.format('%s:%d/%d', p, spent[p], limits.amt[p]) end
+  end
+  if group ~= '' then
+    for _, p in ipairs(GROUP_PERIODS) do
+      if limits.group[p] then
+        parts[#parts + 1] = string.format('g%s:%d/%d', p, group_spent[p], limits.group[p])
+      end
+    end
+  end
+  if velocity_count then parts[#parts + 1] = string.format('vel:%d/%d', velocity_count, limits.vel_max) end
+  if kind == 'personal' then parts[#parts + 1] = string.format('bal:%d', available()) end
+  limits_seen = table.concat(parts, ';')
+end
+
 -- The full rule set of a purchase; returns (status, approved amount).
 local function purchase_check()
   local refusal = status_check()
@@ -434,10 +461,13 @@ local function purchase_check()
     return MERCHANT_RESTRICTED, 0
   end
   if refused(limits.cc_allow, limits.cc_block, country) then return COUNTRY_RESTRICTED, 0 end
+  local velocity_count = nil
   if limits.vel_max and limits.vel_win_s then
     rcall('ZREMRANGEBYSCORE', velocity_key, '-inf', now_ms - limits.vel_win_s * 1000)
-    if rcall('ZCARD', velocity_key) >= limits.vel_max then return LIMIT_VELOCITY, 0 end
+    velocity_count = rcall('ZCARD', velocity_key)
   end
+  note_limits_seen(velocity_count)
+  if velocity_count and velocity_count >= limits.vel_max then return LIMIT_VELOCITY, 0 end
   local room, status = amount_room()
   if room == nil or amount <= room then return APPROVED, amount end
   if partial_capable and room > 0 then return APPROVED, room end

@@ -72,6 +72,7 @@ export function parseJit(body: JitRequestBody, now_ms: number, time_zone: string
     original_jit_token: jit.original_jit_funding_token ?? null,
     mode: ledgerMode(jit.method),
     mcc_group: mccGroup(acceptor?.mcc),
+    received_at_ms: now_ms,
   };
   return {
     request,

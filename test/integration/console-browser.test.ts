@@ -125,6 +125,8 @@ describe('operator console in Chromium', () => {
     expect(await row.textContent()).toContain('declined');
     expect(await row.textContent()).toContain('AMOUNT_LIMIT_EXCEEDED');
     expect(await row.textContent()).toContain('20.00 USD');
+    // Its decision time, in ms (column "Decision ms").
+    expect(await row.getByRole('cell').nth(5).textContent()).toMatch(/^\d+$/);
     await page.getByLabel('Card (id or last four)').fill('');
     // The decision-time chart's next reading includes this decision.
     await page.getByText(/^Latest: p50 [\d.]+ ms, p99 [\d.]+ ms/).waitFor();
@@ -139,6 +141,8 @@ describe('operator console in Chromium', () => {
     const trace = page.getByRole('row').filter({ hasText: 'LIMIT_DAILY' });
     await trace.waitFor();
     expect(await trace.textContent()).toContain('declined');
+    // The limit and the spend the rule saw: nothing spent yet today, against the new 10.00 limit.
+    expect(await trace.textContent()).toContain('saw: daily 0.00 USD of 10.00 USD');
 
     // A dead letter (a decision the worker gave up on), shown and replayed from the console.
     const lost = decisionEvent({

@@ -62,6 +62,30 @@ describe('decide-10.lua against Redis', () => {
     );
   });
 
+  it('a purchase records the limits and spend its amount rules saw; other messages record none', async () => {
+    const c = cardholder();
+    await h.seedCard(c.user_token, c.card_token, {
+      kind: 'personal',
+      balance_minor: 9_000n,
+      limits: { per_txn: '5000', d_amt: '20000', vel_max: '5', vel_win_s: '60' },
+    });
+    const seen = async (r: Awaited<ReturnType<typeof h.decide>>) => {
+      const jit_token = r.keys.decision.split(':jit:')[1]!;
+      const entry = (await h.redis.xrange(r.keys.outbox, '-', '+')).find(([, f]) =>
+        f[1]!.includes(jit_token),
+      )!;
+      const fields = entry[1];
+      return fields.includes('ls') ? fields[fields.indexOf('ls') + 1] : null;
+    };
+    const first = await h.decide({ ...c, jit_token: uniqueToken('j'), amount_minor: 1_000n });
+    expect(await seen(first)).toBe('txn:5000;d:0/20000;vel:0/5;bal:9000');
+    const second = await h.decide({ ...c, jit_token: uniqueToken('j'), amount_minor: 6_000n });
+    expect(second.status).toBe(DecisionStatus.LIMIT_PER_TRANSACTION);
+    expect(await seen(second)).toBe('txn:5000;d:1000/20000;vel:1/5;bal:8000');
+    const balance = await h.decide({ ...c, jit_token: uniqueToken('j'), mode: 'balance', amount_minor: 0n });
+    expect(await seen(balance)).toBeNull();
+  });
+
   it('a replayed token returns the first answer and changes nothing', async () => {
     const c = cardholder();
     await h.seedCard(c.user_token, c.card_token, { kind: 'personal', balance_minor: 1_000n });

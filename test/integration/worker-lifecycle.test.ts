@@ -158,6 +158,16 @@ describe('worker ledger: the transaction lifecycle', () => {
     ]);
     expect(rows[3]?.posted_amount_minor).toBe(3_500n);
     expect(rows[5]?.posted_amount_minor).toBe(-500n);
+    // A purchase's trace keeps the limits and spend its rules saw; a lifecycle message has none.
+    const [auth_row, reversal_row] = await gw.sql<{ limits_seen: string | null }[]>`
+      SELECT limits_seen FROM transactions WHERE jit_token IN (${b.a}, ${b.tokens[2]!}) ORDER BY jit_token = ${b.a} DESC`;
+    expect(auth_row?.limits_seen).toBe('d:0/100000');
+    expect(reversal_row?.limits_seen).toBeNull();
+    const personal_auth = await gw.mongo
+      .db()
+      .collection('personal_transactions')
+      .findOne({ _id: p.a } as never, { projection: { limits_seen: 1 } });
+    expect(personal_auth?.limits_seen).toMatch(/bal:100000$/);
     const holds = await gw.sql<{ group_token: string; state: string; held_minor: bigint }[]>`
       SELECT group_token, state, held_minor FROM authorization_holds WHERE card_id = ${business.card_id} ORDER BY state`;
     expect(holds.map((h) => [h.group_token, h.state, h.held_minor])).toEqual([

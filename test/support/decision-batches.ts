@@ -58,6 +58,7 @@ export function outboxFields(event: DecisionEvent): string[] {
     fxOf(event.effects),
     'released',
     event.released_amount_minor,
+    ...(event.limits_seen === null ? [] : ['ls', event.limits_seen]),
   ];
 }
 

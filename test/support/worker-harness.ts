@@ -140,6 +140,7 @@ export function decisionEvent(options: EventOptions): DecisionEvent {
       original_jit_token: null,
       mode: 'auth',
       mcc_group: '',
+      received_at_ms: at_ms - 4,
     },
     kind: options.kind,
     card_id: options.card?.card_id ?? null,
@@ -161,6 +162,7 @@ export function decisionEvent(options: EventOptions): DecisionEvent {
     ),
     revision: options.revision ?? 1,
     decided_at_ms: at_ms,
+    limits_seen: null,
     outbox_id: `${at_ms}-0`,
   };
 }

@@ -1,7 +1,8 @@
 // The console's reading of the gateway's decision-time histogram and its masking of card tokens.
 import { describe, expect, it } from 'vitest';
-import { maskToken } from '../../api/console/live-decisions.ts';
+import { liveDecisionOf, maskToken } from '../../api/console/live-decisions.ts';
 import { decisionBuckets } from '../../api/console/operations.ts';
+import { decisionEvent } from '../support/worker-harness.ts';
 
 describe('console live decisions', () => {
   it('sums the decision-time buckets over every label set, by upper bound, +Inf last', () => {
@@ -21,6 +22,13 @@ describe('console live decisions', () => {
       [0.01, 6],
       [Number.POSITIVE_INFINITY, 7],
     ]);
+  });
+
+  it('a row shows its decision time, from the JIT message received to decided; none for our own messages', () => {
+    const event = decisionEvent({ card: null, kind: 'business', amount_minor: 500n, at_ms: 1_000_000 });
+    expect(liveDecisionOf(event)).toMatchObject({ decision_ms: 4, amount_minor: '500', approved: true });
+    const { received_at_ms: _, ...own } = event.request;
+    expect(liveDecisionOf({ ...event, request: own }).decision_ms).toBeNull();
   });
 
   it('shows a card token by its last four only', () => {

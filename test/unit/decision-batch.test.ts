@@ -54,6 +54,7 @@ function approval(overrides: Record<string, string> = {}): string[] {
     av: '0',
     grp: 'jit-1',
     fx: FX,
+    ls: 'txn:5000;d:0/20000',
     ...overrides,
   };
   return Object.entries(fields).flat();
@@ -91,6 +92,7 @@ describe('decision batch format', () => {
       effects: effectsToJson(parseLedgerEffects(FX)),
       revision: 1,
       decided_at_ms: 1764000000000,
+      limits_seen: 'txn:5000;d:0/20000',
       outbox_id: '1-0',
     });
     expect(decisionEventOf(entries[1]!)).toMatchObject({ approved: false, revision: 2, status_code: 14 });

@@ -3,6 +3,7 @@
 // dead-lettered at once: retrying cannot fix it. Unknown extra fields are accepted (the gateway adds fields over time). Every ledger mode is
 // booked from the event's `effects` (the changes the decision script applied in Redis).
 
+import { LIMITS_SEEN_CHARS_MAX } from '../../shared/limits-seen.ts';
 import Type from 'typebox';
 import { Compile } from 'typebox/compile';
 import type { DecisionEvent } from '../../shared/messages.ts';
@@ -41,6 +42,7 @@ const Request = Type.Object({
   original_jit_token: Type.Union([Token, Type.Null()]),
   mode: Type.String({ minLength: 1, maxLength: 32 }),
   mcc_group: Type.String({ maxLength: 64 }),
+  received_at_ms: Type.Optional(Type.Integer({ minimum: 0 })),
 });
 
 const Period = Type.Union(['day', 'week', 'month', 'year', 'all'].map((p) => Type.Literal(p)));
@@ -94,6 +96,7 @@ const Event = Type.Object({
   effects: Effects,
   revision: Type.Integer({ minimum: 1, maximum: 2 }),
   decided_at_ms: Type.Integer({ minimum: 0 }),
+  limits_seen: Type.Optional(Type.Union([Type.String({ maxLength: LIMITS_SEEN_CHARS_MAX }), Type.Null()])),
   outbox_id: Type.String({ maxLength: 64 }),
 });
 

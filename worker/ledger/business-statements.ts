@@ -55,7 +55,8 @@ export function insertFirstRevisions(sql: LedgerTx, rows: readonly TransactionRo
   return sql<{ jit_token: string }[]>`
     INSERT INTO transactions ${sql(rows as TransactionRow[])}
     ON CONFLICT (jit_token) DO UPDATE
-       SET applied_revisions = transactions.applied_revisions | 1, updated_at = now()
+       SET applied_revisions = transactions.applied_revisions | 1,
+           limits_seen = coalesce(transactions.limits_seen, excluded.limits_seen), updated_at = now()
      WHERE (transactions.applied_revisions & 1) = 0
     RETURNING transactions.jit_token`;
 }

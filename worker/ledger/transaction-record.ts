@@ -58,5 +58,7 @@ export function transactionRecord<Id, Window>(
     month_window: format.window('month', request.month_id),
     year_window: format.window('year', request.year_id),
     decided_at: new Date(event.decided_at_ms),
+    // Events from before the field existed carry none.
+    limits_seen: event.limits_seen ?? null,
   };
 }

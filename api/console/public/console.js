@@ -242,13 +242,38 @@ function CardPage({ id }) {
           <td>${t.method}</td>
           <td class="num">${money(t.amount_minor, t.currency_code)}</td>
           <td class=${t.decision.status_code === 0 ? 'approved' : 'declined'}>${t.status}</td>
-          <td>rule <strong>${t.decision.status_name}</strong> (${t.decision.memo})${t.decision.decline_reason ? ` · Marqeta reason ${t.decision.decline_reason}` : ''} · approved ${money(t.approved_amount_minor, t.currency_code)} · revision ${t.decision.revision}${t.merchant.name ? ` · ${t.merchant.name} (MCC ${t.merchant.mcc ?? '—'})` : ''}</td>
+          <td>rule <strong>${t.decision.status_name}</strong> (${t.decision.memo})${t.decision.decline_reason ? ` · Marqeta reason ${t.decision.decline_reason}` : ''} · approved ${money(t.approved_amount_minor, t.currency_code)} · revision ${t.decision.revision}${t.merchant.name ? ` · ${t.merchant.name} (MCC ${t.merchant.mcc ?? '—'})` : ''}${t.decision.limits_seen.length > 0 ? html`<br /><span class="seen">saw: ${limitsSeenText(t.decision.limits_seen, t.currency_code)}</span>` : null}</td>
         </tr>`,
         )}</tbody>
       </table>
       ${decisions.length === 0 ? html`<p>No decisions recorded on this card yet.</p>` : null}
     </section>
   </main>`;
+}
+
+const PERIOD_NAMES = { day: 'daily', week: 'weekly', month: 'monthly', year: 'yearly', all: 'all-time' };
+
+/** What a purchase's amount rules saw (the API's decision.limits_seen), as one line of text. */
+function limitsSeenText(seen, currency) {
+  return seen
+    .map((s) => {
+      switch (s.rule) {
+        case 'per_transaction':
+          return `per transaction ${money(s.limit_minor, currency)}`;
+        case 'period':
+          return `${PERIOD_NAMES[s.period]} ${money(s.spent_minor, currency)} of ${money(s.limit_minor, currency)}`;
+        case 'category':
+          return `category ${PERIOD_NAMES[s.period]} ${money(s.spent_minor, currency)} of ${money(s.limit_minor, currency)}`;
+        case 'velocity':
+          return `${s.approvals} of ${s.approvals_max} approvals in the velocity window`;
+        case 'balance':
+          return `available ${money(s.available_minor, currency)}`;
+        default:
+          return null;
+      }
+    })
+    .filter((text) => text !== null)
+    .join(' · ');
 }
 
 function conflictText(answer) {
@@ -422,7 +447,7 @@ function Live() {
       </button>
     </form>
     <table aria-label="Decisions">
-      <thead><tr><th>Time</th><th>Card</th><th class="num">Amount</th><th>Method</th><th>Answer</th><th>Decision trace</th><th>Merchant</th></tr></thead>
+      <thead><tr><th>Time</th><th>Card</th><th class="num">Amount</th><th>Method</th><th>Answer</th><th class="num">Decision ms</th><th>Decision trace</th><th>Merchant</th></tr></thead>
       <tbody>${shown.slice(0, ROWS_SHOWN_MAX).map(
         (d) => html`<tr key=${d.id}>
         <td>${new Date(d.decided_at_ms).toLocaleTimeString()}</td>
@@ -430,6 +455,7 @@ function Live() {
         <td class="num">${money(d.amount_minor, d.currency_code)}</td>
         <td>${d.method}</td>
         <td class=${d.approved ? 'approved' : 'declined'}>${d.approved ? 'approved' : 'declined'}</td>
+        <td class="num">${d.decision_ms ?? '—'}</td>
         <td>rule <strong>${d.status_name}</strong> (${d.memo})${d.decline_reason ? ` · ${d.decline_reason}` : ''}</td>
         <td>${d.merchant ?? '—'}</td>
       </tr>`,
