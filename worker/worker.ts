@@ -3,6 +3,7 @@
 // Every connection reconnects by itself (rabbitmq-client, postgres.js, the MongoDB driver):
 // consumers resume when RabbitMQ is back, and writes wait out a store outage (decision-ledger.ts).
 
+import type { Redis } from 'ioredis';
 import type { MongoClient } from 'mongodb';
 import type { Registry } from 'prom-client';
 import type { Connection } from 'rabbitmq-client';
@@ -13,10 +14,12 @@ import { createRegistry, poolMetrics, workerMetrics } from '../shared/metrics.ts
 import { trackStorePools } from '../shared/pool-stats.ts';
 import { connectMongo } from '../shared/stores/mongo.ts';
 import { connectPostgres, type PgSql } from '../shared/stores/postgres.ts';
+import { connectRedis } from '../shared/stores/redis.ts';
 import type { ConsumerHandle, ConsumerStarter } from './consumer-handle.ts';
 import { WORKER_CONSUMERS } from './consumers.ts';
 import { DependencyMonitor } from '../shared/health-monitor.ts';
 import { startHealthServer } from './http/health-server.ts';
+import { StandingDifferences } from './reconcile/standing-differences.ts';
 
 /** Personal-card writers holding or awaiting a document lock at once (a pool apart from the main 20). */
 const DOCUMENT_LOCK_CONNECTIONS_MAX = 10;
@@ -67,6 +70,24 @@ export async function createWorker(
   // Readiness reflects the stores the consumers write to (RabbitMQ shows in the consumers' state).
   const stores = new DependencyMonitor({ postgresql: checks.postgresql, mongodb: checks.mongodb });
   await stores.start();
+  // Only the console's reconciliation reads Redis: connected on its first request.
+  let redis: Redis | undefined;
+  const standing = new StandingDifferences({
+    redis: async () => {
+      if (redis === undefined) {
+        redis = connectRedis({
+          url: config.redis_url,
+          cluster_nodes: config.redis_cluster_nodes,
+          connection_name: 'afc-worker-reconcile',
+        });
+        await redis.connect();
+      }
+      return redis;
+    },
+    sql,
+    db: mongo.db(),
+    key_prefix: config.redis_key_prefix,
+  });
   const health = await startHealthServer({
     host: '0.0.0.0',
     port: config.health_port,
@@ -82,6 +103,7 @@ export async function createWorker(
     },
     registry,
     log,
+    reconcile: () => standing.report(),
   });
   log.info({ health_port: health.port, consumers: consumers.map((c) => c.name) }, 'worker started');
 
@@ -109,6 +131,7 @@ export async function createWorker(
         document_lock_sql.end({ timeout: 5 }),
         mongo.close(),
       ]);
+      redis?.disconnect();
     },
   };
 }

@@ -1,6 +1,7 @@
 // The console's operations page: dependency health as the gateway and the worker report it
-// (their internal listeners), the gateway's decision-time histogram, queue depths and dead
-// letters with show/replay through the same module as `npm run dlq`. Program-wide keys only:
+// (their internal listeners), the gateway's decision-time histogram, the reconciliation
+// differences that stand (the worker's /reconcile), queue depths and dead letters with
+// show/replay through the same module as `npm run dlq`. Program-wide keys only:
 // queues and dead letters carry every tenant's decisions.
 
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -11,6 +12,7 @@ import { listDeadLetters, replayDeadLetters, showDeadLetter } from '../../shared
 import { deadLetterQueueName, WORK_QUEUES } from '../../shared/broker/topology.ts';
 import { ApiError } from '../../shared/errors.ts';
 import { requireProgramKey } from '../http/authenticate.ts';
+import { maskToken } from './live-decisions.ts';
 
 export interface OperationsOptions {
   readonly rabbit: Connection;
@@ -20,6 +22,8 @@ export interface OperationsOptions {
 
 /** A dependency that does not answer within this is shown as unreachable. */
 const PROBE_TIMEOUT_MS = 2_000;
+/** The worker compares every card, then the differing ones again 3 s later. */
+const RECONCILE_TIMEOUT_MS = 60_000;
 /** Dead letters listed on the page (the CLI lists more with --limit). */
 const DEAD_LETTERS_LISTED_MAX = 100;
 const DECISION_BUCKET = /^afc_decision_duration_seconds_bucket\{(?:[^}]*,)?le="([^"]+)"[^}]*\} (\S+)$/;
@@ -30,9 +34,12 @@ const LetterParams = Type.Object({
   position: Type.Integer({ minimum: 1, maximum: DEAD_LETTERS_LISTED_MAX }),
 });
 
-async function probe(url: string): Promise<{ reachable: boolean; status: number | null; body: unknown }> {
+async function probe(
+  url: string,
+  timeout_ms = PROBE_TIMEOUT_MS,
+): Promise<{ reachable: boolean; status: number | null; body: unknown }> {
   try {
-    const response = await fetch(url, { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });
+    const response = await fetch(url, { signal: AbortSignal.timeout(timeout_ms) });
     const text = await response.text();
     let body: unknown = text;
     try {
@@ -85,6 +92,19 @@ async function programRoutes(app: FastifyInstance, options: OperationsOptions): 
       probe(`${options.worker_health_url}/health`),
     ]);
     return { gateway, worker };
+  });
+
+  // What the worker's reconciliation found standing (worker/reconcile/standing-differences.ts),
+  // card tokens masked as everywhere in the console.
+  api.get('/console/ops/reconcile', async () => {
+    const answer = await probe(`${options.worker_health_url}/reconcile`, RECONCILE_TIMEOUT_MS);
+    const report = answer.body as { differences?: Array<{ card_token: string }> } | null;
+    if (answer.status !== 200 || !Array.isArray(report?.differences)) return { ...answer, body: null };
+    const differences = report.differences.map(({ card_token, ...rest }) => ({
+      card_masked: maskToken(card_token),
+      ...rest,
+    }));
+    return { ...answer, body: { ...report, differences } };
   });
 
   api.get('/console/ops/queues', async () => {

@@ -196,10 +196,12 @@ function allowedFlows(policies: Manifest[], labels: Record<string, string>): Set
 const STORES = ['egress dns', 'egress postgresql', 'egress mongodb', 'egress redis', 'egress rabbitmq'];
 const SCRAPE = 'ingress monitoring/prometheus -> internal';
 const EDGE = 'ingress envoy-gateway-system -> http';
+/** The management API's console reads the gateway's and the worker's internal listeners. */
+const CONSOLE = 'ingress same-namespace/afc-api -> internal';
 const EXPECTED_FLOWS: Record<string, string[]> = {
-  'afc-gateway': [...STORES, EDGE, SCRAPE],
-  'afc-worker': [...STORES, 'egress internet-https', SCRAPE],
-  'afc-api': [...STORES, SCRAPE],
+  'afc-gateway': [...STORES, EDGE, SCRAPE, CONSOLE],
+  'afc-worker': [...STORES, 'egress internet-https', SCRAPE, CONSOLE],
+  'afc-api': [...STORES, SCRAPE, 'egress internal'],
   'afc-migrate': ['egress dns', 'egress postgresql', 'egress mongodb'],
 };
 

@@ -4,13 +4,16 @@
 //   GET /ready    200 while every consumer is consuming, PostgreSQL and MongoDB answer and the worker
 //                 is not shutting down; the body says which part is not
 //   GET /metrics  Prometheus text format
-// node:http is enough for three fixed routes; no request body is ever read.
+//   GET /reconcile  the differences between Redis and the ledger that stand (reconcile/
+//                 standing-differences.ts), for the operator console
+// node:http is enough for four fixed routes; no request body is ever read.
 
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import { type Check, type CheckResult, runChecks } from '../../shared/health.ts';
 import type { Logger } from '../../shared/logger.ts';
+import type { StandingReport } from '../reconcile/standing-differences.ts';
 
 export interface HealthServerOptions {
   readonly port: number;
@@ -19,6 +22,7 @@ export interface HealthServerOptions {
   readonly readiness: () => WorkerReadiness;
   readonly registry: Registry;
   readonly log: Logger;
+  readonly reconcile: () => Promise<StandingReport>;
 }
 
 export interface WorkerReadiness {
@@ -53,6 +57,7 @@ export async function startHealthServer(
       }
       if (path === '/metrics')
         return send(200, await options.registry.metrics(), options.registry.contentType);
+      if (path === '/reconcile') return send(200, JSON.stringify(await options.reconcile()));
       return send(404, JSON.stringify({ error: 'not found' }));
     } catch (error) {
       options.log.error({ err: error }, 'health server request failed');
