@@ -1,6 +1,8 @@
-// Card search for the console: by card token, cardholder (user token or email) or company name,
-// business cards (PostgreSQL). The query narrows to the key's company; every hit then goes through
-// the card service, which applies the API's own tenancy rule before anything is shown.
+// Card search for the console: business cards (PostgreSQL) by part of a card token, cardholder
+// (user token or email) or company name; personal cards (MongoDB) by their exact card token, the
+// one lookup FerretDB answers without scanning a collection (shared/personal-card-tokens.ts). The
+// query narrows to the key's company; every hit then goes through the card service, which applies
+// the API's own tenancy rule before anything is shown.
 
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
@@ -46,6 +48,15 @@ export async function cardSearchRoutes(
        ORDER BY c.created_at DESC, c.id DESC
        LIMIT ${HITS_MAX}`;
     const data = [];
+    const personal = await options.services.cards.findByToken(
+      request.principal,
+      'personal',
+      request.query.q.trim(),
+    );
+    if (personal !== null) {
+      const user = await options.services.cardholders.getPersonalUser(request.principal, personal.user_id);
+      data.push({ card: cardView(personal), cardholder: user.email, company: '— (personal)' });
+    }
     for (const hit of hits) {
       const card = await options.services.cards.get(request.principal, hit.id);
       data.push({ card: cardView(card), cardholder: hit.cardholder, company: hit.company });

@@ -190,6 +190,19 @@ export class CardService {
     return card;
   }
 
+  /** A card by its exact Marqeta token in one store; null when none, or none the key may see. */
+  async findByToken(principal: Principal, kind: CardKind, card_token: string): Promise<CardRecord | null> {
+    const card = await this.store(kind).findByToken(card_token);
+    if (card === null) return null;
+    try {
+      this.#authorize(principal, card);
+    } catch (error) {
+      if (error instanceof ApiError && error.code === 'API_ERR_NOT_FOUND') return null;
+      throw error;
+    }
+    return card;
+  }
+
   async list(principal: Principal, query: ListCardsInput): Promise<Page<CardRecord>> {
     const kind: CardKind = query.user_id !== undefined ? kindOfId(query.user_id) : (query.kind ?? 'business');
     if (kind === 'personal') requireProgramKey(principal);

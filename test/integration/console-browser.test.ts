@@ -11,7 +11,12 @@ import { QUEUE_DECISIONS, deadLetterQueueName } from '../../shared/broker/topolo
 import { DecisionStatus } from '../../shared/decision-status.ts';
 import { apiKey, bearer, callApi, startTestApi, type TestApi } from '../support/api-harness.ts';
 import { startBrowser, type TestBrowser } from '../support/browser.ts';
-import { createBusinessCard, type CreatedCard, uniqueToken } from '../support/cardholders.ts';
+import {
+  createBusinessCard,
+  type CreatedCard,
+  createPersonalCard,
+  uniqueToken,
+} from '../support/cardholders.ts';
 import { startTestGateway } from '../support/gateway-harness.ts';
 import { basicAuth, jitRequest } from '../support/jit-requests.ts';
 import { decisionEvent, publishEvents, startTestWorker, waitUntil } from '../support/worker-harness.ts';
@@ -24,6 +29,7 @@ let page: Page;
 let base: string;
 let card: CreatedCard;
 let other_card: CreatedCard;
+let personal_card: CreatedCard;
 let program_key: string;
 let other_key: string;
 const screenshots = process.env.CONSOLE_SCREENSHOT_DIR;
@@ -70,6 +76,7 @@ beforeAll(async () => {
   base = await api.app.listen({ host: '127.0.0.1', port: 0 });
   card = await createBusinessCard(api.sql, { daily_limit_minor: 500_000n });
   other_card = await createBusinessCard(api.sql, { daily_limit_minor: 500_000n });
+  personal_card = await createPersonalCard(api.mongo.db(), { balance_minor: 10_000n });
   program_key = await apiKey(api, null, ['admin']);
   other_key = await apiKey(api, await companyOf(other_card), ['admin']);
   browser = await startBrowser();
@@ -91,6 +98,13 @@ describe('operator console in Chromium', () => {
     await page.getByRole('button', { name: 'Search' }).click();
     await page.getByText('1 card matches').waitFor();
     await shot('cards');
+    // A personal card is found by its whole token.
+    await page.getByLabel('Search by card token, cardholder or company').fill(personal_card.card_token);
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.getByRole('link', { name: personal_card.card_token }).waitFor();
+    await page.getByLabel('Search by card token, cardholder or company').fill(card.card_token);
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.getByText('1 card matches').waitFor();
     await page.getByRole('link', { name: card.card_token }).click();
     await page.getByRole('heading', { name: `Card ${card.card_token}` }).waitFor();
 
@@ -186,6 +200,10 @@ describe('operator console in Chromium', () => {
     await browser.context.clearCookies();
     await signIn(other_key);
     await page.getByLabel('Search by card token, cardholder or company').fill(card.card_token);
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.getByText('0 cards match').waitFor();
+    // Nor a personal card (program-wide keys only).
+    await page.getByLabel('Search by card token, cardholder or company').fill(personal_card.card_token);
     await page.getByRole('button', { name: 'Search' }).click();
     await page.getByText('0 cards match').waitFor();
     // Its own card is found by its cardholder's user token.

@@ -87,7 +87,7 @@ function Cards() {
     <${Alert} text=${error} />
     ${
       result === null
-        ? html`<p>Type part of a card token, a cardholder's e-mail or user token, or a company name.</p>`
+        ? html`<p>Type part of a business card's token, a cardholder's e-mail or user token, or a company name; a personal card by its whole token.</p>`
         : html`<p aria-live="polite">${result.data.length} ${result.data.length === 1 ? 'card matches' : 'cards match'}${result.limited ? ' (first 50; narrow the search)' : ''}</p>`
     }
     ${
