@@ -16,8 +16,8 @@ export interface CardState {
   readonly limits?: Record<string, string>;
 }
 
-export async function scriptHarness() {
-  const redis = connectRedis({ url: process.env.REDIS_URL!, connection_name: 'afc-script-test' });
+export async function scriptHarness(url = process.env.REDIS_URL!) {
+  const redis = connectRedis({ url, connection_name: 'afc-script-test' });
   await redis.connect();
   const scripts: DecisionScripts = loadScripts(redis);
   const layout: KeyLayout = { prefix: `s${randomUUID().slice(0, 8)}`, shards: 8 };
