@@ -126,6 +126,32 @@ async function lifecycle(
   return { tokens: steps.map((s) => s.jit_token!), a, b };
 }
 
+/** The quiet gateway's outbox entries of these JIT tokens, packed as the relay would (earlier tests' stay there). */
+async function quietOutboxLines(tokens: readonly string[]): Promise<Map<string, string>> {
+  const lines = new Map<string, string>();
+  const wanted = new Set(tokens);
+  for (const key of outboxKeys({
+    prefix: quiet.config.redis_key_prefix,
+    shards: quiet.config.redis_shards,
+  })) {
+    for (const [id, fields] of await quiet.redis.xrange(key, '-', '+')) {
+      const request = JSON.parse(fields[fields.indexOf('r') + 1]!) as { jit_token: string };
+      if (wanted.has(request.jit_token)) lines.set(request.jit_token, packEntry(id, fields).line);
+    }
+  }
+  expect(lines.size).toBe(wanted.size);
+  return lines;
+}
+
+/** One message at a time to the isolated worker: each its own ledger write. */
+async function persistOneByOne(lines: readonly string[]): Promise<void> {
+  for (const line of lines) {
+    const before = await processedCount(isolated, isolated_queue);
+    await publishBatches(isolated.rabbit, isolated_queue, [{ lines: [line] }]);
+    await waitUntil(async () => (await processedCount(isolated, isolated_queue)) >= before + 1);
+  }
+}
+
 async function businessStatuses(tokens: readonly string[]) {
   const rows = await gw.sql<
     { jit_token: string; status: string; mode: string; posted_amount_minor: bigint }[]
@@ -280,31 +306,13 @@ describe('worker ledger: the transaction lifecycle', () => {
       for (const step of steps) expect(await send(quiet, step)).toBe(200);
       groups.push({ business, auth, tokens: steps.map((s) => s.jit_token!) });
     }
-    // The outbox entries of these decisions (earlier tests' entries stay in the quiet outbox).
-    const lines: Array<{ token: string; line: string }> = [];
-    const wanted = new Set(groups.flatMap((g) => g.tokens));
-    for (const key of outboxKeys({
-      prefix: quiet.config.redis_key_prefix,
-      shards: quiet.config.redis_shards,
-    })) {
-      for (const [id, fields] of await quiet.redis.xrange(key, '-', '+')) {
-        const request = JSON.parse(fields[fields.indexOf('r') + 1]!) as { jit_token: string };
-        if (wanted.has(request.jit_token))
-          lines.push({ token: request.jit_token, line: packEntry(id, fields).line });
-      }
-    }
-    expect(lines).toHaveLength(wanted.size);
+    const lines = await quietOutboxLines(groups.flatMap((g) => g.tokens));
     // The first two cards' messages in decided order, the last two's reversed: the reopen first.
     const ordered = groups.flatMap((g, i) => {
-      const mine = g.tokens.map((token) => lines.find((l) => l.token === token)!.line);
+      const mine = g.tokens.map((token) => lines.get(token)!);
       return i < 2 ? mine : mine.reverse();
     });
-    // One at a time: each message its own ledger write (a batch applies its last state anyway).
-    for (const line of ordered) {
-      const before = await processedCount(isolated, isolated_queue);
-      await publishBatches(isolated.rabbit, isolated_queue, [{ lines: [line] }]);
-      await waitUntil(async () => (await processedCount(isolated, isolated_queue)) >= before + 1);
-    }
+    await persistOneByOne(ordered);
     for (const g of groups) {
       const hold = g.business
         ? (
@@ -318,6 +326,50 @@ describe('worker ledger: the transaction lifecycle', () => {
       expect(hold).toEqual({ held_minor: 2_000n, state: 'pending' });
     }
     expect((await reconciled(quiet)).differences).toEqual([]);
+  });
+
+  it('chaos seed 1223073766 reproduced: a release Redis forgot after relaying it is booked twice, and reconcile sees it', async () => {
+    // Redis answered a reversal and the relay delivered it, then Redis lost that write (a SIGKILL
+    // with everysec postponing the AOF write behind a slow fsync): Redis holds the amount again,
+    // the ledger has released it. A clearing of the group then releases it once more: the ledger's
+    // hold ends at minus the amount. appendfsync always keeps Redis from forgetting an answered write
+    // (test/faults/redis-durability.test.ts); reconcile reports what a lost write leaves behind.
+    const card = await createBusinessCard(quiet.sql, { daily_limit_minor: 100_000n });
+    const auth = uniqueToken('jit');
+    const reversal = uniqueToken('jit');
+    const clearing = uniqueToken('jit');
+    expect(await send(quiet, { ...card, jit_token: auth, amount: 32.96 })).toBe(200);
+    const keys = decisionKeys(quiet.layout, card.user_token, card.card_token, reversal, auth);
+    const before = {
+      ledger: await quiet.redis.dumpBuffer(keys.ledger),
+      auth: await quiet.redis.dumpBuffer(keys.auth),
+    };
+    const reversal_request = { ...card, jit_token: reversal, amount: 32.96, original_jit_token: auth };
+    expect(await send(quiet, { ...reversal_request, method: 'pgfs.authorization.reversal' })).toBe(200);
+    await persistOneByOne([...(await quietOutboxLines([auth, reversal])).values()]);
+    // The lost write: the card's ledger and the group as they were before the reversal.
+    const restored = await quiet.redis
+      .multi()
+      .restore(keys.ledger, 0, before.ledger!, 'REPLACE')
+      .restore(keys.auth, 0, before.auth!, 'REPLACE')
+      .del(keys.decision)
+      .exec();
+    expect(restored?.map(([error]) => error)).toEqual([null, null, null]);
+    const clearing_request = { ...card, jit_token: clearing, amount: 32.96, original_jit_token: auth };
+    expect(await send(quiet, { ...clearing_request, method: 'pgfs.authorization.clearing' })).toBe(200);
+    await persistOneByOne([...(await quietOutboxLines([clearing])).values()]);
+    const [hold] = await quiet.sql<{ held_minor: bigint }[]>`
+      SELECT held_minor FROM authorization_holds WHERE group_token = ${auth}`;
+    expect(hold?.held_minor).toBe(-3_296n);
+    const report = await reconcile(
+      { redis: quiet.redis, sql: quiet.sql, db: quiet.mongo.db(), key_prefix: quiet.config.redis_key_prefix },
+      { card_token: card.card_token, scope: 'checked_cards' },
+    );
+    expect(report.differences).toContainEqual(
+      expect.objectContaining({ field: `authorization_holds ${auth} (negative)`, ledger: '-3296' }),
+    );
+    // Not left behind: every later ledger-wide reconciliation of this database would list it.
+    await quiet.sql`DELETE FROM authorization_holds WHERE group_token = ${auth}`;
   });
 
   it('property: random interleavings keep Redis == ledger, holds = what is held, nothing negative', async () => {
