@@ -497,11 +497,13 @@ try {
     ledger = await expectations.verify(sql, mongo.db(), plan.ledger_wait_max_ms, progress, () =>
       backlog.queueDepth(),
     );
+    const dead = new QueueDepths(amqp_url);
+    ledger = { ...ledger, dead_letters: await dead.deadLetters().finally(() => dead.close()) };
     if (ledger.drained)
       persisted_after_load_s = (verify_started_ms + ledger.waited_ms - load_ended_ms) / 1000;
     progress(
       `ledger: ${ledger.persisted}/${ledger.expected} persisted, ${ledger.missing} missing, ${ledger.mismatched} mismatched, ` +
-        `${ledger.in_both_stores} in both stores`,
+        `${ledger.in_both_stores} in both stores, ${ledger.dead_letters} dead letters`,
     );
   }
   await gateway_stopped;

@@ -84,7 +84,7 @@ export function renderMarkdown(results: BenchResults, charts: readonly Chart[]):
     lines.push(
       '## Ledger',
       '',
-      `${l.persisted} of ${l.expected} answered decisions persisted (waited ${fmt(l.waited_ms / 1000, 1)} s); ${l.missing} missing, ${l.mismatched} mismatched, ${l.in_both_stores} in both stores.`,
+      `${l.persisted} of ${l.expected} answered decisions persisted (waited ${fmt(l.waited_ms / 1000, 1)} s); ${l.missing} missing, ${l.mismatched} mismatched, ${l.in_both_stores} in both stores, ${l.dead_letters ?? 'unknown'} dead letters.`,
       l.persist_latency_ms
         ? `Decision -> persisted (PostgreSQL rows): p50 ${fmt(l.persist_latency_ms.p50)} ms, p99 ${fmt(l.persist_latency_ms.p99)} ms, max ${fmt(l.persist_latency_ms.max)} ms.`
         : '',

@@ -326,7 +326,7 @@ function correctnessChecks(results: BenchResults): TargetCheck[] {
       goal: '0 missing, 0 mismatched',
       measured: `${l.persisted}/${l.expected} persisted, ${l.missing} missing, ${l.mismatched} mismatched`,
       met: l.missing + l.mismatched + l.in_both_stores === 0,
-      detail: `${l.in_both_stores} in both stores; ${ledger_explained} explained (booked behind a fail-safe decline)`,
+      detail: `${l.in_both_stores} in both stores, ${l.dead_letters ?? 'unknown'} dead letters; ${ledger_explained} explained (booked behind a fail-safe decline)`,
     });
   }
   return checks;

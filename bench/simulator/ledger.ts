@@ -46,6 +46,8 @@ export interface LedgerReport {
   readonly examples: string[];
   readonly drained: boolean;
   readonly waited_ms: number;
+  /** Messages in the decision dead-letter queues after the wait (set by the runner). */
+  readonly dead_letters?: number;
   /** Decision -> row written (PostgreSQL rows: created_at - decided_at). */
   readonly persist_latency_ms: { p50: number; p99: number; max: number } | null;
 }
