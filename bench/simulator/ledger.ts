@@ -139,12 +139,11 @@ export class LedgerExpectations {
         PersistedRow[]
       >`SELECT jit_token, status, approved_amount_minor FROM transactions
                                                 WHERE jit_token = ANY(${batch})`;
+      // By `_id` (the JIT token): FerretDB answers that from its primary key; any other filter is a
+      // scan of the whole collection, and the chaos suite reads them the same way.
       const mongo_rows = await db
-        .collection<PersistedRow>('personal_transactions')
-        .find(
-          { jit_token: { $in: batch } },
-          { projection: { _id: 0, jit_token: 1, status: 1, approved_amount_minor: 1 } },
-        )
+        .collection<PersistedRow & { _id: string }>('personal_transactions')
+        .find({ _id: { $in: batch } }, { projection: { jit_token: 1, status: 1, approved_amount_minor: 1 } })
         .toArray();
       const found = new Map<string, PersistedRow>();
       for (const row of [...pg_rows, ...mongo_rows]) {
