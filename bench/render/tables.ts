@@ -2,7 +2,7 @@
 
 import { MACHINE_GROUP } from '../runner/proc-sampler.ts';
 import { p99Step } from '../runner/ttl-expiry.ts';
-import { cpuUsPerDecision, pipelineUsPerDecision } from './cpu-per-decision.ts';
+import { cpuUsPerDecision, decisionsPerS, pipelineUsPerDecision } from './cpu-per-decision.ts';
 import type { BenchResults } from './results.ts';
 import { ratioToBaseline } from './results.ts';
 import { fmt } from './targets.ts';
@@ -148,7 +148,8 @@ export function capacityTable(results: BenchResults): Table {
 export function cpuPerDecisionTable(results: BenchResults): Table {
   const groups = Object.keys(results.usage.at(-1)?.cpu_percent ?? {}).filter((g) => g !== MACHINE_GROUP);
   return {
-    title: 'CPU per decision (us of process CPU time / decisions answered), per process and phase',
+    title:
+      'CPU per decision (us of process CPU time / decisions answered, shed requests not counted), per process and phase',
     header: [
       'phase',
       'decisions/s',
@@ -158,7 +159,7 @@ export function cpuPerDecisionTable(results: BenchResults): Table {
     ],
     rows: results.phases.map((p) => [
       p.label,
-      fmt(p.result.throughput_per_s, 0),
+      fmt(decisionsPerS(p), 0),
       ...groups.map((g) => {
         const us = cpuUsPerDecision(p, g);
         return us === null || us === 0 ? '-' : fmt(us, 0);

@@ -4,7 +4,12 @@
 import type { CapacityResult, CapacityStep } from '../runner/capacity.ts';
 import type { MeasuredPhase } from '../runner/measure.ts';
 import { p99Step } from '../runner/ttl-expiry.ts';
-import { cpuUsPerDecision, isPipelineGroup, pipelineUsPerDecision } from './cpu-per-decision.ts';
+import {
+  cpuUsPerDecision,
+  decisionsPerS,
+  isPipelineGroup,
+  pipelineUsPerDecision,
+} from './cpu-per-decision.ts';
 import { type BenchResults, ratioToBaseline } from './results.ts';
 
 export interface TargetCheck {
@@ -106,7 +111,7 @@ function capacityChecks(results: BenchResults): TargetCheck[] {
 function busiestPhase(results: BenchResults): MeasuredPhase | undefined {
   return results.phases
     .filter((p) => p.target === 'gateway' && p.role !== 'persist load')
-    .sort((a, b) => b.result.throughput_per_s - a.result.throughput_per_s)[0];
+    .sort((a, b) => decisionsPerS(b) - decisionsPerS(a))[0];
 }
 
 /**
@@ -128,7 +133,7 @@ function marginalUsPerDecision(results: BenchResults, group: string): number | n
 
 function cpuChecks(results: BenchResults): TargetCheck[] {
   const phase = busiestPhase(results);
-  const from = phase ? `at ${fmt(phase.result.throughput_per_s, 0)}/s (${phase.label})` : 'no gateway phase';
+  const from = phase ? `at ${fmt(decisionsPerS(phase), 0)} decisions/s (${phase.label})` : 'no gateway phase';
   const row = (target: string, max: number, us: number | null, marginal: number | null): TargetCheck => ({
     target,
     goal: `<= ${max} us`,
