@@ -512,7 +512,8 @@ end
 
 if mode == 'reversal' or mode == 'clearing' or mode == 'release' then
   read_auth()
-  local auth_held = auth.held
+  -- Never below zero (void-5.lua undoes no more than a group holds): what a group could release.
+  local auth_held = math.max(0, auth.held)
   if mode == 'reversal' or mode == 'release' then
     -- Releases at most what is still held: a second or oversized reversal releases nothing more.
     local released = (mode == 'release') and auth_held or math.min(amount, auth_held)

@@ -5,7 +5,8 @@
 
   - no decision recorded yet: record a TIMEOUT decline (a late decide call becomes a replay);
   - an approved purchase (auth, incremental, capture): undo its hold or posting and its spend,
-    turn it into a TIMEOUT decline (revision 2) and tell the worker through the outbox;
+    turn it into a TIMEOUT decline (revision 2) and tell the worker through the outbox; of a
+    hold, only what its group still holds (nothing once a clearing or reversal settled it);
   - anything else (a decline, or a reversal/clearing/refund, which report what the network
     already did): nothing to undo;
   - a decision recorded by another call (the slow call was a replay of an earlier answer):
@@ -50,11 +51,23 @@ end
 -- The changes undone, as applied, for the worker's ledger (same format as decide-9.lua's `fx`).
 local effects = {}
 local released = tonumber(d[2])
+if d[6] ~= 'capture' then
+  -- The approval's hold may be gone already: a clearing or reversal of its group decided since
+  -- (another connection, before this void ran) released what the group held, this approval's part
+  -- included, and settled its spend. Undoing it again would take the group, and the card's held,
+  -- below zero: only what the group still holds is released, nothing of a settled group.
+  local group = rcall('HMGET', auth_key, 'held', 'state')
+  if group[2] and group[2] ~= 'pending' then
+    released = 0
+  else
+    released = math.min(released, math.max(0, tonumber(group[1] or '0') or 0))
+  end
+end
 local text = string.format('%d', released)
 if d[6] == 'capture' then
   rcall('HINCRBY', ledger_key, 'pend', text)
   effects[#effects + 1] = 'pend:' .. text
-else
+elseif released > 0 then
   rcall('HINCRBY', ledger_key, 'held', '-' .. text)
   rcall('HINCRBY', auth_key, 'held', '-' .. text)
   effects[#effects + 1] = 'held:-' .. text

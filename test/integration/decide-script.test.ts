@@ -247,6 +247,66 @@ describe('decide-10.lua against Redis', () => {
     expect(replay).toMatchObject({ status: DecisionStatus.TIMEOUT, replayed: true });
   });
 
+  it('a void after its group was cleared or reversed releases nothing more: held never goes below zero', async () => {
+    const c = cardholder();
+    await h.seedCard(c.user_token, c.card_token, { kind: 'personal', balance_minor: 50_000n });
+    const voidOf = (r: Awaited<ReturnType<typeof h.decide>>, call_id: string) =>
+      h.scripts.void(r.keys, {
+        request_json: '{}',
+        status_code: DecisionStatus.TIMEOUT,
+        now_ms: Date.now(),
+        call_id,
+      });
+    // An incremental answered `timeout` whose void runs after the clearing of its group.
+    const auth = uniqueToken('j');
+    await h.decide({ ...c, jit_token: auth, amount_minor: 1_000n });
+    const incremental = await h.decide({
+      ...c,
+      jit_token: uniqueToken('j'),
+      original_jit_token: auth,
+      mode: 'incremental',
+      amount_minor: 200n,
+      call_id: 'slow-incremental',
+    });
+    expect(incremental.status).toBe(DecisionStatus.APPROVED);
+    const clearing = await h.decide({
+      ...c,
+      jit_token: uniqueToken('j'),
+      original_jit_token: auth,
+      mode: 'clearing',
+      amount_minor: 1_200n,
+    });
+    expect(clearing.status).toBe(DecisionStatus.APPROVED);
+    expect(await voidOf(incremental, 'slow-incremental')).toEqual({ previous_status: 0, released_minor: 0n });
+    expect((await h.ledger(c.user_token, c.card_token)).held).toBe('0');
+    expect(await h.redis.hget(incremental.keys.auth, 'held')).toBe('0');
+    // A purchase answered `timeout` whose void runs after a partial reversal: only what is left.
+    const second = await h.decide({
+      ...c,
+      jit_token: uniqueToken('j'),
+      amount_minor: 500n,
+      call_id: 'slow-auth',
+    });
+    await h.decide({
+      ...c,
+      jit_token: uniqueToken('j'),
+      original_jit_token: second.keys.auth.split(':auth:')[1]!,
+      mode: 'reversal',
+      amount_minor: 300n,
+    });
+    expect(await voidOf(second, 'slow-auth')).toEqual({ previous_status: 0, released_minor: 200n });
+    expect((await h.ledger(c.user_token, c.card_token)).held).toBe('0');
+    // A later reversal of the settled group releases nothing and reports no negative amount.
+    const late = await h.decide({
+      ...c,
+      jit_token: uniqueToken('j'),
+      original_jit_token: auth,
+      mode: 'reversal',
+      amount_minor: 200n,
+    });
+    expect(late).toMatchObject({ status: DecisionStatus.APPROVED, approved: 0 });
+  });
+
   it("a void after a slow replay never undoes the earlier call's approval", async () => {
     const c = cardholder();
     await h.seedCard(c.user_token, c.card_token, { kind: 'personal', balance_minor: 5_000n });
