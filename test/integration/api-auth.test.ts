@@ -4,7 +4,15 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerPersonalTransactionKeys } from '../../shared/personal-transaction-keys.ts';
 import { uniqueToken } from '../support/cardholders.ts';
-import { apiKey, bearer, callApi, startTestApi, type Method, type TestApi } from '../support/api-harness.ts';
+import {
+  apiKey,
+  apiKeySecret,
+  bearer,
+  callApi,
+  startTestApi,
+  type Method,
+  type TestApi,
+} from '../support/api-harness.ts';
 
 let api: TestApi;
 let admin: Record<string, string>;
@@ -89,17 +97,10 @@ describe('authentication', () => {
     >`SELECT key_sha256 FROM api_keys WHERE id = ${created.body.id}`;
     expect(row!.key_sha256.length).toBe(32);
     expect(JSON.stringify(await api.sql`SELECT * FROM api_keys WHERE id = ${created.body.id}`)).not.toContain(
-      secretPart(created.body.key),
+      apiKeySecret(created.body.key),
     );
   });
 });
-
-/** The part after `afc_<prefix>_`; base64url may itself contain `_`. */
-function secretPart(key: string): string {
-  const secret = key.slice('afc_'.length + 16 + 1);
-  expect(secret.length).toBe(43);
-  return secret;
-}
 
 describe('scopes', () => {
   it('a read key may read but not write (403); a write key may not manage keys (403)', async () => {

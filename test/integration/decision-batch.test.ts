@@ -121,9 +121,15 @@ describe('decision batches: Lua outbox -> relay -> reader', () => {
     ).toEqual({ previous_status: 0, released_minor: 1200n });
 
     const streams = [...new Set(replies.map((r) => r.keys.outbox))];
-    const written = new Map<string, string[]>();
+    // Keyed by JIT token and revision: entry ids are unique per stream only (two shards' streams
+    // may both hold `<ms>-0`).
+    const keyOf = (jit_token: string, revision: number | string) => `${jit_token}:${revision}`;
+    const written = new Map<string, { id: string; fields: string[] }>();
     for (const stream of streams)
-      for (const [id, fields] of await h.redis.xrange(stream, '-', '+')) written.set(id, fields);
+      for (const [id, fields] of await h.redis.xrange(stream, '-', '+')) {
+        const request = JSON.parse(fields[fields.indexOf('r') + 1]!) as { jit_token: string };
+        written.set(keyOf(request.jit_token, fields[fields.indexOf('rev') + 1]!), { id, fields });
+      }
     expect(written.size).toBe(6);
 
     const relay = relayOf(streams, { message_decisions_max: 2 });
@@ -143,17 +149,18 @@ describe('decision batches: Lua outbox -> relay -> reader', () => {
       for (const entry of entries) {
         const event = decisionEventOf(entry);
         expect(message.routingKey).toBe(`decision.${event.kind}.${event.approved ? 'approved' : 'declined'}`);
-        expect(decoded.has(entry.outbox_id)).toBe(false);
-        decoded.set(entry.outbox_id, event);
+        const key = keyOf(event.request.jit_token, event.revision);
+        expect(decoded.has(key)).toBe(false);
+        decoded.set(key, event);
       }
     }
     // Every entry once; three business approvals in two messages (at most 2 each).
     expect([...decoded.keys()].sort()).toEqual([...written.keys()].sort());
     expect(messages.filter((m) => m.routingKey === 'decision.business.approved')).toHaveLength(2);
 
-    for (const [id, fields] of written) {
+    for (const [key, { id, fields }] of written) {
       const field = (name: string) => fields[fields.indexOf(name) + 1];
-      const event = decoded.get(id)!;
+      const event = decoded.get(key)!;
       expect(event.request).toEqual(JSON.parse(field('r')!));
       expect(event.effects).toEqual(effectsToJson(parseLedgerEffects(field('fx'))));
       expect(event).toMatchObject({

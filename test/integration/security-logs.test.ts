@@ -16,7 +16,7 @@ import { loadApiConfig, loadGatewayConfig } from '../../shared/config.ts';
 import { createLogger, maskToken } from '../../shared/logger.ts';
 import { startDecisionConsumer } from '../../worker/decisions/consumer.ts';
 import { createWorker, type Worker } from '../../worker/worker.ts';
-import { apiKey } from '../support/api-harness.ts';
+import { apiKey, apiKeySecret } from '../support/api-harness.ts';
 import { createBusinessCard, createPersonalCard, type CreatedCard } from '../support/cardholders.ts';
 import { basicAuth, jitRequest } from '../support/jit-requests.ts';
 import { waitFor } from '../../shared/dev/processes.ts';
@@ -276,7 +276,7 @@ describe('log scan', () => {
       gateway_password: process.env.GATEWAY_BASIC_AUTH_PASSWORD!,
       webhook_password: process.env.MARQETA_WEBHOOK_PASSWORD!,
       api_key: api_key,
-      api_key_secret: api_key.split('_')[2]!,
+      api_key_secret: apiKeySecret(api_key),
       api_key_guess: API_KEY_GUESS,
       basic_header: basicAuth().slice('Basic '.length),
       webhook_basic_header: webhookAuth().slice('Basic '.length),

@@ -73,3 +73,10 @@ export async function callApi(
   const body = response.body === '' ? null : response.json();
   return { status: response.statusCode, body, headers: response.headers };
 }
+
+/** The part of an API key after `afc_<prefix>_` (43 base64url characters, which may contain `_`). */
+export function apiKeySecret(key: string): string {
+  const secret = key.slice('afc_'.length + 16 + 1);
+  if (secret.length !== 43) throw new Error(`not an API key: ${key.length} characters`);
+  return secret;
+}
