@@ -69,4 +69,29 @@ describe('decisions topology', () => {
     expect(await depth(QUEUE_DECISIONS)).toBe(4);
     expect(await depth(QUEUE_PERSONAL_DECISIONS)).toBe(2);
   });
+
+  it('tells a publisher of a message no queue took (mandatory), through onReturn', async () => {
+    await declareTopology(rabbit);
+    const returned: string[] = [];
+    const publisher = rabbit.createPublisher({
+      confirm: true,
+      onReturn: (message) => returned.push(String(message.messageId)),
+    });
+    try {
+      const envelope = { exchange: EXCHANGE_EVENTS, durable: true, mandatory: true };
+      await publisher.send({ ...envelope, routingKey: 'nowhere.bound', messageId: 'unroutable' }, {});
+      await publisher.send(
+        {
+          ...envelope,
+          routingKey: decisionRoutingKey({ kind: 'business', approved: true }),
+          messageId: 'routed',
+        },
+        {},
+      );
+    } finally {
+      await publisher.close();
+    }
+    // The broker sends basic.return before the confirm of the same message.
+    expect(returned).toEqual(['unroutable']);
+  });
 });
