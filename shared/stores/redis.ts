@@ -79,6 +79,12 @@ export function connectRedis(options: RedisOptions): Redis {
   const cluster_options: ClusterOptions = {
     lazyConnect: true,
     enableOfflineQueue: false,
+    // No cluster ready check: ioredis 6.0.0 runs it (CLUSTER INFO on a random master) after the
+    // slot map, and a failed one reconnects without ever settling connect()'s promise, so a
+    // process awaiting it hangs before it listens (a gateway never became ready). It failed
+    // whenever that master's connection was still opening ("Connection is closed": no offline
+    // queue). A slot whose master is down answers CLUSTERDOWN per command instead.
+    enableReadyCheck: false,
     enableAutoPipelining: false,
     maxRedirections: CLUSTER_BEHAVIOUR.max_redirections,
     retryDelayOnMoved: 0,
