@@ -12,10 +12,12 @@
 //
 // On a single Redis one blocking XREADGROUP covers every shard stream. On a Redis Cluster the
 // streams live in different slots (a multi-key read would fail with CROSSSLOT), so each stream
-// is read on its own, on the master that owns its slot, all at once and without BLOCK (a
-// blocked read would hold up the other reads sharing that node's connection); an empty round
-// waits idle_poll_ms. Every relay reads every stream in one consumer group, so the streams of a
-// relay that dies are served by the others at once, and what it held pending is claimed.
+// is read on its own, on the master that owns its slot, without BLOCK (a blocked read would hold
+// up the other reads sharing that node's connection): the streams this gateway's scripts wrote
+// (outbox-writes.ts) as soon as they are written, and every stream once per sweep_ms (without a
+// record of writes, every idle_poll_ms). Every relay reads every stream in one consumer group, so
+// the streams of a relay that dies are served by the others' sweeps, and what it held pending is
+// claimed.
 
 import type { ChainableCommander, Redis } from 'ioredis';
 import type { Connection, Publisher } from 'rabbitmq-client';
@@ -24,6 +26,7 @@ import { CONTENT_TYPE_DECISION_BATCH, encodeBatch } from '../../shared/decision-
 import type { Logger } from '../../shared/logger.ts';
 import type { gatewayMetrics } from '../../shared/metrics.ts';
 import { isCluster } from '../../shared/stores/redis.ts';
+import type { OutboxWrites } from './outbox-writes.ts';
 import { packBatches } from './pack-batches.ts';
 
 export const RELAY_GROUP = 'relay';
@@ -39,7 +42,9 @@ export interface RelayOptions {
   readonly claim_idle_ms: number;
   /** How long one blocking read waits for new entries (single Redis). */
   readonly block_ms: number;
-  /** The pause after a round of per-stream reads that found nothing (Redis Cluster). */
+  /** Redis Cluster: how often every stream is read when this relay is told of no write. */
+  readonly sweep_ms: number;
+  /** Redis Cluster, a relay told of no write (no OutboxWrites): the pause between reads of every stream. */
   readonly idle_poll_ms: number;
   /**
    * The pause between reading new entries and relaying them. A read wakes on the decision
@@ -55,6 +60,7 @@ export interface RelayOptions {
 
 export const RELAY_DEFAULTS = Object.freeze({
   block_ms: 500,
+  sweep_ms: 1_000,
   idle_poll_ms: 20,
   linger_ms: 2,
   retry_min_ms: 100,
@@ -94,12 +100,23 @@ export class OutboxRelay {
   readonly #reads: ReadonlyArray<readonly string[]>;
   readonly #log: Logger;
   readonly #metrics: RelayMetrics;
+  /** Redis Cluster: the streams written by this gateway, read without waiting for a sweep. */
+  readonly #writes: OutboxWrites | null;
+  /** Redis Cluster: when every stream is read next (performance.now() ms). */
+  #next_sweep_ms = 0;
   #running = false;
   #stopped: Promise<void> = Promise.resolve();
   readonly stats: RelayStats = { published_total: 0, messages_total: 0, last_lag_ms: 0 };
 
   /** `redis` must be a connection of its own: the relay blocks on it. */
-  constructor(redis: Redis, rabbit: Connection, options: RelayOptions, log: Logger, metrics: RelayMetrics) {
+  constructor(
+    redis: Redis,
+    rabbit: Connection,
+    options: RelayOptions,
+    log: Logger,
+    metrics: RelayMetrics,
+    writes: OutboxWrites | null = null,
+  ) {
     this.#redis = redis;
     // The topology is declared on every (re)connect, before the first publish.
     this.#publisher = rabbit.createPublisher({
@@ -116,6 +133,7 @@ export class OutboxRelay {
     this.#reads = isCluster(redis) ? options.streams.map((stream) => [stream]) : [options.streams];
     this.#log = log;
     this.#metrics = metrics;
+    this.#writes = writes;
   }
 
   start(): void {
@@ -137,6 +155,7 @@ export class OutboxRelay {
   /** Finishes the batch in hand, then returns. */
   async stop(): Promise<void> {
     this.#running = false;
+    this.#writes?.interrupt();
     await this.#stopped;
     await this.#publisher.close();
   }
@@ -176,11 +195,12 @@ export class OutboxRelay {
   }
 
   async #read(from: '0' | '>'): Promise<Array<{ stream: string; id: string; fields: string[] }>> {
-    const { consumer_name, batch_max, block_ms, idle_poll_ms } = this.#options;
+    const { consumer_name, batch_max, block_ms } = this.#options;
     // Blocking is safe only when this read is the one command in flight on its connection.
     const block = from === '>' && this.#reads.length === 1;
+    const reads = from === '>' && !block ? this.#clusterReads() : this.#reads;
     const replies = await Promise.all(
-      this.#reads.map((streams) => {
+      reads.map((streams) => {
         const args: Array<string | number> = ['GROUP', RELAY_GROUP, consumer_name, 'COUNT', batch_max];
         if (block) args.push('BLOCK', block_ms);
         args.push('STREAMS', ...streams, ...streams.map(() => from));
@@ -190,6 +210,8 @@ export class OutboxRelay {
     const entries: Array<{ stream: string; id: string; fields: string[] }> = [];
     for (const reply of replies) {
       for (const [stream, list] of streamsOf(reply)) {
+        // A full read may have left entries behind: read that stream again next round.
+        if (list.length >= batch_max && !block) this.#writes?.mark(stream);
         for (const [id, fields] of list) {
           // A pending entry deleted meanwhile comes back with null fields: ack it away.
           if (fields === null) await this.#redis.xack(stream, RELAY_GROUP, id);
@@ -197,10 +219,24 @@ export class OutboxRelay {
         }
       }
     }
-    if (from === '>' && !block && entries.length === 0) {
-      await new Promise((resolve) => setTimeout(resolve, idle_poll_ms));
-    }
+    if (from === '>' && !block && entries.length === 0) await this.#untilNextRead();
     return entries;
+  }
+
+  /** Redis Cluster: every stream when a sweep is due, else the streams written since the last read. */
+  #clusterReads(): ReadonlyArray<readonly string[]> {
+    const written = this.#writes?.take() ?? [];
+    if (performance.now() < this.#next_sweep_ms) return written.map((stream) => [stream]);
+    this.#next_sweep_ms =
+      performance.now() + (this.#writes ? this.#options.sweep_ms : this.#options.idle_poll_ms);
+    return this.#reads;
+  }
+
+  /** Redis Cluster, nothing read: until this gateway writes a stream or the next sweep is due. */
+  async #untilNextRead(): Promise<void> {
+    const wait_ms = Math.max(0, this.#next_sweep_ms - performance.now());
+    if (this.#writes) await this.#writes.wait(wait_ms);
+    else await new Promise((resolve) => setTimeout(resolve, wait_ms));
   }
 
   async #claimAbandoned(): Promise<void> {

@@ -52,7 +52,7 @@ async function background(services: FastifyInstance, options: BackgroundOptions)
   const { config, log } = options;
   const { sql, mongo, redis, relay_redis, rabbit, streams, metrics } =
     services.getDecorator<GatewayStores>(STORES);
-  const { loader, decider } = services.getDecorator<GatewayDecisions>(DECISIONS);
+  const { loader, decider, outbox_writes } = services.getDecorator<GatewayDecisions>(DECISIONS);
   const relay = new OutboxRelay(
     relay_redis,
     rabbit,
@@ -67,6 +67,7 @@ async function background(services: FastifyInstance, options: BackgroundOptions)
     },
     log,
     metrics,
+    outbox_writes,
   );
   // Before the gateway listens: the recently active cards' first decisions need no store.
   await preloadActiveCards(

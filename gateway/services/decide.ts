@@ -10,6 +10,8 @@ import { CacheLoader, cacheLoaderOptions } from '../decide/cache-loader.ts';
 import { Decider } from '../decide/decider.ts';
 import { withReplicaWait } from '../decide/replica-wait.ts';
 import { loadScripts } from '../decide/scripts.ts';
+import { OutboxWrites, withOutboxWrites } from '../outbox/outbox-writes.ts';
+import { isCluster } from '../../shared/stores/redis.ts';
 import { type GatewayStores, STORES, type ServiceOptions } from './connect.ts';
 
 export interface GatewayDecisions {
@@ -17,13 +19,18 @@ export interface GatewayDecisions {
   readonly decider: Decider;
   /** Marqeta's notifications: not the JIT hot path, each is confirmed by the broker before the 200. */
   readonly notifications: ReturnType<GatewayStores['rabbit']['createPublisher']>;
+  /** Redis Cluster only: the outbox streams the scripts wrote, for the relay (outbox-writes.ts). */
+  readonly outbox_writes: OutboxWrites | null;
 }
 
 export const DECISIONS = 'gateway_decisions';
 
 async function decide(services: FastifyInstance, { config, log }: ServiceOptions): Promise<void> {
   const { sql, mongo, redis, rabbit, layout, metrics } = services.getDecorator<GatewayStores>(STORES);
-  const scripts = withReplicaWait(loadScripts(redis), redis, config);
+  // On a single Redis the relay blocks on every stream in one read and needs no record of writes.
+  const outbox_writes = isCluster(redis) ? new OutboxWrites() : null;
+  const waited = withReplicaWait(loadScripts(redis), redis, config);
+  const scripts = outbox_writes ? withOutboxWrites(waited, outbox_writes) : waited;
   const loader = new CacheLoader(sql, mongo.db(), scripts, layout, log, cacheLoaderOptions(config));
   const decider = new Decider(scripts, loader, layout, config, log, metrics);
   const notifications = rabbit.createPublisher({
@@ -33,7 +40,7 @@ async function decide(services: FastifyInstance, { config, log }: ServiceOptions
     queues: queues.map((q) => ({ ...q, arguments: { ...q.arguments } })),
     queueBindings: queueBindings.map((b) => ({ ...b })),
   });
-  const decisions: GatewayDecisions = { loader, decider, notifications };
+  const decisions: GatewayDecisions = { loader, decider, notifications, outbox_writes };
   services.decorate(DECISIONS, decisions);
   services.addHook('onClose', () => shutdownStep(log, 'notifications', () => notifications.close()));
 }

@@ -2,20 +2,28 @@
 // cluster is started on free ports (own temp dir, no persistence) and always torn down.
 // Cardholders are spread over many hash-tag shards, and so over all three masters; the real
 // Decider and CacheLoader (fill from PostgreSQL) approve, replay and decline on every one of
-// them, and no call fails with CROSSSLOT.
+// them, and no call fails with CROSSSLOT. The outbox relay reads each shard stream on its master:
+// at once the streams this gateway's scripts wrote, on a sweep the ones other gateways wrote.
 import { randomUUID } from 'node:crypto';
 import { type Cluster, Redis } from 'ioredis';
 import { Registry } from 'prom-client';
+import { Connection } from 'rabbitmq-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CacheLoader, SEED_CACHE_LOADER_OPTIONS } from '../../gateway/decide/cache-loader.ts';
 import { Decider } from '../../gateway/decide/decider.ts';
-import { loadScripts } from '../../gateway/decide/scripts.ts';
+import { type DecisionScripts, loadScripts } from '../../gateway/decide/scripts.ts';
+import { OutboxWrites, withOutboxWrites } from '../../gateway/outbox/outbox-writes.ts';
+import { OutboxRelay, RELAY_DEFAULTS } from '../../gateway/outbox/relay.ts';
+import { createVhost, deleteVhost } from '../../bench/runner/broker.ts';
+import { withVhost } from '../../bench/runner/env.ts';
+import { declareTopology, QUEUE_DECISIONS } from '../../shared/broker/topology.ts';
+import { decisionEventOf, decodeBatch } from '../../shared/decision-batch.ts';
 import type { JitRequestBody } from '../../gateway/jit/schema.ts';
 import { parseJit } from '../../gateway/jit/translate.ts';
 import { DecisionStatus } from '../../shared/decision-status.ts';
 import { createLogger } from '../../shared/logger.ts';
 import { gatewayMetrics } from '../../shared/metrics.ts';
-import { decisionKeys, type KeyLayout } from '../../shared/redis-keys.ts';
+import { decisionKeys, type KeyLayout, outboxKeys } from '../../shared/redis-keys.ts';
 import { connectMongo } from '../../shared/stores/mongo.ts';
 import { connectPostgres } from '../../shared/stores/postgres.ts';
 import { connectRedis } from '../../shared/stores/redis.ts';
@@ -42,6 +50,10 @@ let decider: Decider;
 let impatient: Decider;
 const IMPATIENT_BUDGET_MS = 100;
 const PAUSE_MS = 1_000;
+let scripts: DecisionScripts;
+let budgets: ConstructorParameters<typeof Decider>[3];
+const vhost = `afc-cluster-relay-${randomUUID().slice(0, 8)}`;
+let rabbit: Connection;
 
 // A cluster start can take minutes on a loaded 2-core machine.
 beforeAll(async () => {
@@ -54,9 +66,9 @@ beforeAll(async () => {
   await client.connect();
   cluster = client as unknown as Cluster;
   // The gateway's own loader: same files, same versioned command names, on a Cluster client.
-  const scripts = loadScripts(client);
+  scripts = loadScripts(client);
   const loader = new CacheLoader(sql, mongo.db(), scripts, layout, log, SEED_CACHE_LOADER_OPTIONS);
-  const budgets = {
+  budgets = {
     decision_budget_ms: 2_000,
     cache_fill_budget_ms: 2_000,
     idempotency_ttl_s: 3600,
@@ -65,9 +77,15 @@ beforeAll(async () => {
   decider = new Decider(scripts, loader, layout, budgets, log, gatewayMetrics(new Registry()));
   const impatient_budgets = { ...budgets, decision_budget_ms: IMPATIENT_BUDGET_MS };
   impatient = new Decider(scripts, loader, layout, impatient_budgets, log, gatewayMetrics(new Registry()));
+  await createVhost(vhost);
+  rabbit = new Connection(withVhost(process.env.RABBITMQ_URL!, vhost));
+  rabbit.on('error', () => {});
+  await declareTopology(rabbit);
 }, 240_000);
 
 afterAll(async () => {
+  await rabbit?.close();
+  await deleteVhost(vhost).catch(() => {});
   cluster?.disconnect();
   await servers?.destroy();
   await sql.end({ timeout: 5 });
@@ -157,5 +175,110 @@ describe('decision scripts on a 3-master Redis Cluster', () => {
     expect(replay).toMatchObject({ status_code: DecisionStatus.TIMEOUT, replayed: true });
     // 10.00 spent: 40.00 fits again only because the timed-out 40.00 was released.
     expect((await decider.decide(request(card, 40), AUTHORIZE)).status_code).toBe(DecisionStatus.APPROVED);
+  });
+});
+
+describe('the outbox relay on a 3-master Redis Cluster', () => {
+  /** A gateway's relay: its own cluster connection, the gateway's record of writes (or none). */
+  async function startRelay(writes: OutboxWrites | null, sweep_ms: number) {
+    const relay_redis = connectRedis({
+      url: servers.url,
+      cluster_nodes: servers.nodes,
+      connection_name: 'afc-test-cluster-relay',
+    });
+    await relay_redis.connect();
+    const relay = new OutboxRelay(
+      relay_redis,
+      rabbit,
+      {
+        streams: outboxKeys(layout),
+        consumer_name: `relay-${randomUUID().slice(0, 8)}`,
+        batch_max: 512,
+        message_decisions_max: 256,
+        message_bytes_max: 256 * 1024,
+        claim_idle_ms: 60_000,
+        ...RELAY_DEFAULTS,
+        sweep_ms,
+      },
+      log,
+      gatewayMetrics(new Registry()),
+      writes,
+    );
+    relay.start();
+    let stopped: Promise<void> | null = null;
+    return {
+      stop(): Promise<void> {
+        stopped ??= relay.stop().finally(() => relay_redis.disconnect());
+        return stopped;
+      },
+    };
+  }
+
+  /** JIT tokens relayed to the decisions queue so far, collected from its batches. */
+  const relayed = new Set<string>();
+  async function collectRelayed(): Promise<void> {
+    const channel = await rabbit.acquire();
+    try {
+      for (;;) {
+        const message = await channel.basicGet({ queue: QUEUE_DECISIONS, noAck: true });
+        if (message === undefined) return;
+        for (const entry of decodeBatch(message.body as Buffer))
+          relayed.add(decisionEventOf(entry).request.jit_token);
+      }
+    } finally {
+      await channel.close();
+    }
+  }
+  async function waitRelayed(tokens: readonly string[]): Promise<void> {
+    for (;;) {
+      await collectRelayed();
+      if (tokens.every((token) => relayed.has(token))) return;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
+  /** One approval per cardholder through `decide_with`, spread over every master; their JIT tokens. */
+  async function approveAll(cards: readonly CreatedCard[], decide_with: Decider): Promise<string[]> {
+    const tokens: string[] = [];
+    for (const card of cards) {
+      const jit = request(card, 1);
+      expect((await decide_with.decide(jit, AUTHORIZE)).status_code).toBe(DecisionStatus.APPROVED);
+      tokens.push(jit.jit_token);
+    }
+    return tokens;
+  }
+
+  it('relays what this gateway wrote when written, and what others wrote on a sweep', async () => {
+    const cards = await Promise.all(Array.from({ length: CARDHOLDERS }, () => createBusinessCard(sql)));
+    const metrics = () => gatewayMetrics(new Registry());
+    const writes = new OutboxWrites();
+    const loader = new CacheLoader(sql, mongo.db(), scripts, layout, log, SEED_CACHE_LOADER_OPTIONS);
+    const this_gateway = new Decider(
+      withOutboxWrites(scripts, writes),
+      loader,
+      layout,
+      budgets,
+      log,
+      metrics(),
+    );
+    // No sweep within the test: after its first (at start), this relay reads only what it is told of.
+    const relay = await startRelay(writes, 3_600_000);
+    try {
+      // Round one may be read by the start's sweep; once it is relayed, that sweep is behind us.
+      await waitRelayed(await approveAll(cards, this_gateway));
+      await waitRelayed(await approveAll(cards, this_gateway));
+      // Written by another gateway (no record here): left for a sweep.
+      const others = await approveAll(cards, decider);
+      await relay.stop();
+      const sweeping = await startRelay(new OutboxWrites(), 500);
+      try {
+        await waitRelayed(others);
+      } finally {
+        await sweeping.stop();
+      }
+    } finally {
+      await relay.stop();
+    }
+    for (const stream of outboxKeys(layout)) expect(await cluster.xlen(stream)).toBe(0);
   });
 });
