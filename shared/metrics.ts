@@ -3,10 +3,17 @@
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
+/**
+ * How often the event-loop lag metric samples the loop. prom-client's default (10 ms) wakes an
+ * idle process 100 times a second: ~8 ms of CPU per second per process on this 2-core VM,
+ * measured with /proc. Sampled lag keeps its precision; 10 samples a second suit a dashboard.
+ */
+const EVENT_LOOP_LAG_SAMPLE_MS = 100;
+
 export function createRegistry(process_name: string): Registry {
   const registry = new Registry();
   registry.setDefaultLabels({ process: process_name });
-  collectDefaultMetrics({ register: registry });
+  collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: EVENT_LOOP_LAG_SAMPLE_MS });
   return registry;
 }
 
