@@ -19,8 +19,9 @@ import { writeReports } from './render/write-reports.ts';
 import { BacklogSampler } from './runner/backlog.ts';
 import { BrokerProbe, createVhost, deleteVhost } from './runner/broker.ts';
 import { type CapacityResult, searchCapacity } from './runner/capacity.ts';
+import { type SearchOptions, stepDurationMs } from './runner/capacity-search.ts';
 import { summarizeCpuProfiles } from './runner/cpu-profile.ts';
-import { devEnvironment, withDatabase, withVhost } from './runner/env.ts';
+import { devEnvironment, serviceEnvironment, withDatabase, withVhost } from './runner/env.ts';
 import { machineInfo } from './runner/machine.ts';
 import { type MeasureContext, type MeasuredPhase, measurePhase, type PhaseSpec } from './runner/measure.ts';
 import { type SeededHistory, seedHistory } from './runner/history.ts';
@@ -139,6 +140,28 @@ function context(metrics_url: string | null, listener = expectations.listener): 
   };
 }
 
+/** The capacity search's options, starting from a share of a closed loop's throughput. */
+function searchOptions(closed_throughput_per_s: number): SearchOptions {
+  return {
+    start_rate_per_s: Math.max(MIN_RATE_PER_S, closed_throughput_per_s * plan.capacity_start_share),
+    growth_factor: plan.capacity.growth_factor,
+    max_steps: plan.capacity.max_steps,
+    resolution: CAPACITY_RESOLUTION,
+    min_rate_per_s: MIN_RATE_PER_S,
+  };
+}
+
+/** An open-loop capacity step at `rate_per_s`, long enough for its p99 to mean something. */
+function capacityStepPhase(name: string, rate_per_s: number): PhaseSpec['phase'] {
+  return {
+    name,
+    mode: 'open',
+    duration_ms: stepDurationMs(rate_per_s, plan.capacity),
+    connections: OPEN_LOOP_CONNECTIONS,
+    rate_per_s,
+  };
+}
+
 function target(port: number, authorization: string): LoadTarget {
   return { origin: `http://127.0.0.1:${port}`, path: '/api/transactions/authorize', authorization };
 }
@@ -211,44 +234,74 @@ try {
   children.push(baseline);
   sampler.add({ name: 'baseline', pids: () => [baseline.pid] });
   const first_cards = plan.card_sets[0]!;
+  let baseline_closed_per_s = 0;
   for (const [i, connections] of plan.connections.entries()) {
-    phases.push(
-      await measurePhase(
+    const measured = await measurePhase(
+      context(null),
+      {
+        label: `baseline closed ${connections}c`,
+        tag: `B${i}`,
+        target: 'baseline',
+        load: target(baseline_port, 'Basic none'),
+        phase: {
+          name: `baseline ${connections}c`,
+          mode: 'closed',
+          duration_ms: plan.phase_ms,
+          connections,
+        },
+        card_offset: 0,
+        cards: first_cards,
+      },
+      phases.length,
+    );
+    phases.push(measured);
+    if (i === 0) baseline_closed_per_s = measured.result.throughput_per_s;
+  }
+  // The machine's floor: the same capacity search on the bare baseline (no store, no worker).
+  // On this shared 2-core machine an idle core's wake-up alone costs milliseconds.
+  const { result: baseline_capacity } = await searchCapacity({
+    traffic: 'baseline',
+    options: searchOptions(baseline_closed_per_s),
+    drain_max_ms: 0,
+    measure: async (rate_per_s, index) => {
+      const measured = await measurePhase(
         context(null),
         {
-          label: `baseline closed ${connections}c`,
-          tag: `B${i}`,
+          label: `capacity baseline open ${rate_per_s}/s`,
+          tag: `Cb${index}`,
           target: 'baseline',
+          role: 'capacity baseline',
           load: target(baseline_port, 'Basic none'),
-          phase: {
-            name: `baseline ${connections}c`,
-            mode: 'closed',
-            duration_ms: plan.phase_ms,
-            connections,
-          },
+          phase: capacityStepPhase(`capacity baseline ${rate_per_s}/s`, rate_per_s),
           card_offset: 0,
           cards: first_cards,
+          card_kind: 'business',
+          warmup_ms: plan.capacity.warmup_ms,
         },
         phases.length,
-      ),
-    );
-  }
+      );
+      phases.push(measured);
+      return measured;
+    },
+    backlogDepth: async () => 0,
+    backlogPoints: () => [],
+    progress,
+  });
+  capacity.push(baseline_capacity);
+  progress(`capacity at SLO, bare baseline: ${baseline_capacity.capacity_per_s}/s`);
   await stopChildren();
 
   // The gateway (and the worker) on the bench's own databases, Redis prefix and vhost.
   const gateway_port = await freePort();
   const gateway_internal_port = await freePort();
   const profile_dir = join(WORK_DIR, `${run_id}-profile`);
-  const service_env = {
-    ...env,
-    NODE_ENV: 'production',
-    LOG_LEVEL: 'warn',
-    DATABASE_URL: database_url,
-    MONGODB_URI: mongodb_uri,
-    RABBITMQ_URL: amqp_url,
-    REDIS_KEY_PREFIX: run_id,
-    REDIS_SHARDS: String(REDIS_SHARDS),
-  };
+  const service_env = serviceEnvironment(env, {
+    database_url,
+    mongodb_uri,
+    amqp_url,
+    key_prefix: run_id,
+    shards: REDIS_SHARDS,
+  });
   const startGateway = async (extra_env: Record<string, string>, log_tag: string): Promise<Child> => {
     const child = await startChild({
       name: 'gateway',
@@ -422,26 +475,14 @@ try {
   for (const traffic of ['business', 'mix'] as const) {
     const { result } = await searchCapacity({
       traffic,
-      options: {
-        start_rate_per_s: Math.max(MIN_RATE_PER_S, closed_throughput * plan.capacity_start_share),
-        growth_factor: plan.capacity.growth_factor,
-        max_steps: plan.capacity.max_steps,
-        resolution: CAPACITY_RESOLUTION,
-        min_rate_per_s: MIN_RATE_PER_S,
-      },
+      options: searchOptions(closed_throughput),
       drain_max_ms: plan.capacity.drain_max_ms,
       measure: (rate_per_s, index) =>
         gatewayPhase({
           label: `capacity ${traffic} open ${rate_per_s}/s`,
           tag: `C${traffic[0]}${index}`,
           role: `capacity ${traffic}`,
-          phase: {
-            name: `capacity ${traffic} ${rate_per_s}/s`,
-            mode: 'open',
-            duration_ms: plan.capacity.step_ms,
-            connections: OPEN_LOOP_CONNECTIONS,
-            rate_per_s,
-          },
+          phase: capacityStepPhase(`capacity ${traffic} ${rate_per_s}/s`, rate_per_s),
           card_offset: 0,
           cards: first_cards,
           card_kind: traffic === 'business' ? 'business' : 'any',
@@ -467,7 +508,10 @@ try {
   gateway = await startGateway({ CACHE_TTL_SCALE: String(plan.ttl.scale) }, '-ttl');
   const ttl_rate_per_s = Math.max(
     MIN_RATE_PER_S,
-    Math.round((capacity[0]?.capacity_per_s || closed_throughput * plan.capacity_start_share) / 2),
+    Math.round(
+      (capacity.find((c) => c.traffic === 'business')?.capacity_per_s ||
+        closed_throughput * plan.capacity_start_share) / 2,
+    ),
   );
   await gatewayPhase({
     label: `TTL expiry (TTLs x${plan.ttl.scale}) open ${ttl_rate_per_s}/s, business`,

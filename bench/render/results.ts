@@ -20,7 +20,7 @@ export interface BenchResults {
   readonly usage: readonly UsageSample[];
   readonly backlog: readonly DepthSample[];
   readonly ledger: LedgerReport | null;
-  /** Capacity at SLO, business-only traffic and the default mix. */
+  /** Capacity at SLO: business-only traffic, the default mix, and the bare baseline (the machine's floor). */
   readonly capacity: readonly CapacityResult[];
   /** Persisted per second, without and with the seeded history. */
   readonly persist: readonly PersistRate[];

@@ -140,8 +140,10 @@ export function capacityTable(results: BenchResults): Table {
     note:
       'SLO: p99 <= 10 ms (open loop, from the intended send time), nothing past 3 s, nothing shed, no transport error, ' +
       'backlog (outbox + decision queues) flat over the step and back to its starting depth right after. Steps grow ' +
-      'by a factor from half the closed-loop throughput while they hold, then bisect. Business: business cards only ' +
-      '(and unknown cards); mix: the default mix, one card in four personal.',
+      'by a factor from half the closed-loop throughput while they hold, then bisect; a low-rate step lasts until ' +
+      'it holds enough answers for its p99 (capped). Business: business cards only (and unknown cards); mix: the ' +
+      'default mix, one card in four personal; baseline: the bare Fastify server, searched the same way in the same ' +
+      "run (the machine's own floor: no store, no worker).",
   };
 }
 

@@ -23,7 +23,7 @@ export interface TargetCheck {
   readonly detail: string;
 }
 
-const CAPACITY_MIN_PER_S: Readonly<Record<CapacityResult['traffic'], number>> = {
+const CAPACITY_MIN_PER_S: Readonly<Record<'business' | 'mix', number>> = {
   business: 5_000,
   mix: 1_500,
 };
@@ -76,7 +76,19 @@ function heaviest(phase: MeasuredPhase): string {
   return ranked.map(([group, us]) => `${group} ${fmt(us, 0)} us`).join(', ');
 }
 
+/** The gateway's capacity searches (the baseline's is context, not a target). */
+function gatewayCapacity(results: BenchResults): CapacityResult[] {
+  return results.capacity.filter((c) => c.traffic !== 'baseline');
+}
+
 function capacityChecks(results: BenchResults): TargetCheck[] {
+  const baseline = results.capacity.find((c) => c.traffic === 'baseline');
+  const baseline_step = baseline && capacityStep(baseline);
+  const machine_floor =
+    baseline && baseline_step
+      ? `; bare Fastify baseline, same search and run: ${baseline.capacity_per_s}/s ` +
+        `(p99 ${fmt(baseline_step.p99_ms, 1)} ms at ${baseline_step.rate_per_s}/s)`
+      : '';
   return (['business', 'mix'] as const).map((traffic) => {
     const result = results.capacity.find((c) => c.traffic === traffic);
     const phase = capacityPhase(results, traffic);
@@ -98,7 +110,8 @@ function capacityChecks(results: BenchResults): TargetCheck[] {
       detail:
         `${result.steps.length} steps` +
         (failed ? `; ${failed.rate_per_s}/s missed (${failed.reasons})` : '') +
-        (phase ? `; most CPU per decision there: ${heaviest(phase)}` : ''),
+        (phase ? `; most CPU per decision there: ${heaviest(phase)}` : '') +
+        machine_floor,
     };
   });
 }
@@ -171,11 +184,11 @@ function cpuChecks(results: BenchResults): TargetCheck[] {
 function workerChecks(results: BenchResults): TargetCheck[] {
   if (!results.with_worker) return [];
   const checks: TargetCheck[] = [];
-  const flat = results.capacity.map((c) => {
+  const flat = gatewayCapacity(results).map((c) => {
     const step = capacityStep(c);
     return `${c.traffic} ${step && !step.backlog_growing ? 'flat' : 'growing'}`;
   });
-  const flat_everywhere = results.capacity.every((c) => {
+  const flat_everywhere = gatewayCapacity(results).every((c) => {
     const step = capacityStep(c);
     return step !== undefined && !step.backlog_growing;
   });

@@ -57,6 +57,23 @@ export interface SearchStep {
   readonly passed: boolean;
 }
 
+export interface StepLength {
+  readonly step_ms: number;
+  /** A step lasts until about this many answers are expected: p99 of 93 answers is their maximum. */
+  readonly step_min_answers: number;
+  readonly step_max_ms: number;
+}
+
+/**
+ * How long a step at `rate_per_s` measures: at least `step_ms`, longer at low rates so its p99
+ * stands on enough answers (1,000 answers: p99 is the 10th slowest), never past `step_max_ms`.
+ */
+export function stepDurationMs(rate_per_s: number, length: StepLength): number {
+  if (!(rate_per_s > 0)) throw new RangeError(`step rate must be positive (got ${rate_per_s})`);
+  const for_answers_ms = Math.ceil((length.step_min_answers / rate_per_s) * 1000);
+  return Math.min(length.step_max_ms, Math.max(length.step_ms, for_answers_ms));
+}
+
 /** The highest rate that passed, 0 if none did. */
 export function capacityOf(steps: readonly SearchStep[]): number {
   return steps.reduce((best, s) => (s.passed && s.rate_per_s > best ? s.rate_per_s : best), 0);

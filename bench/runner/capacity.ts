@@ -33,14 +33,17 @@ export interface CapacityStep {
   readonly drain_ms: number | null;
 }
 
+/** The gateway's two traffic kinds, and the bare Fastify baseline searched the same way. */
+export type CapacityTraffic = 'business' | 'mix' | 'baseline';
+
 export interface CapacityResult {
-  readonly traffic: 'business' | 'mix';
+  readonly traffic: CapacityTraffic;
   readonly capacity_per_s: number;
   readonly steps: readonly CapacityStep[];
 }
 
 export interface CapacityRun {
-  readonly traffic: 'business' | 'mix';
+  readonly traffic: CapacityTraffic;
   readonly options: SearchOptions;
   readonly drain_max_ms: number;
   /** Measures one open-loop step at `rate_per_s` (its `index`-th). */
@@ -60,12 +63,12 @@ export function shedCount(result: PhaseResult): number {
 
 async function drainBack(run: CapacityRun, depth_before: number): Promise<number | null> {
   const started_ms = performance.now();
-  while (performance.now() - started_ms < run.drain_max_ms) {
-    if ((await run.backlogDepth()) <= depth_before + BACKLOG_GROWTH_MIN)
-      return performance.now() - started_ms;
+  for (;;) {
+    const waited_ms = performance.now() - started_ms;
+    if ((await run.backlogDepth()) <= depth_before + BACKLOG_GROWTH_MIN) return waited_ms;
+    if (waited_ms >= run.drain_max_ms) return null;
     await new Promise((resolve) => setTimeout(resolve, DRAIN_POLL_MS));
   }
-  return null;
 }
 
 export async function searchCapacity(

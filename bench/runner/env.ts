@@ -28,3 +28,25 @@ export function withVhost(amqp_url: string, vhost: string): string {
   parsed.pathname = `/${encodeURIComponent(vhost)}`;
   return parsed.toString();
 }
+
+export interface BenchStores {
+  readonly database_url: string;
+  readonly mongodb_uri: string;
+  readonly amqp_url: string;
+  readonly key_prefix: string;
+  readonly shards: number;
+}
+
+/** The environment of the bench's gateways and workers: its own databases, vhost and Redis prefix. */
+export function serviceEnvironment(env: Record<string, string>, stores: BenchStores): Record<string, string> {
+  return {
+    ...env,
+    NODE_ENV: 'production',
+    LOG_LEVEL: 'warn',
+    DATABASE_URL: stores.database_url,
+    MONGODB_URI: stores.mongodb_uri,
+    RABBITMQ_URL: stores.amqp_url,
+    REDIS_KEY_PREFIX: stores.key_prefix,
+    REDIS_SHARDS: String(stores.shards),
+  };
+}

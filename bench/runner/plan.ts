@@ -21,6 +21,9 @@ export interface BenchPlan {
   readonly capacity: {
     readonly warmup_ms: number;
     readonly step_ms: number;
+    /** Low-rate steps last until about this many answers are expected (capacity-search.ts). */
+    readonly step_min_answers: number;
+    readonly step_max_ms: number;
     readonly max_steps: number;
     readonly growth_factor: number;
     /** Longest wait after a step for its backlog to drain (longer: the backlog was growing). */
@@ -86,8 +89,24 @@ export function parsePlan(argv: readonly string[]): BenchPlan {
     connections: [100, 1000],
     capacity_start_share: 0.5,
     capacity: full
-      ? { warmup_ms: 2_000, step_ms: 10_000, max_steps: 9, growth_factor: 1.5, drain_max_ms: 10_000 }
-      : { warmup_ms: 1_000, step_ms: 3_000, max_steps: 5, growth_factor: 1.5, drain_max_ms: 3_000 },
+      ? {
+          warmup_ms: 2_000,
+          step_ms: 10_000,
+          step_min_answers: 2_000,
+          step_max_ms: 40_000,
+          max_steps: 9,
+          growth_factor: 1.5,
+          drain_max_ms: 10_000,
+        }
+      : {
+          warmup_ms: 1_000,
+          step_ms: 3_000,
+          step_min_answers: 600,
+          step_max_ms: 12_000,
+          max_steps: 5,
+          growth_factor: 1.5,
+          drain_max_ms: 3_000,
+        },
     history_rows:
       history === undefined
         ? full

@@ -10,6 +10,7 @@ import {
   nextRate,
   type SearchOptions,
   type SearchStep,
+  stepDurationMs,
 } from '../../bench/runner/capacity-search.ts';
 import { p99Step } from '../../bench/runner/ttl-expiry.ts';
 
@@ -158,6 +159,32 @@ describe('capacity search: backlog growth over a step', () => {
 
   it('is flat when a deep backlog left by an earlier step shrinks', () => {
     expect(backlogGrowing(points([5_000, 4_000, 3_000, 2_000]), 1_000, true)).toBe(false);
+  });
+});
+
+describe('capacity search: step length', () => {
+  const LENGTH = { step_ms: 3_000, step_min_answers: 1_000, step_max_ms: 15_000 };
+
+  it('keeps the short step where it already holds enough answers', () => {
+    expect(stepDurationMs(500, LENGTH)).toBe(3_000);
+  });
+
+  it('lengthens a low-rate step until its p99 stands on the answers it needs, up to the cap', () => {
+    expect(stepDurationMs(125, LENGTH)).toBe(8_000);
+    expect(stepDurationMs(31, LENGTH)).toBe(15_000);
+  });
+
+  it('never returns less than the step or more than the cap', () => {
+    fc.assert(
+      fc.property(fc.double({ min: 0.1, max: 1e6, noNaN: true }), (rate) => {
+        const ms = stepDurationMs(rate, LENGTH);
+        return ms >= LENGTH.step_ms && ms <= LENGTH.step_max_ms;
+      }),
+    );
+  });
+
+  it('refuses a rate that is not positive', () => {
+    expect(() => stepDurationMs(0, LENGTH)).toThrow(RangeError);
   });
 });
 
