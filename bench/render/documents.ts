@@ -41,7 +41,7 @@ function targetsTable(results: BenchResults): Table {
   };
 }
 
-function markdownTable(table: Table): string {
+export function markdownTable(table: Table): string {
   const escapeCell = (cell: string) => cell.replace(/\|/g, '\\|');
   const lines = [
     `### ${table.title}`,

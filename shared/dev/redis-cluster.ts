@@ -137,6 +137,10 @@ export async function startRedisCluster(options: RedisClusterOptions) {
     /** `host:port` of every node: REDIS_CLUSTER_NODES. */
     nodes: ports.map((port) => `${HOST}:${port}`),
     url: `redis://${HOST}:${ports[0]}`,
+    /** The process id of the node on `port` (the bench samples its CPU). */
+    pid(port: number): number | undefined {
+      return servers.get(port)?.pid;
+    },
     /** The cluster's view from a live node. */
     async topology(): Promise<ClusterNodeInfo[]> {
       for (const port of ports) {
