@@ -37,7 +37,7 @@ export async function runChaos(
   const started_at = new Date().toISOString();
   mkdirSync(LOG_DIR, { recursive: true });
   progress(
-    `chaos ${plan.profile}: ${plan.runs.length} run(s), ${plan.load_ms / 1000} s of load at ${plan.rate_per_s}/s, ` +
+    `chaos ${plan.profile}${plan.cluster ? ' on a Redis Cluster' : ''}: ${plan.runs.length} run(s), ${plan.load_ms / 1000} s of load at ${plan.rate_per_s}/s, ` +
       `undecided requests: ${plan.undecided_answer}`,
   );
   const results: RunResult[] = [];
@@ -61,6 +61,7 @@ export async function runChaos(
           ordinary_cards: plan.ordinary_cards,
           drain_limit_ms: plan.drain_limit_ms,
           undecided_answer: plan.undecided_answer,
+          cluster: plan.cluster,
         },
         progress,
       );

@@ -2,6 +2,7 @@
 // Faults follow one another (each ends before the next starts), so a report line names one
 // cause; every "down" is undone in a finally, whatever happens.
 
+import { masterKill, reshard } from './services/redis-cluster.ts';
 import type { PrivateFerretDb } from './services/ferretdb.ts';
 import type { PrivatePostgres } from './services/postgres.ts';
 import { startRabbitApp, stopRabbitApp } from './services/rabbitmq.ts';
@@ -15,13 +16,25 @@ export const FAULT_KINDS = [
   'postgres_crash',
   'ferretdb_kill',
 ] as const;
-export type FaultKind = (typeof FAULT_KINDS)[number];
+/** The cluster mode's kinds (`--cluster`): a Redis Cluster master killed, or slots moved live. */
+export const CLUSTER_FAULT_KINDS = [
+  'gateway_kill',
+  'worker_kill',
+  'redis_master_kill',
+  'redis_reshard',
+  'rabbitmq_restart',
+  'postgres_crash',
+  'ferretdb_kill',
+] as const;
+export type FaultKind = (typeof FAULT_KINDS)[number] | (typeof CLUSTER_FAULT_KINDS)[number];
 
 /** The dependency name readiness bodies use for each kind; null: the process itself is down. */
 export const FAULT_DEPENDENCY: Readonly<Record<FaultKind, string | null>> = {
   gateway_kill: null,
   worker_kill: null,
   redis_restart: 'redis',
+  redis_master_kill: 'redis',
+  redis_reshard: 'redis',
   rabbitmq_restart: 'rabbitmq',
   postgres_crash: 'postgresql',
   ferretdb_kill: 'mongodb',
@@ -32,6 +45,8 @@ const FAULT_WEIGHTS: Readonly<Record<FaultKind, number>> = {
   gateway_kill: 3,
   worker_kill: 3,
   redis_restart: 2,
+  redis_master_kill: 2,
+  redis_reshard: 1.5,
   rabbitmq_restart: 1,
   postgres_crash: 1.5,
   ferretdb_kill: 1.5,
@@ -94,18 +109,28 @@ export function planFaults(
 
 export interface FaultTargets {
   readonly system: RunSystem;
+  /** A key of each shard (the run's outbox streams): the slots that hold the run's data. */
+  readonly shard_keys: readonly string[];
   readonly postgres: PrivatePostgres;
   readonly ferretdb: PrivateFerretDb;
 }
 
 function actions(kind: FaultKind, t: FaultTargets): { down(): Promise<void>; up(): Promise<void> } {
+  const { redis, cluster } = t.system;
   switch (kind) {
     case 'gateway_kill':
       return { down: () => t.system.gateway.kill(), up: () => t.system.gateway.start() };
     case 'worker_kill':
       return { down: () => t.system.worker.kill(), up: () => t.system.worker.start() };
     case 'redis_restart':
-      return { down: () => t.system.redis.stop(), up: () => t.system.redis.start() };
+      if (redis === null) throw new Error('redis_restart needs the single Redis (not --cluster)');
+      return { down: () => redis.stop(), up: () => redis.start() };
+    case 'redis_master_kill':
+      if (cluster === null) throw new Error('redis_master_kill needs --cluster');
+      return masterKill(cluster);
+    case 'redis_reshard':
+      if (cluster === null) throw new Error('redis_reshard needs --cluster');
+      return reshard(cluster, t.shard_keys);
     case 'rabbitmq_restart':
       return { down: stopRabbitApp, up: startRabbitApp };
     case 'postgres_crash':

@@ -7,9 +7,12 @@
 //   --kinds=a,b   draw faults from these kinds only (default: all of FAULT_KINDS)
 //   --undecided=standin  the gateway runs with UNDECIDED_ANSWER=standin and the simulated
 //                 Marqeta stands in (approve up to 1,000.00) for what it leaves undecided
+//   --cluster     the system on a private 3-master, 3-replica Redis Cluster with
+//                 REDIS_WAIT_REPLICAS=1; faults from CLUSTER_FAULT_KINDS (a master killed,
+//                 slots moved live) instead of restarts of the single Redis
 // Every run prints the exact command that replays it.
 
-import { FAULT_KINDS, type FaultKind } from './faults.ts';
+import { CLUSTER_FAULT_KINDS, FAULT_KINDS, type FaultKind } from './faults.ts';
 
 export interface RunPlan {
   readonly seed: number;
@@ -26,6 +29,8 @@ export interface ChaosPlan {
   readonly drain_limit_ms: number;
   /** UNDECIDED_ANSWER of the run's gateway; `standin` also turns the simulator's Commando on. */
   readonly undecided_answer: 'decline' | 'standin';
+  /** --cluster: the run's Redis is a private Redis Cluster. */
+  readonly cluster: boolean;
   readonly write_report: boolean;
   readonly command: string;
 }
@@ -50,11 +55,19 @@ function freshSeed(): number {
   return 1 + Math.floor(Math.random() * (SEED_MAX - 1));
 }
 
-function parseKinds(raw: string): FaultKind[] {
+/** The fault kinds of a mode: the single Redis's, or the cluster's. */
+function modeKinds(cluster: boolean): readonly FaultKind[] {
+  return cluster ? CLUSTER_FAULT_KINDS : FAULT_KINDS;
+}
+
+function parseKinds(raw: string, cluster: boolean): FaultKind[] {
+  const known = modeKinds(cluster);
   const kinds = raw.split(',');
   for (const kind of kinds) {
-    if (!(FAULT_KINDS as readonly string[]).includes(kind))
-      throw new PlanError(`--kinds: unknown fault kind "${kind}" (known: ${FAULT_KINDS.join(', ')})`);
+    if (!(known as readonly string[]).includes(kind))
+      throw new PlanError(
+        `--kinds: unknown fault kind "${kind}"${cluster ? ' with --cluster' : ''} (known: ${known.join(', ')})`,
+      );
   }
   return kinds as FaultKind[];
 }
@@ -66,7 +79,17 @@ function parseFlags(argv: readonly string[]): Map<string, string> {
     if (match === null) throw new PlanError(`unknown argument "${arg}"`);
     flags.set(match[1]!, match[2] ?? '');
   }
-  const known = new Set(['full', 'seed', 'runs', 'load-s', 'rate', 'faults', 'kinds', 'undecided']);
+  const known = new Set([
+    'full',
+    'seed',
+    'runs',
+    'load-s',
+    'rate',
+    'faults',
+    'kinds',
+    'undecided',
+    'cluster',
+  ]);
   for (const name of flags.keys()) if (!known.has(name)) throw new PlanError(`unknown flag --${name}`);
   return flags;
 }
@@ -77,7 +100,8 @@ export function parsePlan(argv: readonly string[]): ChaosPlan {
   const seed = flags.get('seed');
   const runs = seed !== undefined ? 1 : integer('runs', flags.get('runs') ?? (full ? '50' : '3'), 1, 1_000);
   const fixed_faults = flags.has('faults') ? integer('faults', flags.get('faults')!, 0, 10) : null;
-  const kinds = flags.has('kinds') ? parseKinds(flags.get('kinds')!) : FAULT_KINDS;
+  const cluster = flags.has('cluster');
+  const kinds = flags.has('kinds') ? parseKinds(flags.get('kinds')!, cluster) : modeKinds(cluster);
   const undecided = flags.get('undecided') ?? 'decline';
   if (undecided !== 'decline' && undecided !== 'standin')
     throw new PlanError(`--undecided must be decline or standin (got "${undecided}")`);
@@ -96,6 +120,7 @@ export function parsePlan(argv: readonly string[]): ChaosPlan {
     ordinary_cards: ORDINARY_CARDS,
     drain_limit_ms: DRAIN_LIMIT_MS,
     undecided_answer: undecided,
+    cluster,
     write_report: full,
     command: ['npm run chaos', ...(argv.length > 0 ? ['--', ...argv] : [])].join(' '),
   });
@@ -119,8 +144,23 @@ export function shortPlan(): ChaosPlan {
     ordinary_cards: ORDINARY_CARDS,
     drain_limit_ms: 60_000,
     undecided_answer: 'decline',
+    cluster: false,
     write_report: false,
     command: 'vitest run --project faults test/faults/chaos-short.test.ts',
+  });
+}
+
+/**
+ * The cluster's short mode `npm test` runs: one run of 8 s on a private Redis Cluster, its 3
+ * faults drawn from a master killed and slots moved live.
+ */
+export function clusterShortPlan(): ChaosPlan {
+  return Object.freeze({
+    ...shortPlan(),
+    runs: [
+      { seed: freshSeed(), fault_count: 3, kinds: ['redis_master_kill', 'redis_reshard'] as FaultKind[] },
+    ],
+    cluster: true,
   });
 }
 
@@ -132,7 +172,8 @@ export function replayCommand(plan: ChaosPlan, run: RunPlan): string {
     `--load-s=${plan.load_ms / 1000}`,
     `--rate=${plan.rate_per_s}`,
   ];
-  if (run.kinds.length !== FAULT_KINDS.length) flags.push(`--kinds=${run.kinds.join(',')}`);
+  if (run.kinds.length !== modeKinds(plan.cluster).length) flags.push(`--kinds=${run.kinds.join(',')}`);
   if (plan.undecided_answer !== 'decline') flags.push(`--undecided=${plan.undecided_answer}`);
+  if (plan.cluster) flags.push('--cluster');
   return `npm run chaos -- ${flags.join(' ')}`;
 }

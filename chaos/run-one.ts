@@ -1,14 +1,15 @@
 // One chaos run: seed a program of tight cards, start its system, drive simulator load while
 // the run's faults are injected, let everything recover and drain, then check the promises.
 
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { parseStandinRule } from '../fake-marqeta/commando.ts';
 import { SimulatedCommando } from '../bench/simulator/commando.ts';
 import { replayExplanation, SHED_EXPLANATION } from '../bench/simulator/explanations.ts';
 import { runPhase, type PhaseResult } from '../bench/simulator/load.ts';
 import { seededRandom } from '../bench/simulator/random.ts';
 import { type RequestClass, TrafficGenerator } from '../bench/simulator/traffic.ts';
-import type { KeyLayout } from '../shared/redis-keys.ts';
+import { type KeyLayout, outboxKeys } from '../shared/redis-keys.ts';
+import { connectRedis } from '../shared/stores/redis.ts';
 import { type SeededCard, seedChaosCards } from './cards.ts';
 import { checkCounters } from './checks/counters.ts';
 import { checkDecisions, type DecisionCounts } from './checks/decisions.ts';
@@ -65,6 +66,8 @@ export interface RunOptions {
   readonly ordinary_cards: number;
   readonly drain_limit_ms: number;
   readonly undecided_answer: 'decline' | 'standin';
+  /** The system on a private Redis Cluster (CLUSTER_FAULT_KINDS). */
+  readonly cluster: boolean;
 }
 
 export interface FaultSeen extends InjectedFault {
@@ -166,6 +169,7 @@ export async function runOnce(
       session.log_dir,
       session.origin_ms,
       options.undecided_answer,
+      options.cluster,
     );
   } catch (error) {
     await stores.close();
@@ -219,7 +223,7 @@ export async function runOnce(
       ),
       injectFaults(
         planned,
-        { system, postgres: stores.postgres, ferretdb: stores.ferretdb },
+        { system, shard_keys: outboxKeys(layout), postgres: stores.postgres, ferretdb: stores.ferretdb },
         load_started_ms,
         progress,
       ),
@@ -229,7 +233,13 @@ export async function runOnce(
     await ensureRabbitRunning();
     await Promise.all([system.gateway.waitReady(), system.worker.waitReady()]);
     await Promise.all([gateway_probe.stop(), worker_probe.stop()]);
-    redis = new Redis(system.redis.url, { maxRetriesPerRequest: 2, commandTimeout: REDIS_CHECK_TIMEOUT_MS });
+    redis = connectRedis({
+      url: system.redis_url,
+      cluster_nodes: system.redis_cluster_nodes,
+      connection_name: `afc-chaos-${run_id}`,
+      command_timeout_ms: REDIS_CHECK_TIMEOUT_MS,
+    });
+    await redis.connect();
     progress(`  load done: ${journal.entries.size} sent, ${journal.answered_count} answered; draining`);
     // Marqeta's stand-in notifications first: their bookings go through the outbox as well.
     if (commando !== null && !(await settledWithin(commando.drained(), options.drain_limit_ms)))

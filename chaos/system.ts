@@ -1,4 +1,5 @@
-// The system one chaos run drives, started from nothing: a private Redis with AOF, a RabbitMQ
+// The system one chaos run drives, started from nothing: a private Redis with AOF (or, with
+// --cluster, a private 3-master, 3-replica Redis Cluster and REDIS_WAIT_REPLICAS=1), a RabbitMQ
 // vhost of its own, and the gateway and the worker as supervised child processes on free
 // ports with the run's Redis key prefix, on the run's private databases (chaos/stores.ts).
 
@@ -7,6 +8,7 @@ import { join } from 'node:path';
 import { devEnvironment, withVhost } from '../bench/runner/env.ts';
 import { createVhost, deleteVhost } from '../bench/runner/broker.ts';
 import { freePort, startPrivateRedis } from '../shared/dev/processes.ts';
+import { type RedisCluster, startRedisCluster } from '../shared/dev/redis-cluster.ts';
 import { Supervised } from './supervisor.ts';
 
 /** Few shards: the drain check reads every outbox stream. */
@@ -26,6 +28,12 @@ export const REDIS_MEMORY = ['--maxmemory', '256mb', '--maxmemory-policy', 'vola
 
 export type PrivateRedis = Awaited<ReturnType<typeof startPrivateRedis>>;
 
+/**
+ * Cluster mode: nodes without persistence (a master's replica is its durability), promoted after
+ * this long unreachable; every decision waits for its replica (nothing answered is lost).
+ */
+const CLUSTER = { masters: 3, replicas_per_master: 1, node_timeout_ms: 1_000 } as const;
+
 export interface StoreUrls {
   readonly database_url: string;
   readonly mongodb_uri: string;
@@ -33,7 +41,13 @@ export interface StoreUrls {
 
 export interface RunSystem {
   readonly run_id: string;
-  readonly redis: PrivateRedis;
+  /** The private Redis; null in cluster mode. */
+  readonly redis: PrivateRedis | null;
+  /** The private Redis Cluster in cluster mode; null otherwise. */
+  readonly cluster: RedisCluster | null;
+  readonly redis_url: string;
+  /** REDIS_CLUSTER_NODES in cluster mode; empty otherwise. */
+  readonly redis_cluster_nodes: readonly string[];
   readonly vhost: string;
   readonly amqp_url: string;
   readonly gateway: Supervised;
@@ -56,9 +70,18 @@ export async function startRunSystem(
   log_dir: string,
   origin_ms: number,
   undecided_answer: 'decline' | 'standin',
+  cluster_mode: boolean,
 ): Promise<RunSystem> {
   const env = devEnvironment();
-  const redis = await startPrivateRedis([...REDIS_DURABILITY, ...REDIS_MEMORY]);
+  const redis = cluster_mode ? null : await startPrivateRedis([...REDIS_DURABILITY, ...REDIS_MEMORY]);
+  const cluster = cluster_mode ? await startRedisCluster(CLUSTER) : null;
+  const redis_env: Record<string, string> = cluster
+    ? {
+        REDIS_URL: cluster.url,
+        REDIS_CLUSTER_NODES: cluster.nodes.join(','),
+        REDIS_WAIT_REPLICAS: '1',
+      }
+    : { REDIS_URL: redis!.url };
   const vhost = `afc-chaos-${run_id}`;
   await createVhost(vhost);
   const amqp_url = withVhost(env.RABBITMQ_URL!, vhost);
@@ -71,7 +94,7 @@ export async function startRunSystem(
     LOG_LEVEL: 'warn',
     DATABASE_URL: stores.database_url,
     MONGODB_URI: stores.mongodb_uri,
-    REDIS_URL: redis.url,
+    ...redis_env,
     RABBITMQ_URL: amqp_url,
     REDIS_KEY_PREFIX: run_id,
     REDIS_SHARDS: String(REDIS_SHARDS),
@@ -104,10 +127,22 @@ export async function startRunSystem(
     },
     origin_ms,
   );
-  await Promise.all([gateway.start(), worker.start()]);
+  const close = async () => {
+    await Promise.allSettled([gateway.stop(), worker.stop()]);
+    await Promise.allSettled([deleteVhost(vhost), redis?.destroy(), cluster?.destroy()]);
+  };
+  try {
+    await Promise.all([gateway.start(), worker.start()]);
+  } catch (error) {
+    await close();
+    throw error;
+  }
   return {
     run_id,
     redis,
+    cluster,
+    redis_url: redis_env.REDIS_URL!,
+    redis_cluster_nodes: cluster?.nodes ?? [],
     vhost,
     amqp_url,
     gateway,
@@ -119,9 +154,6 @@ export async function startRunSystem(
       user: env.MARQETA_WEBHOOK_USER!,
       password: env.MARQETA_WEBHOOK_PASSWORD!,
     },
-    async close() {
-      await Promise.allSettled([gateway.stop(), worker.stop()]);
-      await Promise.allSettled([deleteVhost(vhost), redis.destroy()]);
-    },
+    close,
   };
 }

@@ -22,10 +22,9 @@ export interface DrainResult {
 }
 
 export async function outboxDepth(redis: Redis, layout: KeyLayout): Promise<number> {
-  const pipeline = redis.pipeline();
-  for (const stream of outboxKeys(layout)) pipeline.xlen(stream);
-  const replies = (await pipeline.exec()) ?? [];
-  return replies.reduce((sum, [, length]) => sum + Number(length ?? 0), 0);
+  // One XLEN per stream: on a cluster the streams live on different masters.
+  const lengths = await Promise.all(outboxKeys(layout).map((stream) => redis.xlen(stream)));
+  return lengths.reduce((sum, length) => sum + length, 0);
 }
 
 export async function waitDrained(

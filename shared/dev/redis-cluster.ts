@@ -153,6 +153,14 @@ export async function startRedisCluster(options: RedisClusterOptions) {
       }
       throw new Error('no live cluster node answers');
     },
+    /** The slot of `key` (CLUSTER KEYSLOT on a live node). */
+    async keyslot(key: string): Promise<number> {
+      for (const port of ports) {
+        if (killed.has(port)) continue;
+        return Number((await redisCli(port, 'cluster', 'keyslot', key)).trim());
+      }
+      throw new Error('no live cluster node answers');
+    },
     /** The port of the master serving `slot`. */
     async masterOfSlot(slot: number): Promise<number> {
       const master = (await cluster.topology()).find(
@@ -170,6 +178,22 @@ export async function startRedisCluster(options: RedisClusterOptions) {
       const exited = new Promise((resolve) => server.once('exit', resolve));
       server.kill('SIGKILL');
       await exited;
+    },
+    /**
+     * Starts a killed node again on its port and config file: with no persistence it comes back
+     * empty, so only once its replica has taken over (or it rejoins as a master with no keys):
+     * it then rejoins as that master's replica and copies its data. Waits for the copy.
+     */
+    async restart(port: number, limit_ms = 30_000): Promise<void> {
+      if (!killed.has(port)) return;
+      start(port);
+      killed.delete(port);
+      await waitFor(async () => (await redisCli(port, 'ping')).trim() === 'PONG', `redis ${port}`, limit_ms);
+      await waitFor(
+        async () => (await redisCli(port, 'info', 'replication')).includes('master_link_status:up'),
+        `restarted node ${port} in sync with its master`,
+        limit_ms,
+      );
     },
     /** Waits until every node still running reports cluster_state:ok. */
     async waitHealthy(limit_ms = 30_000): Promise<void> {
