@@ -1,4 +1,4 @@
-// `npm run bench` (quick, under 4 minutes) and `npm run bench -- --full`: one command that
+// `npm run bench` (quick, about 4 minutes) and `npm run bench -- --full`: one command that
 // seeds a card program, measures a bare Fastify baseline and then the gateway (and the worker
 // when it exists) with the Marqeta traffic simulator: the persisted rate on the ledger as it is
 // and after a seeded history, closed loops, capacity at SLO (business-only and the default mix),

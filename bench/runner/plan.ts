@@ -1,4 +1,4 @@
-// What one `npm run bench` does: the quick default (under 4 minutes) or `--full`. Flags:
+// What one `npm run bench` does: the quick default (about 4 minutes) or `--full`. Flags:
 //   --full               1k, 100k and 1M cards; longer phases; every phase at 100 and 1000 connections
 //   --cards=1000,50000   card set sizes (ordinary cards per set; each set is seeded disjoint)
 //   --phase-s=6          measured seconds per phase (a warm-up of the same settings precedes it)
