@@ -14,8 +14,8 @@
 // streams live in different slots (a multi-key read would fail with CROSSSLOT), so each stream
 // is read on its own, on the master that owns its slot, without BLOCK (a blocked read would hold
 // up the other reads sharing that node's connection): the streams this gateway's scripts wrote
-// (outbox-writes.ts) as soon as they are written, and every stream once per sweep_ms (without a
-// record of writes, every idle_poll_ms). Every relay reads every stream in one consumer group, so
+// (outbox-writes.ts) as soon as they are written, and every stream once per sweep_ms. Every
+// relay reads every stream in one consumer group, so
 // the streams of a relay that dies are served by the others' sweeps, and what it held pending is
 // claimed.
 
@@ -26,7 +26,7 @@ import { CONTENT_TYPE_DECISION_BATCH, encodeBatch } from '../../shared/decision-
 import type { Logger } from '../../shared/logger.ts';
 import type { gatewayMetrics } from '../../shared/metrics.ts';
 import { isCluster } from '../../shared/stores/redis.ts';
-import type { OutboxWrites } from './outbox-writes.ts';
+import { OutboxWrites } from './outbox-writes.ts';
 import { packBatches } from './pack-batches.ts';
 
 export const RELAY_GROUP = 'relay';
@@ -42,10 +42,8 @@ export interface RelayOptions {
   readonly claim_idle_ms: number;
   /** How long one blocking read waits for new entries (single Redis). */
   readonly block_ms: number;
-  /** Redis Cluster: how often every stream is read when this relay is told of no write. */
+  /** Redis Cluster: how often every stream is read, written by this gateway or not. */
   readonly sweep_ms: number;
-  /** Redis Cluster, a relay told of no write (no OutboxWrites): the pause between reads of every stream. */
-  readonly idle_poll_ms: number;
   /**
    * The pause between reading new entries and relaying them. A read wakes on the decision
    * script's XADD, before the gateway has answered that decision: relaying at once put the
@@ -61,7 +59,6 @@ export interface RelayOptions {
 export const RELAY_DEFAULTS = Object.freeze({
   block_ms: 500,
   sweep_ms: 1_000,
-  idle_poll_ms: 20,
   linger_ms: 2,
   retry_min_ms: 100,
   retry_max_ms: 5_000,
@@ -101,14 +98,17 @@ export class OutboxRelay {
   readonly #log: Logger;
   readonly #metrics: RelayMetrics;
   /** Redis Cluster: the streams written by this gateway, read without waiting for a sweep. */
-  readonly #writes: OutboxWrites | null;
+  readonly #writes: OutboxWrites;
   /** Redis Cluster: when every stream is read next (performance.now() ms). */
   #next_sweep_ms = 0;
   #running = false;
   #stopped: Promise<void> = Promise.resolve();
   readonly stats: RelayStats = { published_total: 0, messages_total: 0, last_lag_ms: 0 };
 
-  /** `redis` must be a connection of its own: the relay blocks on it. */
+  /**
+   * `redis` must be a connection of its own: the relay blocks on it. `writes`: the gateway's
+   * record of outbox writes on a cluster; without it the relay reads every stream per sweep only.
+   */
   constructor(
     redis: Redis,
     rabbit: Connection,
@@ -133,7 +133,7 @@ export class OutboxRelay {
     this.#reads = isCluster(redis) ? options.streams.map((stream) => [stream]) : [options.streams];
     this.#log = log;
     this.#metrics = metrics;
-    this.#writes = writes;
+    this.#writes = writes ?? new OutboxWrites();
   }
 
   start(): void {
@@ -155,7 +155,7 @@ export class OutboxRelay {
   /** Finishes the batch in hand, then returns. */
   async stop(): Promise<void> {
     this.#running = false;
-    this.#writes?.interrupt();
+    this.#writes.interrupt();
     await this.#stopped;
     await this.#publisher.close();
   }
@@ -211,7 +211,7 @@ export class OutboxRelay {
     for (const reply of replies) {
       for (const [stream, list] of streamsOf(reply)) {
         // A full read may have left entries behind: read that stream again next round.
-        if (list.length >= batch_max && !block) this.#writes?.mark(stream);
+        if (list.length >= batch_max && !block) this.#writes.mark(stream);
         for (const [id, fields] of list) {
           // A pending entry deleted meanwhile comes back with null fields: ack it away.
           if (fields === null) await this.#redis.xack(stream, RELAY_GROUP, id);
@@ -225,18 +225,15 @@ export class OutboxRelay {
 
   /** Redis Cluster: every stream when a sweep is due, else the streams written since the last read. */
   #clusterReads(): ReadonlyArray<readonly string[]> {
-    const written = this.#writes?.take() ?? [];
+    const written = this.#writes.take();
     if (performance.now() < this.#next_sweep_ms) return written.map((stream) => [stream]);
-    this.#next_sweep_ms =
-      performance.now() + (this.#writes ? this.#options.sweep_ms : this.#options.idle_poll_ms);
+    this.#next_sweep_ms = performance.now() + this.#options.sweep_ms;
     return this.#reads;
   }
 
   /** Redis Cluster, nothing read: until this gateway writes a stream or the next sweep is due. */
   async #untilNextRead(): Promise<void> {
-    const wait_ms = Math.max(0, this.#next_sweep_ms - performance.now());
-    if (this.#writes) await this.#writes.wait(wait_ms);
-    else await new Promise((resolve) => setTimeout(resolve, wait_ms));
+    await this.#writes.wait(Math.max(0, this.#next_sweep_ms - performance.now()));
   }
 
   async #claimAbandoned(): Promise<void> {
