@@ -384,6 +384,8 @@ try {
                   name: `persist load ${tag}`,
                   mode: 'closed',
                   duration_ms: plan.persist.load_ms,
+                  // The same backlog on both ledgers: only the history differs between the rates.
+                  requests_max: plan.persist.requests,
                   connections: PERSIST_LOAD_CONNECTIONS,
                 },
                 card_offset: 0,

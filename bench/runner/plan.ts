@@ -32,8 +32,10 @@ export interface BenchPlan {
   /** Prior transactions seeded before the second persisted-rate measurement (0: not measured). */
   readonly history_rows: number;
   readonly persist: {
-    /** Load (worker stopped) that builds the backlog the worker then drains. */
+    /** Load (worker stopped) that builds the backlog the worker then drains: at most this long, */
     readonly load_ms: number;
+    /** and at most this many requests: the same backlog on the ledger with and without history. */
+    readonly requests: number;
     readonly drain_max_ms: number;
   };
   readonly ttl: {
@@ -115,7 +117,9 @@ export function parsePlan(argv: readonly string[]): BenchPlan {
         : history === '0'
           ? 0
           : positiveInteger('history', history, 20_000_000),
-    persist: full ? { load_ms: 15_000, drain_max_ms: 120_000 } : { load_ms: 4_000, drain_max_ms: 15_000 },
+    persist: full
+      ? { load_ms: 30_000, requests: 20_000, drain_max_ms: 120_000 }
+      : { load_ms: 10_000, requests: 5_000, drain_max_ms: 15_000 },
     ttl: full ? { scale: 0.05, phase_ms: 60_000 } : { scale: 0.02, phase_ms: 15_000 },
     seed: seed ? positiveInteger('seed', seed, 2 ** 31) : 42,
     cpu_profile: flags.has('cpu-profile'),

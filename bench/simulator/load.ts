@@ -43,6 +43,8 @@ export interface LoadPhase {
   readonly connections: number;
   /** Open loop only: arrivals per second. */
   readonly rate_per_s?: number;
+  /** Closed loop only: stop sending after this many requests (the duration still bounds it). */
+  readonly requests_max?: number;
 }
 
 export interface SecondSample {
@@ -241,8 +243,9 @@ export async function runPhase(
   const deadline_ms = started_ms + phase.duration_ms;
   try {
     if (phase.mode === 'closed') {
+      const requests_max = phase.requests_max ?? Number.POSITIVE_INFINITY;
       const connection = async () => {
-        while (performance.now() < deadline_ms) {
+        while (performance.now() < deadline_ms && recorder.sent < requests_max) {
           await sendOne(pool, target, source, recorder, performance.now(), listener, undecided);
         }
       };

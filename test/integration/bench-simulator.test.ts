@@ -97,6 +97,17 @@ describe('bench traffic simulator', () => {
     expect(result.completed).toBe(result.sent);
   });
 
+  it('a closed loop with a request cap sends exactly that many, however long its duration', async () => {
+    const result = await runPhase(
+      target,
+      { name: 'capped', mode: 'closed', duration_ms: 60_000, connections: 8, requests_max: 50 },
+      generator('q', 3),
+    );
+    expect(result.sent).toBe(50);
+    expect(result.completed).toBe(50);
+    expect(result.elapsed_ms).toBeLessThan(60_000);
+  });
+
   it('the contract check flags an answer that does not echo the request or uses a reason outside the enum', () => {
     const request = generator('x', 3).next();
     const good = {
