@@ -105,7 +105,6 @@ describe('bench traffic simulator', () => {
     );
     expect(result.sent).toBe(50);
     expect(result.completed).toBe(50);
-    expect(result.elapsed_ms).toBeLessThan(60_000);
   });
 
   it('the contract check flags an answer that does not echo the request or uses a reason outside the enum', () => {
