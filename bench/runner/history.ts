@@ -66,11 +66,10 @@ export async function seedHistory(
     )
     SELECT count(*)::bigint AS rows, count(*) FILTER (WHERE state = 'pending')::bigint AS pending FROM h`;
   });
-  // A history a ledger grew over months was written back and its rows' hint bits set long ago.
-  // Without this, the drain after the seed pays for the seed: the first reads of each new row
-  // dirty its page again and the checkpoint of a million rows' WAL runs under the worker (both
-  // stores' rates halved, the FerretDB one too, whose data the history does not touch). Neither
-  // step refreshes the planner's statistics (no VACUUM, no ANALYZE).
+  // A history a ledger grew over months was written back and its rows' hint bits set long ago:
+  // read the rows once and checkpoint, so the drain after the seed does not pay for the seed's
+  // write-back. Neither step refreshes the planner's statistics (no VACUUM, no ANALYZE). It did
+  // not close the gap between the two drains (bench/FINDINGS.md, 2026-12-05 evening).
   await sql.begin(async (tx) => {
     await tx`SET LOCAL statement_timeout = 0`;
     await tx`SELECT count(*) FROM transactions`;
