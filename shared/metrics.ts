@@ -82,6 +82,11 @@ export function gatewayMetrics(registry: Registry) {
       help: 'Outbox entries published to RabbitMQ and confirmed',
       registers: [registry],
     }),
+    relay_messages: new Counter({
+      name: 'afc_outbox_relay_messages_total',
+      help: 'Decision batches (AMQP messages) published to RabbitMQ and confirmed; relayed / this = decisions per message',
+      registers: [registry],
+    }),
     undecided_mode: new Gauge({
       name: 'afc_undecided_answer_mode',
       help: 'UNDECIDED_ANSWER in force: 1 for the mode (decline or standin), 0 for the other',

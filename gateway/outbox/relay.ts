@@ -1,23 +1,26 @@
 // Outbox relay: moves decisions from the Redis outbox streams (written by the decision
 // script) to RabbitMQ, with publisher confirms, then acknowledges and deletes them from Redis.
 // Entries of one read bound for the same routing key travel together in one message, a
-// decision batch (shared/decision-batch.ts) of at most batch_max entries and batch_bytes_max
-// bytes; entries pass through unparsed (the worker decodes them). Whatever one XREADGROUP
-// returns is sent at once: no waiting for a fuller batch. At-least-once: an entry leaves Redis only after the broker confirmed it;
-// the worker deduplicates on the JIT token.
+// decision batch (shared/decision-batch.ts) of at most message_decisions_max entries and
+// message_bytes_max bytes; entries pass through unparsed (the worker decodes them).
+// At-least-once: an entry leaves Redis only after the broker confirmed it; the worker
+// deduplicates on the JIT token.
+//
+// When to read: the gateway's scripts record the streams they wrote (outbox-writes.ts); the relay
+// wakes on that record, lingers linger_ms so that the decisions of those milliseconds travel
+// together, then reads the written streams without BLOCK. Every stream is also read once per
+// sweep_ms, for entries no relay was told of (a gateway that died before its relay read them).
+// A blocking XREADGROUP woke the relay on the first XADD of every batch (a Redis reply and a
+// wake-up more per batch) and relayed only what that one read returned.
+// On a Redis Cluster the streams live in different slots (a multi-key read would fail with
+// CROSSSLOT), so each stream is read on its own, on the master that owns its slot; on a single
+// Redis one XREADGROUP covers every stream read.
 //
 // Survives restarts: entries read but not confirmed stay pending in the consumer group.
 // A relay first re-reads its own pending entries (stable consumer name), and periodically
-// claims entries left pending by a relay that died (XAUTOCLAIM after claim_idle_ms).
-//
-// On a single Redis one blocking XREADGROUP covers every shard stream. On a Redis Cluster the
-// streams live in different slots (a multi-key read would fail with CROSSSLOT), so each stream
-// is read on its own, on the master that owns its slot, without BLOCK (a blocked read would hold
-// up the other reads sharing that node's connection): the streams this gateway's scripts wrote
-// (outbox-writes.ts) as soon as they are written, and every stream once per sweep_ms. Every
-// relay reads every stream in one consumer group, so
-// the streams of a relay that dies are served by the others' sweeps, and what it held pending is
-// claimed.
+// claims entries left pending by a relay that died (XAUTOCLAIM after claim_idle_ms). Every
+// relay reads every stream in one consumer group, so the streams of a relay that dies are
+// served by the others' sweeps, and what it held pending is claimed.
 
 import type { ChainableCommander, Redis } from 'ioredis';
 import type { Connection, Publisher } from 'rabbitmq-client';
@@ -40,15 +43,13 @@ export interface RelayOptions {
   readonly message_decisions_max: number;
   readonly message_bytes_max: number;
   readonly claim_idle_ms: number;
-  /** How long one blocking read waits for new entries (single Redis). */
-  readonly block_ms: number;
-  /** Redis Cluster: how often every stream is read, written by this gateway or not. */
+  /** How often every stream is read, written by this gateway or not. */
   readonly sweep_ms: number;
   /**
-   * The pause between reading new entries and relaying them. A read wakes on the decision
-   * script's XADD, before the gateway has answered that decision: relaying at once put the
-   * relay's work, and the broker's and the worker's wake-ups, on the answer's path (at 40
-   * decisions/s: p50 4-7 ms without the relay, 12-16 ms with it on this 2-core machine).
+   * The pause between a write and the read that relays it. The decisions written meanwhile
+   * travel in the same messages; relaying at once also put the relay's work, and the broker's
+   * and the worker's wake-ups, on the answers' path (at 40 decisions/s: p50 4-7 ms without the
+   * relay, 12-16 ms with it on this 2-core machine).
    */
   readonly linger_ms: number;
   /** Backoff after a failed publish or read, doubling up to retry_max_ms. */
@@ -57,7 +58,6 @@ export interface RelayOptions {
 }
 
 export const RELAY_DEFAULTS = Object.freeze({
-  block_ms: 500,
   sweep_ms: 1_000,
   linger_ms: 2,
   retry_min_ms: 100,
@@ -77,7 +77,10 @@ function streamsOf(reply: StreamReply): Array<[string, StreamEntry[]]> {
   return pairs;
 }
 
-export type RelayMetrics = Pick<ReturnType<typeof gatewayMetrics>, 'relay_lag' | 'relayed'>;
+export type RelayMetrics = Pick<
+  ReturnType<typeof gatewayMetrics>,
+  'relay_lag' | 'relayed' | 'relay_messages'
+>;
 
 export interface RelayStats {
   /** Decisions confirmed, and the messages that carried them. */
@@ -93,21 +96,22 @@ export class OutboxRelay {
   /** Message ids the broker returned as unroutable (mandatory flag) in the current batch. */
   readonly #returned = new Set<string>();
   readonly #options: RelayOptions;
-  /** The streams of each XREADGROUP: all in one on a single Redis, one each on a cluster. */
-  readonly #reads: ReadonlyArray<readonly string[]>;
+  /** Redis Cluster: streams of different slots go in different XREADGROUPs. */
+  readonly #cluster: boolean;
   readonly #log: Logger;
   readonly #metrics: RelayMetrics;
-  /** Redis Cluster: the streams written by this gateway, read without waiting for a sweep. */
+  /** The streams written by this gateway, read without waiting for a sweep. */
   readonly #writes: OutboxWrites;
-  /** Redis Cluster: when every stream is read next (performance.now() ms). */
+  /** When every stream is read next (performance.now() ms). */
   #next_sweep_ms = 0;
   #running = false;
   #stopped: Promise<void> = Promise.resolve();
   readonly stats: RelayStats = { published_total: 0, messages_total: 0, last_lag_ms: 0 };
 
   /**
-   * `redis` must be a connection of its own: the relay blocks on it. `writes`: the gateway's
-   * record of outbox writes on a cluster; without it the relay reads every stream per sweep only.
+   * `redis`: a connection of its own, so the relay's reads and acks never queue ahead of a
+   * decision. `writes`: the gateway's record of outbox writes; without it the relay reads
+   * every stream per sweep only.
    */
   constructor(
     redis: Redis,
@@ -130,7 +134,7 @@ export class OutboxRelay {
       },
     });
     this.#options = options;
-    this.#reads = isCluster(redis) ? options.streams.map((stream) => [stream]) : [options.streams];
+    this.#cluster = isCluster(redis);
     this.#log = log;
     this.#metrics = metrics;
     this.#writes = writes ?? new OutboxWrites();
@@ -175,12 +179,14 @@ export class OutboxRelay {
           await this.#claimAbandoned();
           next_claim_ms = Date.now() + Math.max(1_000, this.#options.claim_idle_ms / 2);
         }
+        if (!own_pending) {
+          await this.#writes.wait(Math.max(0, this.#next_sweep_ms - performance.now()));
+          if (!this.#running) break;
+          await new Promise((resolve) => setTimeout(resolve, this.#options.linger_ms));
+        }
         const entries = await this.#read(own_pending ? '0' : '>');
         if (own_pending && entries.length === 0) own_pending = false;
-        if (entries.length > 0) {
-          if (!own_pending) await new Promise((resolve) => setTimeout(resolve, this.#options.linger_ms));
-          await this.#relay(entries);
-        }
+        if (entries.length > 0) await this.#relay(entries);
         backoff_ms = this.#options.retry_min_ms;
       } catch (error) {
         this.#log.error({ err: error, backoff_ms }, 'outbox relay failed; will retry');
@@ -194,24 +200,34 @@ export class OutboxRelay {
     }
   }
 
+  /** From '0': this relay's pending entries, every stream. From '>': new entries (#streamsToRead). */
   async #read(from: '0' | '>'): Promise<Array<{ stream: string; id: string; fields: string[] }>> {
-    const { consumer_name, batch_max, block_ms } = this.#options;
-    // Blocking is safe only when this read is the one command in flight on its connection.
-    const block = from === '>' && this.#reads.length === 1;
-    const reads = from === '>' && !block ? this.#clusterReads() : this.#reads;
+    const { consumer_name, batch_max } = this.#options;
+    const streams = from === '0' ? this.#options.streams : this.#streamsToRead();
+    const reads = this.#cluster ? streams.map((stream) => [stream]) : [streams];
     const replies = await Promise.all(
-      reads.map((streams) => {
-        const args: Array<string | number> = ['GROUP', RELAY_GROUP, consumer_name, 'COUNT', batch_max];
-        if (block) args.push('BLOCK', block_ms);
-        args.push('STREAMS', ...streams, ...streams.map(() => from));
-        return this.#redis.call('XREADGROUP', ...args) as Promise<StreamReply>;
-      }),
+      reads
+        .filter((read) => read.length > 0)
+        .map(
+          (read) =>
+            this.#redis.call(
+              'XREADGROUP',
+              'GROUP',
+              RELAY_GROUP,
+              consumer_name,
+              'COUNT',
+              batch_max,
+              'STREAMS',
+              ...read,
+              ...read.map(() => from),
+            ) as Promise<StreamReply>,
+        ),
     );
     const entries: Array<{ stream: string; id: string; fields: string[] }> = [];
     for (const reply of replies) {
       for (const [stream, list] of streamsOf(reply)) {
         // A full read may have left entries behind: read that stream again next round.
-        if (list.length >= batch_max && !block) this.#writes.mark(stream);
+        if (list.length >= batch_max && from === '>') this.#writes.mark(stream);
         for (const [id, fields] of list) {
           // A pending entry deleted meanwhile comes back with null fields: ack it away.
           if (fields === null) await this.#redis.xack(stream, RELAY_GROUP, id);
@@ -219,21 +235,15 @@ export class OutboxRelay {
         }
       }
     }
-    if (from === '>' && !block && entries.length === 0) await this.#untilNextRead();
     return entries;
   }
 
-  /** Redis Cluster: every stream when a sweep is due, else the streams written since the last read. */
-  #clusterReads(): ReadonlyArray<readonly string[]> {
+  /** Every stream when a sweep is due, else the streams written since the last read. */
+  #streamsToRead(): readonly string[] {
     const written = this.#writes.take();
-    if (performance.now() < this.#next_sweep_ms) return written.map((stream) => [stream]);
+    if (performance.now() < this.#next_sweep_ms) return written;
     this.#next_sweep_ms = performance.now() + this.#options.sweep_ms;
-    return this.#reads;
-  }
-
-  /** Redis Cluster, nothing read: until this gateway writes a stream or the next sweep is due. */
-  async #untilNextRead(): Promise<void> {
-    await this.#writes.wait(Math.max(0, this.#next_sweep_ms - performance.now()));
+    return this.#options.streams;
   }
 
   async #claimAbandoned(): Promise<void> {
@@ -291,10 +301,10 @@ export class OutboxRelay {
       if (ids) ids.push(id);
       else ids_by_stream.set(stream, [id]);
     }
-    // One pipeline per XREADGROUP's streams: a cluster pipeline may touch one slot only.
+    // One pipeline per stream on a cluster: a cluster pipeline may touch one slot only.
     const pipelines = new Map<string, ChainableCommander>();
     for (const [stream, ids] of ids_by_stream) {
-      const group = this.#reads.length === 1 ? '' : stream;
+      const group = this.#cluster ? stream : '';
       let pipeline = pipelines.get(group);
       if (pipeline === undefined) {
         pipeline = this.#redis.pipeline();
@@ -311,5 +321,6 @@ export class OutboxRelay {
     for (const decided_ms of decided_at_ms)
       this.#metrics.relay_lag.observe((confirmed_ms - decided_ms) / 1000);
     this.#metrics.relayed.inc(entries.length);
+    this.#metrics.relay_messages.inc(batches.length);
   }
 }

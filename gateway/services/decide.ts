@@ -11,7 +11,6 @@ import { Decider } from '../decide/decider.ts';
 import { withReplicaWait } from '../decide/replica-wait.ts';
 import { loadScripts } from '../decide/scripts.ts';
 import { OutboxWrites, withOutboxWrites } from '../outbox/outbox-writes.ts';
-import { isCluster } from '../../shared/stores/redis.ts';
 import { type GatewayStores, STORES, type ServiceOptions } from './connect.ts';
 
 export interface GatewayDecisions {
@@ -19,18 +18,16 @@ export interface GatewayDecisions {
   readonly decider: Decider;
   /** Marqeta's notifications: not the JIT hot path, each is confirmed by the broker before the 200. */
   readonly notifications: ReturnType<GatewayStores['rabbit']['createPublisher']>;
-  /** Redis Cluster only: the outbox streams the scripts wrote, for the relay (outbox-writes.ts). */
-  readonly outbox_writes: OutboxWrites | null;
+  /** The outbox streams the scripts wrote, for the relay (outbox-writes.ts). */
+  readonly outbox_writes: OutboxWrites;
 }
 
 export const DECISIONS = 'gateway_decisions';
 
 async function decide(services: FastifyInstance, { config, log }: ServiceOptions): Promise<void> {
   const { sql, mongo, redis, rabbit, layout, metrics } = services.getDecorator<GatewayStores>(STORES);
-  // On a single Redis the relay blocks on every stream in one read and needs no record of writes.
-  const outbox_writes = isCluster(redis) ? new OutboxWrites() : null;
-  const waited = withReplicaWait(loadScripts(redis), redis, config);
-  const scripts = outbox_writes ? withOutboxWrites(waited, outbox_writes) : waited;
+  const outbox_writes = new OutboxWrites();
+  const scripts = withOutboxWrites(withReplicaWait(loadScripts(redis), redis, config), outbox_writes);
   const loader = new CacheLoader(sql, mongo.db(), scripts, layout, log, cacheLoaderOptions(config));
   const decider = new Decider(scripts, loader, layout, config, log, metrics);
   const notifications = rabbit.createPublisher({

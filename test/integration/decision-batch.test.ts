@@ -8,6 +8,7 @@ import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createVhost, deleteVhost } from '../../bench/runner/broker.ts';
 import { withVhost } from '../../bench/runner/env.ts';
+import { OutboxWrites } from '../../gateway/outbox/outbox-writes.ts';
 import { OutboxRelay, RELAY_DEFAULTS, RELAY_GROUP } from '../../gateway/outbox/relay.ts';
 import { QUEUE_DECISIONS, QUEUE_PERSONAL_DECISIONS } from '../../shared/broker/topology.ts';
 import { CONTENT_TYPE_DECISION_BATCH, decisionEventOf, decodeBatch } from '../../shared/decision-batch.ts';
@@ -43,7 +44,12 @@ afterAll(async () => {
 
 function relayOf(
   streams: string[],
-  options: { message_decisions_max?: number; claim_idle_ms?: number } = {},
+  options: {
+    message_decisions_max?: number;
+    claim_idle_ms?: number;
+    sweep_ms?: number;
+    writes?: OutboxWrites;
+  } = {},
 ) {
   return new OutboxRelay(
     relay_redis,
@@ -56,9 +62,11 @@ function relayOf(
       message_bytes_max: 256 * 1024,
       claim_idle_ms: options.claim_idle_ms ?? 60_000,
       ...RELAY_DEFAULTS,
+      sweep_ms: options.sweep_ms ?? RELAY_DEFAULTS.sweep_ms,
     },
     createLogger('relay-test', 'silent'),
     metrics,
+    options.writes,
   );
 }
 
@@ -211,4 +219,38 @@ describe('decision batches: Lua outbox -> relay -> reader', () => {
     );
     expect(tokens.sort()).toEqual(expect.arrayContaining([...jit_tokens].sort()));
   });
+
+  it('reads a stream when the gateway records a write: everything written by then in one message', async () => {
+    const c = { user_token: uniqueToken('u'), card_token: uniqueToken('c') };
+    await h.seedCard(c.user_token, c.card_token, { kind: 'business' });
+    const first = await h.decide({ ...c, jit_token: uniqueToken('j'), amount_minor: 100n });
+    const stream = first.keys.outbox;
+    const writes = new OutboxWrites();
+    // No sweep after the first: only a recorded write makes this relay read again.
+    const relay = relayOf([stream], { sweep_ms: 3_600_000, writes });
+    relay.start();
+    try {
+      await waitUntil(async () => (await h.redis.xlen(stream)) === 0, 20);
+      await drainDecisionQueues();
+      const messages_before = sample(await metrics.relay_messages.get());
+      const jit_tokens = [uniqueToken('j'), uniqueToken('j'), uniqueToken('j'), uniqueToken('j')];
+      for (const jit_token of jit_tokens) await h.decide({ ...c, jit_token, amount_minor: 100n });
+      expect(await h.redis.xlen(stream)).toBe(jit_tokens.length);
+      writes.mark(stream);
+      await waitUntil(async () => (await h.redis.xlen(stream)) === 0, 20);
+      const messages = await drainDecisionQueues();
+      expect(messages).toHaveLength(1);
+      const tokens = decodeBatch(messages[0]!.body as Buffer).map(
+        (entry) => decisionEventOf(entry).request.jit_token,
+      );
+      expect(tokens).toEqual(jit_tokens);
+      expect(sample(await metrics.relay_messages.get()) - messages_before).toBe(1);
+    } finally {
+      await relay.stop();
+    }
+  });
 });
+
+function sample(metric: { values: ReadonlyArray<{ value: number }> }): number {
+  return metric.values.reduce((sum, { value }) => sum + value, 0);
+}
