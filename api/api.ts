@@ -7,6 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { MongoClient } from 'mongodb';
 import type { Connection } from 'rabbitmq-client';
+import { applyDecisionBinding } from '../shared/webhooks/decision-binding.ts';
 import { connectRabbit } from '../shared/broker/connection.ts';
 import { closeApp } from '../shared/http/close-app.ts';
 import type { ApiConfig } from '../shared/config.ts';
@@ -76,6 +77,7 @@ export async function createApi(config: ApiConfig, log: Logger, overrides: ApiOv
       { allow_http: config.webhook_allow_http, allowed_cidrs: config.webhook_allowed_cidrs },
       overrides.webhook_lookup,
     ),
+    bind_webhook_decisions: (tx) => applyDecisionBinding(tx, rabbit, config.webhooks_queue),
     log,
   });
 

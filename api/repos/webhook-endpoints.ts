@@ -1,7 +1,7 @@
 // webhook_endpoints rows (PostgreSQL) as the API sees them: the secret is written here (at
 // creation and rotation) but never read back; deleted endpoints are invisible.
 
-import type { PgSql } from '../../shared/stores/postgres.ts';
+import type { PgSql, PgTx } from '../../shared/stores/postgres.ts';
 
 export interface WebhookEndpointRow {
   id: string;
@@ -34,12 +34,12 @@ export interface WebhookEndpointChanges {
   readonly active?: boolean;
 }
 
-const returned = (sql: PgSql) =>
+const returned = (sql: PgSql | PgTx) =>
   sql`id, company_id, url, description, event_types, active, previous_secret_expires_at, created_at,
       updated_at, created_at::text AS cursor_at`;
 
 export async function insertWebhookEndpoint(
-  sql: PgSql,
+  sql: PgSql | PgTx,
   input: NewWebhookEndpoint,
 ): Promise<WebhookEndpointRow> {
   const [row] = await sql<WebhookEndpointRow[]>`
@@ -80,7 +80,7 @@ export async function listWebhookEndpoints(
 }
 
 export async function updateWebhookEndpoint(
-  sql: PgSql,
+  sql: PgSql | PgTx,
   id: string,
   changes: WebhookEndpointChanges,
 ): Promise<WebhookEndpointRow | null> {
@@ -123,7 +123,7 @@ export async function rotateWebhookSecret(
  * their secrets overwritten by random ones nobody knows.
  */
 export async function deleteWebhookEndpoint(
-  sql: PgSql,
+  sql: PgSql | PgTx,
   id: string,
   unusable_secret: string,
 ): Promise<boolean> {

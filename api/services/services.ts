@@ -13,7 +13,7 @@ import { BalanceService } from './balance-service.ts';
 import { CardService } from './card-service.ts';
 import { CardholderService } from './cardholder-service.ts';
 import { TransactionService } from './transaction-service.ts';
-import { WebhookEndpointService } from './webhook-endpoint-service.ts';
+import { type DecisionBindingApplier, WebhookEndpointService } from './webhook-endpoint-service.ts';
 
 export interface ApiServices {
   readonly cards: CardService;
@@ -33,6 +33,8 @@ export interface ServiceDeps {
   readonly webhook_commands: WebhookCommandPublisher;
   /** Where webhook endpoints may point (SSRF policy). */
   readonly webhook_destinations: DestinationGuard;
+  /** Binds the webhook queue to decisions while endpoints want them (shared/webhooks/decision-binding.ts). */
+  readonly bind_webhook_decisions: DecisionBindingApplier;
   readonly log: Logger;
 }
 
@@ -45,6 +47,12 @@ export function createServices(deps: ServiceDeps): ApiServices {
     balances: new BalanceService(deps.sql, deps.db, cards, deps.balance_cache, deps.log),
     transactions: new TransactionService(deps.sql, deps.db, cards, cardholders),
     api_keys: new ApiKeyService(deps.sql),
-    webhook_endpoints: new WebhookEndpointService(deps.sql, deps.webhook_destinations, deps.webhook_commands),
+    webhook_endpoints: new WebhookEndpointService(
+      deps.sql,
+      deps.webhook_destinations,
+      deps.webhook_commands,
+      deps.bind_webhook_decisions,
+      deps.log,
+    ),
   };
 }

@@ -5,7 +5,8 @@
 
 import { randomBytes, randomUUID } from 'node:crypto';
 import { ApiError } from '../../shared/errors.ts';
-import type { PgSql } from '../../shared/stores/postgres.ts';
+import type { Logger } from '../../shared/logger.ts';
+import type { PgSql, PgTx } from '../../shared/stores/postgres.ts';
 import { parseEventBody, TEST_EVENT_TYPE } from '../../shared/webhooks/addressed-delivery.ts';
 import { type DestinationGuard, DestinationRefusedError } from '../../shared/webhooks/destination.ts';
 import type { Principal } from '../auth/api-keys.ts';
@@ -48,15 +49,50 @@ function newSecret(): string {
   return `whsec_${randomBytes(32).toString('base64url')}`;
 }
 
+/** Applies the webhook queue's decision binding in the transaction that changed endpoints. */
+export type DecisionBindingApplier = (tx: PgTx) => Promise<unknown>;
+
 export class WebhookEndpointService {
   readonly #sql: PgSql;
   readonly #guard: DestinationGuard;
   readonly #commands: WebhookCommandPublisher;
+  readonly #bindDecisions: DecisionBindingApplier;
+  readonly #log: Logger;
 
-  constructor(sql: PgSql, guard: DestinationGuard, commands: WebhookCommandPublisher) {
+  constructor(
+    sql: PgSql,
+    guard: DestinationGuard,
+    commands: WebhookCommandPublisher,
+    bindDecisions: DecisionBindingApplier,
+    log: Logger,
+  ) {
     this.#sql = sql;
     this.#guard = guard;
     this.#commands = commands;
+    this.#bindDecisions = bindDecisions;
+    this.#log = log;
+  }
+
+  /**
+   * Writes endpoints, then binds or unbinds the decisions of the webhook queue as the endpoints
+   * now want, before commit: a broker that cannot bind rolls the change back (503), and the
+   * decisions made after the answer reach a new endpoint.
+   */
+  async #changeEndpoints<T>(write: (tx: PgTx) => Promise<T>): Promise<T> {
+    return (await this.#sql.begin(async (tx) => {
+      const written = await write(tx);
+      if (written === null || written === false) return written;
+      try {
+        await this.#bindDecisions(tx);
+      } catch (error) {
+        this.#log.error({ err: error }, 'webhook decision binding not applied; endpoint change rolled back');
+        throw new ApiError(
+          'API_ERR_UNAVAILABLE',
+          'The webhook queue could not be set up for this change; nothing was changed. Retry shortly.',
+        );
+      }
+      return written;
+    })) as T;
   }
 
   async create(
@@ -82,15 +118,17 @@ export class WebhookEndpointService {
       );
     }
     const secret = newSecret();
-    const row = await insertWebhookEndpoint(this.#sql, {
-      id: randomUUID(),
-      company_id,
-      url,
-      secret,
-      description: input.description ?? null,
-      event_types: input.event_types ?? [],
-      active: input.active ?? true,
-    });
+    const row = await this.#changeEndpoints((tx) =>
+      insertWebhookEndpoint(tx, {
+        id: randomUUID(),
+        company_id,
+        url,
+        secret,
+        description: input.description ?? null,
+        event_types: input.event_types ?? [],
+        active: input.active ?? true,
+      }),
+    );
     return { row, secret };
   }
 
@@ -138,14 +176,16 @@ export class WebhookEndpointService {
   ): Promise<WebhookEndpointRow> {
     await this.get(principal, id);
     const url = changes.url === undefined ? undefined : await this.#checkedUrl(changes.url);
-    const row = await updateWebhookEndpoint(this.#sql, id, { ...changes, ...(url ? { url } : {}) });
+    const row = await this.#changeEndpoints((tx) =>
+      updateWebhookEndpoint(tx, id, { ...changes, ...(url ? { url } : {}) }),
+    );
     if (row === null) throw new ApiError('API_ERR_NOT_FOUND', 'No such webhook endpoint.');
     return row;
   }
 
   async remove(principal: Principal, id: string): Promise<void> {
     await this.get(principal, id);
-    if (!(await deleteWebhookEndpoint(this.#sql, id, newSecret()))) {
+    if (!(await this.#changeEndpoints((tx) => deleteWebhookEndpoint(tx, id, newSecret())))) {
       throw new ApiError('API_ERR_NOT_FOUND', 'No such webhook endpoint.');
     }
   }

@@ -93,8 +93,8 @@ export const queueBindings = [
   { queue: QUEUE_DECISIONS, exchange: EXCHANGE_EVENTS, routingKey: 'decision.business.#' },
   { queue: QUEUE_DECISIONS, exchange: EXCHANGE_EVENTS, routingKey: 'decision.unknown.#' },
   { queue: QUEUE_PERSONAL_DECISIONS, exchange: EXCHANGE_EVENTS, routingKey: 'decision.personal.#' },
-  // Program webhooks receive every event: decisions and card lifecycle events.
-  { queue: QUEUE_WEBHOOKS, exchange: EXCHANGE_EVENTS, routingKey: 'decision.#' },
+  // Program webhooks: card lifecycle events; decisions (`decision.#`) only while an active endpoint
+  // wants them (shared/webhooks/decision-binding.ts).
   { queue: QUEUE_WEBHOOKS, exchange: EXCHANGE_EVENTS, routingKey: 'card.#' },
   { queue: QUEUE_MARQETA, exchange: EXCHANGE_EVENTS, routingKey: 'command.#' },
   { queue: QUEUE_NOTIFICATIONS, exchange: EXCHANGE_EVENTS, routingKey: 'notification.#' },

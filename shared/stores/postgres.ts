@@ -2,6 +2,7 @@
 // 30 s statement timeout, idle connections closed after 30 s. postgres.js opens connections
 // lazily, so the seed's minimum of 5 is reached under load rather than held idle.
 
+import type { TransactionSql } from 'postgres';
 import postgres from 'postgres';
 import type { Logger } from '../logger.ts';
 
@@ -42,3 +43,5 @@ export async function timed<T>(log: Logger, label: string, run: () => Promise<T>
 
 /** The client type, with bigint columns and parameters as JS bigint. */
 export type PgSql = ReturnType<typeof connectPostgres>;
+/** A transaction of that client (sql.begin). */
+export type PgTx = TransactionSql<{ bigint: bigint }>;

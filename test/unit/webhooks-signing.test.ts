@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { endpointWants, matchesPattern } from '../../worker/webhooks/event-types.ts';
+import { endpointWants, matchesPattern } from '../../shared/webhooks/event-types.ts';
 import { nextStep } from '../../worker/webhooks/retry-schedule.ts';
 import { signatureHeader, verifyWebhookSignature } from '../../worker/webhooks/signature.ts';
 

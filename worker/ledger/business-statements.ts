@@ -6,11 +6,11 @@
 // alone, so stale statistics (autovacuum off, a fast-growing table) cannot turn one into a scan
 // of every pending row (docs/operations.md, "Plan-proof SQL").
 
-import type { TransactionSql } from 'postgres';
+import type { PgTx } from '../../shared/stores/postgres.ts';
 import type { TransactionStatus } from './lifecycle.ts';
 
 /** A batch is written in one SQL transaction. */
-export type LedgerTx = TransactionSql<{ bigint: bigint }>;
+export type LedgerTx = PgTx;
 
 export interface SpendRow {
   card_id: string;

@@ -1,6 +1,7 @@
-// Outbound webhook fan-out: consumes afc.webhooks (every `decision.#` and `card.#` event) and
-// POSTs each event, signed, to every active endpoint that wants it; a decision batch message
-// (shared/decision-batch.ts) is one event per decision, as if each had come alone. Each (endpoint, event) is
+// Outbound webhook fan-out: consumes afc.webhooks (`card.#` events, and `decision.#` while an
+// endpoint wants decisions: decision-binding.ts) and POSTs each event, signed, to every active
+// endpoint that wants it; a decision batch message (shared/decision-batch.ts) is one event per
+// decision, as if each had come alone. Each (endpoint, event) is
 // one delivery row; a failed delivery is retried for that endpoint alone: a copy of the
 // message naming the endpoint (header x-endpoint-id) goes to a retry queue (see
 // retry-schedule.ts) and, past the horizon, to the DLQ. A message that cannot be processed
@@ -42,9 +43,10 @@ import {
 import type { DestinationPolicy, HostLookup } from '../../shared/webhooks/destination.ts';
 import { HEADER_ORIGINAL_ROUTING_KEY, RetryPath } from '../broker/retry-path.ts';
 import type { ConsumerHandle, WorkerDeps } from '../consumer-handle.ts';
+import { DecisionBindingKeeper } from './decision-binding.ts';
 import { DeliveryLog } from './deliveries.ts';
 import { EndpointDirectory, signingSecrets, type WebhookEndpoint } from './endpoints.ts';
-import { endpointWants } from './event-types.ts';
+import { endpointWants } from '../../shared/webhooks/event-types.ts';
 import { nextStep } from './retry-schedule.ts';
 import { WebhookSender } from './sender.ts';
 
@@ -197,6 +199,7 @@ export class WebhookConsumer implements ConsumerHandle {
   readonly #publisher: Publisher;
   readonly #retry_path: RetryPath;
   readonly #consumer: Consumer;
+  readonly #decision_binding: DecisionBindingKeeper;
 
   constructor(deps: WebhookConsumerDeps, options: WebhookConsumerOptions) {
     this.#deps = deps;
@@ -236,9 +239,11 @@ export class WebhookConsumer implements ConsumerHandle {
     this.#consumer.on('error', (error) =>
       deps.log.error({ err: error, queue: this.#queue }, 'webhook consumer error'),
     );
-    // 'ready' comes again after every reconnect.
+    this.#decision_binding = new DecisionBindingKeeper(deps.sql, deps.rabbit, this.#queue, deps.log);
+    // 'ready' comes again after every reconnect (the broker may have lost its bindings).
     this.#consumer.on('ready', () => {
       this.#consuming = true;
+      this.#decision_binding.start();
     });
     this.ready = new Promise((resolve) => this.#consumer.once('ready', () => resolve()));
   }
@@ -250,6 +255,7 @@ export class WebhookConsumer implements ConsumerHandle {
   /** Stops taking messages and finishes the deliveries in hand. */
   async close(): Promise<void> {
     this.#consuming = false;
+    await this.#decision_binding.stop();
     await this.#consumer.close();
     await Promise.all([this.#publisher.close(), this.#retry_path.close(), this.#sender.close()]);
   }
