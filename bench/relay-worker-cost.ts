@@ -112,6 +112,7 @@ async function measure(size: number): Promise<void> {
         message_decisions_max: size,
         message_bytes_max: 256 * 1024,
         claim_idle_ms: 30_000,
+        linger_ms: 2,
         ...RELAY_DEFAULTS,
       },
       log,

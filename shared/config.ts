@@ -235,6 +235,8 @@ export interface GatewayConfig extends CommonConfig, OverloadConfig {
   /** Decisions in one AMQP message (shared/decision-batch.ts), and its body size in bytes. */
   readonly relay_batch_max: number;
   readonly relay_batch_bytes_max: number;
+  /** How long the relay waits after a write before it reads: the decisions of that time travel together. */
+  readonly relay_linger_ms: number;
   /** Outbox entries pending longer than this on a dead relay are claimed by a live one. */
   readonly outbox_claim_idle_ms: number;
 }
@@ -386,6 +388,7 @@ export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
     outbox_batch_max: integer(env, 'OUTBOX_BATCH_MAX', 512, 1, 10_000),
     relay_batch_max: integer(env, 'RELAY_BATCH_MAX', 256, 1, 10_000),
     relay_batch_bytes_max: integer(env, 'RELAY_BATCH_BYTES_MAX', 256 * 1024, 4 * 1024, 16 * 1024 * 1024),
+    relay_linger_ms: integer(env, 'RELAY_LINGER_MS', 5, 0, 50),
     outbox_claim_idle_ms: integer(env, 'OUTBOX_CLAIM_IDLE_MS', 30_000, 1000, 3_600_000),
   });
 }

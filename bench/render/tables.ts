@@ -60,6 +60,7 @@ export function pipelineTable(results: BenchResults): Table {
       'hits / misses',
       'decision -> RabbitMQ delivery p50 / p99 / max ms',
       'relay lag (gateway histogram) p50 / p99 ms',
+      'decisions per relay message',
       'decide script round trip (gateway histogram) p50 / p99 ms',
     ],
     rows: results.phases
@@ -72,6 +73,7 @@ export function pipelineTable(results: BenchResults): Table {
           ? `${fmt(p.relay.tap.p50_ms)} / ${fmt(p.relay.tap.p99_ms)} / ${fmt(p.relay.tap.max_ms)}`
           : 'n/a',
         p.relay ? `<= ${fmt(p.relay.metrics_p50_ms)} / <= ${fmt(p.relay.metrics_p99_ms)}` : 'n/a',
+        p.relay?.decisions_per_message == null ? 'n/a' : fmt(p.relay.decisions_per_message, 1),
         p.script ? `<= ${fmt(p.script.decide_p50_ms)} / <= ${fmt(p.script.decide_p99_ms)}` : 'n/a',
       ]),
     note: "Decision -> delivery: from the decision script's Redis TIME to a consumer of the bench's own queue bound like afc.decisions (HDR). The gateway histogram gives bucket upper bounds.",

@@ -33,6 +33,8 @@ export interface RelayFigures {
   /** Relay lag as the gateway's histogram saw it (bucket upper bounds). */
   readonly metrics_p50_ms: number | null;
   readonly metrics_p99_ms: number | null;
+  /** Decisions per AMQP message the relay published (afc_outbox_relayed_total / relay_messages). */
+  readonly decisions_per_message: number | null;
 }
 
 export interface ScriptFigures {
@@ -190,6 +192,7 @@ export async function measurePhase(
               tap: tap && tap.totalCount > 0 ? summarize(tap) : null,
               metrics_p50_ms: quantileMs(metrics_before, metrics_after, 'afc_outbox_relay_lag_seconds', 0.5),
               metrics_p99_ms: quantileMs(metrics_before, metrics_after, 'afc_outbox_relay_lag_seconds', 0.99),
+              decisions_per_message: perMessage(metrics_before, metrics_after),
             }
           : null,
       script:
@@ -216,6 +219,13 @@ export async function measurePhase(
   } finally {
     clearInterval(ticker);
   }
+}
+
+function perMessage(before: Samples | null, after: Samples | null): number | null {
+  if (!before || !after) return null;
+  const delta = (name: string) => total(after, name) - total(before, name);
+  const messages = delta('afc_outbox_relay_messages_total');
+  return messages > 0 ? delta('afc_outbox_relayed_total') / messages : null;
 }
 
 function quantileMs(

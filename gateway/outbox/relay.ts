@@ -59,7 +59,6 @@ export interface RelayOptions {
 
 export const RELAY_DEFAULTS = Object.freeze({
   sweep_ms: 1_000,
-  linger_ms: 2,
   retry_min_ms: 100,
   retry_max_ms: 5_000,
 });

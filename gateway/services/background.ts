@@ -63,6 +63,7 @@ async function background(services: FastifyInstance, options: BackgroundOptions)
       message_decisions_max: config.relay_batch_max,
       message_bytes_max: config.relay_batch_bytes_max,
       claim_idle_ms: config.outbox_claim_idle_ms,
+      linger_ms: config.relay_linger_ms,
       ...RELAY_DEFAULTS,
     },
     log,

@@ -197,6 +197,7 @@ describe('the outbox relay on a 3-master Redis Cluster', () => {
         message_decisions_max: 256,
         message_bytes_max: 256 * 1024,
         claim_idle_ms: 60_000,
+        linger_ms: 2,
         ...RELAY_DEFAULTS,
         sweep_ms,
       },

@@ -61,6 +61,7 @@ function relayOf(
       message_decisions_max: options.message_decisions_max ?? 256,
       message_bytes_max: 256 * 1024,
       claim_idle_ms: options.claim_idle_ms ?? 60_000,
+      linger_ms: 2,
       ...RELAY_DEFAULTS,
       sweep_ms: options.sweep_ms ?? RELAY_DEFAULTS.sweep_ms,
     },
