@@ -25,8 +25,8 @@ export const DECISION_EVENT_TYPES: readonly string[] = CARD_KINDS.flatMap((kind)
   `decision.${kind}.declined`,
 ]);
 
-/** Explicit bound: the active endpoints read (the worker delivers to at most 1,000). */
-const ENDPOINTS_READ_MAX = 1_000;
+/** Explicit bound: active endpoints a program may have; the worker delivers to the oldest this many. */
+export const ACTIVE_ENDPOINTS_MAX = 1_000;
 /** Transaction-scoped advisory lock key of the binding (a stable 64-bit constant). */
 const BINDING_LOCK_KEY = 'afc:webhooks:decision-binding';
 
@@ -53,7 +53,7 @@ export async function applyDecisionBinding(tx: PgTx, rabbit: Connection, queue: 
   if (!takesDecisionBinding(queue)) return false;
   await tx`SELECT pg_advisory_xact_lock(hashtextextended(${BINDING_LOCK_KEY}, 0))`;
   const rows = await tx<Array<{ event_types: string[] }>>`
-    SELECT event_types FROM webhook_endpoints WHERE active LIMIT ${ENDPOINTS_READ_MAX}`;
+    SELECT event_types FROM webhook_endpoints WHERE active ORDER BY created_at LIMIT ${ACTIVE_ENDPOINTS_MAX}`;
   const wanted = wantsDecisionEvents(rows.map((row) => row.event_types));
   const binding = { queue, exchange: EXCHANGE_EVENTS, routingKey: DECISIONS_ROUTING_PATTERN };
   if (wanted) await rabbit.queueBind(binding);

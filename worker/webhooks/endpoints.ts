@@ -4,6 +4,7 @@
 
 import type { Logger } from '../../shared/logger.ts';
 import { type PgSql, timed } from '../../shared/stores/postgres.ts';
+import { ACTIVE_ENDPOINTS_MAX } from '../../shared/webhooks/decision-binding.ts';
 
 export interface WebhookEndpoint {
   readonly id: string;
@@ -25,8 +26,7 @@ export function signingSecrets(endpoint: WebhookEndpoint, now_ms: number = Date.
   return previous_valid ? [endpoint.secret, endpoint.previous_secret!] : [endpoint.secret];
 }
 
-/** Explicit bounds: endpoints a program may have active, and cached card -> company entries. */
-export const ACTIVE_ENDPOINTS_MAX = 1_000;
+/** Explicit bound: cached card -> company entries (active endpoints: ACTIVE_ENDPOINTS_MAX). */
 const CARD_COMPANY_CACHE_MAX = 50_000;
 
 export class EndpointDirectory {
