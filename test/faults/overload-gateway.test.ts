@@ -3,10 +3,12 @@
 // OVERLOAD_TEST_S=60). Resource bounds, not speed: resident memory stays within twice what
 // it was once warmed up, open file descriptors come back near their baseline once the
 // connections are gone, every answer is a decision or our 503, and the process is still
-// ready afterwards.
+// ready afterwards. The gateway runs with its Deployment's heap bound (NODE_OPTIONS) and stays
+// within that Deployment's memory limit: unbounded, V8 grew it to 906 MiB on a 512Mi pod.
 import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { Pool } from 'undici';
+import { parseAllDocuments } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { createVhost, deleteVhost } from '../../bench/runner/broker.ts';
@@ -23,6 +25,21 @@ const WARM_UP_MS = 3_000;
 const SAMPLE_EVERY_MS = 500;
 /** Descriptors a process may hold above its idle baseline after the load (pools, timers). */
 const FD_SLACK = 50;
+
+/** The gateway container as deployed: its NODE_OPTIONS and its memory limit in bytes. */
+function deployedGateway(): { node_options: string; memory_limit_bytes: number } {
+  const path = new URL('../../deploy/k8s/base/gateway.yaml', import.meta.url);
+  const deployment = parseAllDocuments(readFileSync(path, 'utf8'))
+    .map((doc) => doc.toJS())
+    .find((m) => m.kind === 'Deployment');
+  const container = deployment.spec.template.spec.containers[0];
+  const node_options = container.env.find((e: { name: string }) => e.name === 'NODE_OPTIONS').value;
+  const limit = /^(\d+)Mi$/.exec(container.resources.limits.memory);
+  if (limit === null)
+    throw new Error(`gateway memory limit in Mi expected: ${container.resources.limits.memory}`);
+  return { node_options, memory_limit_bytes: Number(limit[1]) * 1024 * 1024 };
+}
+const deployed = deployedGateway();
 
 const vhost = `afc-overload-${randomUUID().slice(0, 8)}`;
 const key_prefix = `ov${randomUUID().slice(0, 8)}`;
@@ -72,6 +89,7 @@ describe('gateway overload', () => {
       REDIS_KEY_PREFIX: key_prefix,
       REDIS_SHARDS: '4',
       LOG_LEVEL: 'warn',
+      NODE_OPTIONS: deployed.node_options,
     });
     const origin = `http://127.0.0.1:${port}`;
     const internal_origin = `http://127.0.0.1:${internal_port}`;
@@ -153,6 +171,7 @@ describe('gateway overload', () => {
     expect([...codes.keys()].filter((code) => ![200, 402, 503].includes(code))).toEqual([]);
     expect(Object.fromEntries(errors)).toEqual({});
     expect(rss_max).toBeLessThanOrEqual(2 * warm!.rss_bytes);
+    expect(rss_max, 'within the Deployment memory limit').toBeLessThanOrEqual(deployed.memory_limit_bytes);
     // The connections were really open at once.
     expect(fds_max).toBeGreaterThan(baseline.fds + CONNECTIONS / 2);
 

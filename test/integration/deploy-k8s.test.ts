@@ -30,6 +30,13 @@ function find(kind: string, name: string, from: Manifest[] = base): Manifest {
 
 const DEPLOYMENTS = ['afc-gateway', 'afc-worker', 'afc-api'] as const;
 
+/** A Kubernetes memory quantity in MiB ('512Mi', '1Gi'). */
+function mebibytes(quantity: string): number {
+  const match = /^(\d+)(Mi|Gi)$/.exec(quantity);
+  if (match === null) throw new Error(`unexpected memory quantity ${quantity}`);
+  return Number(match[1]) * (match[2] === 'Gi' ? 1024 : 1);
+}
+
 /** The environment a Deployment's container gets: generated ConfigMap plus the Secret templates. */
 function environmentOf(deployment: string): Record<string, string> {
   const config = Object.fromEntries(
@@ -99,6 +106,17 @@ describe('Kubernetes base', () => {
           expect(container.resources[kind].cpu, `${name} ${kind}.cpu`).toBeDefined();
           expect(container.resources[kind].memory, `${name} ${kind}.memory`).toBeDefined();
         }
+        // V8 would size its heap from the node's memory: bounded to leave the pod's limit room
+        // for young space, code, buffers and sockets (test/faults/overload-gateway.test.ts).
+        const heap_mb = Number(
+          /--max-old-space-size=(\d+)/.exec(
+            (container.env as Manifest[]).find((e) => e.name === 'NODE_OPTIONS')?.value ?? '',
+          )?.[1],
+        );
+        expect(heap_mb, `${name} NODE_OPTIONS --max-old-space-size`).toBeGreaterThan(0);
+        expect(heap_mb, `${name} heap within the limit`).toBeLessThanOrEqual(
+          (mebibytes(container.resources.limits.memory) * 3) / 4,
+        );
         expect(container.readinessProbe).toBeDefined();
         expect(container.livenessProbe).toBeDefined();
         expect(container.securityContext).toMatchObject({
