@@ -119,7 +119,7 @@ export function parsePlan(argv: readonly string[]): BenchPlan {
           : positiveInteger('history', history, 20_000_000),
     persist: full
       ? { load_ms: 30_000, requests: 20_000, drain_max_ms: 120_000 }
-      : { load_ms: 10_000, requests: 5_000, drain_max_ms: 15_000 },
+      : { load_ms: 10_000, requests: 15_000, drain_max_ms: 20_000 },
     ttl: full ? { scale: 0.05, phase_ms: 60_000 } : { scale: 0.02, phase_ms: 15_000 },
     seed: seed ? positiveInteger('seed', seed, 2 ** 31) : 42,
     cpu_profile: flags.has('cpu-profile'),
