@@ -1,6 +1,9 @@
 // PostgreSQL client (postgres.js, tagged-template SQL): at most 20 connections (design card),
 // 30 s statement timeout, idle connections closed after 30 s. postgres.js opens connections
 // lazily, so the seed's minimum of 5 is reached under load rather than held idle.
+// JIT compilation off: every statement of ours reads a few rows by key, and PostgreSQL compiles
+// any plan estimated above 100,000 (jit_above_cost), which a table without statistics reaches
+// at once: 28 ms of compiling for a 1 ms batch statement, measured.
 
 import type { TransactionSql } from 'postgres';
 import postgres from 'postgres';
@@ -25,6 +28,7 @@ export function connectPostgres(options: PostgresOptions) {
     connection: {
       application_name: options.application_name,
       statement_timeout: options.statement_timeout_ms ?? 30_000,
+      jit: 'off',
     },
     types: { bigint: postgres.BigInt },
   });

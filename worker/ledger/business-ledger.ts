@@ -15,6 +15,7 @@ import type { Logger } from '../../shared/logger.ts';
 import type { DecisionEvent } from '../../shared/messages.ts';
 import { periodStartDate } from '../../shared/spend-windows.ts';
 import { timed, type PgSql } from '../../shared/stores/postgres.ts';
+import { eventKey } from '../decisions/event-schema.ts';
 import {
   type BusinessItem,
   type BusinessPlan,
@@ -30,10 +31,12 @@ import {
   insertFirstRevisions,
   insertVoids,
   type LedgerTx,
-  settleAuthorizations,
+  authorizationsOf,
+  pendingFollowers,
   settledGroups,
-  settleFollowers,
+  settleRecords,
 } from './business-statements.ts';
+import { GroupCommit } from './group-commit.ts';
 import { transactionStatus } from './lifecycle.ts';
 import { type RecordFormat, transactionRecord } from './transaction-record.ts';
 
@@ -48,18 +51,38 @@ function transactionRow({ event, amounts }: BusinessItem) {
   };
 }
 
+/**
+ * Decisions written together at most (the batches waiting while a write runs, group-commit.ts).
+ * A `transactions` row has 34 columns: 34,000 parameters in the insert, within PostgreSQL's 65,535.
+ */
+const MERGED_EVENTS_MAX = 1_000;
+
 export class BusinessLedger {
   readonly name = 'postgresql';
   readonly #sql: PgSql;
   readonly #log: Logger;
+  /**
+   * One write at a time, the batches that arrive meanwhile merged into the next. Concurrent
+   * batches share rows (a busy card's counters, a group's hold, a replayed JIT token) and each
+   * held its row locks while it waited for another's: in a drain of 11,000 decisions, 128 batch
+   * transactions at once spent 0.8-1.2 s each in lock waits, behind the one that held the rows.
+   */
+  readonly #group = new GroupCommit<DecisionEvent>((events) => this.#writeBatch(events), MERGED_EVENTS_MAX);
 
   constructor(sql: PgSql, log: Logger) {
     this.#sql = sql;
     this.#log = log;
   }
 
-  /** Writes the events in one SQL transaction: all of them or none. */
-  async write(events: readonly DecisionEvent[]): Promise<void> {
+  /** Writes the events in one SQL transaction (perhaps with other callers' batches): all or none. */
+  write(events: readonly DecisionEvent[]): Promise<void> {
+    return this.#group.write(events);
+  }
+
+  async #writeBatch(merged: readonly DecisionEvent[]): Promise<void> {
+    // Merged batches may carry the same message twice (a redelivery): one write of it, as an
+    // upsert may not touch a row twice in one statement.
+    const events = [...new Map(merged.map((e) => [eventKey(e), e])).values()];
     const items = businessItems(events);
     await timed(this.#log, `worker.business_batch_${events.length > 1 ? 'many' : 'one'}`, () =>
       this.#sql.begin(async (tx) => {
@@ -93,18 +116,25 @@ export class BusinessLedger {
     return fresh.map((r) => `${r.jit_token}:${r.revision}`);
   }
 
+  /**
+   * The card counters last: every batch of a busy card updates the same few `spending_controls`
+   * and `category_spend` rows and holds their locks until commit, so the batches of other
+   * worker replicas queue on them; taken last, not over the holds and settlements too. Every
+   * batch takes the tables in the same order, each table's rows sorted: no lock cycle.
+   */
   async #applyEffects(tx: LedgerTx, plan: BusinessPlan): Promise<void> {
-    if (plan.spend.length > 0) await addSpend(tx, plan.spend);
-    if (plan.category.length > 0) await addCategorySpend(tx, plan.category);
     if (plan.holds.length > 0) await addHolds(tx, plan.holds);
-    if (plan.groups.length === 0) return;
-    // Records still pending in a group that has left `pending` (also when the settling message
-    // was persisted before the authorization itself): the states first, then each kind of
-    // record by its own key (one OR-join of both keys nested-looped over every pending row).
-    const settlements = settlementsOf(await settledGroups(tx, plan.groups));
-    if (settlements.length > 0) {
-      await settleAuthorizations(tx, settlements);
-      await settleFollowers(tx, settlements);
+    if (plan.groups.length > 0) {
+      // Records still pending in a group that has left `pending` (also when the settling message
+      // was persisted before the authorization itself): the states first, then the records by
+      // their unique keys (one OR-join of both keys nested-looped over every pending row).
+      const settlements = settlementsOf(await settledGroups(tx, plan.groups));
+      if (settlements.length > 0) {
+        const followers = await pendingFollowers(tx, settlements);
+        await settleRecords(tx, [...authorizationsOf(settlements), ...followers]);
+      }
     }
+    if (plan.category.length > 0) await addCategorySpend(tx, plan.category);
+    if (plan.spend.length > 0) await addSpend(tx, plan.spend);
   }
 }
