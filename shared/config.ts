@@ -476,7 +476,9 @@ function decisionConsumer(env: Env, prefetch: number): DecisionConsumerConfig {
     // Messages beyond the prefetch window never arrive, so more concurrency would sit idle.
     concurrency: integer(env, 'WORKER_CONCURRENCY', Math.min(128, prefetch), 1, prefetch),
     batch_max: integer(env, 'WORKER_BATCH_MAX', 100, 1, 1_000),
-    batch_linger_ms: integer(env, 'WORKER_BATCH_LINGER_MS', 5, 0, 1_000),
+    // Below a full batch, a write waits this long for more: at 150-400 decisions/s, 25 ms instead
+    // of 5 halved PostgreSQL's CPU per decision (fewer transactions of ~9 round trips each).
+    batch_linger_ms: integer(env, 'WORKER_BATCH_LINGER_MS', 25, 0, 1_000),
   };
 }
 
