@@ -122,6 +122,8 @@ async function lifecycle(
     await send(target, step);
     // A Marqeta retry of the same message is a replay: never a second ledger change.
     await send(target, step);
+    // Each state change of a group in a millisecond of its own (see nextMillisecond).
+    await nextMillisecond();
   }
   return { tokens: steps.map((s) => s.jit_token!), a, b };
 }
@@ -144,6 +146,12 @@ async function quietOutboxLines(tokens: readonly string[]): Promise<Map<string, 
 }
 
 /** One message at a time to the isolated worker: each its own ledger write. */
+/** Resolves once Date.now() has moved past the millisecond it was called in. */
+async function nextMillisecond(): Promise<void> {
+  const at_ms = Date.now();
+  while (Date.now() <= at_ms) await new Promise((resolve) => setTimeout(resolve, 1));
+}
+
 async function persistOneByOne(lines: readonly string[]): Promise<void> {
   for (const line of lines) {
     const before = await processedCount(isolated, isolated_queue);
@@ -303,7 +311,12 @@ describe('worker ledger: the transaction lifecycle', () => {
           original_jit_token: auth,
         },
       ];
-      for (const step of steps) expect(await send(quiet, step)).toBe(200);
+      for (const step of steps) {
+        expect(await send(quiet, step)).toBe(200);
+        // A group's states are ordered by decision time in ms (docs/failure-behaviour.md): the
+        // in-process gateway answers faster than that, and a tie is persisted in arrival order.
+        await nextMillisecond();
+      }
       groups.push({ business, auth, tokens: steps.map((s) => s.jit_token!) });
     }
     const lines = await quietOutboxLines(groups.flatMap((g) => g.tokens));
