@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { effectsToJson, type LedgerEffects, NO_EFFECTS } from '../../shared/ledger-effects.ts';
 import { EXPIRED_METHOD, type DecisionEvent, type LedgerMode } from '../../shared/messages.ts';
-import { checkDecisionEvent } from '../../worker/decisions/event-schema.ts';
+import { checkDecisionEvent, distinctEvents } from '../../worker/decisions/event-schema.ts';
 import { businessItems, planBusinessEffects, settlementsOf } from '../../worker/ledger/business-plan.ts';
 import { decisionEvent } from '../support/worker-harness.ts';
 
@@ -150,6 +150,15 @@ describe('business batch plan', () => {
       { group_token: 'c', status: 'reversed' },
       { group_token: 'd', status: 'expired' },
     ]);
+  });
+});
+
+describe('merged batches', () => {
+  it('write each event once by JIT token and revision, in first-seen order', () => {
+    const a = event({ jit_token: 'jit_a' });
+    const b = event({ jit_token: 'jit_b' });
+    const a_void = { ...a, revision: 2 };
+    expect(distinctEvents([a, b, a, a_void, b])).toEqual([a, b, a_void]);
   });
 });
 

@@ -151,3 +151,11 @@ export function checkDecisionEvent(value: unknown): DecisionEvent {
 export function eventKey(event: DecisionEvent): string {
   return `${event.request.jit_token}:${event.revision}`;
 }
+
+/**
+ * Each event once, by its key: merged batches (group-commit.ts) may carry the same message twice
+ * (a redelivery), and one upsert may not touch a row twice.
+ */
+export function distinctEvents(events: readonly DecisionEvent[]): DecisionEvent[] {
+  return [...new Map(events.map((event) => [eventKey(event), event])).values()];
+}

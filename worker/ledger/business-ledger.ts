@@ -15,7 +15,7 @@ import type { Logger } from '../../shared/logger.ts';
 import type { DecisionEvent } from '../../shared/messages.ts';
 import { periodStartDate } from '../../shared/spend-windows.ts';
 import { timed, type PgSql } from '../../shared/stores/postgres.ts';
-import { eventKey } from '../decisions/event-schema.ts';
+import { distinctEvents } from '../decisions/event-schema.ts';
 import {
   type BusinessItem,
   type BusinessPlan,
@@ -80,9 +80,7 @@ export class BusinessLedger {
   }
 
   async #writeBatch(merged: readonly DecisionEvent[]): Promise<void> {
-    // Merged batches may carry the same message twice (a redelivery): one write of it, as an
-    // upsert may not touch a row twice in one statement.
-    const events = [...new Map(merged.map((e) => [eventKey(e), e])).values()];
+    const events = distinctEvents(merged);
     const items = businessItems(events);
     await timed(this.#log, `worker.business_batch_${events.length > 1 ? 'many' : 'one'}`, () =>
       this.#sql.begin(async (tx) => {

@@ -42,6 +42,7 @@ import {
 import { withDocumentLocks } from '../../shared/stores/document-lock.ts';
 import type { PgSql } from '../../shared/stores/postgres.ts';
 import { WorkerError } from '../errors.ts';
+import { distinctEvents } from '../decisions/event-schema.ts';
 import { groupToken, settledStatus, type TransactionStatus, transactionStatus } from './lifecycle.ts';
 import {
   type CardLedgerState,
@@ -171,8 +172,7 @@ export class PersonalLedger {
   }
 
   async #writeBatch(merged: readonly DecisionEvent[]): Promise<void> {
-    // Merged batches may carry the same message twice: one write of it.
-    const events = [...new Map(merged.map((e) => [`${e.request.jit_token}:${e.revision}`, e])).values()];
+    const events = distinctEvents(merged);
     const now = new Date();
     const registered = await registerPersonalTransactionKeys(
       this.#sql,
