@@ -109,6 +109,7 @@ function event(card: Card, kind: 'business' | 'personal', i: number): DecisionEv
     effects: effectsToJson(NO_EFFECTS),
     revision: 1,
     decided_at_ms: now_ms,
+    state_order_ms: now_ms,
     limits_seen: null,
     outbox_id: `${now_ms}-${i}`,
   };

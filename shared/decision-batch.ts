@@ -180,6 +180,7 @@ export function decisionEventOf(entry: BatchEntry): DecisionEvent {
     effects,
     revision: Number(f.rev ?? '1'),
     decided_at_ms: Number(f.t),
+    state_order_ms: Number(f.so ?? f.t),
     limits_seen: f.ls || null,
     outbox_id: entry.outbox_id,
   };

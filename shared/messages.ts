@@ -97,6 +97,13 @@ export interface DecisionEvent {
   /** 1 for the decision; a higher revision supersedes a lower one for the same JIT token. */
   readonly revision: number;
   readonly decided_at_ms: number;
+  /**
+   * Order of the group state this message set (`effects.hold_state`), unix ms: the decision time,
+   * made later than the group's previous state's by the decision script, so the ledger keeps the
+   * state Redis applied last in any arrival order, even within one millisecond. Equals
+   * `decided_at_ms` when the message set no state (or came from a script that did not order).
+   */
+  readonly state_order_ms: number;
   /** What a purchase's amount rules saw (shared/limits-seen.ts); null for other messages. */
   readonly limits_seen: string | null;
   /** Redis stream entry id in the outbox shard: unique, for tracing only. */

@@ -32,7 +32,8 @@
                                 dw ww mw yw aw g (windows and MCC group its spend was counted in)}
   KEYS[7] outbox    stream      decisions waiting for the relay to RabbitMQ
   KEYS[8] auth      hash        authorization group of the original JIT token {held, state, card,
-                                dw ww mw yw aw (windows it was counted in), g, n}
+                                dw ww mw yw aw (windows it was counted in), g, n, so (its state's
+                                order: unix ms, one more than the previous state's when not later)}
   KEYS[9] velocity  zset        approval times (ms) of the card, for the sliding velocity window
                                 (trimmed to the window on each check: at most vel_max members)
   KEYS[10] retained zset        the shard's decision and authorization record keys, scored by the
@@ -118,6 +119,10 @@ local available_reply = 0
 -- What the amount rules of a purchase saw, for the decision trace (outbox field `ls`); '' otherwise.
 local limits_seen = ''
 local refresh_mask = 0
+-- The ledger keeps a group's newest state by its order (outbox field `so`, set by hold_state):
+-- the decision time, made strictly later than the previous state's, so two changes of one group
+-- in the same millisecond (or by gateways whose clocks differ) keep the order Redis applied them in.
+local state_order_ms = nil
 -- The authorization group this message belongs to (the original JIT token).
 local group_token = string.match(auth_key, ':auth:(.*)$') or ''
 
@@ -192,6 +197,10 @@ local function record(status, moved, extra)
   if limits_seen ~= '' then
     entry[#entry + 1] = 'ls'
     entry[#entry + 1] = limits_seen
+  end
+  if state_order_ms then
+    entry[#entry + 1] = 'so'
+    entry[#entry + 1] = state_order_ms
   end
   rcall('XADD', outbox_key, '*', unpack(entry))
   return {status, moved, 0, kind, 0, available_reply, refresh_mask}
@@ -321,11 +330,12 @@ end
 -- The authorization group (read once, when the mode needs it).
 local auth = nil
 local function read_auth()
-  local a = rcall('HMGET', auth_key, 'held', 'state', 'dw', 'ww', 'mw', 'yw', 'aw', 'g')
+  local a = rcall('HMGET', auth_key, 'held', 'state', 'dw', 'ww', 'mw', 'yw', 'aw', 'g', 'so')
   auth = {
     exists = a[1] ~= false or a[2] ~= false,
     held = num(a[1]) or 0, state = a[2] or nil,
     window = {d = a[3], w = a[4], m = a[5], y = a[6], a = a[7]}, group = a[8] or '',
+    state_order_ms = num(a[9]) or 0,
   }
   return auth
 end
@@ -338,7 +348,10 @@ end
 
 local function hold_state(state)
   auth.state = state
+  state_order_ms = math.max(now_ms, auth.state_order_ms + 1)
+  auth.state_order_ms = state_order_ms
   set_auth('state', state)
+  set_auth('so', state_order_ms)
   effect('hold_state:' .. state)
 end
 

@@ -348,6 +348,38 @@ describe('decide-10.lua against Redis', () => {
     expect(late).toMatchObject({ status: DecisionStatus.TIMEOUT, replayed: true });
   });
 
+  it("orders a group's states strictly, in the order applied, even within one millisecond", async () => {
+    const c = cardholder();
+    await h.seedCard(c.user_token, c.card_token);
+    const now_ms = Date.now();
+    const auth = await h.decide({ ...c, jit_token: uniqueToken('j'), amount_minor: 50n, now_ms });
+    const group = auth.keys.auth.split(':auth:')[1]!;
+    const step = (mode: string, amount_minor: bigint, at_ms = now_ms) =>
+      h.decide({
+        ...c,
+        jit_token: uniqueToken('j'),
+        original_jit_token: group,
+        mode,
+        amount_minor,
+        now_ms: at_ms,
+      });
+    const steps = [await step('clearing', 35n), await step('force_auth', 20n), await step('reversal', 20n)];
+    const orders: Array<number | null> = [];
+    for (const r of [auth, ...steps]) {
+      const jit_token = r.keys.decision.split(':jit:')[1]!;
+      const fields = (await h.redis.xrange(r.keys.outbox, '-', '+')).find(([, f]) =>
+        f[1]!.includes(jit_token),
+      )![1];
+      orders.push(fields.includes('so') ? Number(fields[fields.indexOf('so') + 1]) : null);
+    }
+    // The authorization sets no state (the group starts pending); cleared, reopened, reversed do.
+    expect(orders).toEqual([null, now_ms, now_ms + 1, now_ms + 2]);
+    expect(await h.redis.hmget(auth.keys.auth, 'state', 'so')).toEqual(['reversed', String(now_ms + 2)]);
+    // A state decided later is ordered by its decision time.
+    await step('force_auth', 5n, now_ms + 100);
+    expect(await h.redis.hmget(auth.keys.auth, 'state', 'so')).toEqual(['pending', String(now_ms + 100)]);
+  });
+
   it('fill never overwrites an existing live ledger', async () => {
     const c = cardholder();
     await h.seedCard(c.user_token, c.card_token, { held_minor: 700n });

@@ -41,6 +41,7 @@ function reversalOf(auth: DecisionEvent, amount_minor: bigint): DecisionEvent {
       hold_state: 'reversed',
     }),
     decided_at_ms: auth.decided_at_ms + 1,
+    state_order_ms: auth.decided_at_ms + 1,
   };
 }
 

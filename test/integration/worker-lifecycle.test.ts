@@ -3,7 +3,7 @@
 // effects to PostgreSQL (business) or MongoDB (personal). After the worker drains, the
 // reconciliation reports no difference between Redis and the ledger, whatever the arrival order.
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { packEntry } from '../../shared/decision-batch.ts';
 import { createLogger } from '../../shared/logger.ts';
 import { decisionKeys, outboxKeys } from '../../shared/redis-keys.ts';
@@ -122,8 +122,6 @@ async function lifecycle(
     await send(target, step);
     // A Marqeta retry of the same message is a replay: never a second ledger change.
     await send(target, step);
-    // Each state change of a group in a millisecond of its own (see nextMillisecond).
-    await nextMillisecond();
   }
   return { tokens: steps.map((s) => s.jit_token!), a, b };
 }
@@ -146,12 +144,6 @@ async function quietOutboxLines(tokens: readonly string[]): Promise<Map<string, 
 }
 
 /** One message at a time to the isolated worker: each its own ledger write. */
-/** Resolves once Date.now() has moved past the millisecond it was called in. */
-async function nextMillisecond(): Promise<void> {
-  const at_ms = Date.now();
-  while (Date.now() <= at_ms) await new Promise((resolve) => setTimeout(resolve, 1));
-}
-
 async function persistOneByOne(lines: readonly string[]): Promise<void> {
   for (const line of lines) {
     const before = await processedCount(isolated, isolated_queue);
@@ -311,11 +303,13 @@ describe('worker ledger: the transaction lifecycle', () => {
           original_jit_token: auth,
         },
       ];
-      for (const step of steps) {
-        expect(await send(quiet, step)).toBe(200);
-        // A group's states are ordered by decision time in ms (docs/failure-behaviour.md): the
-        // in-process gateway answers faster than that, and a tie is persisted in arrival order.
-        await nextMillisecond();
+      // All in one millisecond (the clock stands still): the decision script orders a group's
+      // states strictly, so the ledger keeps the state applied last in any arrival order.
+      vi.useFakeTimers({ toFake: ['Date'], now: Date.now() });
+      try {
+        for (const step of steps) expect(await send(quiet, step)).toBe(200);
+      } finally {
+        vi.useRealTimers();
       }
       groups.push({ business, auth, tokens: steps.map((s) => s.jit_token!) });
     }

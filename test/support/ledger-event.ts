@@ -42,6 +42,7 @@ export function ledgerEvent(revision: number, effects: LedgerEffects = NO_EFFECT
     effects: effectsToJson(effects),
     revision,
     decided_at_ms: LEDGER_EVENT_AT.getTime(),
+    state_order_ms: LEDGER_EVENT_AT.getTime(),
     limits_seen: null,
     outbox_id: `1-${revision}`,
   };

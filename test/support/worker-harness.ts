@@ -162,6 +162,7 @@ export function decisionEvent(options: EventOptions): DecisionEvent {
     ),
     revision: options.revision ?? 1,
     decided_at_ms: at_ms,
+    state_order_ms: at_ms,
     limits_seen: null,
     outbox_id: `${at_ms}-0`,
   };

@@ -92,6 +92,7 @@ describe('decision batch format', () => {
       effects: effectsToJson(parseLedgerEffects(FX)),
       revision: 1,
       decided_at_ms: 1764000000000,
+      state_order_ms: 1764000000000,
       limits_seen: 'txn:5000;d:0/20000',
       outbox_id: '1-0',
     });
@@ -99,6 +100,18 @@ describe('decision batch format', () => {
     // The worker accepts both, and a decision as JSON (relays before batches) as one decision.
     expect(readDecisionBatch(encodeBatch(lines)).map((d) => d.error)).toEqual([null, null]);
     expect(readDecisionBatch(event).map((d) => d.event)).toEqual([event]);
+  });
+
+  it("orders a group's state by the script's `so`, else by the decision time", () => {
+    const decoded = (fields: Record<string, string>) =>
+      decisionEventOf(decodeBatch(encodeBatch([packEntry('1-0', approval(fields)).line]))[0]!);
+    expect(decoded({ so: '1764000000002' }).state_order_ms).toBe(1764000000002);
+    expect(decoded({}).state_order_ms).toBe(1764000000000);
+    // A decision sent as JSON before the field existed: ordered by its decision time.
+    const { state_order_ms: _, ...json } = decoded({});
+    expect(readDecisionBatch(json)[0]!.event?.state_order_ms).toBe(1764000000000);
+    // Never before its own decision: the script only ever moves a state later.
+    expect(() => readDecisionBatch({ ...json, state_order_ms: 1 })).toThrow(/ordered before its decision/);
   });
 
   it('property: any field strings survive the trip (quotes, tabs, newlines, non-ASCII)', () => {

@@ -96,6 +96,8 @@ const Event = Type.Object({
   effects: Effects,
   revision: Type.Integer({ minimum: 1, maximum: 2 }),
   decided_at_ms: Type.Integer({ minimum: 0 }),
+  // Absent from decisions sent as JSON by relays before batches: their decision time.
+  state_order_ms: Type.Optional(Type.Integer({ minimum: 0 })),
   limits_seen: Type.Optional(Type.Union([Type.String({ maxLength: LIMITS_SEEN_CHARS_MAX }), Type.Null()])),
   outbox_id: Type.String({ maxLength: 64 }),
 });
@@ -123,6 +125,8 @@ export function checkDecisionEvent(value: unknown): DecisionEvent {
     );
   }
   const event = value as DecisionEvent;
+  if (event.state_order_ms === undefined)
+    (event as { state_order_ms: number }).state_order_ms = event.decided_at_ms;
   // Cross-field rules the schema cannot say: where each kind of card lives.
   const id_format = event.kind === 'personal' ? OBJECT_ID_RE : UUID_RE;
   for (const id of [event.card_id, event.user_id]) {
@@ -137,6 +141,9 @@ export function checkDecisionEvent(value: unknown): DecisionEvent {
     throw new WorkerError('WK_ERR_INVALID_MESSAGE', 'approval without a card');
   }
   // A revision 2 is the void of an approval the gateway answered `timeout` (void-<n>.lua): never an approval.
+  if (event.state_order_ms < event.decided_at_ms) {
+    throw new WorkerError('WK_ERR_INVALID_MESSAGE', 'a state ordered before its decision');
+  }
   if (event.revision > 1 && event.approved) {
     throw new WorkerError('WK_ERR_INVALID_MESSAGE', 'a void that approves');
   }

@@ -57,7 +57,7 @@ export function planBusinessEffects(
   const groups = new Set<string>();
   const applied = items
     .filter((item) => fresh.has(item.key))
-    .sort((a, b) => a.event.decided_at_ms - b.event.decided_at_ms);
+    .sort((a, b) => a.event.state_order_ms - b.event.state_order_ms);
   for (const { event, amounts } of applied) {
     const card_id = event.card_id;
     // A declined unknown card: no row to change (event-schema.ts refuses effects without a card).
@@ -108,7 +108,7 @@ export function planBusinessEffects(
       row.held_minor += effects.hold_delta_minor;
       if (state !== null) {
         row.state = state;
-        row.state_decided_at_ms = event.decided_at_ms;
+        row.state_decided_at_ms = event.state_order_ms;
       }
       if (decided_at < row.created_at) row.created_at = decided_at;
       holds.set(group_token, row);

@@ -95,9 +95,9 @@ export function planHolds(
     if (fresh.has(key) && !applied.includes(key)) {
       next.held_minor = BigInt(hold.held_minor ?? 0) + effects.hold_delta_minor;
       // The newest decided state wins (a reopen after a clearing, a late clearing before it).
-      if (state !== null && event.decided_at_ms >= (hold.state_decided_at_ms ?? 0)) {
+      if (state !== null && event.state_order_ms >= (hold.state_decided_at_ms ?? 0)) {
         next.state = state;
-        next.state_decided_at_ms = event.decided_at_ms;
+        next.state_decided_at_ms = event.state_order_ms;
         if (state !== 'pending') settled.add(group);
       }
       const added = (added_per_group.get(group) ?? 0) + 1;

@@ -184,7 +184,7 @@ export class PersonalLedger {
       })),
     );
     // Decided order: the last state change of a group in the batch is its state.
-    const decided = [...events].sort((a, b) => a.decided_at_ms - b.decided_at_ms);
+    const decided = [...events].sort((a, b) => a.state_order_ms - b.state_order_ms);
     const rounds = writeRounds(decided, (e) => e.card_id!, CARD_EVENTS_PER_ROUND_MAX);
     if (rounds.length > 1) this.#on_extra_rounds?.(rounds.length - 1);
     // A key registered by this batch has a document once an earlier round wrote it.
