@@ -2,7 +2,7 @@
 // instances (a private redis-server a test may stop) for the fault tests, the bench and the chaos
 // suite alike.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,16 +10,45 @@ import { join } from 'node:path';
 export const NODE = new URL('../../node_modules/.bin/node', import.meta.url).pathname;
 export const ROOT = new URL('../..', import.meta.url).pathname;
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/** Lowest port handed out for a listener started later (freePort). */
+const LISTEN_PORT_MIN = 20_000;
+const FREE_PORT_ATTEMPTS_MAX = 100;
+/** Handed out by this process: never twice, even before the first one listens. */
+const handed_out = new Set<number>();
+
+/** The first port the kernel gives outgoing connections (ip_local_port_range), 32768 if unknown. */
+function ephemeralPortMin(): number {
+  try {
+    const min = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return Number.isInteger(min) && min > LISTEN_PORT_MIN + 1_000 ? min : 32_768;
+  } catch {
+    return 32_768;
+  }
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
-      );
-    });
+    server.once('error', () => resolve(false));
+    server.listen(port, () => server.close(() => resolve(true)));
   });
+}
+
+/**
+ * A port for a listener a child process opens later. Chosen below the kernel's ephemeral range:
+ * a port the kernel picked (listen on 0) could be taken meanwhile by an outgoing connection's
+ * local port (the chaos suite's worker once failed to listen for a whole run, EADDRINUSE, beside
+ * the gateway's pooled connections).
+ */
+export async function freePort(): Promise<number> {
+  const span = ephemeralPortMin() - LISTEN_PORT_MIN;
+  for (let attempt = 0; attempt < FREE_PORT_ATTEMPTS_MAX; attempt++) {
+    const port = LISTEN_PORT_MIN + Math.floor(Math.random() * span);
+    if (handed_out.has(port) || !(await canListen(port))) continue;
+    handed_out.add(port);
+    return port;
+  }
+  throw new Error(`no free port in ${LISTEN_PORT_MIN}..${LISTEN_PORT_MIN + span - 1}`);
 }
 
 export async function waitFor(
