@@ -140,10 +140,11 @@ export function checkDecisionEvent(value: unknown): DecisionEvent {
   if (event.approved && event.card_id === null) {
     throw new WorkerError('WK_ERR_INVALID_MESSAGE', 'approval without a card');
   }
-  // A revision 2 is the void of an approval the gateway answered `timeout` (void-<n>.lua): never an approval.
+  // The decision script only ever orders a state later than its decision (decide-10.lua `so`).
   if (event.state_order_ms < event.decided_at_ms) {
     throw new WorkerError('WK_ERR_INVALID_MESSAGE', 'a state ordered before its decision');
   }
+  // A revision 2 is the void of an approval the gateway answered `timeout` (void-<n>.lua): never an approval.
   if (event.revision > 1 && event.approved) {
     throw new WorkerError('WK_ERR_INVALID_MESSAGE', 'a void that approves');
   }
